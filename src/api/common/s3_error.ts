@@ -1,0 +1,57 @@
+import { GarageError } from '../../util/errors.ts';
+
+/** Known S3 error codes with their HTTP status. */
+export const S3_ERROR_STATUS = {
+  AccessDenied: 403,
+  AuthorizationHeaderMalformed: 400,
+  AuthorizationQueryParametersError: 400,
+  BadDigest: 400,
+  BucketAlreadyExists: 409,
+  BucketAlreadyOwnedByYou: 409,
+  BucketNotEmpty: 409,
+  EntityTooLarge: 400,
+  EntityTooSmall: 400,
+  ExpiredToken: 400,
+  IncompleteBody: 400,
+  InternalError: 500,
+  InvalidAccessKeyId: 403,
+  InvalidArgument: 400,
+  InvalidBucketName: 400,
+  InvalidDigest: 400,
+  InvalidPart: 400,
+  InvalidPartOrder: 400,
+  InvalidRange: 416,
+  InvalidRequest: 400,
+  KeyTooLongError: 400,
+  MalformedXML: 400,
+  MethodNotAllowed: 405,
+  MissingContentLength: 411,
+  MissingSecurityHeader: 400,
+  NoSuchBucket: 404,
+  NoSuchKey: 404,
+  NoSuchUpload: 404,
+  NotImplemented: 501,
+  PreconditionFailed: 412,
+  RequestTimeTooSkewed: 403,
+  ServiceUnavailable: 503,
+  SignatureDoesNotMatch: 403,
+  XAmzContentSHA256Mismatch: 400,
+  NotModified: 304,
+} as const;
+
+export type S3ErrorCode = keyof typeof S3_ERROR_STATUS;
+
+/** An error that the S3 API edge turns into an XML error body with the right status. */
+export class S3Error extends GarageError {
+  override name = 'S3Error';
+  readonly code: S3ErrorCode;
+  readonly status: number;
+  /** Extra elements for the XML body (e.g. Region for AuthorizationHeaderMalformed). */
+  readonly extra: Record<string, string>;
+  constructor(code: S3ErrorCode, message: string, extra: Record<string, string> = {}) {
+    super(message);
+    this.code = code;
+    this.status = S3_ERROR_STATUS[code];
+    this.extra = extra;
+  }
+}

@@ -1,0 +1,48 @@
+/** Base class for all errors raised by this project; each domain has its own subclass. */
+export class GarageError extends Error {
+  override name = 'GarageError';
+}
+
+/** A configuration file or flag is invalid. */
+export class ConfigError extends GarageError {
+  override name = 'ConfigError';
+}
+
+/** Node-to-node transport failure (connect, handshake, timeout, remote error). */
+export class NetError extends GarageError {
+  override name = 'NetError';
+}
+
+/** Not enough replicas answered to reach a quorum. */
+export class QuorumError extends GarageError {
+  override name = 'QuorumError';
+  readonly ok: number;
+  readonly needed: number;
+  readonly errors: string[];
+  constructor(needed: number, ok: number, errors: string[]) {
+    super(`quorum not reached: ${ok} of ${needed} needed succeeded${errors.length ? ` (${errors.slice(0, 3).join('; ')})` : ''}`);
+    this.needed = needed;
+    this.ok = ok;
+    this.errors = errors;
+  }
+}
+
+/** Cluster layout is invalid or cannot be computed. */
+export class LayoutError extends GarageError {
+  override name = 'LayoutError';
+}
+
+/** Block store failure (missing block, corrupt block, I/O). */
+export class BlockError extends GarageError {
+  override name = 'BlockError';
+}
+
+/** A user-facing administrative request failed (unknown bucket, ambiguous id…). */
+export class AdminError extends GarageError {
+  override name = 'AdminError';
+}
+
+/** Returns the message of any thrown value. */
+export function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
