@@ -1,0 +1,78 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { open, type RootDatabase, type Database } from 'lmdb';
+import type { Db, RangeOptions, Tree, Tx } from './db.ts';
+
+class LmdbTree implements Tree {
+  readonly name: string;
+  readonly inner: Database<Buffer, Buffer>;
+  constructor(name: string, inner: Database<Buffer, Buffer>) {
+    this.name = name;
+    this.inner = inner;
+  }
+  get(key: Buffer): Buffer | undefined {
+    return this.inner.get(key);
+  }
+  *range(opts: RangeOptions): Iterable<[Buffer, Buffer]> {
+    // lmdb's reverse ranges go from start (high) down to end (low), exclusive of end.
+    if (!opts.reverse) {
+      for (const { key, value } of this.inner.getRange({ start: opts.start, end: opts.end, limit: opts.limit })) yield [key, value];
+      return;
+    }
+    let n = 0;
+    for (const { key, value } of this.inner.getRange({ start: opts.end, reverse: true })) {
+      if (opts.end !== undefined && Buffer.compare(key, opts.end) >= 0) continue;
+      if (opts.start !== undefined && Buffer.compare(key, opts.start) < 0) break;
+      if (opts.limit !== undefined && n++ >= opts.limit) break;
+      yield [key, value];
+    }
+  }
+  count(): number {
+    return (this.inner.getStats() as { entryCount: number }).entryCount;
+  }
+}
+
+const TX: Tx = {
+  get: (tree, key) => (tree as LmdbTree).inner.get(key),
+  put: (tree, key, value) => {
+    (tree as LmdbTree).inner.putSync(key, value);
+  },
+  remove: (tree, key) => {
+    (tree as LmdbTree).inner.removeSync(key);
+  },
+  range: (tree, opts) => tree.range(opts),
+};
+
+/** LMDB engine: one environment in `<metadata_dir>/db.lmdb`, one named database per tree. */
+export class LmdbDb implements Db {
+  readonly root: RootDatabase<Buffer, Buffer>;
+  readonly trees = new Map<string, LmdbTree>();
+  constructor(metadataDir: string, opts: { fsync: boolean }) {
+    const path = join(metadataDir, 'db.lmdb');
+    mkdirSync(path, { recursive: true });
+    this.root = open<Buffer, Buffer>({
+      path: join(path, 'data.mdb'),
+      encoding: 'binary',
+      keyEncoding: 'binary',
+      compression: false,
+      // Without fsync a SIGKILL still loses nothing (the kernel holds the pages); only a power loss could.
+      noSync: !opts.fsync,
+      maxDbs: 64,
+      mapSize: 2 ** 40,
+    });
+  }
+  tree(name: string): Tree {
+    let t = this.trees.get(name);
+    if (!t) {
+      t = new LmdbTree(name, this.root.openDB<Buffer, Buffer>({ name, encoding: 'binary', keyEncoding: 'binary', compression: false }));
+      this.trees.set(name, t);
+    }
+    return t;
+  }
+  transaction<T>(fn: (tx: Tx) => T): Promise<T> {
+    return this.root.transaction(() => fn(TX));
+  }
+  async close(): Promise<void> {
+    await this.root.close();
+  }
+}
