@@ -1,0 +1,249 @@
+import { createHash } from 'node:crypto';
+import { promisify } from 'node:util';
+import { zstdCompress, zstdDecompress, constants as zc } from 'node:zlib';
+import type { Db, Tree, Tx } from '../db/db.ts';
+import { callQuorumSets, quorums, type RpcTransport } from '../rpc/rpc_helper.ts';
+import type { LayoutView } from '../rpc/layout/manager.ts';
+import { BlockError, errorMessage } from '../util/errors.ts';
+import type { Logger } from '../util/log.ts';
+import type { Workers } from '../util/background.ts';
+import { BlockStore, type DataDir, type StoredBlock } from './store.ts';
+
+const compress = promisify(zstdCompress);
+const decompress = promisify(zstdDecompress);
+
+type BlockRpc =
+  | { op: 'put'; hash: Buffer; data: Buffer; compressed: boolean }
+  | { op: 'get'; hash: Buffer };
+
+export interface BlockManagerOptions {
+  db: Db;
+  rpc: RpcTransport;
+  layout: LayoutView;
+  dataDirs: DataDir[];
+  compressionLevel: number | null;
+  fsync: boolean;
+  consistency: 'consistent' | 'degraded' | 'dangerous';
+  logger: Logger;
+  workers: Workers;
+  /** How long an unreferenced block is kept before deletion (default 10 min). */
+  gcDelayMs?: number;
+}
+
+function u64(n: number): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64BE(BigInt(n));
+  return b;
+}
+
+/** Stores blocks locally, replicates them to their partition's nodes, counts references, deletes unreferenced ones. */
+export class BlockManager {
+  readonly store: BlockStore;
+  readonly opts: BlockManagerOptions;
+  /** hash → [refcount u64][time it dropped to zero u64]. */
+  readonly rc: Tree;
+  /** time u64 ++ hash → empty: blocks to look at again (GC, missing copies). */
+  readonly resync: Tree;
+  /** hash → error text + retry count, for `garage block list-errors`. */
+  readonly errors: Tree;
+  readonly gcDelayMs: number;
+  #wake: (() => void) | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #stopped = false;
+
+  constructor(opts: BlockManagerOptions) {
+    this.opts = opts;
+    this.store = new BlockStore(opts.dataDirs, opts.fsync);
+    this.rc = opts.db.tree('block:rc');
+    this.resync = opts.db.tree('block:resync');
+    this.errors = opts.db.tree('block:errors');
+    this.gcDelayMs = opts.gcDelayMs ?? 10 * 60_000;
+    opts.rpc.register('block', async (_from, body) => this.#handle(body as BlockRpc));
+  }
+
+  async #handle(msg: BlockRpc): Promise<{ body: unknown }> {
+    if (msg.op === 'put') {
+      await this.store.write(msg.hash, { data: msg.data, compressed: msg.compressed });
+      return { body: null };
+    }
+    const b = await this.store.read(msg.hash);
+    return { body: b ? { data: b.data, compressed: b.compressed } : null };
+  }
+
+  /** Hashes plain block content (the block id). */
+  static hash(data: Buffer): Buffer {
+    return createHash('sha256').update(data).digest();
+  }
+
+  async #encode(data: Buffer): Promise<StoredBlock> {
+    const level = this.opts.compressionLevel;
+    if (level === null) return { data, compressed: false };
+    const z = await compress(data, { params: { [zc.ZSTD_c_compressionLevel]: level } });
+    return z.length < data.length ? { data: z, compressed: true } : { data, compressed: false };
+  }
+
+  async #decode(hash: Buffer, b: StoredBlock): Promise<Buffer> {
+    const plain = b.compressed ? await decompress(b.data) : b.data;
+    if (!BlockManager.hash(plain).equals(hash)) throw new BlockError(`block ${hash.toString('hex')} is corrupt (hash mismatch)`);
+    return plain;
+  }
+
+  /** Writes a block to a write quorum of the nodes of its partition (compressing it once here). */
+  async put(hash: Buffer, data: Buffer): Promise<void> {
+    if (!this.opts.layout.ready()) throw new BlockError('the cluster layout is not ready');
+    const stored = await this.#encode(data);
+    const { write } = quorums(this.opts.layout.replicationFactor(), this.opts.consistency);
+    await callQuorumSets(this.opts.rpc, this.opts.layout.writeSets(hash), 'block', { op: 'put', hash, data: stored.data, compressed: stored.compressed } satisfies BlockRpc, (n) => Math.min(n, write), { priority: 'background', timeoutMs: 60_000 });
+  }
+
+  /** Reads a block's plain content: locally if we have it, else from the nearest replica. */
+  async get(hash: Buffer): Promise<Buffer> {
+    const local = await this.store.read(hash);
+    if (local) {
+      try {
+        return await this.#decode(hash, local);
+      } catch (e) {
+        this.opts.logger.warn({ block: hash.toString('hex'), err: errorMessage(e) }, 'local block unreadable; trying replicas');
+      }
+    }
+    const self = this.opts.rpc.id;
+    const nodes = [...new Set([...this.opts.layout.readNodes(hash), ...this.opts.layout.writeSets(hash).flat()])].filter((n) => n !== self);
+    const errors: string[] = [];
+    for (const node of nodes) {
+      try {
+        const r = await this.opts.rpc.call(node, 'block', { op: 'get', hash } satisfies BlockRpc, { priority: 'background', timeoutMs: 30_000 });
+        const b = r.body as StoredBlock | null;
+        if (b) return await this.#decode(hash, b);
+        errors.push(`${node.slice(0, 16)}: not found`);
+      } catch (e) {
+        errors.push(`${node.slice(0, 16)}: ${errorMessage(e)}`);
+      }
+    }
+    throw new BlockError(`block ${hash.toString('hex')} could not be read${errors.length ? ` (${errors.join('; ')})` : ''}`);
+  }
+
+  // ---- reference counting (called from block_ref hooks, inside their transaction) ----
+
+  #rcGet(tx: Tx, hash: Buffer): { count: number; zeroSince: number } {
+    const b = tx.get(this.rc, hash);
+    return b ? { count: Number(b.readBigUInt64BE(0)), zeroSince: Number(b.readBigUInt64BE(8)) } : { count: 0, zeroSince: 0 };
+  }
+
+  /** One more reference to a block. */
+  incref(tx: Tx, hash: Buffer): void {
+    const { count } = this.#rcGet(tx, hash);
+    tx.put(this.rc, hash, Buffer.concat([u64(count + 1), u64(0)]));
+    // A new reference may mean this node must now fetch the block.
+    if (count === 0) this.#queue(tx, hash, Date.now() + 1000);
+  }
+
+  /** One reference fewer; at zero the block is deleted after the GC delay unless referenced again. */
+  decref(tx: Tx, hash: Buffer): void {
+    const { count } = this.#rcGet(tx, hash);
+    if (count <= 1) {
+      const now = Date.now();
+      tx.put(this.rc, hash, Buffer.concat([u64(0), u64(now)]));
+      this.#queue(tx, hash, now + this.gcDelayMs);
+    } else {
+      tx.put(this.rc, hash, Buffer.concat([u64(count - 1), u64(0)]));
+    }
+  }
+
+  /** The current reference count of a block on this node. */
+  refcount(hash: Buffer): number {
+    const b = this.rc.get(hash);
+    return b ? Number(b.readBigUInt64BE(0)) : 0;
+  }
+
+  #queue(tx: Tx, hash: Buffer, when: number): void {
+    tx.put(this.resync, Buffer.concat([u64(when), hash]), Buffer.alloc(0));
+    this.#wake?.();
+  }
+
+  // ---- resync / GC worker ----
+
+  /** Starts the worker that deletes unreferenced blocks and fetches missing ones. */
+  start(): void {
+    this.opts.workers.register('block resync', 'deletes unreferenced blocks after a delay, fetches missing ones');
+    void this.#loop();
+  }
+
+  async #loop(): Promise<void> {
+    let backoff = 1000;
+    while (!this.#stopped) {
+      const first = [...this.resync.range({ limit: 1 })][0];
+      const now = Date.now();
+      if (!first || Number(first[0].readBigUInt64BE(0)) > now) {
+        const wait = first ? Number(first[0].readBigUInt64BE(0)) - now : 60_000;
+        await new Promise<void>((r) => {
+          this.#wake = r;
+          this.#timer = setTimeout(r, Math.min(wait, 60_000));
+        });
+        this.#wake = undefined;
+        clearTimeout(this.#timer);
+        continue;
+      }
+      const [key] = first;
+      const hash = key.subarray(8);
+      try {
+        await this.#resyncOne(hash);
+        await this.opts.db.transaction((tx) => {
+          tx.remove(this.resync, key);
+          tx.remove(this.errors, hash);
+        });
+        backoff = 1000;
+      } catch (e) {
+        const prev = this.errors.get(hash);
+        const tries = prev ? prev.readUInt32BE(0) + 1 : 1;
+        const delay = Math.min(1000 * 2 ** tries, 3_600_000);
+        await this.opts.db.transaction((tx) => {
+          tx.remove(this.resync, key);
+          const info = Buffer.concat([Buffer.alloc(4), u64(Date.now() + delay), Buffer.from(errorMessage(e))]);
+          info.writeUInt32BE(tries, 0);
+          tx.put(this.errors, hash, info);
+          this.#queue(tx, hash, Date.now() + delay);
+        });
+        this.opts.logger.warn({ block: hash.toString('hex'), err: errorMessage(e) }, 'block resync failed');
+        backoff = Math.min(backoff * 2, 60_000);
+      }
+      this.opts.workers.report('block resync', { queueLength: this.resync.count(), errors: this.errors.count() });
+    }
+  }
+
+  async #resyncOne(hash: Buffer): Promise<void> {
+    const b = this.rc.get(hash);
+    const count = b ? Number(b.readBigUInt64BE(0)) : 0;
+    const zeroSince = b ? Number(b.readBigUInt64BE(8)) : 0;
+    const mine = this.opts.layout.writeSets(hash).some((s) => s.includes(this.opts.rpc.id));
+    if (count === 0) {
+      if (Date.now() - zeroSince < this.gcDelayMs) return; // referenced again in between, then dropped: a later entry exists
+      await this.store.delete(hash);
+      await this.opts.db.transaction((tx) => {
+        const cur = tx.get(this.rc, hash);
+        if (cur && cur.readBigUInt64BE(0) === 0n) tx.remove(this.rc, hash);
+      });
+      return;
+    }
+    if (mine && !(await this.store.locate(hash))) {
+      const data = await this.get(hash);
+      await this.store.write(hash, await this.#encode(data));
+    }
+  }
+
+  /** Lists blocks whose resync failed: hash, tries, next retry, error. */
+  listErrors(): { hash: string; tries: number; nextTry: number; error: string }[] {
+    return [...this.errors.range({})].map(([k, v]) => ({
+      hash: k.toString('hex'),
+      tries: v.readUInt32BE(0),
+      nextTry: Number(v.readBigUInt64BE(4)),
+      error: v.subarray(12).toString(),
+    }));
+  }
+
+  /** Stops the worker. */
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    this.#wake?.();
+  }
+}

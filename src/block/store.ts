@@ -1,0 +1,128 @@
+import { mkdir, open, readFile, rename, unlink, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { BlockError } from '../util/errors.ts';
+
+/** A block as stored on disk: possibly zstd-compressed bytes. */
+export interface StoredBlock {
+  data: Buffer;
+  compressed: boolean;
+}
+
+/** One data directory. */
+export interface DataDir {
+  path: string;
+  capacity?: number;
+  readOnly: boolean;
+}
+
+const HASH_RE = /^[0-9a-f]{64}$/;
+
+/**
+ * Block files under `data_dir/<h0h1>/<h2h3>/<hex>[.zst]`. Names come only from hex hashes,
+ * so nothing a client sends can make a path leave the data directory.
+ */
+export class BlockStore {
+  readonly dirs: DataDir[];
+  readonly fsync: boolean;
+  readonly #writable: DataDir[];
+
+  constructor(dirs: DataDir[], fsync: boolean) {
+    this.dirs = dirs;
+    this.fsync = fsync;
+    this.#writable = dirs.filter((d) => !d.readOnly);
+    if (this.#writable.length === 0) throw new BlockError('no writable data directory');
+  }
+
+  #hex(hash: Buffer): string {
+    const hex = hash.toString('hex');
+    if (!HASH_RE.test(hex)) throw new BlockError(`invalid block hash ${hex}`);
+    return hex;
+  }
+
+  // The directory a new block goes to: stable for a hash, proportional to capacity.
+  #primary(hash: Buffer): DataDir {
+    if (this.#writable.length === 1) return this.#writable[0]!;
+    const total = this.#writable.reduce((s, d) => s + (d.capacity ?? 1), 0);
+    let x = (hash.readUInt32BE(1) / 2 ** 32) * total;
+    for (const d of this.#writable) {
+      x -= d.capacity ?? 1;
+      if (x < 0) return d;
+    }
+    return this.#writable[this.#writable.length - 1]!;
+  }
+
+  #path(dir: DataDir, hex: string, compressed: boolean): string {
+    return join(dir.path, hex.slice(0, 2), hex.slice(2, 4), compressed ? `${hex}.zst` : hex);
+  }
+
+  /** Finds where a block is stored, if anywhere. */
+  async locate(hash: Buffer): Promise<{ path: string; compressed: boolean; size: number } | undefined> {
+    const hex = this.#hex(hash);
+    const primary = this.#primary(hash);
+    for (const dir of [primary, ...this.dirs.filter((d) => d !== primary)]) {
+      for (const compressed of [false, true]) {
+        const path = this.#path(dir, hex, compressed);
+        try {
+          const s = await stat(path);
+          return { path, compressed, size: s.size };
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+        }
+      }
+    }
+    return undefined;
+  }
+
+  /** Reads a block as stored. */
+  async read(hash: Buffer): Promise<StoredBlock | undefined> {
+    const loc = await this.locate(hash);
+    if (!loc) return undefined;
+    try {
+      return { data: await readFile(loc.path), compressed: loc.compressed };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+  }
+
+  /** Writes a block atomically (temp file, optional fsync, rename); a no-op if already present. */
+  async write(hash: Buffer, block: StoredBlock): Promise<void> {
+    const hex = this.#hex(hash);
+    if (await this.locate(hash)) return;
+    const dir = this.#primary(hash);
+    const path = this.#path(dir, hex, block.compressed);
+    const parent = join(dir.path, hex.slice(0, 2), hex.slice(2, 4));
+    await mkdir(parent, { recursive: true });
+    const tmp = `${path}.tmp-${randomBytes(4).toString('hex')}`;
+    const fh = await open(tmp, 'w', 0o600);
+    try {
+      await fh.writeFile(block.data);
+      if (this.fsync) await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+    if (this.fsync) {
+      const d = await open(parent, 'r');
+      try {
+        await d.sync();
+      } finally {
+        await d.close();
+      }
+    }
+  }
+
+  /** Deletes a block's file(s). */
+  async delete(hash: Buffer): Promise<boolean> {
+    let found = false;
+    for (;;) {
+      const loc = await this.locate(hash);
+      if (!loc) return found;
+      await unlink(loc.path).catch((e: NodeJS.ErrnoException) => {
+        if (e.code !== 'ENOENT') throw e;
+      });
+      found = true;
+    }
+  }
+}

@@ -1,0 +1,112 @@
+import { EventEmitter } from 'node:events';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../../util/fs.ts';
+import { pack, unpack } from '../../table/codec.ts';
+import {
+  current, emptyHistory, mergeHistory, partitionOf, pruneHistory, readVersion, setTracker, allNodes,
+  type LayoutHistory, type LayoutVersion,
+} from './history.ts';
+
+/** What the tables and the block manager need to know of the layout. */
+export interface LayoutView {
+  /** Node sets that must each reach a write quorum for this hash: one per live version. */
+  writeSets(hash: Buffer): string[][];
+  /** Nodes to read this hash from. */
+  readNodes(hash: Buffer): string[];
+  /** Storage nodes of every live version (for fully replicated tables). */
+  storageNodeSets(): string[][];
+  /** Storage nodes that read from fully replicated tables may use. */
+  readStorageNodes(): string[];
+  replicationFactor(): number;
+  /** Whether some version with roles exists. */
+  ready(): boolean;
+}
+
+/** Holds this node's copy of the layout history, persists it, merges what peers send. */
+export class LayoutManager extends EventEmitter implements LayoutView {
+  history: LayoutHistory;
+  readonly file: string;
+  readonly self: string;
+  readonly rf: number;
+  #saving: Promise<void> = Promise.resolve();
+
+  private constructor(file: string, self: string, rf: number, history: LayoutHistory) {
+    super();
+    this.file = file;
+    this.self = self;
+    this.rf = rf;
+    this.history = history;
+  }
+
+  /** Loads `metadata_dir/cluster_layout` or starts with the empty layout. */
+  static async open(metadataDir: string, self: string, replicationFactor: number): Promise<LayoutManager> {
+    const file = join(metadataDir, 'cluster_layout');
+    let h: LayoutHistory;
+    try {
+      h = unpack(await readFile(file)) as LayoutHistory;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      h = emptyHistory(replicationFactor);
+    }
+    return new LayoutManager(file, self, replicationFactor, h);
+  }
+
+  /** Merges a history (ours changed or a peer's); persists and notifies when it changed. */
+  async update(other: LayoutHistory): Promise<boolean> {
+    let merged = mergeHistory(this.history, other);
+    merged = this.#advanceOwnTrackers(merged);
+    merged = pruneHistory(merged);
+    const changed = !pack(merged).equals(pack(this.history));
+    if (!changed) return false;
+    const prevVersion = current(this.history).version;
+    this.history = merged;
+    const snapshot = pack(merged);
+    this.#saving = this.#saving.then(() => writeFileAtomic(this.file, snapshot, true));
+    await this.#saving;
+    this.emit('changed', merged, current(merged).version !== prevVersion);
+    return true;
+  }
+
+  // A lone node has no write in flight elsewhere and nothing to sync from: it acks and syncs at once.
+  // With peers, the sync worker advances these trackers after a full anti-entropy pass.
+  #advanceOwnTrackers(h: LayoutHistory): LayoutHistory {
+    const v = current(h).version;
+    const nodes = allNodes(h);
+    if (nodes.length <= 1) {
+      for (const t of ['ack', 'sync', 'syncAck'] as const) h = setTracker(h, t, this.self, v);
+      for (const n of nodes) for (const t of ['ack', 'sync', 'syncAck'] as const) h = setTracker(h, t, n, v);
+    }
+    return h;
+  }
+
+  current(): LayoutVersion {
+    return current(this.history);
+  }
+
+  ready(): boolean {
+    return this.history.versions.some((v) => v.roles.length > 0);
+  }
+
+  replicationFactor(): number {
+    return this.rf;
+  }
+
+  writeSets(hash: Buffer): string[][] {
+    const p = partitionOf(hash);
+    return this.history.versions.filter((v) => v.assignment.length).map((v) => v.assignment[p]!);
+  }
+
+  readNodes(hash: Buffer): string[] {
+    const v = readVersion(this.history);
+    return v.assignment.length ? v.assignment[partitionOf(hash)]! : [];
+  }
+
+  storageNodeSets(): string[][] {
+    return this.history.versions.filter((v) => v.roles.length).map((v) => v.roles.filter((r) => r.capacity !== null).map((r) => r.id));
+  }
+
+  readStorageNodes(): string[] {
+    return readVersion(this.history).roles.filter((r) => r.capacity !== null).map((r) => r.id);
+  }
+}

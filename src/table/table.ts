@@ -1,0 +1,292 @@
+import { createHash } from 'node:crypto';
+import type { Db, Tree, Tx } from '../db/db.ts';
+import { prefixEnd } from '../db/db.ts';
+import { callQuorum, callQuorumSets, quorums, type RpcTransport } from '../rpc/rpc_helper.ts';
+import type { LayoutView } from '../rpc/layout/manager.ts';
+import { GarageError, errorMessage } from '../util/errors.ts';
+import type { Logger } from '../util/log.ts';
+import type { TableSchema } from './schema.ts';
+import type { Workers } from '../util/background.ts';
+
+/** Options for a range read within one partition key. */
+export interface RangeQuery {
+  /** First sort key (inclusive); for reverse reads, the last one (inclusive). */
+  start?: Buffer;
+  /** Sort key bound, exclusive. */
+  end?: Buffer;
+  limit?: number;
+  reverse?: boolean;
+  /** A schema-specific filter evaluated on the replicas (see TableSchema.matches). */
+  filter?: unknown;
+}
+
+type TableRpc =
+  | { op: 'update'; entries: Buffer[] }
+  | { op: 'get'; key: Buffer }
+  | { op: 'range'; pk: Buffer; q: RangeQuery };
+
+/** A schema may filter range reads on the replicas. */
+export interface Filterable<E> {
+  matches?(e: E, filter: unknown): boolean;
+  /** The 32 bytes that decide an entry's partition; sha256 of the partition key by default. */
+  partitionHash?(pk: Buffer): Buffer;
+}
+
+export interface TableOptions {
+  consistency: 'consistent' | 'degraded' | 'dangerous';
+  logger: Logger;
+  workers?: Workers;
+}
+
+/** A replicated CRDT table: local storage with hooks, quorum reads and writes, deferred inserts. */
+export class Table<E> {
+  readonly schema: TableSchema<E> & Filterable<E>;
+  readonly db: Db;
+  readonly rpc: RpcTransport;
+  readonly layout: LayoutView;
+  readonly store: Tree;
+  readonly queue: Tree;
+  readonly opts: TableOptions;
+  readonly endpoint: string;
+  #queueWake: (() => void) | undefined;
+  #queueTimer: NodeJS.Timeout | undefined;
+  #stopped = false;
+
+  constructor(schema: TableSchema<E> & Filterable<E>, db: Db, rpc: RpcTransport, layout: LayoutView, opts: TableOptions) {
+    this.schema = schema;
+    this.db = db;
+    this.rpc = rpc;
+    this.layout = layout;
+    this.opts = opts;
+    this.store = db.tree(`table:${schema.name}`);
+    this.queue = db.tree(`table:${schema.name}:insert_queue`);
+    this.endpoint = `table/${schema.name}`;
+    rpc.register(this.endpoint, async (_from, body) => ({ body: await this.#handle(body as TableRpc) }));
+  }
+
+  /** The partition hash of a partition key. */
+  partitionHash(pk: Buffer): Buffer {
+    return this.schema.partitionHash ? this.schema.partitionHash(pk) : createHash('sha256').update(pk).digest();
+  }
+
+  /** The local storage key: partition hash ++ sort key. */
+  storageKey(pk: Buffer, sk: Buffer): Buffer {
+    return Buffer.concat([this.partitionHash(pk), sk]);
+  }
+
+  // ---- local side ----
+
+  /** Merges entries into local storage in one transaction, running hooks; returns once committed. */
+  async applyLocal(encoded: Buffer[]): Promise<void> {
+    const entries = encoded.map((b) => this.schema.decode(b));
+    await this.db.transaction((tx) => {
+      for (const e of entries) this.applyInTx(tx, e);
+    });
+  }
+
+  /** Merges one entry in an open transaction (used by hooks of other tables on this node). */
+  applyInTx(tx: Tx, e: E): void {
+    const s = this.schema;
+    const key = this.storageKey(s.partitionKey(e), s.sortKey(e));
+    const oldBytes = tx.get(this.store, key);
+    const old = oldBytes ? s.decode(oldBytes) : undefined;
+    let cur = old ? s.merge(old, e) : e;
+    if (s.fixup) cur = s.fixup(tx, cur);
+    const curBytes = s.encode(cur);
+    if (oldBytes && oldBytes.equals(curBytes)) return;
+    tx.put(this.store, key, curBytes);
+    s.updated?.(tx, old, cur);
+  }
+
+  /** Reads one entry from local storage. */
+  getLocal(pk: Buffer, sk: Buffer): E | undefined {
+    const b = this.store.get(this.storageKey(pk, sk));
+    return b ? this.schema.decode(b) : undefined;
+  }
+
+  /** Reads a range of one partition key from local storage. */
+  rangeLocal(pk: Buffer, q: RangeQuery): E[] {
+    const prefix = this.partitionHash(pk);
+    const full = (sk: Buffer) => Buffer.concat([prefix, sk]);
+    const out: E[] = [];
+    // Forward: start <= sk < end. Reverse: from start (inclusive) down to end (exclusive).
+    const iter = q.reverse
+      ? this.store.range({ start: q.end ? full(q.end) : prefix, end: q.start ? full(Buffer.concat([q.start, Buffer.from([0])])) : prefixEnd(prefix), reverse: true })
+      : this.store.range({ start: q.start ? full(q.start) : prefix, end: q.end ? full(q.end) : prefixEnd(prefix) });
+    for (const [k, v] of iter) {
+      if (q.reverse && q.end && k.equals(full(q.end))) continue;
+      const e = this.schema.decode(v);
+      if (q.filter !== undefined && this.schema.matches && !this.schema.matches(e, q.filter)) continue;
+      out.push(e);
+      if (q.limit !== undefined && out.length >= q.limit) break;
+    }
+    return out;
+  }
+
+  async #handle(msg: TableRpc): Promise<unknown> {
+    switch (msg.op) {
+      case 'update':
+        await this.applyLocal(msg.entries);
+        return null;
+      case 'get': {
+        return this.store.get(msg.key) ?? null;
+      }
+      case 'range': {
+        return this.rangeLocal(msg.pk, msg.q).map((e) => this.schema.encode(e));
+      }
+    }
+  }
+
+  // ---- replicated side ----
+
+  #quorums() {
+    return quorums(this.layout.replicationFactor(), this.opts.consistency);
+  }
+
+  #writeSets(hash: Buffer): string[][] {
+    if (!this.layout.ready()) throw new GarageError('the cluster layout is not ready: assign roles with `garage layout assign` then `garage layout apply`');
+    return this.schema.replication === 'full' ? this.layout.storageNodeSets() : this.layout.writeSets(hash);
+  }
+
+  #readNodes(hash: Buffer): { nodes: string[]; quorum: number } {
+    if (!this.layout.ready()) throw new GarageError('the cluster layout is not ready: assign roles with `garage layout assign` then `garage layout apply`');
+    if (this.schema.replication === 'full') {
+      const nodes = this.layout.readStorageNodes();
+      // Fully replicated tables are read locally when this node holds them.
+      return { nodes: nodes.includes(this.rpc.id) ? [this.rpc.id] : nodes, quorum: 1 };
+    }
+    return { nodes: this.layout.readNodes(hash), quorum: this.#quorums().read };
+  }
+
+  #writeQuorum(setSize: number): number {
+    if (this.schema.replication === 'full') {
+      // Tolerate as many faults as sharded tables do.
+      const { write } = this.#quorums();
+      return Math.max(1, setSize - (this.layout.replicationFactor() - write));
+    }
+    return Math.min(setSize, this.#quorums().write);
+  }
+
+  /** Writes entries to a write quorum of their replicas (in every live layout version). */
+  async insertMany(entries: E[]): Promise<void> {
+    const byPartition = new Map<string, { hash: Buffer; entries: Buffer[] }>();
+    for (const e of entries) {
+      const hash = this.partitionHash(this.schema.partitionKey(e));
+      const sets = this.#writeSets(hash);
+      const k = JSON.stringify(sets);
+      let g = byPartition.get(k);
+      if (!g) byPartition.set(k, (g = { hash, entries: [] }));
+      g.entries.push(this.schema.encode(e));
+    }
+    await Promise.all(
+      [...byPartition.values()].map((g) =>
+        callQuorumSets(this.rpc, this.#writeSets(g.hash), this.endpoint, { op: 'update', entries: g.entries } satisfies TableRpc, (n) => this.#writeQuorum(n)),
+      ),
+    );
+  }
+
+  /** Writes one entry with quorum. */
+  insert(e: E): Promise<void> {
+    return this.insertMany([e]);
+  }
+
+  /** Reads one entry from a read quorum, merging answers and repairing stale replicas. */
+  async get(pk: Buffer, sk: Buffer): Promise<E | undefined> {
+    const hash = this.partitionHash(pk);
+    const key = Buffer.concat([hash, sk]);
+    const { nodes, quorum } = this.#readNodes(hash);
+    const answers = await callQuorum<Buffer | null>(this.rpc, nodes, this.endpoint, { op: 'get', key } satisfies TableRpc, { quorum });
+    let merged: E | undefined;
+    for (const a of answers) if (a.body) merged = merged ? this.schema.merge(merged, this.schema.decode(a.body)) : this.schema.decode(a.body);
+    if (merged !== undefined && answers.length > 1) this.#repair(answers.map((a) => ({ node: a.node, entries: a.body ? [a.body] : [] })), [merged]);
+    return merged;
+  }
+
+  /** Reads a range of one partition key from a read quorum, merged. */
+  async getRange(pk: Buffer, q: RangeQuery): Promise<E[]> {
+    const hash = this.partitionHash(pk);
+    const { nodes, quorum } = this.#readNodes(hash);
+    const answers = await callQuorum<Buffer[]>(this.rpc, nodes, this.endpoint, { op: 'range', pk, q } satisfies TableRpc, { quorum });
+    if (answers.length === 1) return answers[0]!.body.map((b) => this.schema.decode(b));
+    const merged = new Map<string, E>();
+    for (const a of answers) {
+      for (const b of a.body) {
+        const e = this.schema.decode(b);
+        const k = this.schema.sortKey(e).toString('hex');
+        const cur = merged.get(k);
+        merged.set(k, cur ? this.schema.merge(cur, e) : e);
+      }
+    }
+    let keys = [...merged.keys()].sort();
+    if (q.reverse) keys.reverse();
+    if (q.limit !== undefined) keys = keys.slice(0, q.limit);
+    const out = keys.map((k) => merged.get(k)!);
+    this.#repair(answers.map((a) => ({ node: a.node, entries: a.body })), out);
+    return out;
+  }
+
+  // Sends the merged value to replicas whose answer differed (fire and forget).
+  #repair(answers: { node: string; entries: Buffer[] }[], merged: E[]): void {
+    const mergedBytes = merged.map((e) => this.schema.encode(e));
+    for (const a of answers) {
+      const have = new Set(a.entries.map((b) => b.toString('base64')));
+      const stale = mergedBytes.filter((b) => !have.has(b.toString('base64')));
+      if (stale.length === 0) continue;
+      this.rpc.call(a.node, this.endpoint, { op: 'update', entries: stale } satisfies TableRpc, { priority: 'background' }).catch((e: unknown) => {
+        this.opts.logger.debug({ table: this.schema.name, err: errorMessage(e) }, 'read repair failed');
+      });
+    }
+  }
+
+  // ---- deferred inserts ----
+
+  /** Queues an insert in an open transaction; a background worker sends it with quorum. */
+  queueInsert(tx: Tx, e: E): void {
+    const key = this.storageKey(this.schema.partitionKey(e), this.schema.sortKey(e));
+    const prev = tx.get(this.queue, key);
+    const merged = prev ? this.schema.merge(this.schema.decode(prev), e) : e;
+    tx.put(this.queue, key, this.schema.encode(merged));
+    this.#queueWake?.();
+  }
+
+  /** Starts the worker that drains the insert queue. */
+  startQueueWorker(): void {
+    const run = async () => {
+      let backoff = 1000;
+      while (!this.#stopped) {
+        const batch = [...this.queue.range({ limit: 100 })];
+        if (batch.length === 0) {
+          await new Promise<void>((r) => {
+            this.#queueWake = r;
+            this.#queueTimer = setTimeout(r, 10_000);
+          });
+          this.#queueWake = undefined;
+          clearTimeout(this.#queueTimer);
+          continue;
+        }
+        try {
+          await this.insertMany(batch.map(([, v]) => this.schema.decode(v)));
+          await this.db.transaction((tx) => {
+            for (const [k, v] of batch) if (tx.get(this.queue, k)?.equals(v)) tx.remove(this.queue, k);
+          });
+          backoff = 1000;
+          this.opts.workers?.report(`${this.schema.name} queue`, { queueLength: this.queue.count() });
+        } catch (e) {
+          this.opts.logger.warn({ table: this.schema.name, err: errorMessage(e) }, 'deferred insert failed; will retry');
+          this.opts.workers?.report(`${this.schema.name} queue`, { lastError: errorMessage(e) });
+          await new Promise((r) => (this.#queueTimer = setTimeout(r, backoff)));
+          backoff = Math.min(backoff * 2, 60_000);
+        }
+      }
+    };
+    this.opts.workers?.register(`${this.schema.name} queue`, 'sends deferred table inserts');
+    void run();
+  }
+
+  /** Stops background work. */
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#queueTimer);
+    this.#queueWake?.();
+  }
+}
