@@ -23,7 +23,8 @@ export interface RangeQuery {
 type TableRpc =
   | { op: 'update'; entries: Buffer[] }
   | { op: 'get'; key: Buffer }
-  | { op: 'range'; pk: Buffer; q: RangeQuery };
+  | { op: 'range'; pk: Buffer; q: RangeQuery }
+  | { op: 'all' };
 
 /** A schema may filter range reads on the replicas. */
 export interface Filterable<E> {
@@ -134,6 +135,9 @@ export class Table<E> {
       case 'range': {
         return this.rangeLocal(msg.pk, msg.q).map((e) => this.schema.encode(e));
       }
+      case 'all': {
+        return [...this.store.range({})].map(([, v]) => v);
+      }
     }
   }
 
@@ -223,6 +227,15 @@ export class Table<E> {
     const out = keys.map((k) => merged.get(k)!);
     this.#repair(answers.map((a) => ({ node: a.node, entries: a.body })), out);
     return out;
+  }
+
+  /** Every entry of a fully replicated table (read locally when this node holds it). */
+  async getRangeAll(): Promise<E[]> {
+    if (this.schema.replication !== 'full') throw new GarageError(`table ${this.schema.name} is sharded: cannot list it whole`);
+    const { nodes } = this.#readNodes(Buffer.alloc(32));
+    if (nodes.includes(this.rpc.id)) return [...this.store.range({})].map(([, v]) => this.schema.decode(v));
+    const [a] = await callQuorum<Buffer[]>(this.rpc, nodes, this.endpoint, { op: 'all' } satisfies TableRpc, { quorum: 1 });
+    return a!.body.map((b) => this.schema.decode(b));
   }
 
   // Sends the merged value to replicas whose answer differed (fire and forget).

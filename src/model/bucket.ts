@@ -1,0 +1,89 @@
+import { encodeVersioned, decodeVersioned } from '../table/codec.ts';
+import { mergeLww, mergeLwwMap, type Lww, type LwwMap } from '../table/crdt.ts';
+import type { TableSchema } from '../table/schema.ts';
+
+/** What a key may do on a bucket. */
+export interface Perms {
+  read: boolean;
+  write: boolean;
+  owner: boolean;
+}
+
+export interface WebsiteConfig {
+  index: string;
+  errorDocument: string | null;
+}
+
+/** A bucket; its name lives in the alias tables. */
+export interface BucketEntry {
+  id: Buffer;
+  deleted: boolean;
+  created: number;
+  /** Global alias name → present. */
+  aliases: LwwMap<boolean>;
+  /** `<keyId>:<name>` → present. */
+  localAliases: LwwMap<boolean>;
+  /** key id → permissions. */
+  keys: LwwMap<Perms>;
+  website: Lww<WebsiteConfig | null>;
+  quotas: Lww<{ maxSize: number | null; maxObjects: number | null }>;
+}
+
+/** A new, empty bucket. */
+export function newBucket(id: Buffer): BucketEntry {
+  return { id, deleted: false, created: Date.now(), aliases: [], localAliases: [], keys: [], website: { ts: 0, v: null }, quotas: { ts: 0, v: { maxSize: null, maxObjects: null } } };
+}
+
+type Row = [Buffer, boolean, number, LwwMap<boolean>, LwwMap<boolean>, LwwMap<Perms>, Lww<WebsiteConfig | null>, Lww<{ maxSize: number | null; maxObjects: number | null }>];
+
+export const bucketSchema: TableSchema<BucketEntry> = {
+  name: 'bucket',
+  replication: 'full',
+  partitionKey: (e) => e.id,
+  sortKey: () => Buffer.alloc(0),
+  encode: (e) => encodeVersioned(1, [e.id, e.deleted, e.created, e.aliases, e.localAliases, e.keys, e.website, e.quotas] satisfies Row),
+  decode: (b) => {
+    const [id, deleted, created, aliases, localAliases, keys, website, quotas] = decodeVersioned(1, b, 'bucket') as Row;
+    return { id, deleted, created, aliases, localAliases, keys, website, quotas };
+  },
+  merge: (a, b) => {
+    const deleted = a.deleted || b.deleted;
+    if (deleted) return { ...newBucket(a.id), created: Math.min(a.created, b.created), deleted: true };
+    return {
+      id: a.id,
+      deleted,
+      created: Math.min(a.created, b.created),
+      aliases: mergeLwwMap(a.aliases, b.aliases),
+      localAliases: mergeLwwMap(a.localAliases, b.localAliases),
+      keys: mergeLwwMap(a.keys, b.keys),
+      website: mergeLww(a.website, b.website),
+      quotas: mergeLww(a.quotas, b.quotas),
+    };
+  },
+  isTombstone: (e) => e.deleted,
+};
+
+/** A global bucket name → bucket id. */
+export interface BucketAliasEntry {
+  name: string;
+  bucket: Lww<Buffer | null>;
+}
+
+export const bucketAliasSchema: TableSchema<BucketAliasEntry> = {
+  name: 'bucket_alias',
+  replication: 'full',
+  partitionKey: (e) => Buffer.from(e.name),
+  sortKey: () => Buffer.alloc(0),
+  encode: (e) => encodeVersioned(1, [e.name, e.bucket]),
+  decode: (b) => {
+    const [name, bucket] = decodeVersioned(1, b, 'bucket_alias') as [string, Lww<Buffer | null>];
+    return { name, bucket };
+  },
+  merge: (a, b) => ({ name: a.name, bucket: mergeLww(a.bucket, b.bucket) }),
+  isTombstone: (e) => e.bucket.v === null,
+};
+
+/** S3 bucket naming rules (the subset Garage enforces). */
+export function validBucketName(name: string): boolean {
+  return /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(name) && !name.includes('..') && !/^\d+\.\d+\.\d+\.\d+$/.test(name);
+}

@@ -1,0 +1,103 @@
+import type { Db, Tx } from '../db/db.ts';
+import { Table } from '../table/table.ts';
+import type { RpcTransport } from '../rpc/rpc_helper.ts';
+import type { LayoutView } from '../rpc/layout/manager.ts';
+import type { BlockManager } from '../block/manager.ts';
+import type { Logger } from '../util/log.ts';
+import type { Workers } from '../util/background.ts';
+import { bucketSchema, bucketAliasSchema, type BucketEntry, type BucketAliasEntry } from './bucket.ts';
+import { keySchema, type KeyEntry } from './key.ts';
+import { objectSchema, type ObjectEntry } from './object.ts';
+import { versionSchema, blockRefSchema, type VersionEntry, type BlockRefEntry } from './version.ts';
+import { mpuSchema, type MpuEntry } from './mpu.ts';
+
+export interface ModelOptions {
+  db: Db;
+  rpc: RpcTransport;
+  layout: LayoutView;
+  blocks: BlockManager;
+  consistency: 'consistent' | 'degraded' | 'dangerous';
+  logger: Logger;
+  workers: Workers;
+}
+
+/** The model tables of a node, wired so that deleting an object cascades down to block refcounts. */
+export class Model {
+  readonly bucket: Table<BucketEntry>;
+  readonly bucketAlias: Table<BucketAliasEntry>;
+  readonly key: Table<KeyEntry>;
+  readonly object: Table<ObjectEntry>;
+  readonly version: Table<VersionEntry>;
+  readonly blockRef: Table<BlockRefEntry>;
+  readonly mpu: Table<MpuEntry>;
+  readonly blocks: BlockManager;
+  readonly #tables: Table<never>[];
+
+  constructor(o: ModelOptions) {
+    const topt = { consistency: o.consistency, logger: o.logger, workers: o.workers };
+    const mk = <E>(schema: ConstructorParameters<typeof Table<E>>[0]) => new Table<E>(schema, o.db, o.rpc, o.layout, topt);
+    this.blocks = o.blocks;
+    this.bucket = mk(bucketSchema);
+    this.bucketAlias = mk(bucketAliasSchema);
+    this.key = mk(keySchema);
+    const empty = Buffer.alloc(0);
+    const rowDeleted = <E extends { deleted: boolean }>(t: Table<E>, tx: Tx, pk: Buffer) => {
+      const b = tx.get(t.store, t.storageKey(pk, empty));
+      return b ? t.schema.decode(b).deleted : false;
+    };
+    const deleteRows = <E extends { deleted: boolean; sk: Buffer }>(t: Table<E>, tx: Tx, pk: Buffer) => {
+      const prefix = t.partitionHash(pk);
+      const rows = [...tx.range(t.store, { start: Buffer.concat([prefix, Buffer.from([0])]), end: Buffer.concat([prefix, Buffer.alloc(32, 0xff)]) })];
+      for (const [, v] of rows) {
+        const e = t.schema.decode(v);
+        if (e.sk.length > 0 && !e.deleted) t.applyInTx(tx, { ...e, deleted: true });
+      }
+    };
+    this.object = mk(
+      objectSchema({
+        versionGone: (tx, uuid, multipart, bucketId, key) => {
+          this.version.queueInsert(tx, { uuid, sk: empty, deleted: true, header: { bucketId, key, parts: null }, blocks: [] });
+          if (multipart) this.mpu.queueInsert(tx, { uploadId: uuid, sk: empty, deleted: true, header: { bucketId, key, created: 0 } });
+        },
+      }),
+    );
+    this.version = mk(
+      versionSchema({
+        deleteGroups: (tx, uuid) => deleteRows(this.version, tx, uuid),
+        headerDeleted: (tx, uuid) => rowDeleted(this.version, tx, uuid),
+        blocksGone: (tx, uuid, blocks) => {
+          const seen = new Set<string>();
+          for (const [, hash] of blocks) {
+            const h = hash.toString('hex');
+            if (seen.has(h)) continue;
+            seen.add(h);
+            this.blockRef.queueInsert(tx, { block: hash, version: uuid, deleted: true });
+          }
+        },
+      }),
+    );
+    this.blockRef = mk(blockRefSchema({ incref: (tx, h) => o.blocks.incref(tx, h), decref: (tx, h) => o.blocks.decref(tx, h) }));
+    this.mpu = mk(
+      mpuSchema({
+        deleteParts: (tx, id) => deleteRows(this.mpu, tx, id),
+        headerDeleted: (tx, id) => rowDeleted(this.mpu, tx, id),
+      }),
+    );
+    this.#tables = [this.bucket, this.bucketAlias, this.key, this.object, this.version, this.blockRef, this.mpu] as unknown as Table<never>[];
+  }
+
+  /** All tables, for workers and stats. */
+  tables(): Table<never>[] {
+    return this.#tables;
+  }
+
+  /** Starts the deferred-insert workers of every table. */
+  start(): void {
+    for (const t of this.#tables) t.startQueueWorker();
+  }
+
+  /** Stops background work. */
+  stop(): void {
+    for (const t of this.#tables) t.stop();
+  }
+}

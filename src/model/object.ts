@@ -1,0 +1,132 @@
+import type { Tx } from '../db/db.ts';
+import { encodeVersioned, decodeVersioned } from '../table/codec.ts';
+import type { TableSchema } from '../table/schema.ts';
+
+/** Metadata of a complete object version. */
+export interface ObjectMeta {
+  size: number;
+  etag: string;
+  /** Stored response headers (content-type, x-amz-meta-*, cache-control …), sorted by name. */
+  headers: [string, string][];
+  /** x-amz-checksum-* of the whole object, when the client sent one. */
+  checksum?: { algorithm: string; value: string; type?: 'FULL_OBJECT' | 'COMPOSITE' };
+  /** Number of parts when uploaded by multipart. */
+  parts?: number;
+}
+
+export type VersionData =
+  | { t: 'deleteMarker' }
+  | { t: 'inline'; meta: ObjectMeta; bytes: Buffer }
+  | { t: 'blocks'; meta: ObjectMeta; firstBlock: Buffer };
+
+export type VersionState =
+  | { t: 'uploading'; multipart: boolean; headers: [string, string][]; checksumAlgorithm?: string }
+  | { t: 'complete'; data: VersionData }
+  | { t: 'aborted' };
+
+/** One version of an object, ordered by (timestamp, uuid). */
+export interface ObjectVersion {
+  uuid: Buffer;
+  ts: number;
+  state: VersionState;
+}
+
+/** All versions of one object key in one bucket. */
+export interface ObjectEntry {
+  bucketId: Buffer;
+  key: string;
+  versions: ObjectVersion[];
+}
+
+function stateRank(s: VersionState): number {
+  return s.t === 'uploading' ? 0 : s.t === 'complete' ? 1 : 2;
+}
+
+function cmpVersion(a: ObjectVersion, b: ObjectVersion): number {
+  return a.ts - b.ts || Buffer.compare(a.uuid, b.uuid);
+}
+
+/** The newest complete version, if any (delete markers included). */
+export function lastComplete(e: ObjectEntry): ObjectVersion | undefined {
+  for (let i = e.versions.length - 1; i >= 0; i--) if (e.versions[i]!.state.t === 'complete') return e.versions[i];
+  return undefined;
+}
+
+/** The version a GET sees: the newest complete one unless it is a delete marker. */
+export function visibleVersion(e: ObjectEntry | undefined): (ObjectVersion & { state: { t: 'complete'; data: Exclude<VersionData, { t: 'deleteMarker' }> } }) | undefined {
+  if (!e) return undefined;
+  const v = lastComplete(e);
+  if (!v || v.state.t !== 'complete' || v.state.data.t === 'deleteMarker') return undefined;
+  return v as ObjectVersion & { state: { t: 'complete'; data: Exclude<VersionData, { t: 'deleteMarker' }> } };
+}
+
+/** Whether a version may own rows in the version table (and so blocks). */
+function hasVersionRows(s: VersionState): boolean {
+  return s.t === 'uploading' || (s.t === 'complete' && s.data.t === 'blocks');
+}
+
+/** Merges two version lists: union by uuid, the most advanced state wins, superseded versions pruned. */
+export function mergeVersions(a: ObjectVersion[], b: ObjectVersion[]): ObjectVersion[] {
+  const m = new Map<string, ObjectVersion>();
+  for (const v of [...a, ...b]) {
+    const k = v.uuid.toString('hex');
+    const cur = m.get(k);
+    if (!cur || stateRank(v.state) > stateRank(cur.state)) m.set(k, v);
+  }
+  const all = [...m.values()].sort(cmpVersion);
+  let lastIdx = -1;
+  for (let i = all.length - 1; i >= 0; i--) if (all[i]!.state.t === 'complete') {
+    lastIdx = i;
+    break;
+  }
+  // A newer complete version supersedes older ones; unfinished multipart uploads survive it, as in S3.
+  return all.filter((v, i) => i >= lastIdx || (v.state.t === 'uploading' && v.state.multipart));
+}
+
+export interface ObjectHooks {
+  /** Called (in the transaction) for a version that is gone or aborted and may own version rows. */
+  versionGone(tx: Tx, uuid: Buffer, multipart: boolean, bucketId: Buffer, key: string): void;
+}
+
+/** Range filters of the object table. */
+export interface ObjectFilter {
+  visible?: boolean;
+  uploads?: boolean;
+  anyVersion?: boolean;
+}
+
+type Row = [Buffer, string, [Buffer, number, VersionState][]];
+
+/** The object table: partition = bucket, sort = object key. */
+export function objectSchema(hooks: ObjectHooks): TableSchema<ObjectEntry> & { matches(e: ObjectEntry, f: unknown): boolean } {
+  return {
+    // Filters run on the replicas so listings skip deleted keys without shipping them.
+    matches: (e, f) => {
+      const filter = f as ObjectFilter;
+      if (filter.visible && visibleVersion(e)) return true;
+      if (filter.uploads && e.versions.some((v) => v.state.t === 'uploading' && v.state.multipart)) return true;
+      if (filter.anyVersion && (visibleVersion(e) || e.versions.some((v) => v.state.t === 'uploading' && v.state.multipart))) return true;
+      return false;
+    },
+    name: 'object',
+    replication: 'sharded',
+    partitionKey: (e) => e.bucketId,
+    sortKey: (e) => Buffer.from(e.key),
+    encode: (e) => encodeVersioned(1, [e.bucketId, e.key, e.versions.map((v) => [v.uuid, v.ts, v.state])] satisfies Row),
+    decode: (b) => {
+      const [bucketId, key, versions] = decodeVersioned(1, b, 'object') as Row;
+      return { bucketId, key, versions: versions.map(([uuid, ts, state]) => ({ uuid, ts, state })) };
+    },
+    merge: (a, b) => ({ bucketId: a.bucketId, key: a.key, versions: mergeVersions(a.versions, b.versions) }),
+    isTombstone: (e) => e.versions.length === 0 || (e.versions.length === 1 && e.versions[0]!.state.t === 'complete' && e.versions[0]!.state.data.t === 'deleteMarker'),
+    updated: (tx, old, cur) => {
+      if (!old) return;
+      const now = new Map(cur.versions.map((v) => [v.uuid.toString('hex'), v]));
+      for (const v of old.versions) {
+        if (!hasVersionRows(v.state)) continue;
+        const n = now.get(v.uuid.toString('hex'));
+        if (!n || n.state.t === 'aborted') hooks.versionGone(tx, v.uuid, v.state.t === 'uploading' && v.state.multipart, cur.bucketId, cur.key);
+      }
+    },
+  };
+}
