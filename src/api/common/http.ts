@@ -1,0 +1,67 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import type { Logger } from '../../util/log.ts';
+import { errorMessage } from '../../util/errors.ts';
+import { S3Error } from './s3_error.ts';
+import { xmlEscape } from './xml.ts';
+
+/** A request handler; `continue100` is set when the client waits for `100 Continue`. */
+export type Handler = (req: IncomingMessage, res: ServerResponse, ctx: { requestId: string; expectContinue: boolean }) => Promise<void>;
+
+/** Parses "[::]:3900", "0.0.0.0:3900", "127.0.0.1:0" or "3900" into host and port. */
+export function parseBindAddr(addr: string): { host: string; port: number } {
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(addr) ?? /^([^:]+):(\d+)$/.exec(addr);
+  if (m) return { host: m[1]!, port: Number(m[2]) };
+  if (/^\d+$/.test(addr)) return { host: '::', port: Number(addr) };
+  throw new Error(`invalid address '${addr}': expected host:port or [ipv6]:port`);
+}
+
+/** Writes an S3 XML error response (when headers were not sent yet). */
+export function sendS3Error(res: ServerResponse, err: S3Error, resource: string, requestId: string, head = false): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const extra = Object.entries(err.extra).map(([k, v]) => `<${k}>${xmlEscape(v)}</${k}>`).join('');
+  const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${err.code}</Code><Message>${xmlEscape(err.message)}</Message><Resource>${xmlEscape(resource)}</Resource><RequestId>${requestId}</RequestId>${extra}</Error>`;
+  res.statusCode = err.status;
+  res.setHeader('content-type', 'application/xml');
+  res.setHeader('x-amz-request-id', requestId);
+  res.setHeader('content-length', Buffer.byteLength(body));
+  if (err.status === 304 || head) res.end();
+  else res.end(body);
+}
+
+/**
+ * Starts an HTTP server tuned for object storage: no request timeout (long uploads),
+ * `Expect: 100-continue` handed to the handler so it authenticates before reading the body.
+ */
+export async function startHttpServer(bindAddr: string, handler: Handler, log: Logger, name: string): Promise<Server> {
+  const { host, port } = parseBindAddr(bindAddr);
+  const serve = (expectContinue: boolean) => (req: IncomingMessage, res: ServerResponse) => {
+    const requestId = randomBytes(8).toString('hex').toUpperCase();
+    const started = Date.now();
+    res.on('finish', () => log.debug({ method: req.method, url: req.url, status: res.statusCode, ms: Date.now() - started, requestId }, `${name} request`));
+    handler(req, res, { requestId, expectContinue }).catch((e: unknown) => {
+      const err = e instanceof S3Error ? e : new S3Error('InternalError', errorMessage(e));
+      if (!(e instanceof S3Error)) log.error({ err: errorMessage(e), stack: (e as Error).stack, url: req.url }, 'internal error');
+      sendS3Error(res, err, (req.url ?? '/').split('?')[0]!, requestId, req.method === 'HEAD');
+      // Never leave a body half-read: drain what the client still sends, or close.
+      if (!req.readableEnded) req.resume();
+    });
+  };
+  const server = createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000, maxHeaderSize: 64 * 1024 }, serve(false));
+  server.on('checkContinue', serve(true));
+  server.on('clientError', (err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+    log.debug({ err: errorMessage(err) }, `${name}: client error`);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host === '::' || host === '0.0.0.0' ? host : host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return server;
+}

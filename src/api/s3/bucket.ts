@@ -1,0 +1,76 @@
+import { AdminError } from '../../util/errors.ts';
+import { keyPerms } from '../../model/key.ts';
+import { S3Error } from '../common/s3_error.ts';
+import { toXml, parseXml } from '../common/xml.ts';
+import { isoDate, readSmallBody, requireBucket, sendEmpty, sendXml, type ReqCtx } from './context.ts';
+
+/** ListBuckets: the buckets the key has any permission on, under the names it sees. */
+export async function handleListBuckets(ctx: ReqCtx): Promise<void> {
+  const { helpers } = ctx.svc;
+  const out: { Name: string; CreationDate: string }[] = [];
+  for (const [bid, p] of ctx.key.buckets) {
+    if (!(p.v.read || p.v.write || p.v.owner)) continue;
+    const b = await helpers.getBucket(Buffer.from(bid, 'hex'));
+    if (!b) continue;
+    const names = new Set(helpers.globalAliases(b));
+    for (const [name, l] of ctx.key.localAliases) if (l.v === bid) names.add(name);
+    for (const name of names) out.push({ Name: name, CreationDate: isoDate(b.created) });
+  }
+  out.sort((a, b) => (a.Name < b.Name ? -1 : 1));
+  sendXml(ctx.res, 200, toXml('ListAllMyBucketsResult', { Owner: { ID: ctx.key.id, DisplayName: ctx.key.name.v }, Buckets: { Bucket: out } }));
+}
+
+/** CreateBucket: needs a key allowed to create buckets; re-creating one's own bucket is fine. */
+export async function handleCreateBucket(ctx: ReqCtx): Promise<void> {
+  const name = ctx.bucketName!;
+  if (ctx.bucket) {
+    if (keyPerms(ctx.key, ctx.bucket.id.toString('hex')).owner) {
+      sendEmpty(ctx.res, 200, { location: `/${name}` });
+      return;
+    }
+    throw new S3Error('BucketAlreadyExists', 'The requested bucket name is not available.');
+  }
+  // An optional CreateBucketConfiguration body names a location; it must be our region.
+  const body = await readSmallBody(ctx);
+  if (body.length) {
+    const doc = parseXml(body.toString('utf8'));
+    const conf = doc.CreateBucketConfiguration as { LocationConstraint?: string } | undefined;
+    if (conf?.LocationConstraint && conf.LocationConstraint !== ctx.svc.region) {
+      throw new S3Error('InvalidArgument', `location constraint '${conf.LocationConstraint}' does not match this server's region '${ctx.svc.region}'`);
+    }
+  }
+  if (!ctx.key.allowCreateBucket.v) throw new S3Error('AccessDenied', `key ${ctx.key.id} is not allowed to create buckets (garage key allow --create-bucket)`);
+  try {
+    await ctx.svc.helpers.createBucket(name, ctx.key);
+  } catch (e) {
+    if (e instanceof AdminError) throw new S3Error(/invalid bucket name/.test(e.message) ? 'InvalidBucketName' : 'BucketAlreadyExists', e.message);
+    throw e;
+  }
+  sendEmpty(ctx.res, 200, { location: `/${name}` });
+}
+
+/** HeadBucket. */
+export async function handleHeadBucket(ctx: ReqCtx): Promise<void> {
+  requireBucket(ctx);
+  sendEmpty(ctx.res, 200, { 'x-amz-bucket-region': ctx.svc.region });
+}
+
+/** DeleteBucket: only when empty. */
+export async function handleDeleteBucket(ctx: ReqCtx): Promise<void> {
+  const bucket = requireBucket(ctx);
+  if (!(await ctx.svc.helpers.bucketIsEmpty(bucket.id))) throw new S3Error('BucketNotEmpty', 'The bucket you tried to delete is not empty');
+  await ctx.svc.helpers.deleteBucket(bucket);
+  sendEmpty(ctx.res, 204);
+}
+
+/** GetBucketLocation. */
+export function handleGetLocation(ctx: ReqCtx): void {
+  requireBucket(ctx);
+  sendXml(ctx.res, 200, `<?xml version="1.0" encoding="UTF-8"?>\n<LocationConstraint xmlns="http://s3.amazonaws.com/doc/2006-03-01/">${ctx.svc.region}</LocationConstraint>`);
+}
+
+/** GetBucketVersioning: versioning is never enabled. */
+export function handleGetVersioning(ctx: ReqCtx): void {
+  requireBucket(ctx);
+  sendXml(ctx.res, 200, toXml('VersioningConfiguration', {}));
+}

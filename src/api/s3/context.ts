@@ -1,0 +1,113 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import type { AuthResult, VerifiedBody } from '../common/signature/index.ts';
+import { verifiedBody } from '../common/signature/index.ts';
+import { S3Error } from '../common/s3_error.ts';
+import type { Model } from '../../model/garage.ts';
+import type { ModelHelpers } from '../../model/helpers.ts';
+import type { KeyEntry } from '../../model/key.ts';
+import type { BucketEntry } from '../../model/bucket.ts';
+import type { Logger } from '../../util/log.ts';
+
+/** Settings and services the S3 handlers use. */
+export interface S3Services {
+  model: Model;
+  helpers: ModelHelpers;
+  region: string;
+  rootDomain?: string;
+  blockSize: number;
+  logger: Logger;
+}
+
+/** Everything a handler knows about the request it serves. */
+export interface ReqCtx {
+  svc: S3Services;
+  req: IncomingMessage;
+  res: ServerResponse;
+  requestId: string;
+  expectContinue: boolean;
+  auth: AuthResult;
+  key: KeyEntry;
+  query: URLSearchParams;
+  bucketName?: string;
+  objectKey?: string;
+  /** Set once the bucket is resolved and the key's permission checked. */
+  bucket?: BucketEntry;
+}
+
+/** The request body, verified against signature and checksums as it streams. */
+export function requestBody(ctx: ReqCtx): VerifiedBody {
+  if (ctx.expectContinue) ctx.res.writeContinue();
+  const body = verifiedBody(ctx.req, { method: ctx.req.method ?? 'GET', url: ctx.req.url ?? '/', headers: ctx.req.headers }, ctx.auth);
+  // The stream reports the same failure; this only keeps an unobserved rejection from crashing the process.
+  body.done.catch(() => undefined);
+  return body;
+}
+
+/** Reads a small request body (XML documents) whole, up to `max` bytes. */
+export async function readSmallBody(ctx: ReqCtx, max = 4 * 1024 * 1024): Promise<Buffer> {
+  const body = requestBody(ctx);
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of body.stream as AsyncIterable<Buffer>) {
+    n += c.length;
+    if (n > max) throw new S3Error('EntityTooLarge', `request body larger than ${max} bytes`);
+    chunks.push(c);
+  }
+  await body.done;
+  return Buffer.concat(chunks);
+}
+
+/** Sends an XML document. */
+export function sendXml(res: ServerResponse, status: number, xml: string, headers: Record<string, string> = {}): void {
+  res.statusCode = status;
+  res.setHeader('content-type', 'application/xml');
+  res.setHeader('content-length', Buffer.byteLength(xml));
+  for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+  res.end(xml);
+}
+
+/** Sends an empty response. */
+export function sendEmpty(res: ServerResponse, status: number, headers: Record<string, string> = {}): void {
+  res.statusCode = status;
+  for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+  if (status !== 204 && status !== 304) res.setHeader('content-length', 0);
+  res.end();
+}
+
+/** The bucket of the request, checked for the given permission of the request's key. */
+export function requireBucket(ctx: ReqCtx): BucketEntry {
+  if (!ctx.bucket) throw new S3Error('NoSuchBucket', `bucket '${ctx.bucketName ?? ''}' does not exist`);
+  return ctx.bucket;
+}
+
+/** The object key of the request. */
+export function requireKey(ctx: ReqCtx): string {
+  if (ctx.objectKey === undefined || ctx.objectKey === '') throw new S3Error('InvalidRequest', 'an object key is required');
+  return ctx.objectKey;
+}
+
+/** Formats a millisecond timestamp as S3's ISO 8601 (with milliseconds). */
+export function isoDate(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/** Formats a millisecond timestamp as an HTTP date. */
+export function httpDate(ms: number): string {
+  return new Date(ms).toUTCString();
+}
+
+/** Headers that are stored with an object and sent back on GET. */
+export function storedHeaders(h: IncomingMessage['headers']): [string, string][] {
+  const out: [string, string][] = [];
+  for (const [k, v] of Object.entries(h)) {
+    if (v === undefined) continue;
+    const keep = k.startsWith('x-amz-meta-') || ['content-type', 'cache-control', 'content-disposition', 'content-encoding', 'content-language', 'expires', 'x-amz-website-redirect-location'].includes(k);
+    if (keep) out.push([k, Array.isArray(v) ? v.join(',') : v]);
+  }
+  if (!out.some(([k]) => k === 'content-type')) out.push(['content-type', 'binary/octet-stream']);
+  return out.sort((a, b) => (a[0] < b[0] ? -1 : 1));
+}
+
+/** A readable stream type guard for bodies given to pipelines. */
+export type Body = Readable;

@@ -1,0 +1,106 @@
+import { randomBytes } from 'node:crypto';
+import { PassThrough } from 'node:stream';
+import { keyPerms } from '../../model/key.ts';
+import { visibleVersion, type ObjectMeta } from '../../model/object.ts';
+import { groupKey, GROUP_SIZE } from '../../model/version.ts';
+import { S3Error } from '../common/s3_error.ts';
+import { toXml } from '../common/xml.ts';
+import { isoDate, requireBucket, requireKey, sendXml, storedHeaders, type ReqCtx } from './context.ts';
+import { checkConditions, streamBlocks, versionBlocks } from './get.ts';
+import { checkObjectKey, newVersionTs } from './put.ts';
+import { savePart } from './multipart.ts';
+
+const EMPTY = Buffer.alloc(0);
+
+/** Resolves x-amz-copy-source to a readable source version. */
+async function copySource(ctx: ReqCtx) {
+  const raw = ctx.req.headers['x-amz-copy-source'];
+  if (typeof raw !== 'string') throw new S3Error('InvalidArgument', 'missing x-amz-copy-source');
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(raw.split('?')[0]!);
+  } catch {
+    throw new S3Error('InvalidArgument', 'invalid x-amz-copy-source encoding');
+  }
+  const path = decoded.startsWith('/') ? decoded.slice(1) : decoded;
+  const slash = path.indexOf('/');
+  if (slash <= 0 || slash === path.length - 1) throw new S3Error('InvalidArgument', 'x-amz-copy-source must be bucket/key');
+  const bucketName = path.slice(0, slash);
+  const key = path.slice(slash + 1);
+  const { helpers, model } = ctx.svc;
+  const bid = await helpers.resolveBucket(bucketName, ctx.key);
+  const bucket = bid ? await helpers.getBucket(bid) : undefined;
+  if (!bucket) throw new S3Error('NoSuchBucket', `source bucket '${bucketName}' does not exist`);
+  if (!keyPerms(ctx.key, bucket.id.toString('hex')).read) throw new S3Error('AccessDenied', `no read permission on source bucket '${bucketName}'`);
+  const entry = await model.object.get(bucket.id, Buffer.from(key));
+  const v = visibleVersion(entry);
+  if (!v) throw new S3Error('NoSuchKey', 'The specified source key does not exist.');
+  const h = ctx.req.headers;
+  checkConditions({ 'if-match': h['x-amz-copy-source-if-match'], 'if-none-match': h['x-amz-copy-source-if-none-match'], 'if-modified-since': h['x-amz-copy-source-if-modified-since'], 'if-unmodified-since': h['x-amz-copy-source-if-unmodified-since'] } as ReqCtx['req']['headers'], v.state.data.meta.etag, v.ts);
+  return { bucket, key, version: v };
+}
+
+/** CopyObject: the new version shares the source's blocks (no data is copied). */
+export async function handleCopyObject(ctx: ReqCtx): Promise<void> {
+  const bucket = requireBucket(ctx);
+  const key = requireKey(ctx);
+  checkObjectKey(key);
+  const src = await copySource(ctx);
+  const { model } = ctx.svc;
+  const srcData = src.version.state.data;
+  const directive = (ctx.req.headers['x-amz-metadata-directive'] ?? 'COPY').toString().toUpperCase();
+  if (src.bucket.id.equals(bucket.id) && src.key === key && directive !== 'REPLACE') {
+    throw new S3Error('InvalidRequest', 'This copy request is illegal because it is trying to copy an object to itself without changing the object\'s metadata.');
+  }
+  const headers = directive === 'REPLACE' ? storedHeaders(ctx.req.headers) : srcData.meta.headers;
+  const meta: ObjectMeta = { ...srcData.meta, headers };
+  const uuid = randomBytes(16);
+  const { ts } = await newVersionTs(model, bucket.id, key);
+  if (srcData.t === 'inline') {
+    await model.object.insert({ bucketId: bucket.id, key, versions: [{ uuid, ts, state: { t: 'complete', data: { t: 'inline', meta, bytes: srcData.bytes } } }] });
+  } else {
+    await model.object.insert({ bucketId: bucket.id, key, versions: [{ uuid, ts, state: { t: 'uploading', multipart: false, headers } }] });
+    try {
+      await model.version.insert({ uuid, sk: EMPTY, deleted: false, header: { bucketId: bucket.id, key, parts: null }, blocks: [] });
+      const blocks = await versionBlocks(model, src.version.uuid);
+      const rows = [];
+      for (let i = 0; i < blocks.length; i += GROUP_SIZE) {
+        rows.push({ uuid, sk: groupKey(0, 0, i / GROUP_SIZE), deleted: false, blocks: blocks.slice(i, i + GROUP_SIZE).map((b) => [b.offset, b.hash, b.size] as [number, Buffer, number]) });
+      }
+      await model.version.insertMany(rows);
+      await model.blockRef.insertMany([...new Map(blocks.map((b) => [b.hash.toString('hex'), b.hash])).values()].map((h) => ({ block: h, version: uuid, deleted: false })));
+      await model.object.insert({ bucketId: bucket.id, key, versions: [{ uuid, ts, state: { t: 'complete', data: { t: 'blocks', meta, firstBlock: srcData.firstBlock } } }] });
+    } catch (e) {
+      await model.object.insert({ bucketId: bucket.id, key, versions: [{ uuid, ts, state: { t: 'aborted' } }] }).catch(() => undefined);
+      throw e;
+    }
+  }
+  sendXml(ctx.res, 200, toXml('CopyObjectResult', { ETag: `"${meta.etag}"`, LastModified: isoDate(ts) }));
+}
+
+/** UploadPartCopy: streams the source range into a new part. */
+export async function handleUploadPartCopy(ctx: ReqCtx): Promise<void> {
+  const src = await copySource(ctx);
+  const data = src.version.state.data;
+  const size = data.meta.size;
+  let start = 0;
+  let end = size;
+  const rangeHeader = ctx.req.headers['x-amz-copy-source-range'];
+  if (typeof rangeHeader === 'string') {
+    const m = /^bytes=(\d+)-(\d+)$/.exec(rangeHeader);
+    if (!m || Number(m[2]) < Number(m[1]) || Number(m[2]) >= size) throw new S3Error('InvalidArgument', `invalid x-amz-copy-source-range '${rangeHeader}' for an object of ${size} bytes`);
+    start = Number(m[1]);
+    end = Number(m[2]) + 1;
+  }
+  let stream;
+  if (data.t === 'inline') {
+    stream = new PassThrough();
+    stream.end(data.bytes.subarray(start, end));
+  } else {
+    stream = streamBlocks(ctx.svc.model, await versionBlocks(ctx.svc.model, src.version.uuid), start, end);
+  }
+  // The request itself has no body to verify beyond its signature.
+  requireBucket(ctx);
+  const { etag } = await savePart(ctx, stream, undefined);
+  sendXml(ctx.res, 200, toXml('CopyPartResult', { ETag: `"${etag}"`, LastModified: isoDate(Date.now()) }));
+}

@@ -1,0 +1,50 @@
+import { randomBytes } from 'node:crypto';
+import type { Model } from '../../model/garage.ts';
+import { visibleVersion } from '../../model/object.ts';
+import { S3Error } from '../common/s3_error.ts';
+import { parseXml, toXml } from '../common/xml.ts';
+import { readSmallBody, requireBucket, requireKey, sendEmpty, sendXml, type ReqCtx } from './context.ts';
+import { newVersionTs } from './put.ts';
+
+/** Deletes an object by writing a delete marker newer than every version; a no-op if nothing is visible. */
+export async function deleteObject(model: Model, bucketId: Buffer, key: string): Promise<void> {
+  const cur = await model.object.get(bucketId, Buffer.from(key));
+  if (!visibleVersion(cur)) return;
+  const { ts } = await newVersionTs(model, bucketId, key);
+  await model.object.insert({ bucketId, key, versions: [{ uuid: randomBytes(16), ts, state: { t: 'complete', data: { t: 'deleteMarker' } } }] });
+}
+
+/** DeleteObject: 204 whether or not the key existed, as S3 does. */
+export async function handleDeleteObject(ctx: ReqCtx): Promise<void> {
+  const bucket = requireBucket(ctx);
+  await deleteObject(ctx.svc.model, bucket.id, requireKey(ctx));
+  sendEmpty(ctx.res, 204);
+}
+
+function asArray<T>(v: T | T[] | undefined): T[] {
+  return v === undefined ? [] : Array.isArray(v) ? v : [v];
+}
+
+/** DeleteObjects (POST ?delete). */
+export async function handleDeleteObjects(ctx: ReqCtx): Promise<void> {
+  const bucket = requireBucket(ctx);
+  const doc = parseXml((await readSmallBody(ctx)).toString('utf8'));
+  const del = doc.Delete as { Object?: unknown; Quiet?: string } | undefined;
+  if (!del || typeof del !== 'object') throw new S3Error('MalformedXML', 'expected a <Delete> document');
+  const objects = asArray(del.Object as { Key?: unknown }[] | { Key?: unknown } | undefined);
+  if (objects.length > 1000) throw new S3Error('MalformedXML', 'at most 1000 keys can be deleted at once');
+  const quiet = String(del.Quiet ?? '').toLowerCase() === 'true';
+  const deleted: { Key: string }[] = [];
+  const errors: { Key: string; Code: string; Message: string }[] = [];
+  for (const o of objects) {
+    if (typeof o?.Key !== 'string' && typeof o?.Key !== 'number') throw new S3Error('MalformedXML', 'each <Object> needs a <Key>');
+    const key = String(o.Key);
+    try {
+      await deleteObject(ctx.svc.model, bucket.id, key);
+      deleted.push({ Key: key });
+    } catch (e) {
+      errors.push({ Key: key, Code: 'InternalError', Message: (e as Error).message });
+    }
+  }
+  sendXml(ctx.res, 200, toXml('DeleteResult', { Deleted: quiet ? [] : deleted, Error: errors }));
+}

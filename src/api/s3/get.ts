@@ -1,0 +1,170 @@
+import { Readable } from 'node:stream';
+import type { Model } from '../../model/garage.ts';
+import { parseGroupKey } from '../../model/version.ts';
+import { visibleVersion, type ObjectMeta } from '../../model/object.ts';
+import { S3Error } from '../common/s3_error.ts';
+import { httpDate, requireBucket, requireKey, sendEmpty, type ReqCtx } from './context.ts';
+import { checksumHeaders } from './put.ts';
+
+/** A block of an object at its absolute offset. */
+export interface ObjectBlock {
+  offset: number;
+  hash: Buffer;
+  size: number;
+}
+
+/** The ordered blocks of a version (for multipart versions, only the parts chosen on completion). */
+export async function versionBlocks(model: Model, uuid: Buffer): Promise<ObjectBlock[]> {
+  const rows = await model.version.getRange(uuid, {});
+  const header = rows.find((r) => r.sk.length === 0);
+  const chosen = header?.header?.parts;
+  const groups = rows.filter((r) => r.sk.length > 0 && !r.deleted).map((r) => ({ ...parseGroupKey(r.sk), blocks: r.blocks }));
+  const out: ObjectBlock[] = [];
+  const order = chosen ?? [[0, 0, -1] as [number, number, number]];
+  let base = 0;
+  for (const [part, partTs] of order) {
+    const mine = groups.filter((g) => g.part === part && g.partTs === partTs).sort((a, b) => a.seq - b.seq);
+    let partSize = 0;
+    for (const g of mine) for (const [off, hash, size] of g.blocks) {
+      out.push({ offset: base + off, hash, size });
+      partSize = Math.max(partSize, off + size);
+    }
+    base += partSize;
+  }
+  out.sort((a, b) => a.offset - b.offset);
+  return out;
+}
+
+/** Streams bytes [start, end) of an object, fetching the next block while the current one is sent. */
+export function streamBlocks(model: Model, blocks: ObjectBlock[], start: number, end: number): Readable {
+  const wanted = blocks.filter((b) => b.offset + b.size > start && b.offset < end);
+  let i = 0;
+  let next: Promise<Buffer> | undefined;
+  const fetch = (k: number) => model.blocks.get(wanted[k]!.hash);
+  return new Readable({
+    highWaterMark: 1,
+    objectMode: false,
+    async read() {
+      try {
+        if (i >= wanted.length) {
+          this.push(null);
+          return;
+        }
+        const cur = next ?? fetch(i);
+        next = i + 1 < wanted.length ? fetch(i + 1) : undefined;
+        next?.catch(() => undefined);
+        const b = wanted[i]!;
+        let data = await cur;
+        if (data.length !== b.size) throw new S3Error('InternalError', `block ${b.hash.toString('hex')} has size ${data.length}, expected ${b.size}`);
+        const from = Math.max(0, start - b.offset);
+        const to = Math.min(b.size, end - b.offset);
+        if (from > 0 || to < b.size) data = data.subarray(from, to);
+        i++;
+        this.push(data);
+      } catch (e) {
+        this.destroy(e as Error);
+      }
+    },
+  });
+}
+
+/** Parses a Range header against an object size; undefined means the whole object. */
+export function parseRange(h: string | undefined, size: number): { start: number; end: number } | undefined {
+  if (!h) return undefined;
+  const m = /^bytes=(\d*)-(\d*)$/.exec(h.trim());
+  if (!m || (m[1] === '' && m[2] === '')) return undefined; // S3 ignores unparseable ranges
+  let start: number;
+  let end: number;
+  if (m[1] === '') {
+    const n = Number(m[2]);
+    if (n === 0) throw new S3Error('InvalidRange', 'The requested range is not satisfiable', { ActualObjectSize: String(size) });
+    start = Math.max(0, size - n);
+    end = size;
+  } else {
+    start = Number(m[1]);
+    end = m[2] === '' ? size : Math.min(size, Number(m[2]) + 1);
+    if (m[2] !== '' && Number(m[2]) < start) return undefined;
+  }
+  if (start >= size) throw new S3Error('InvalidRange', 'The requested range is not satisfiable', { ActualObjectSize: String(size) });
+  return { start, end };
+}
+
+/** Evaluates If-Match / If-None-Match / If-(Un)Modified-Since; throws 412 or 304. */
+export function checkConditions(headers: ReqCtx['req']['headers'], etag: string, lastModified: number): void {
+  const quoted = `"${etag}"`;
+  const matches = (list: string) => list.split(',').map((s) => s.trim()).some((t) => t === '*' || t === quoted || t === etag || t === `W/${quoted}`);
+  const secs = Math.floor(lastModified / 1000) * 1000;
+  const ifMatch = headers['if-match'];
+  const ifNoneMatch = headers['if-none-match'];
+  const ims = headers['if-modified-since'];
+  const ius = headers['if-unmodified-since'];
+  if (ifMatch !== undefined && !matches(ifMatch)) throw new S3Error('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', { Condition: 'If-Match' });
+  if (ifMatch === undefined && ius !== undefined && !Number.isNaN(Date.parse(ius)) && secs > Date.parse(ius)) throw new S3Error('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', { Condition: 'If-Unmodified-Since' });
+  if (ifNoneMatch !== undefined && matches(ifNoneMatch)) throw new S3Error('NotModified', 'Not Modified');
+  if (ifNoneMatch === undefined && ims !== undefined && !Number.isNaN(Date.parse(ims)) && secs <= Date.parse(ims)) throw new S3Error('NotModified', 'Not Modified');
+}
+
+/** Response headers describing an object version. */
+export function objectHeaders(meta: ObjectMeta, ts: number): Record<string, string> {
+  const h: Record<string, string> = { etag: `"${meta.etag}"`, 'last-modified': httpDate(ts), 'accept-ranges': 'bytes' };
+  for (const [k, v] of meta.headers) h[k] = v;
+  if (meta.parts) h['x-amz-mp-parts-count'] = String(meta.parts);
+  return h;
+}
+
+/** GetObject and HeadObject. */
+export async function handleGetObject(ctx: ReqCtx, head: boolean): Promise<void> {
+  const bucket = requireBucket(ctx);
+  const key = requireKey(ctx);
+  const { model } = ctx.svc;
+  const entry = await model.object.get(bucket.id, Buffer.from(key));
+  const v = visibleVersion(entry);
+  if (!v) throw new S3Error('NoSuchKey', 'The specified key does not exist.');
+  const { meta } = v.state.data;
+  const headers = objectHeaders(meta, v.ts);
+  try {
+    checkConditions(ctx.req.headers, meta.etag, v.ts);
+  } catch (e) {
+    if (e instanceof S3Error && e.code === 'NotModified') {
+      sendEmpty(ctx.res, 304, { etag: headers.etag!, 'last-modified': headers['last-modified']! });
+      return;
+    }
+    throw e;
+  }
+  const range = parseRange(ctx.req.headers.range, meta.size);
+  for (const [k, val] of Object.entries(headers)) ctx.res.setHeader(k, val);
+  for (const [param, header] of [['response-content-type', 'content-type'], ['response-content-disposition', 'content-disposition'], ['response-cache-control', 'cache-control'], ['response-content-encoding', 'content-encoding'], ['response-content-language', 'content-language'], ['response-expires', 'expires']] as const) {
+    const val = ctx.query.get(param);
+    if (val !== null) ctx.res.setHeader(header, val);
+  }
+  if (!range && String(ctx.req.headers['x-amz-checksum-mode'] ?? '').toUpperCase() === 'ENABLED') {
+    for (const [k, val] of Object.entries(checksumHeaders(meta.checksum))) ctx.res.setHeader(k, val);
+  }
+  const start = range?.start ?? 0;
+  const end = range?.end ?? meta.size;
+  if (range) ctx.res.setHeader('content-range', `bytes ${start}-${end - 1}/${meta.size}`);
+  ctx.res.setHeader('content-length', end - start);
+  ctx.res.statusCode = range ? 206 : 200;
+  if (head) {
+    ctx.res.end();
+    return;
+  }
+  if (v.state.data.t === 'inline') {
+    ctx.res.end(v.state.data.bytes.subarray(start, end));
+    return;
+  }
+  const blocks = await versionBlocks(model, v.uuid);
+  const stream = streamBlocks(model, blocks, start, end);
+  await new Promise<void>((resolve) => {
+    stream.on('error', (e) => {
+      ctx.svc.logger.error({ key, err: e.message }, 'GET failed mid-stream');
+      ctx.res.destroy(e);
+      resolve();
+    });
+    ctx.res.on('close', () => {
+      stream.destroy();
+      resolve();
+    });
+    stream.pipe(ctx.res);
+  });
+}

@@ -1,0 +1,162 @@
+import { randomBytes, createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { BlockManager } from '../../block/manager.ts';
+import type { Model } from '../../model/garage.ts';
+import { groupKey, GROUP_SIZE } from '../../model/version.ts';
+import { lastComplete, type ObjectMeta, type ObjectVersion } from '../../model/object.ts';
+import { nextTs } from '../../table/crdt.ts';
+import { S3Error } from '../common/s3_error.ts';
+import type { BodyChecks } from '../common/signature/index.ts';
+import { requestBody, requireBucket, requireKey, sendEmpty, storedHeaders, type ReqCtx } from './context.ts';
+
+/** Objects smaller than this are stored inline in the object table (one quorum write). */
+export const INLINE_THRESHOLD = 3072;
+/** Block writes kept in flight per upload. */
+const PARALLEL_BLOCKS = 4;
+const EMPTY = Buffer.alloc(0);
+
+/** Cuts a stream into blocks of exactly `size` bytes (the last one shorter). */
+export async function* chunker(stream: Readable, size: number): AsyncGenerator<Buffer> {
+  let parts: Buffer[] = [];
+  let len = 0;
+  for await (const c of stream as AsyncIterable<Buffer>) {
+    let chunk = c;
+    while (len + chunk.length >= size) {
+      const take = size - len;
+      parts.push(chunk.subarray(0, take));
+      yield parts.length === 1 ? parts[0]! : Buffer.concat(parts, size);
+      chunk = chunk.subarray(take);
+      parts = [];
+      len = 0;
+    }
+    if (chunk.length) {
+      parts.push(chunk);
+      len += chunk.length;
+    }
+  }
+  if (len > 0) yield Buffer.concat(parts, len);
+}
+
+/** The result of writing a stream's blocks under a version. */
+export interface SavedBlocks {
+  size: number;
+  md5: Buffer;
+  firstBlock?: Buffer;
+  /** Set instead of blocks when the whole stream fit under the inline threshold. */
+  inline?: Buffer;
+}
+
+/**
+ * Writes a stream's blocks to the cluster under version `uuid` (rows in the version table, refs
+ * in block_ref), several blocks in flight. `allowInline`: keep a tiny body in memory instead.
+ */
+export async function saveBlocks(model: Model, blockSize: number, stream: Readable, uuid: Buffer, part: number, partTs: number, allowInline: boolean, onFirstBlock?: () => Promise<void>): Promise<SavedBlocks> {
+  const md5 = createHash('md5');
+  let size = 0;
+  let index = 0;
+  let firstBlock: Buffer | undefined;
+  const inflight = new Set<Promise<void>>();
+  let failure: unknown;
+  for await (const block of chunker(stream, Math.max(blockSize, INLINE_THRESHOLD))) {
+    if (failure) throw failure;
+    md5.update(block);
+    // Blocks are full except the last, so a short first block is the whole body.
+    if (index === 0 && allowInline && block.length < INLINE_THRESHOLD) {
+      return { size: block.length, md5: md5.digest(), inline: block };
+    }
+    if (index === 0) await onFirstBlock?.();
+    await startBlock(block);
+  }
+  await Promise.all(inflight);
+  if (failure) throw failure;
+  return { size, md5: md5.digest(), firstBlock };
+
+  async function startBlock(block: Buffer): Promise<void> {
+    const hash = BlockManager.hash(block);
+    const offset = size;
+    const seq = Math.floor(index / GROUP_SIZE);
+    size += block.length;
+    index++;
+    if (!firstBlock) firstBlock = hash;
+    const p = (async () => {
+      // The version row and the ref go first so a crash never leaves a stored block nobody can find.
+      await Promise.all([
+        model.version.insert({ uuid, sk: groupKey(part, partTs, seq), deleted: false, blocks: [[offset, hash, block.length]] }),
+        model.blockRef.insert({ block: hash, version: uuid, deleted: false }),
+      ]);
+      await model.blocks.put(hash, block);
+    })().catch((e: unknown) => {
+      failure ??= e;
+    });
+    inflight.add(p);
+    void p.finally(() => inflight.delete(p));
+    while (inflight.size >= PARALLEL_BLOCKS) await Promise.race(inflight);
+    if (failure) throw failure;
+  }
+}
+
+/** The S3 ETag of a single-part object. */
+export function md5Etag(md5: Buffer): string {
+  return md5.toString('hex');
+}
+
+/** Fields of BodyChecks worth storing as the object's checksum. */
+export function checksumOf(checks: BodyChecks): ObjectMeta['checksum'] {
+  return checks.checksum ? { algorithm: checks.checksum.algorithm, value: checks.checksum.value, type: 'FULL_OBJECT' } : undefined;
+}
+
+/** Response headers announcing a verified checksum. */
+export function checksumHeaders(c: ObjectMeta['checksum']): Record<string, string> {
+  return c ? { [`x-amz-checksum-${c.algorithm.toLowerCase()}`]: c.value } : {};
+}
+
+/** Reads the current object entry to pick a timestamp newer than all its versions. */
+export async function newVersionTs(model: Model, bucketId: Buffer, key: string): Promise<{ ts: number; prev?: ObjectVersion }> {
+  const cur = await model.object.get(bucketId, Buffer.from(key));
+  const last = cur?.versions[cur.versions.length - 1];
+  return { ts: nextTs(last?.ts), prev: cur ? lastComplete(cur) : undefined };
+}
+
+/** Stores a whole stream as a new version of an object; the previous version stays visible until it completes. */
+export async function putObjectStream(ctx: ReqCtx, bucketId: Buffer, key: string, headers: [string, string][], stream: Readable, done: Promise<BodyChecks> | undefined): Promise<{ etag: string; meta: ObjectMeta; ts: number }> {
+  const { model, blockSize } = ctx.svc;
+  const uuid = randomBytes(16);
+  const { ts } = await newVersionTs(model, bucketId, key);
+  let registered = false;
+  const register = async () => {
+    registered = true;
+    await model.object.insert({ bucketId, key, versions: [{ uuid, ts, state: { t: 'uploading', multipart: false, headers } }] });
+    await model.version.insert({ uuid, sk: EMPTY, deleted: false, header: { bucketId, key, parts: null }, blocks: [] });
+  };
+  try {
+    const saved = await saveBlocks(model, blockSize, stream, uuid, 0, 0, true, register);
+    const checks = done ? await done : undefined;
+    const etag = md5Etag(saved.md5);
+    const meta: ObjectMeta = { size: saved.size, etag, headers, checksum: checks ? checksumOf(checks) : undefined };
+    const data = saved.inline ? { t: 'inline' as const, meta, bytes: saved.inline } : { t: 'blocks' as const, meta, firstBlock: saved.firstBlock! };
+    await model.object.insert({ bucketId, key, versions: [{ uuid, ts, state: { t: 'complete', data } }] });
+    return { etag, meta, ts };
+  } catch (e) {
+    if (registered) {
+      // Leave the previous version visible; the cascade frees what this one wrote.
+      await model.object.insert({ bucketId, key, versions: [{ uuid, ts, state: { t: 'aborted' } }] }).catch(() => undefined);
+    }
+    throw e;
+  }
+}
+
+/** Validates the request's object key (S3 allows at most 1024 bytes). */
+export function checkObjectKey(key: string): void {
+  if (Buffer.byteLength(key) > 1024) throw new S3Error('KeyTooLongError', 'Your key is too long (maximum 1024 bytes)');
+}
+
+/** PutObject. */
+export async function handlePutObject(ctx: ReqCtx): Promise<void> {
+  const bucket = requireBucket(ctx);
+  const key = requireKey(ctx);
+  checkObjectKey(key);
+  if (ctx.req.headers['content-length'] === undefined && ctx.req.headers['transfer-encoding'] === undefined) throw new S3Error('MissingContentLength', 'You must provide the Content-Length HTTP header.');
+  const body = requestBody(ctx);
+  const { etag, meta } = await putObjectStream(ctx, bucket.id, key, storedHeaders(ctx.req.headers), body.stream, body.done);
+  sendEmpty(ctx.res, 200, { etag: `"${etag}"`, ...checksumHeaders(meta.checksum) });
+}
