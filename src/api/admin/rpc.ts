@@ -1,0 +1,255 @@
+import { AdminError, LayoutError } from '../../util/errors.ts';
+import type { Workers } from '../../util/background.ts';
+import type { RpcTransport } from '../../rpc/rpc_helper.ts';
+import type { System } from '../../rpc/system.ts';
+import type { AdminRequest, BucketInfo, KeyInfo, LayoutShowResult, StatusResult } from '../../rpc/admin_protocol.ts';
+import { applyStaged, current, revertStaged, stageRole, stageZoneRedundancy, stagedRoles, hasStagedChanges } from '../../rpc/layout/history.ts';
+import { computeAssignment } from '../../rpc/layout/assign.ts';
+import type { Model } from '../../model/garage.ts';
+import type { ModelHelpers } from '../../model/helpers.ts';
+import type { BucketEntry } from '../../model/bucket.ts';
+import type { KeyEntry } from '../../model/key.ts';
+import { lwwSet } from '../../table/crdt.ts';
+
+const EMPTY = Buffer.alloc(0);
+
+/** Serves the CLI's requests on the `admin` RPC endpoint. */
+export class AdminRpc {
+  readonly rpc: RpcTransport;
+  readonly system: System;
+  readonly model: Model;
+  readonly helpers: ModelHelpers;
+  readonly workers: Workers;
+  readonly replicationFactor: number;
+
+  constructor(o: { rpc: RpcTransport; system: System; model: Model; helpers: ModelHelpers; workers: Workers; replicationFactor: number }) {
+    this.rpc = o.rpc;
+    this.system = o.system;
+    this.model = o.model;
+    this.helpers = o.helpers;
+    this.workers = o.workers;
+    this.replicationFactor = o.replicationFactor;
+    this.rpc.register('admin', async (_from, body) => {
+      try {
+        return { body: { ok: await this.handle(body as AdminRequest) } };
+      } catch (e) {
+        // User errors travel as data so the CLI can print them plainly.
+        if (e instanceof AdminError || e instanceof LayoutError) return { body: { error: e.message } };
+        throw e;
+      }
+    });
+  }
+
+  /** Resolves a node id prefix among known nodes (layout roles, peers, self). */
+  #findNode(prefix: string): string {
+    const p = prefix.toLowerCase().replace(/@.*$/, '');
+    const known = new Set<string>([this.rpc.id, ...this.system.membership.peers().map((x) => x.id), ...stagedRoles(this.system.layout.history).map((r) => r.id), ...current(this.system.layout.history).roles.map((r) => r.id)]);
+    const matches = [...known].filter((id) => id.startsWith(p));
+    if (matches.length === 1) return matches[0]!;
+    if (matches.length === 0) throw new AdminError(`no node id starts with '${prefix}' (see garage status)`);
+    throw new AdminError(`node id prefix '${prefix}' is ambiguous: ${matches.map((m) => m.slice(0, 16)).join(', ')}`);
+  }
+
+  /** Handles one admin request. */
+  async handle(r: AdminRequest): Promise<unknown> {
+    const layout = this.system.layout;
+    switch (r.op) {
+      case 'status': {
+        const lines = await this.system.clusterStatus();
+        const roles = new Map(current(layout.history).roles.map((x) => [x.id, x]));
+        const seen = new Set(lines.map((l) => l.peer.id));
+        const nodes = lines.map((l) => ({ status: l.node, peer: l.peer, role: roles.get(l.peer.id) }));
+        for (const [id, role] of roles) if (!seen.has(id)) nodes.push({ status: undefined, peer: { id, connected: false }, role });
+        return { nodes, layoutVersion: current(layout.history).version } satisfies StatusResult;
+      }
+      case 'node-id':
+        return { id: this.rpc.id, addr: this.system.publicAddr };
+      case 'node-connect':
+        await this.system.membership.connectTo(r.peer);
+        return null;
+      case 'layout-show':
+        return this.#layoutShow();
+      case 'layout-assign': {
+        let h = layout.history;
+        const cur = new Map(stagedRoles(h).map((x) => [x.id, x]));
+        for (const n of r.nodes) {
+          const id = this.#findNode(n);
+          const old = cur.get(id);
+          const zone = r.zone ?? old?.zone;
+          if (!zone) throw new AdminError(`no zone given for node ${id.slice(0, 16)}: use -z <zone>`);
+          let capacity: number | null;
+          if (r.gateway) capacity = null;
+          else if (r.capacity !== undefined) capacity = r.capacity;
+          else if (old) capacity = old.capacity;
+          else throw new AdminError(`no capacity given for node ${id.slice(0, 16)}: use -c <capacity> or -g for a gateway`);
+          h = stageRole(h, id, { id, zone, capacity, tags: r.tags ?? old?.tags ?? [] });
+        }
+        for (const old of r.replace ?? []) h = stageRole(h, this.#findNode(old), null);
+        await this.system.updateLayout(h);
+        return null;
+      }
+      case 'layout-remove': {
+        const id = this.#findNode(r.node);
+        await this.system.updateLayout(stageRole(layout.history, id, null));
+        return null;
+      }
+      case 'layout-config':
+        await this.system.updateLayout(stageZoneRedundancy(layout.history, r.zoneRedundancy));
+        return null;
+      case 'layout-apply': {
+        const { history, report } = applyStaged(layout.history, r.version, this.replicationFactor);
+        await this.system.updateLayout(history);
+        return { version: current(history).version, report };
+      }
+      case 'layout-revert': {
+        await this.system.updateLayout(revertStaged(layout.history, r.version));
+        return null;
+      }
+      case 'bucket-list':
+        return (await this.helpers.listBuckets()).map((b) => ({ id: b.id.toString('hex'), created: b.created, globalAliases: this.helpers.globalAliases(b), localAliases: b.localAliases.filter(([, v]) => v.v).map(([k]) => k) }));
+      case 'bucket-info':
+        return this.#bucketInfo(await this.helpers.findBucket(r.name));
+      case 'bucket-create':
+        return this.#bucketInfo(await this.helpers.createBucket(r.name));
+      case 'bucket-delete':
+        await this.helpers.deleteBucket(await this.helpers.findBucket(r.name));
+        return null;
+      case 'bucket-allow':
+      case 'bucket-deny': {
+        const b = await this.helpers.findBucket(r.bucket);
+        const k = await this.helpers.findKey(r.key);
+        const cur = b.keys.find(([id]) => id === k.id)?.[1].v ?? { read: false, write: false, owner: false };
+        const allow = r.op === 'bucket-allow';
+        const set = (flag: boolean, was: boolean) => (flag ? allow : was);
+        if (!r.read && !r.write && !r.owner) throw new AdminError('say which permission: --read, --write and/or --owner');
+        await this.helpers.setKeyPerms(b, k.id, { read: set(r.read, cur.read), write: set(r.write, cur.write), owner: set(r.owner, cur.owner) });
+        return this.#bucketInfo((await this.helpers.getBucket(b.id))!);
+      }
+      case 'bucket-alias': {
+        const b = await this.helpers.findBucket(r.bucket);
+        if (r.localKey) {
+          const k = await this.helpers.findKey(r.localKey);
+          await this.model.key.insert({ ...k, localAliases: lwwSet(k.localAliases, r.name, b.id.toString('hex')) });
+          await this.model.bucket.insert({ ...b, localAliases: lwwSet(b.localAliases, `${k.id}:${r.name}`, true) });
+        } else {
+          const existing = await this.helpers.resolveBucket(r.name);
+          if (existing && !existing.equals(b.id) && (await this.helpers.getBucket(existing))) throw new AdminError(`alias '${r.name}' already points to another bucket`);
+          await this.model.bucketAlias.insert({ name: r.name, bucket: { ts: Date.now(), v: b.id } });
+          await this.model.bucket.insert({ ...b, aliases: lwwSet(b.aliases, r.name, true) });
+        }
+        return null;
+      }
+      case 'bucket-unalias': {
+        if (r.localKey) {
+          const k = await this.helpers.findKey(r.localKey);
+          const id = await this.helpers.resolveBucket(r.name, k);
+          if (!id) throw new AdminError(`key ${k.id} has no local alias '${r.name}'`);
+          await this.model.key.insert({ ...k, localAliases: lwwSet(k.localAliases, r.name, null) });
+          const b = await this.helpers.getBucket(id);
+          if (b) await this.model.bucket.insert({ ...b, localAliases: lwwSet(b.localAliases, `${k.id}:${r.name}`, false) });
+        } else {
+          const b = await this.helpers.findBucket(r.name);
+          if (this.helpers.globalAliases(b).length <= 1 && b.localAliases.every(([, v]) => !v.v)) throw new AdminError(`'${r.name}' is the last alias of its bucket; delete the bucket instead`);
+          await this.model.bucketAlias.insert({ name: r.name, bucket: { ts: Date.now(), v: null } });
+          await this.model.bucket.insert({ ...b, aliases: lwwSet(b.aliases, r.name, false) });
+        }
+        return null;
+      }
+      case 'bucket-website': {
+        const b = await this.helpers.findBucket(r.bucket);
+        const website = r.allow ? { index: r.index ?? 'index.html', errorDocument: r.errorDocument ?? null } : null;
+        await this.model.bucket.insert({ ...b, website: { ts: Math.max(Date.now(), b.website.ts + 1), v: website } });
+        return null;
+      }
+      case 'key-list':
+        return (await this.helpers.listKeys()).map((k) => ({ id: k.id, name: k.name.v }));
+      case 'key-info':
+        return this.#keyInfo(await this.helpers.findKey(r.pattern), r.showSecret);
+      case 'key-new':
+        return this.#keyInfo(await this.helpers.createKey(r.name), true);
+      case 'key-import':
+        return this.#keyInfo(await this.helpers.createKey(r.name, r.id, r.secret), true);
+      case 'key-rename': {
+        const k = await this.helpers.findKey(r.pattern);
+        await this.model.key.insert({ ...k, name: { ts: Math.max(Date.now(), k.name.ts + 1), v: r.name } });
+        return this.#keyInfo((await this.model.key.get(Buffer.from(k.id), EMPTY))!, false);
+      }
+      case 'key-delete':
+        await this.helpers.deleteKey(await this.helpers.findKey(r.pattern));
+        return null;
+      case 'key-allow':
+      case 'key-deny': {
+        const k = await this.helpers.findKey(r.pattern);
+        if (!r.createBucket) throw new AdminError('say which permission: --create-bucket');
+        await this.model.key.insert({ ...k, allowCreateBucket: { ts: Math.max(Date.now(), k.allowCreateBucket.ts + 1), v: r.op === 'key-allow' } });
+        return this.#keyInfo((await this.model.key.get(Buffer.from(k.id), EMPTY))!, false);
+      }
+      case 'stats': {
+        return {
+          tables: this.model.tables().map((t) => ({ name: t.schema.name, items: t.store.count(), queue: t.queue.count() })),
+          blocks: { refcounted: this.model.blocks.rc.count(), resyncQueue: this.model.blocks.resync.count(), errors: this.model.blocks.errors.count() },
+        };
+      }
+      case 'worker-list':
+        return this.workers.list();
+      case 'block-list-errors':
+        return this.model.blocks.listErrors();
+    }
+  }
+
+  #layoutShow(): LayoutShowResult {
+    const h = this.system.layout.history;
+    const cur = current(h);
+    const perNode: Record<string, number> = {};
+    for (const nodes of cur.assignment) for (const n of nodes) perNode[n] = (perNode[n] ?? 0) + 1;
+    const res: LayoutShowResult = {
+      version: cur.version,
+      roles: cur.roles,
+      staged: h.staging.roles.map(([id, v]) => ({ id, role: v.v })),
+      stagedZoneRedundancy: h.staging.zoneRedundancy.v,
+      zoneRedundancy: cur.zoneRedundancy,
+      replicationFactor: this.replicationFactor,
+      partitionsPerNode: perNode,
+      partitionSize: cur.partitionSize,
+    };
+    if (hasStagedChanges(h)) {
+      try {
+        res.preview = computeAssignment({ roles: stagedRoles(h), replicationFactor: this.replicationFactor, zoneRedundancy: h.staging.zoneRedundancy.v ?? cur.zoneRedundancy, previous: cur.assignment.length ? cur.assignment : undefined, partitions: 256 }).report;
+      } catch (e) {
+        res.previewError = (e as Error).message;
+      }
+    }
+    return res;
+  }
+
+  async #bucketInfo(b: BucketEntry): Promise<BucketInfo> {
+    const keys = [];
+    for (const [id, p] of b.keys) {
+      if (!(p.v.read || p.v.write || p.v.owner)) continue;
+      const k = await this.model.key.get(Buffer.from(id), EMPTY);
+      keys.push({ id, name: k?.name.v ?? '', ...p.v });
+    }
+    const usage = await this.helpers.bucketUsage(b.id);
+    return {
+      id: b.id.toString('hex'),
+      created: b.created,
+      globalAliases: this.helpers.globalAliases(b),
+      localAliases: b.localAliases.filter(([, v]) => v.v).map(([k]) => ({ keyId: k.split(':')[0]!, name: k.slice(k.indexOf(':') + 1) })),
+      website: b.website.v,
+      keys,
+      ...usage,
+    };
+  }
+
+  async #keyInfo(k: KeyEntry, showSecret: boolean): Promise<KeyInfo> {
+    const buckets = [];
+    for (const [bid, p] of k.buckets) {
+      if (!(p.v.read || p.v.write || p.v.owner)) continue;
+      const b = await this.helpers.getBucket(Buffer.from(bid, 'hex'));
+      if (!b) continue;
+      const local = k.localAliases.filter(([, v]) => v.v === bid).map(([n]) => n);
+      buckets.push({ id: bid, aliases: [...this.helpers.globalAliases(b), ...local], ...p.v });
+    }
+    return { id: k.id, name: k.name.v, secret: showSecret ? k.secret : undefined, allowCreateBucket: k.allowCreateBucket.v, buckets };
+  }
+}

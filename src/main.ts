@@ -1,0 +1,170 @@
+import 'reflect-metadata';
+import { Command } from 'commander';
+import { randomBytes } from 'node:crypto';
+import { readFile, mkdir } from 'node:fs/promises';
+import { resolve, join } from 'node:path';
+import { loadConfig, configFromObject, type Config } from './util/config.ts';
+import { writeFileAtomic } from './util/fs.ts';
+import { ConfigError, AdminError, GarageError, errorMessage } from './util/errors.ts';
+import { addClientCommands } from './cli/commands.ts';
+import { AdminClient } from './cli/client.ts';
+import { startNode, type RunningNode } from './server.ts';
+import type { KeyInfo } from './rpc/admin_protocol.ts';
+
+function configPath(opt: string | undefined): string {
+  return opt ?? process.env.GARAGE_CONFIG_FILE ?? '/etc/garage.toml';
+}
+
+/** The embedded default of `garage server --single-node`: everything under one directory. */
+async function singleNodeConfig(dataDir: string, s3Bind: string, rpcBind: string): Promise<{ config: Config; file: string }> {
+  const dir = resolve(dataDir);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const secretFile = join(dir, 'rpc_secret');
+  let secret: string;
+  try {
+    secret = (await readFile(secretFile, 'utf8')).trim();
+  } catch {
+    secret = randomBytes(32).toString('hex');
+    await writeFileAtomic(secretFile, `${secret}\n`, true);
+  }
+  const raw = {
+    metadata_dir: join(dir, 'meta'),
+    data_dir: join(dir, 'data'),
+    replication_factor: 1,
+    rpc_bind_addr: rpcBind,
+    rpc_secret_file: secretFile,
+    s3_api: { api_bind_addr: s3Bind, s3_region: 'garage' },
+  };
+  // A config file beside the data lets `garage -c <dir>/garage.toml status` reach this node.
+  const file = join(dir, 'garage.toml');
+  const toml = `# Written by 'garage server --single-node'.\nmetadata_dir = "${raw.metadata_dir}"\ndata_dir = "${raw.data_dir}"\nreplication_factor = 1\nrpc_bind_addr = "${rpcBind}"\nrpc_secret_file = "${secretFile}"\n\n[s3_api]\napi_bind_addr = "${s3Bind}"\ns3_region = "garage"\n`;
+  await writeFileAtomic(file, toml, false, 0o600);
+  return { config: configFromObject(raw, 'embedded single-node default', {}), file };
+}
+
+/** Assigns the layout, creates a key and (optionally) a bucket, the first time only. */
+async function provisionSingleNode(node: RunningNode, defaultBucket: boolean): Promise<{ key: KeyInfo; bucket?: string }> {
+  const admin = node.admin;
+  if (!node.system.layout.ready()) {
+    await admin.handle({ op: 'layout-assign', nodes: [node.id], zone: 'dc1', capacity: 1e12 });
+    await admin.handle({ op: 'layout-apply' });
+  }
+  const keys = (await admin.handle({ op: 'key-list' })) as { id: string; name: string }[];
+  const existing = keys.find((k) => k.name === 'default-key');
+  const key = (existing
+    ? await admin.handle({ op: 'key-info', pattern: existing.id, showSecret: true })
+    : await admin.handle({ op: 'key-new', name: 'default-key' })) as KeyInfo;
+  await admin.handle({ op: 'key-allow', pattern: key.id, createBucket: true });
+  let bucket: string | undefined;
+  if (defaultBucket) {
+    bucket = 'default-bucket';
+    const buckets = (await admin.handle({ op: 'bucket-list' })) as { globalAliases: string[] }[];
+    if (!buckets.some((b) => b.globalAliases.includes(bucket!))) await admin.handle({ op: 'bucket-create', name: bucket });
+    await admin.handle({ op: 'bucket-allow', bucket, key: key.id, read: true, write: true, owner: true });
+  }
+  return { key, bucket };
+}
+
+function hostPort(bind: string): string {
+  const m = /:(\d+)$/.exec(bind);
+  return `http://127.0.0.1:${m ? m[1] : bind}`;
+}
+
+async function runServer(opts: { config?: string; singleNode?: boolean; defaultBucket?: boolean; dataDir?: string; s3Bind?: string; rpcBind?: string }): Promise<void> {
+  let config: Config;
+  let file: string | undefined;
+  if (opts.singleNode) {
+    const dataDir = opts.dataDir ?? process.env.GARAGE_DATA_DIR ?? './garage-data';
+    ({ config, file } = await singleNodeConfig(dataDir, opts.s3Bind ?? process.env.GARAGE_S3_BIND ?? '127.0.0.1:3900', opts.rpcBind ?? process.env.GARAGE_RPC_BIND ?? '127.0.0.1:3901'));
+  } else {
+    config = loadConfig(configPath(opts.config));
+  }
+  const node = await startNode(config);
+  let stopping = false;
+  const shutdown = (sig: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`received ${sig}, shutting down\n`);
+    node.stop().then(() => process.exit(0), (e: unknown) => {
+      process.stderr.write(`error during shutdown: ${errorMessage(e)}\n`);
+      process.exit(1);
+    });
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  if (opts.singleNode) {
+    const { key, bucket } = await provisionSingleNode(node, !!opts.defaultBucket);
+    const lines = [
+      '',
+      'Garage is running as a single node.',
+      `  S3 endpoint:   ${hostPort(config.s3Api.bindAddr!)}`,
+      `  Region:        ${config.s3Api.region}`,
+      `  Access key ID: ${key.id}`,
+      `  Secret key:    ${key.secret}`,
+      ...(bucket ? [`  Bucket:        ${bucket}`] : []),
+      `  Data:          ${resolve(config.dataDirs[0]!.path, '..')}`,
+      `  CLI:           garage -c ${file} status`,
+      '',
+      'Example: AWS_ACCESS_KEY_ID=... AWS_SECRET_ACCESS_KEY=... aws --endpoint-url ' + hostPort(config.s3Api.bindAddr!) + ' --region garage s3 ls',
+      '',
+    ];
+    process.stdout.write(lines.join('\n') + '\n');
+  }
+}
+
+/** Builds the `garage` command line. */
+export function buildProgram(): Command {
+  const program = new Command('garage')
+    .description('Garage: a geo-distributed, S3-compatible object store')
+    .option('-c, --config <path>', 'configuration file (default /etc/garage.toml, or $GARAGE_CONFIG_FILE)')
+    .option('-h, --rpc-host <id@addr>', 'daemon to talk to (default: the local one from the config)')
+    .helpOption('--help', 'display help for command')
+    .showHelpAfterError();
+  program.command('server').description('run a Garage node')
+    .option('--single-node', 'run one node on an embedded default configuration (no file needed)')
+    .option('--default-bucket', 'with --single-node: create a key and a bucket and print them')
+    .option('--data-dir <dir>', 'with --single-node: where to keep data (default ./garage-data or $GARAGE_DATA_DIR)')
+    .option('--s3-bind <addr>', 'with --single-node: S3 API address (default 127.0.0.1:3900)')
+    .option('--rpc-bind <addr>', 'with --single-node: RPC address (default 127.0.0.1:3901)')
+    .action((o: { singleNode?: boolean; defaultBucket?: boolean; dataDir?: string; s3Bind?: string; rpcBind?: string }) => runServer({ ...o, config: program.opts<{ config?: string }>().config }));
+  addClientCommands(program, async (fn) => {
+    const g = program.opts<{ config?: string; rpcHost?: string }>();
+    const config = loadConfig(configPath(g.config));
+    const client = await AdminClient.connect(config, g.rpcHost);
+    try {
+      await fn(client, config);
+    } finally {
+      await client.close();
+    }
+  });
+  program.command('help').description('show help').argument('[command...]').action((cmd: string[]) => {
+    let c: Command = program;
+    for (const name of cmd) {
+      const sub = c.commands.find((x) => x.name() === name || x.aliases().includes(name));
+      if (!sub) break;
+      c = sub;
+    }
+    c.outputHelp();
+  });
+  return program;
+}
+
+/** Entry point: parse argv, run, map errors to a message and exit code. */
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (e) {
+    if (e instanceof ConfigError || e instanceof AdminError) {
+      process.stderr.write(`Error: ${e.message}\n`);
+      process.exit(1);
+    }
+    if (e instanceof GarageError) {
+      process.stderr.write(`Error: ${e.message}\n`);
+      process.exit(1);
+    }
+    process.stderr.write(`Error: ${errorMessage(e)}\n`);
+    process.exit(1);
+  }
+}
+
+if (import.meta.main) await main(process.argv);

@@ -1,0 +1,98 @@
+import { mkdir } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import type { Config } from './util/config.ts';
+import { logger } from './util/log.ts';
+import { Workers } from './util/background.ts';
+import { LmdbDb } from './db/lmdb.ts';
+import { loadOrCreateNodeKey } from './net/node_key.ts';
+import { NetApp } from './net/netapp.ts';
+import { LayoutManager } from './rpc/layout/manager.ts';
+import { System, type Membership } from './rpc/system.ts';
+import { BlockManager } from './block/manager.ts';
+import { Model } from './model/garage.ts';
+import { ModelHelpers } from './model/helpers.ts';
+import { AdminRpc } from './api/admin/rpc.ts';
+import { startHttpServer } from './api/common/http.ts';
+import { s3Handler } from './api/s3/api.ts';
+
+/** A running node. */
+export interface RunningNode {
+  id: string;
+  netapp: NetApp;
+  model: Model;
+  helpers: ModelHelpers;
+  system: System;
+  admin: AdminRpc;
+  s3Server?: Server;
+  stop(): Promise<void>;
+}
+
+/** Membership straight from the transport's connections (until peering is wired). */
+function transportMembership(netapp: NetApp): Membership {
+  return {
+    peers: () => netapp.connectedPeers().map((id) => ({ id, connected: true })),
+    connectTo: async (idAtAddr) => {
+      const at = idAtAddr.indexOf('@');
+      if (at < 0) throw new Error(`expected <node id>@<host>:<port>, got '${idAtAddr}'`);
+      await netapp.connect(idAtAddr.slice(0, at), idAtAddr.slice(at + 1));
+    },
+  };
+}
+
+/** Wires and starts a node: config → db → net → rpc → tables → blocks → APIs (DESIGN §3). */
+export async function startNode(config: Config): Promise<RunningNode> {
+  const log = logger('server');
+  for (const w of config.warnings) log.warn(w);
+  await mkdir(config.metadataDir, { recursive: true, mode: 0o700 });
+  for (const d of config.dataDirs) await mkdir(d.path, { recursive: true, mode: 0o700 });
+
+  const key = await loadOrCreateNodeKey(config.metadataDir);
+  log.info({ node: key.id }, 'node identity loaded');
+  const netapp = new NetApp({ key, rpcSecret: config.rpcSecret });
+  const { port: rpcPort } = await netapp.listen(config.rpcBindAddr);
+  log.info({ addr: config.rpcBindAddr, port: rpcPort }, 'RPC listening');
+
+  const db = new LmdbDb(config.metadataDir, { fsync: config.metadataFsync });
+  const workers = new Workers();
+  const layout = await LayoutManager.open(config.metadataDir, key.id, config.replicationFactor);
+  const membership = transportMembership(netapp);
+  const system = new System({ rpc: netapp, layout, membership, publicAddr: config.rpcPublicAddr ?? null, dirs: { meta: config.metadataDir, data: config.dataDirs[0]!.path }, logger: logger('system') });
+  netapp.on('peer-connected', (id) => void system.pullLayout(id));
+  for (const peer of config.bootstrapPeers) {
+    membership.connectTo(peer).catch((e: unknown) => log.warn({ peer, err: (e as Error).message }, 'cannot reach bootstrap peer'));
+  }
+
+  const blocks = new BlockManager({
+    db, rpc: netapp, layout, dataDirs: config.dataDirs, compressionLevel: config.compressionLevel, fsync: config.dataFsync,
+    consistency: config.consistencyMode, logger: logger('block'), workers,
+  });
+  const model = new Model({ db, rpc: netapp, layout, blocks, consistency: config.consistencyMode, logger: logger('table'), workers });
+  const helpers = new ModelHelpers(model);
+  const admin = new AdminRpc({ rpc: netapp, system, model, helpers, workers, replicationFactor: config.replicationFactor });
+  model.start();
+  blocks.start();
+
+  let s3Server: Server | undefined;
+  if (config.s3Api.bindAddr) {
+    s3Server = await startHttpServer(config.s3Api.bindAddr, s3Handler({ model, helpers, region: config.s3Api.region, rootDomain: config.s3Api.rootDomain, blockSize: config.blockSize, logger: logger('s3') }), logger('s3'), 'S3 API');
+    log.info({ addr: config.s3Api.bindAddr }, 'S3 API listening');
+  }
+
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      log.info('shutting down');
+      if (s3Server) {
+        s3Server.closeIdleConnections();
+        await new Promise<void>((r) => s3Server!.close(() => r()));
+      }
+      model.stop();
+      blocks.stop();
+      await netapp.close();
+      await db.close();
+      log.info('stopped');
+    })();
+    return stopping;
+  };
+  return { id: key.id, netapp, model, helpers, system, admin, s3Server, stop };
+}

@@ -1,0 +1,171 @@
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { createServer, connect } from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+export const MAIN = join(ROOT, 'src/main.ts');
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => res(p));
+    });
+  });
+}
+
+/** Polls `check` until it returns truthy or the deadline passes. */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastErr: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v;
+    } catch (e) {
+      lastErr = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${lastErr ? `: ${(lastErr as Error).message}` : ''}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((res) => {
+    const s = connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      res(true);
+    });
+    s.once('error', () => res(false));
+  });
+}
+
+export interface CmdResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command to completion. */
+export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string; timeoutMs?: number } = {}): Promise<CmdResult> {
+  return new Promise((res) => {
+    const child = execFile(cmd, args, { env: { ...process.env, ...opts.env }, cwd: opts.cwd, maxBuffer: 256 * 1024 * 1024, timeout: opts.timeoutMs ?? 300_000 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as NodeJS.ErrnoException & { code?: unknown }).code === 'number' ? ((err as unknown as { code: number }).code) : 1) : 0;
+      res({ code, stdout: stdout.toString(), stderr: stderr.toString() });
+    });
+    if (opts.input !== undefined) child.stdin?.end(opts.input);
+  });
+}
+
+/** A garage node started as a real process with its own directory and ports. */
+export class GarageProcess {
+  readonly dir: string;
+  readonly configPath: string;
+  readonly s3Port: number;
+  readonly rpcPort: number;
+  proc: ChildProcess | undefined;
+  log = '';
+
+  constructor(dir: string, configPath: string, s3Port: number, rpcPort: number) {
+    this.dir = dir;
+    this.configPath = configPath;
+    this.s3Port = s3Port;
+    this.rpcPort = rpcPort;
+  }
+
+  /** Creates a directory and a config file in the reference's format. */
+  static async create(extra = ''): Promise<GarageProcess> {
+    const dir = mkdtempSync(join(tmpdir(), 'garage-it-'));
+    const s3Port = await freePort();
+    const rpcPort = await freePort();
+    const config = `metadata_dir = "${dir}/meta"
+data_dir = "${dir}/data"
+
+replication_mode = "none"
+
+rpc_bind_addr = "127.0.0.1:${rpcPort}"
+rpc_public_addr = ""
+rpc_secret = "${randomBytes(32).toString('hex')}"
+
+bootstrap_peers = []
+${extra}
+[s3_api]
+s3_region = "garage"
+api_bind_addr = "127.0.0.1:${s3Port}"
+root_domain = ".s3.garage"
+
+[s3_web]
+bind_addr = "127.0.0.1:0"
+root_domain = ".web.garage"
+index = "index.html"
+`;
+    const configPath = join(dir, 'garage.toml');
+    writeFileSync(configPath, config);
+    return new GarageProcess(dir, configPath, s3Port, rpcPort);
+  }
+
+  get endpoint(): string {
+    return `http://127.0.0.1:${this.s3Port}`;
+  }
+
+  /** Starts `garage server` and waits until its S3 and RPC ports answer. */
+  async start(): Promise<void> {
+    this.proc = spawn(process.execPath, [MAIN, '-c', this.configPath, 'server'], { env: { ...process.env, RUST_LOG: 'garage=warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc.stdout!.on('data', (d: Buffer) => (this.log += d.toString()));
+    this.proc.stderr!.on('data', (d: Buffer) => (this.log += d.toString()));
+    const p = this.proc;
+    await waitFor('garage server to listen', async () => {
+      if (p.exitCode !== null) throw new Error(`garage server exited with ${p.exitCode}: ${this.log.slice(-2000)}`);
+      return (await portOpen(this.s3Port)) && (await portOpen(this.rpcPort));
+    });
+  }
+
+  /** Runs the real CLI against this node. */
+  cli(...args: string[]): Promise<CmdResult> {
+    return run(process.execPath, [MAIN, '-c', this.configPath, ...args], { env: { RUST_LOG: 'garage=warn' } });
+  }
+
+  /** Runs the CLI and fails on a non-zero exit. */
+  async cliOk(...args: string[]): Promise<string> {
+    const r = await this.cli(...args);
+    if (r.code !== 0) throw new Error(`garage ${args.join(' ')} failed (${r.code}): ${r.stderr}${r.stdout}`);
+    return r.stdout;
+  }
+
+  /** Sends a signal and waits for the process to exit. */
+  async kill(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    const exited = new Promise<void>((r) => p.once('exit', () => r()));
+    p.kill(signal);
+    await exited;
+  }
+
+  /** Stops the process and removes its directory. */
+  async destroy(): Promise<void> {
+    await this.kill('SIGKILL');
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Starts a node and sets it up as the quick start does; returns the key's credentials. */
+export async function quickStart(g: GarageProcess, bucket = 'test-bucket'): Promise<{ keyId: string; secret: string }> {
+  await g.start();
+  const status = await g.cliOk('status');
+  const id = /^([0-9a-f]{16})/m.exec(status.split('\n').slice(2).join('\n'))![1]!;
+  await g.cliOk('layout', 'assign', '-z', 'dc1', '-c', '1', id);
+  await g.cliOk('layout', 'apply');
+  await g.cliOk('bucket', 'create', bucket);
+  const key = await g.cliOk('key', 'new', '--name', `${bucket}-key`);
+  const keyId = /Key ID: (GK[0-9a-f]+)/.exec(key)![1]!;
+  const secret = /Secret key: ([0-9a-f]+)/.exec(key)![1]!;
+  await g.cliOk('bucket', 'allow', '--read', '--write', '--owner', bucket, '--key', `${bucket}-key`);
+  return { keyId, secret };
+}
