@@ -119,6 +119,7 @@ export function buildProgram(): Command {
     .option('-c, --config <path>', 'configuration file (default /etc/garage.toml, or $GARAGE_CONFIG_FILE)')
     .option('-h, --rpc-host <id@addr>', 'daemon to talk to (default: the local one from the config)')
     .helpOption('--help', 'display help for command')
+    .enablePositionalOptions()
     .showHelpAfterError();
   program.command('server').description('run a Garage node')
     .option('--single-node', 'run one node on an embedded default configuration (no file needed)')

@@ -1,112 +1,246 @@
+// S3 "additional checksums" (x-amz-checksum-*): incremental hashers and their
+// wire encoding. S3 transmits every checksum as the base64 of the big-endian
+// digest bytes, so CRCs are turned into 4- or 8-byte big-endian buffers.
+
 import { createHash } from 'node:crypto';
-import { crc32 } from 'node:zlib';
+import { crc32 as zlibCrc32 } from 'node:zlib';
 
-/** The additional checksum algorithms of S3. */
+/** The checksum algorithms S3 accepts for x-amz-checksum-* and x-amz-sdk-checksum-algorithm. */
 export type ChecksumAlgorithm = 'CRC32' | 'CRC32C' | 'CRC64NVME' | 'SHA1' | 'SHA256';
-export const CHECKSUM_ALGORITHMS: ChecksumAlgorithm[] = ['CRC32', 'CRC32C', 'CRC64NVME', 'SHA1', 'SHA256'];
 
-/** An incremental checksum. */
+/** All supported algorithms, in the order S3 documents them. */
+export const CHECKSUM_ALGORITHMS: readonly ChecksumAlgorithm[] = ['CRC32', 'CRC32C', 'CRC64NVME', 'SHA1', 'SHA256'];
+
+/** An incremental hasher; digest() may be called once, after the last update(). */
 export interface Checksummer {
-  update(data: Buffer): void;
+  update(data: Uint8Array): void;
   digest(): Buffer;
 }
 
-// Slicing-by-8 tables for the reflected CRC-32C polynomial 0x82F63B78.
-const C32C = (() => {
-  const t = new Int32Array(8 * 256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
-    t[n] = c;
-  }
-  for (let n = 0; n < 256; n++) for (let s = 1; s < 8; s++) t[s * 256 + n] = (t[(s - 1) * 256 + n]! >>> 8) ^ t[t[(s - 1) * 256 + n]! & 0xff]!;
-  return t;
-})();
+const DIGEST_LENGTH: Record<ChecksumAlgorithm, number> = {
+  CRC32: 4,
+  CRC32C: 4,
+  CRC64NVME: 8,
+  SHA1: 20,
+  SHA256: 32,
+};
 
-function crc32c(data: Buffer, prev: number): number {
-  let c = ~prev;
-  let i = 0;
-  const n = data.length;
-  const t = C32C;
-  for (; i + 8 <= n; i += 8) {
-    const a = c ^ (data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24));
-    c = t[1792 + (a & 0xff)]! ^ t[1536 + ((a >>> 8) & 0xff)]! ^ t[1280 + ((a >>> 16) & 0xff)]! ^ t[1024 + (a >>> 24)]!
-      ^ t[768 + data[i + 4]!]! ^ t[512 + data[i + 5]!]! ^ t[256 + data[i + 6]!]! ^ t[data[i + 7]!]!;
-  }
-  for (; i < n; i++) c = (c >>> 8) ^ t[(c ^ data[i]!) & 0xff]!;
-  return ~c >>> 0;
+/** Length in bytes of the raw digest of `alg`. */
+export function checksumDigestLength(alg: ChecksumAlgorithm): number {
+  return DIGEST_LENGTH[alg];
 }
 
-// CRC-64/NVME (reflected polynomial 0x9A6C9329AC4BC9B5), as two 32-bit halves to avoid BigInt in the loop.
-const C64 = (() => {
-  const lo = new Uint32Array(256);
-  const hi = new Uint32Array(256);
-  const polyLo = 0xac4bc9b5;
-  const polyHi = 0x9a6c9329;
-  for (let n = 0; n < 256; n++) {
-    let l = n;
+/** Parses an algorithm name as found in x-amz-sdk-checksum-algorithm (case-insensitive); null if unknown. */
+export function parseChecksumAlgorithm(name: string): ChecksumAlgorithm | null {
+  const up = name.trim().toUpperCase();
+  return (CHECKSUM_ALGORITHMS as readonly string[]).includes(up) ? (up as ChecksumAlgorithm) : null;
+}
+
+/** The header (and trailer) name carrying a checksum of `alg`, e.g. x-amz-checksum-crc32c. */
+export function checksumHeaderName(alg: ChecksumAlgorithm): string {
+  return `x-amz-checksum-${alg.toLowerCase()}`;
+}
+
+/** Maps an x-amz-checksum-* header name (any case) back to its algorithm; null if it is not one. */
+export function checksumAlgorithmFromHeader(name: string): ChecksumAlgorithm | null {
+  const lower = name.trim().toLowerCase();
+  if (!lower.startsWith('x-amz-checksum-')) return null;
+  return parseChecksumAlgorithm(lower.slice('x-amz-checksum-'.length));
+}
+
+/** Encodes a raw digest the way S3 puts it on the wire (base64). */
+export function encodeChecksum(digest: Uint8Array): string {
+  return Buffer.from(digest.buffer, digest.byteOffset, digest.byteLength).toString('base64');
+}
+
+const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** Decodes a base64 checksum value, or returns null if it is not canonical base64 of the right length for `alg`. */
+export function decodeChecksum(alg: ChecksumAlgorithm, value: string): Buffer | null {
+  return decodeBase64Exact(value.trim(), DIGEST_LENGTH[alg]);
+}
+
+/** Strictly decodes base64 of exactly `length` bytes (Buffer.from is lenient and would accept garbage). */
+export function decodeBase64Exact(value: string, length: number): Buffer | null {
+  if (value.length !== Math.ceil(length / 3) * 4 || !BASE64_RE.test(value)) return null;
+  const buf = Buffer.from(value, 'base64');
+  return buf.length === length ? buf : null;
+}
+
+/** Creates an incremental hasher for `alg`. */
+export function createChecksum(alg: ChecksumAlgorithm): Checksummer {
+  switch (alg) {
+    case 'CRC32':
+      return new Crc32Hasher();
+    case 'CRC32C':
+      return new Crc32cHasher();
+    case 'CRC64NVME':
+      return new Crc64NvmeHasher();
+    case 'SHA1':
+      return createHash('sha1');
+    case 'SHA256':
+      return createHash('sha256');
+  }
+}
+
+/** One-shot checksum of `data`, base64-encoded as S3 sends it. */
+export function checksumBase64(alg: ChecksumAlgorithm, data: Uint8Array): string {
+  const h = createChecksum(alg);
+  h.update(data);
+  return encodeChecksum(h.digest());
+}
+
+function u32be(v: number): Buffer {
+  const b = Buffer.allocUnsafe(4);
+  b.writeUInt32BE(v >>> 0, 0);
+  return b;
+}
+
+class Crc32Hasher implements Checksummer {
+  private crc = 0;
+  update(data: Uint8Array): void {
+    this.crc = zlibCrc32(data, this.crc);
+  }
+  digest(): Buffer {
+    return u32be(this.crc);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// CRC32C (Castagnoli, reflected polynomial 0x82F63B78), slicing-by-8.
+// Node has no native CRC32C, so this is table-driven JS: eight 256-entry
+// tables let each loop iteration fold 8 input bytes with 8 independent
+// lookups, which V8 compiles to tight typed-array code.
+
+const CRC32C_TABLES = buildCrc32Tables(0x82f63b78);
+
+function buildCrc32Tables(poly: number): Int32Array {
+  const t = new Int32Array(256 * 8);
+  for (let i = 0; i < 256; i++) {
+    let c = i;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ poly : c >>> 1;
+    t[i] = c;
+  }
+  for (let i = 0; i < 256; i++) {
+    let c = t[i]!;
+    for (let k = 1; k < 8; k++) {
+      c = t[c & 0xff]! ^ (c >>> 8);
+      t[k * 256 + i] = c;
+    }
+  }
+  return t;
+}
+
+/** Continues a CRC32C over `data` from a previous value (0 to start); returns the new value as an unsigned 32-bit number. */
+export function crc32c(data: Uint8Array, previous = 0): number {
+  const t = CRC32C_TABLES;
+  let crc = ~previous;
+  let i = 0;
+  const n = data.length;
+  const end8 = n - (n & 7);
+  for (; i < end8; i += 8) {
+    const a = crc ^ (data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24));
+    crc =
+      t[1792 + (a & 0xff)]! ^
+      t[1536 + ((a >>> 8) & 0xff)]! ^
+      t[1280 + ((a >>> 16) & 0xff)]! ^
+      t[1024 + (a >>> 24)]! ^
+      t[768 + data[i + 4]!]! ^
+      t[512 + data[i + 5]!]! ^
+      t[256 + data[i + 6]!]! ^
+      t[data[i + 7]!]!;
+  }
+  for (; i < n; i++) crc = t[(crc ^ data[i]!) & 0xff]! ^ (crc >>> 8);
+  return ~crc >>> 0;
+}
+
+class Crc32cHasher implements Checksummer {
+  private crc = 0;
+  update(data: Uint8Array): void {
+    this.crc = crc32c(data, this.crc);
+  }
+  digest(): Buffer {
+    return u32be(this.crc);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// CRC64/NVME (reflected polynomial 0x9A6C9329AC4BC9B5, init and xorout all
+// ones). BigInt is far too slow for a hot path, so the 64-bit register is
+// kept as two 32-bit halves (hi, lo) with a pair of slicing-by-8 tables.
+
+const CRC64_TABLES = buildCrc64Tables(0x9a6c9329, 0xac4bc9b5);
+
+function buildCrc64Tables(polyHi: number, polyLo: number): { lo: Int32Array; hi: Int32Array } {
+  const lo = new Int32Array(256 * 8);
+  const hi = new Int32Array(256 * 8);
+  for (let i = 0; i < 256; i++) {
+    let l = i;
     let h = 0;
     for (let k = 0; k < 8; k++) {
       const bit = l & 1;
-      l = ((l >>> 1) | (h << 31)) >>> 0;
+      l = (l >>> 1) | (h << 31);
       h = h >>> 1;
       if (bit) {
-        l = (l ^ polyLo) >>> 0;
-        h = (h ^ polyHi) >>> 0;
+        l ^= polyLo;
+        h ^= polyHi;
       }
     }
-    lo[n] = l;
-    hi[n] = h;
+    lo[i] = l;
+    hi[i] = h;
   }
-  return { lo, hi };
-})();
-
-class Crc64Nvme implements Checksummer {
-  #lo = 0xffffffff;
-  #hi = 0xffffffff;
-  update(data: Buffer): void {
-    let l = this.#lo;
-    let h = this.#hi;
-    const { lo, hi } = C64;
-    for (let i = 0; i < data.length; i++) {
-      const idx = (l ^ data[i]!) & 0xff;
+  for (let i = 0; i < 256; i++) {
+    let l = lo[i]!;
+    let h = hi[i]!;
+    for (let k = 1; k < 8; k++) {
+      const idx = l & 0xff;
       l = ((l >>> 8) | (h << 24)) ^ lo[idx]!;
       h = (h >>> 8) ^ hi[idx]!;
+      lo[k * 256 + i] = l;
+      hi[k * 256 + i] = h;
     }
-    this.#lo = l >>> 0;
-    this.#hi = h >>> 0;
+  }
+  return { lo, hi };
+}
+
+class Crc64NvmeHasher implements Checksummer {
+  // Register stored pre-inverted (i.e. ~crc), so update() needs no per-call xor.
+  private hi = -1;
+  private lo = -1;
+  update(data: Uint8Array): void {
+    const tl = CRC64_TABLES.lo;
+    const th = CRC64_TABLES.hi;
+    let lo = this.lo;
+    let hi = this.hi;
+    let i = 0;
+    const n = data.length;
+    const end8 = n - (n & 7);
+    for (; i < end8; i += 8) {
+      const a = lo ^ (data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24));
+      const b = hi ^ (data[i + 4]! | (data[i + 5]! << 8) | (data[i + 6]! << 16) | (data[i + 7]! << 24));
+      const i7 = 1792 + (a & 0xff);
+      const i6 = 1536 + ((a >>> 8) & 0xff);
+      const i5 = 1280 + ((a >>> 16) & 0xff);
+      const i4 = 1024 + (a >>> 24);
+      const i3 = 768 + (b & 0xff);
+      const i2 = 512 + ((b >>> 8) & 0xff);
+      const i1 = 256 + ((b >>> 16) & 0xff);
+      const i0 = b >>> 24;
+      lo = tl[i7]! ^ tl[i6]! ^ tl[i5]! ^ tl[i4]! ^ tl[i3]! ^ tl[i2]! ^ tl[i1]! ^ tl[i0]!;
+      hi = th[i7]! ^ th[i6]! ^ th[i5]! ^ th[i4]! ^ th[i3]! ^ th[i2]! ^ th[i1]! ^ th[i0]!;
+    }
+    for (; i < n; i++) {
+      const idx = (lo ^ data[i]!) & 0xff;
+      lo = ((lo >>> 8) | (hi << 24)) ^ tl[idx]!;
+      hi = (hi >>> 8) ^ th[idx]!;
+    }
+    this.lo = lo;
+    this.hi = hi;
   }
   digest(): Buffer {
-    const b = Buffer.alloc(8);
-    b.writeUInt32BE(~this.#hi >>> 0, 0);
-    b.writeUInt32BE(~this.#lo >>> 0, 4);
+    const b = Buffer.allocUnsafe(8);
+    b.writeUInt32BE(~this.hi >>> 0, 0);
+    b.writeUInt32BE(~this.lo >>> 0, 4);
     return b;
   }
-}
-
-/** Creates an incremental checksum for an S3 algorithm. */
-export function createChecksum(alg: ChecksumAlgorithm): Checksummer {
-  switch (alg) {
-    case 'CRC32': {
-      let c = 0;
-      return { update: (d) => void (c = crc32(d, c)), digest: () => { const b = Buffer.alloc(4); b.writeUInt32BE(c >>> 0); return b; } };
-    }
-    case 'CRC32C': {
-      let c = 0;
-      return { update: (d) => void (c = crc32c(d, c)), digest: () => { const b = Buffer.alloc(4); b.writeUInt32BE(c >>> 0); return b; } };
-    }
-    case 'CRC64NVME':
-      return new Crc64Nvme();
-    case 'SHA1':
-    case 'SHA256': {
-      const h = createHash(alg === 'SHA1' ? 'sha1' : 'sha256');
-      return { update: (d) => void h.update(d), digest: () => h.digest() };
-    }
-  }
-}
-
-/** Parses an algorithm name as S3 headers spell it (case-insensitive). */
-export function parseChecksumAlgorithm(s: string): ChecksumAlgorithm | undefined {
-  const u = s.toUpperCase();
-  return (CHECKSUM_ALGORITHMS as string[]).includes(u) ? (u as ChecksumAlgorithm) : undefined;
 }

@@ -412,7 +412,8 @@ export function verifiedBody(body: Readable, head: RequestHead, auth: AuthResult
         if (held) yield held;
         held = d;
       }
-      if (aborted || (body as Readable & { complete?: boolean }).complete === false) throw new S3Error('IncompleteBody', 'The request body ended prematurely');
+      // aws-chunked framing proves completeness itself (the zero-size chunk); a plain body must be complete.
+      if (aborted || (!streaming && (body as Readable & { complete?: boolean }).complete === false)) throw new S3Error('IncompleteBody', 'The request body ended prematurely');
       const checks = finalChecks();
       if (held) yield held;
       resolveDone(checks);
