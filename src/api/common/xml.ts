@@ -14,7 +14,12 @@ export function toXml(root: string, body: Record<string, unknown>): string {
 /** Parses a request body as XML; a malformed document is MalformedXML. */
 export function parseXml(text: string): Record<string, unknown> {
   if (text.trim() === '' || XMLValidator.validate(text) !== true) throw new S3Error('MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema');
-  return parser.parse(text) as Record<string, unknown>;
+  const doc = parser.parse(text) as Record<string, unknown>;
+  // The validator accepts several top-level elements; a well-formed document has exactly one.
+  if (Object.keys(doc).filter((k) => !k.startsWith('?')).length !== 1 || Object.values(doc).some((v) => Array.isArray(v))) {
+    throw new S3Error('MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema');
+  }
+  return doc;
 }
 
 /** Escapes text for an XML element. */

@@ -82,6 +82,19 @@ function contentsXml(page: ListPage, url: boolean, owner: boolean) {
   });
 }
 
+/**
+ * Where a V1 listing resumes after `marker`. A marker inside a common prefix (NextMarker is the
+ * common prefix itself when the page ended on one) resumes past the whole prefix, as S3 does.
+ */
+function afterMarker(marker: string, prefix: string, delimiter: string): Buffer {
+  if (delimiter && marker.startsWith(prefix)) {
+    const idx = marker.indexOf(delimiter, prefix.length);
+    const end = idx >= 0 ? prefixEnd(Buffer.from(marker.slice(0, idx + delimiter.length))) : undefined;
+    if (end) return end;
+  }
+  return Buffer.concat([Buffer.from(marker), Buffer.from([0])]);
+}
+
 /** ListObjects (V1) and ListObjectsV2. */
 export async function handleListObjects(ctx: ReqCtx, v2: boolean): Promise<void> {
   const bucket = requireBucket(ctx);
@@ -92,7 +105,7 @@ export async function handleListObjects(ctx: ReqCtx, v2: boolean): Promise<void>
   if (encodingType !== null && encodingType !== 'url') throw new S3Error('InvalidArgument', `invalid encoding-type '${encodingType}'`);
   const url = encodingType === 'url';
   const mk = maxKeys(q);
-  let start = Buffer.alloc(0);
+  let start: Buffer = Buffer.alloc(0);
   if (v2) {
     const token = q.get('continuation-token');
     const after = q.get('start-after');
@@ -103,7 +116,7 @@ export async function handleListObjects(ctx: ReqCtx, v2: boolean): Promise<void>
     } else if (after) start = Buffer.concat([Buffer.from(after), Buffer.from([0])]);
   } else {
     const marker = q.get('marker');
-    if (marker) start = Buffer.concat([Buffer.from(marker), Buffer.from([0])]);
+    if (marker) start = afterMarker(marker, prefix, delimiter);
   }
   const page = mk === 0 ? { contents: [], prefixes: [], truncated: false } as ListPage : await listPage(ctx.svc.model, bucket.id, { prefix, delimiter, start, maxKeys: mk, filter: 'visible' });
   const common = {
@@ -145,7 +158,7 @@ export async function handleListUploads(ctx: ReqCtx): Promise<void> {
   const delimiter = q.get('delimiter') ?? '';
   const maxUploads = Math.min(Number(q.get('max-uploads') ?? 1000) || 1000, 1000);
   const keyMarker = q.get('key-marker');
-  const start = keyMarker ? Buffer.concat([Buffer.from(keyMarker), Buffer.from([0])]) : Buffer.alloc(0);
+  const start = keyMarker ? afterMarker(keyMarker, prefix, delimiter) : Buffer.alloc(0);
   const page = await listPage(ctx.svc.model, bucket.id, { prefix, delimiter, start, maxKeys: maxUploads, filter: 'uploads' });
   const uploads = page.contents.flatMap((o) =>
     o.versions.filter((v) => v.state.t === 'uploading' && v.state.multipart).map((v) => ({
