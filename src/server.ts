@@ -7,7 +7,10 @@ import { LmdbDb } from './db/lmdb.ts';
 import { loadOrCreateNodeKey } from './net/node_key.ts';
 import { NetApp } from './net/netapp.ts';
 import { LayoutManager } from './rpc/layout/manager.ts';
-import { System, type Membership } from './rpc/system.ts';
+import { System } from './rpc/system.ts';
+import { Peering } from './net/peering.ts';
+import { SyncManager } from './model/sync_manager.ts';
+import { join } from 'node:path';
 import { BlockManager } from './block/manager.ts';
 import { Model } from './model/garage.ts';
 import { ModelHelpers } from './model/helpers.ts';
@@ -27,16 +30,10 @@ export interface RunningNode {
   stop(): Promise<void>;
 }
 
-/** Membership straight from the transport's connections (until peering is wired). */
-function transportMembership(netapp: NetApp): Membership {
-  return {
-    peers: () => netapp.connectedPeers().map((id) => ({ id, connected: true })),
-    connectTo: async (idAtAddr) => {
-      const at = idAtAddr.indexOf('@');
-      if (at < 0) throw new Error(`expected <node id>@<host>:<port>, got '${idAtAddr}'`);
-      await netapp.connect(idAtAddr.slice(0, at), idAtAddr.slice(at + 1));
-    },
-  };
+// Test and tuning knobs that are not part of Garage's configuration file.
+function envMs(name: string): number | undefined {
+  const v = process.env[name];
+  return v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined;
 }
 
 /** Wires and starts a node: config → db → net → rpc → tables → blocks → APIs (DESIGN §3). */
@@ -55,12 +52,11 @@ export async function startNode(config: Config): Promise<RunningNode> {
   const db = new LmdbDb(config.metadataDir, { fsync: config.metadataFsync });
   const workers = new Workers();
   const layout = await LayoutManager.open(config.metadataDir, key.id, config.replicationFactor);
-  const membership = transportMembership(netapp);
-  const system = new System({ rpc: netapp, layout, membership, publicAddr: config.rpcPublicAddr ?? null, dirs: { meta: config.metadataDir, data: config.dataDirs[0]!.path }, logger: logger('system') });
-  netapp.on('peer-connected', (id) => void system.pullLayout(id));
-  for (const peer of config.bootstrapPeers) {
-    membership.connectTo(peer).catch((e: unknown) => log.warn({ peer, err: (e as Error).message }, 'cannot reach bootstrap peer'));
-  }
+  const peering = new Peering({
+    netapp, publicAddr: config.rpcPublicAddr, bootstrap: config.bootstrapPeers, peerListFile: join(config.metadataDir, 'peer_list'),
+    pingIntervalMs: envMs('GARAGE_PING_INTERVAL_MS'),
+  });
+  const system = new System({ rpc: netapp, layout, membership: peering, publicAddr: config.rpcPublicAddr ?? null, dirs: { meta: config.metadataDir, data: config.dataDirs[0]!.path }, logger: logger('system') });
 
   const blocks = new BlockManager({
     db, rpc: netapp, layout, dataDirs: config.dataDirs, compressionLevel: config.compressionLevel, fsync: config.dataFsync,
@@ -69,8 +65,14 @@ export async function startNode(config: Config): Promise<RunningNode> {
   const model = new Model({ db, rpc: netapp, layout, blocks, consistency: config.consistencyMode, logger: logger('table'), workers });
   const helpers = new ModelHelpers(model);
   const admin = new AdminRpc({ rpc: netapp, system, model, helpers, workers, replicationFactor: config.replicationFactor });
+  const sync = new SyncManager({ model, rpc: netapp, layout, system, workers, logger: logger('sync'), intervalMs: envMs('GARAGE_SYNC_INTERVAL_MS') ?? 10 * 60_000 });
+  netapp.on('peer-connected', (id) => {
+    void system.pullLayout(id).then(() => sync.trigger());
+  });
+  await peering.start();
   model.start();
   blocks.start();
+  sync.start();
 
   let s3Server: Server | undefined;
   if (config.s3Api.bindAddr) {
@@ -86,8 +88,10 @@ export async function startNode(config: Config): Promise<RunningNode> {
         s3Server.closeIdleConnections();
         await new Promise<void>((r) => s3Server!.close(() => r()));
       }
+      sync.stop();
       model.stop();
       blocks.stop();
+      await peering.stop();
       await netapp.close();
       await db.close();
       log.info('stopped');

@@ -14,7 +14,8 @@ const decompress = promisify(zstdDecompress);
 
 type BlockRpc =
   | { op: 'put'; hash: Buffer; data: Buffer; compressed: boolean }
-  | { op: 'get'; hash: Buffer };
+  | { op: 'get'; hash: Buffer }
+  | { op: 'has'; hash: Buffer };
 
 export interface BlockManagerOptions {
   db: Db;
@@ -66,6 +67,7 @@ export class BlockManager {
       await this.store.write(msg.hash, { data: msg.data, compressed: msg.compressed });
       return { body: null };
     }
+    if (msg.op === 'has') return { body: (await this.store.locate(msg.hash)) !== undefined };
     const b = await this.store.read(msg.hash);
     return { body: b ? { data: b.data, compressed: b.compressed } : null };
   }
@@ -224,10 +226,39 @@ export class BlockManager {
       });
       return;
     }
-    if (mine && !(await this.store.locate(hash))) {
+    const here = await this.store.locate(hash);
+    if (mine && !here) {
       const data = await this.get(hash);
       await this.store.write(hash, await this.#encode(data));
+    } else if (!mine && here) {
+      await this.#offload(hash);
     }
+  }
+
+  // A block this node no longer has to hold: make sure every node of the newest layout
+  // that should hold it has it, then delete our copy.
+  async #offload(hash: Buffer): Promise<void> {
+    const sets = this.opts.layout.writeSets(hash);
+    const targets = sets[sets.length - 1] ?? [];
+    if (targets.length === 0) return;
+    let stored: StoredBlock | undefined;
+    for (const node of targets) {
+      const r = await this.opts.rpc.call(node, 'block', { op: 'has', hash } satisfies BlockRpc, { priority: 'background', timeoutMs: 30_000 });
+      if (r.body === true) continue;
+      stored ??= await this.store.read(hash);
+      if (!stored) return;
+      await this.opts.rpc.call(node, 'block', { op: 'put', hash, data: stored.data, compressed: stored.compressed } satisfies BlockRpc, { priority: 'background', timeoutMs: 60_000 });
+    }
+    await this.store.delete(hash);
+    this.opts.logger.debug({ block: hash.toString('hex') }, 'block offloaded');
+  }
+
+  /** Queues every referenced block for a check (after a layout change: fetch what is now ours, offload the rest). */
+  recheckAll(): void {
+    const now = Date.now();
+    void this.opts.db.transaction((tx) => {
+      for (const [hash, v] of this.rc.range({})) if (v.readBigUInt64BE(0) > 0n) this.#queue(tx, hash, now);
+    });
   }
 
   /** Lists blocks whose resync failed: hash, tries, next retry, error. */

@@ -7,6 +7,7 @@ import { GarageError, errorMessage } from '../util/errors.ts';
 import type { Logger } from '../util/log.ts';
 import type { TableSchema } from './schema.ts';
 import type { Workers } from '../util/background.ts';
+import { TableDigest } from './merkle.ts';
 
 /** Options for a range read within one partition key. */
 export interface RangeQuery {
@@ -49,6 +50,8 @@ export class Table<E> {
   readonly queue: Tree;
   readonly opts: TableOptions;
   readonly endpoint: string;
+  /** Incremental content summary used by anti-entropy (see merkle.ts). */
+  readonly digest: TableDigest;
   #queueWake: (() => void) | undefined;
   #queueTimer: NodeJS.Timeout | undefined;
   #stopped = false;
@@ -62,6 +65,7 @@ export class Table<E> {
     this.store = db.tree(`table:${schema.name}`);
     this.queue = db.tree(`table:${schema.name}:insert_queue`);
     this.endpoint = `table/${schema.name}`;
+    this.digest = new TableDigest(db, schema.name);
     rpc.register(this.endpoint, async (_from, body) => ({ body: await this.#handle(body as TableRpc) }));
   }
 
@@ -96,6 +100,7 @@ export class Table<E> {
     const curBytes = s.encode(cur);
     if (oldBytes && oldBytes.equals(curBytes)) return;
     tx.put(this.store, key, curBytes);
+    this.digest.update(tx, key[0]!, key, curBytes);
     s.updated?.(tx, old, cur);
   }
 

@@ -81,18 +81,18 @@ export class GarageProcess {
   }
 
   /** Creates a directory and a config file in the reference's format. */
-  static async create(extra = ''): Promise<GarageProcess> {
+  static async create(extra = '', opts: { replicationMode?: string; rpcSecret?: string } = {}): Promise<GarageProcess> {
     const dir = mkdtempSync(join(tmpdir(), 'garage-it-'));
     const s3Port = await freePort();
     const rpcPort = await freePort();
     const config = `metadata_dir = "${dir}/meta"
 data_dir = "${dir}/data"
 
-replication_mode = "none"
+replication_mode = "${opts.replicationMode ?? 'none'}"
 
 rpc_bind_addr = "127.0.0.1:${rpcPort}"
-rpc_public_addr = ""
-rpc_secret = "${randomBytes(32).toString('hex')}"
+rpc_public_addr = "127.0.0.1:${rpcPort}"
+rpc_secret = "${opts.rpcSecret ?? randomBytes(32).toString('hex')}"
 
 bootstrap_peers = []
 ${extra}
@@ -116,8 +116,8 @@ index = "index.html"
   }
 
   /** Starts `garage server` and waits until its S3 and RPC ports answer. */
-  async start(): Promise<void> {
-    this.proc = spawn(process.execPath, [MAIN, '-c', this.configPath, 'server'], { env: { ...process.env, RUST_LOG: 'garage=warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  async start(env: NodeJS.ProcessEnv = {}): Promise<void> {
+    this.proc = spawn(process.execPath, [MAIN, '-c', this.configPath, 'server'], { env: { ...process.env, RUST_LOG: 'garage=warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc.stdout!.on('data', (d: Buffer) => (this.log += d.toString()));
     this.proc.stderr!.on('data', (d: Buffer) => (this.log += d.toString()));
     const p = this.proc;

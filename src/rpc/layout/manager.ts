@@ -68,16 +68,26 @@ export class LayoutManager extends EventEmitter implements LayoutView {
     return true;
   }
 
-  // A lone node has no write in flight elsewhere and nothing to sync from: it acks and syncs at once.
-  // With peers, the sync worker advances these trackers after a full anti-entropy pass.
+  // Trackers this node advances by itself: it acks every version it has seen, and records
+  // sync-ack once it sees every node synced. Sync itself is set by the anti-entropy pass
+  // (setSynced). A lone node has nothing to sync from, so it is synced at once.
   #advanceOwnTrackers(h: LayoutHistory): LayoutHistory {
     const v = current(h).version;
     const nodes = allNodes(h);
+    h = setTracker(h, 'ack', this.self, v);
     if (nodes.length <= 1) {
-      for (const t of ['ack', 'sync', 'syncAck'] as const) h = setTracker(h, t, this.self, v);
-      for (const n of nodes) for (const t of ['ack', 'sync', 'syncAck'] as const) h = setTracker(h, t, n, v);
+      for (const n of new Set([this.self, ...nodes])) for (const t of ['ack', 'sync', 'syncAck'] as const) h = setTracker(h, t, n, v);
+      return h;
     }
+    const sync = new Map(h.sync);
+    const minSync = Math.min(...nodes.map((n) => sync.get(n) ?? 0));
+    if (minSync > 0) h = setTracker(h, 'syncAck', this.self, minSync);
     return h;
+  }
+
+  /** Records that this node finished a full anti-entropy pass for `version`. */
+  async setSynced(version: number): Promise<void> {
+    await this.update(setTracker(this.history, 'sync', this.self, version));
   }
 
   current(): LayoutVersion {

@@ -1,0 +1,133 @@
+import type { RpcTransport } from '../rpc/rpc_helper.ts';
+import type { LayoutView } from '../rpc/layout/manager.ts';
+import { errorMessage } from '../util/errors.ts';
+import type { Logger } from '../util/log.ts';
+import type { Table } from './table.ts';
+import { SUBS } from './merkle.ts';
+
+type SyncRpc =
+  | { op: 'roots' }
+  | { op: 'sums'; partition: number }
+  | { op: 'leaves'; partition: number; subs: number[] }
+  | { op: 'get'; keys: Buffer[] };
+
+/** Result of one anti-entropy pass. */
+export interface SyncReport {
+  partitions: number;
+  pushed: number;
+  pulled: number;
+  errors: string[];
+}
+
+/**
+ * Anti-entropy for one table: compares the digests of each partition with the other
+ * replicas of that partition and exchanges the entries that differ, both ways.
+ */
+export class TableSyncer<E> {
+  readonly table: Table<E>;
+  readonly rpc: RpcTransport;
+  readonly layout: LayoutView;
+  readonly log: Logger;
+  readonly endpoint: string;
+
+  constructor(table: Table<E>, rpc: RpcTransport, layout: LayoutView, log: Logger) {
+    this.table = table;
+    this.rpc = rpc;
+    this.layout = layout;
+    this.log = log;
+    this.endpoint = `table-sync/${table.schema.name}`;
+    rpc.register(this.endpoint, async (_from, body) => ({ body: this.#handle(body as SyncRpc) }));
+  }
+
+  #handle(m: SyncRpc): unknown {
+    const d = this.table.digest;
+    switch (m.op) {
+      case 'roots':
+        return d.partitionRoots();
+      case 'sums':
+        return d.partitionSums(m.partition);
+      case 'leaves':
+        return m.subs.map((s) => d.leavesOf(m.partition, s));
+      case 'get':
+        return m.keys.map((k) => this.table.store.get(k) ?? null);
+    }
+  }
+
+  /** For each partition, the other nodes that hold it in some live layout version. */
+  #peersByPartition(): Map<number, string[]> {
+    const self = this.rpc.id;
+    const out = new Map<number, string[]>();
+    for (let p = 0; p < 256; p++) {
+      const hash = Buffer.alloc(32);
+      hash[0] = p;
+      const sets = this.table.schema.replication === 'full' ? this.layout.storageNodeSets() : this.layout.writeSets(hash);
+      const nodes = new Set(sets.flat());
+      if (!nodes.has(self)) continue;
+      nodes.delete(self);
+      if (nodes.size) out.set(p, [...nodes].sort());
+    }
+    return out;
+  }
+
+  /** Runs one full pass with every other replica of every partition this node holds. */
+  async syncAll(): Promise<SyncReport> {
+    const report: SyncReport = { partitions: 0, pushed: 0, pulled: 0, errors: [] };
+    const byPeer = new Map<string, number[]>();
+    for (const [p, peers] of this.#peersByPartition()) for (const peer of peers) byPeer.set(peer, [...(byPeer.get(peer) ?? []), p]);
+    for (const [peer, partitions] of byPeer) {
+      try {
+        await this.#syncWith(peer, partitions, report);
+      } catch (e) {
+        report.errors.push(`${peer.slice(0, 16)}: ${errorMessage(e)}`);
+      }
+    }
+    return report;
+  }
+
+  async #call<T>(peer: string, m: SyncRpc): Promise<T> {
+    return (await this.rpc.call(peer, this.endpoint, m, { priority: 'background', timeoutMs: 60_000 })).body as T;
+  }
+
+  async #syncWith(peer: string, partitions: number[], report: SyncReport): Promise<void> {
+    const d = this.table.digest;
+    const remoteRoots = await this.#call<Buffer>(peer, { op: 'roots' });
+    const localRoots = d.partitionRoots();
+    for (const p of partitions) {
+      report.partitions++;
+      if (remoteRoots.subarray(32 * p, 32 * p + 32).equals(localRoots.subarray(32 * p, 32 * p + 32))) continue;
+      const remoteSums = await this.#call<Buffer>(peer, { op: 'sums', partition: p });
+      const localSums = d.partitionSums(p);
+      const subs: number[] = [];
+      for (let s = 0; s < SUBS; s++) if (!remoteSums.subarray(32 * s, 32 * s + 32).equals(localSums.subarray(32 * s, 32 * s + 32))) subs.push(s);
+      for (let i = 0; i < subs.length; i += 32) {
+        const batch = subs.slice(i, i + 32);
+        const remote = await this.#call<[Buffer, Buffer][][]>(peer, { op: 'leaves', partition: p, subs: batch });
+        const push: Buffer[] = [];
+        const pull: Buffer[] = [];
+        batch.forEach((s, j) => {
+          const theirs = new Map(remote[j]!.map(([k, v]) => [k.toString('hex'), v]));
+          for (const [k, v] of d.leavesOf(p, s)) {
+            const t = theirs.get(k.toString('hex'));
+            if (!t || !t.equals(v)) push.push(k);
+            if (t && !t.equals(v)) pull.push(k);
+            theirs.delete(k.toString('hex'));
+          }
+          for (const k of theirs.keys()) pull.push(Buffer.from(k, 'hex'));
+        });
+        if (push.length) {
+          const entries = push.map((k) => this.table.store.get(k)).filter((b): b is Buffer => b !== undefined);
+          for (let j = 0; j < entries.length; j += 100) {
+            await this.rpc.call(peer, this.table.endpoint, { op: 'update', entries: entries.slice(j, j + 100) }, { priority: 'background', timeoutMs: 60_000 });
+          }
+          report.pushed += entries.length;
+        }
+        for (let j = 0; j < pull.length; j += 100) {
+          const got = await this.#call<(Buffer | null)[]>(peer, { op: 'get', keys: pull.slice(j, j + 100) });
+          const entries = got.filter((b): b is Buffer => b !== null);
+          if (entries.length) await this.table.applyLocal(entries);
+          report.pulled += entries.length;
+        }
+      }
+    }
+  }
+}
