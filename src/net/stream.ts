@@ -181,7 +181,7 @@ export class InStream extends Readable {
   private idleTimer: NodeJS.Timeout | undefined;
 
   constructor(opts: InStreamOptions) {
-    // highWaterMark = window so _read keeps being called while the consumer drains.
+    // The buffer holds at most one window (credit bounds it); say so to Readable.
     super({ highWaterMark: opts.window });
     this.opts = opts;
     this.granted = opts.window;
@@ -189,9 +189,23 @@ export class InStream extends Readable {
   }
 
   override _read(): void {
-    // Whenever _read runs the buffer is below the window, so either the sender
-    // still has credit (data will come and _read will run again) or this grants
-    // some: the stream can never stall with a waiting consumer.
+    this.maybeGrant();
+  }
+
+  // Consumption is observed where it happens: in read() (paused mode, async
+  // iteration, and flowing mode, which reads through read()) and right after a
+  // push (flowing mode may hand the chunk to 'data' listeners without
+  // buffering). _read alone is not enough: Readable calls it before taking the
+  // data out of the buffer, and not again until the next push.
+  override read(size?: number): unknown {
+    const chunk: unknown = super.read(size);
+    this.maybeGrant();
+    return chunk;
+  }
+
+  /** Grants credit for what the consumer took, in batches; never lets a waiting consumer starve. */
+  private maybeGrant(): void {
+    if (this.finished) return;
     const consumed = this.received - this.readableLength;
     const target = consumed + this.opts.window;
     const inc = target - this.granted;
@@ -210,11 +224,14 @@ export class InStream extends Readable {
     // Throwing kills the connection: the peer broke flow control.
     if (this.received > this.granted) throw new NetError('protocol error: peer sent more stream data than granted');
     this.lastActivity = Date.now();
-    if (data.length) this.push(data);
     if (fin) {
       this.finished = true;
       this.clearIdle();
+      if (data.length) this.push(data);
       this.push(null);
+    } else if (data.length) {
+      this.push(data);
+      this.maybeGrant();
     }
   }
 
