@@ -12,6 +12,7 @@ import { bytes, capacity, shortId, table } from './format.ts';
 export type Runner = (fn: (c: AdminClient, config: Config) => Promise<void>) => Promise<void>;
 
 const out = (s: string) => process.stdout.write(`${s}\n`);
+const collect = (v: string, prev: string[]) => [...prev, v];
 
 function printKey(k: KeyInfo): void {
   out(`Key name: ${k.name}`);
@@ -97,8 +98,8 @@ export function addClientCommands(program: Command, run: Runner): void {
     .option('-z, --zone <zone>', 'zone (datacenter) of the node')
     .option('-c, --capacity <capacity>', 'storage capacity (e.g. 1, 10, 1G, 1T)')
     .option('-g, --gateway', 'gateway node: serves requests, stores no data')
-    .option('-t, --tag <tag...>', 'tags for the node')
-    .option('--replace <node_ids...>', 'nodes this one replaces (they are removed)')
+    .option('-t, --tag <tag>', 'a tag for the node (repeat for several, or comma-separated)', collect, [])
+    .option('--replace <node_id>', 'a node this one replaces (it is removed; repeatable)', collect, [])
     .action((ids: string[], o: { zone?: string; capacity?: string; gateway?: boolean; tag?: string[]; replace?: string[] }) =>
       run(async (c) => {
         if (ids.length === 0) throw new AdminError('give the id (or a prefix) of the node to assign');
@@ -112,7 +113,7 @@ export function addClientCommands(program: Command, run: Runner): void {
           }
           if (cap <= 0) throw new AdminError('capacity must be positive (use -g for a gateway)');
         }
-        await c.call({ op: 'layout-assign', nodes: ids, zone: o.zone, capacity: cap, gateway: o.gateway, tags: o.tag?.flatMap((t) => t.split(',')), replace: o.replace });
+        await c.call({ op: 'layout-assign', nodes: ids, zone: o.zone, capacity: cap, gateway: o.gateway, tags: o.tag?.length ? o.tag.flatMap((t) => t.split(',')) : undefined, replace: o.replace });
         out('Role changes are staged but not yet committed.');
         out('Use `garage layout show` to view staged role changes,');
         out('and `garage layout apply` to enact staged changes.');
