@@ -10,6 +10,7 @@ import { LayoutManager } from './rpc/layout/manager.ts';
 import { System } from './rpc/system.ts';
 import { Peering } from './net/peering.ts';
 import { SyncManager } from './model/sync_manager.ts';
+import { Repair } from './model/repair.ts';
 import { join } from 'node:path';
 import { BlockManager } from './block/manager.ts';
 import { Model } from './model/garage.ts';
@@ -64,8 +65,9 @@ export async function startNode(config: Config): Promise<RunningNode> {
   });
   const model = new Model({ db, rpc: netapp, layout, blocks, consistency: config.consistencyMode, logger: logger('table'), workers });
   const helpers = new ModelHelpers(model);
-  const admin = new AdminRpc({ rpc: netapp, system, model, helpers, workers, replicationFactor: config.replicationFactor });
   const sync = new SyncManager({ model, rpc: netapp, layout, system, workers, logger: logger('sync'), intervalMs: envMs('GARAGE_SYNC_INTERVAL_MS') ?? 10 * 60_000 });
+  const repair = new Repair(model, sync, logger('repair'));
+  const admin = new AdminRpc({ rpc: netapp, system, model, helpers, workers, replicationFactor: config.replicationFactor, repair });
   netapp.on('peer-connected', (id) => {
     void system.pullLayout(id).then(() => sync.trigger());
   });

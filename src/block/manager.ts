@@ -4,7 +4,7 @@ import { zstdCompress, zstdDecompress, constants as zc } from 'node:zlib';
 import type { Db, Tree, Tx } from '../db/db.ts';
 import { callQuorumSets, quorums, type RpcTransport } from '../rpc/rpc_helper.ts';
 import type { LayoutView } from '../rpc/layout/manager.ts';
-import { BlockError, errorMessage } from '../util/errors.ts';
+import { BlockError, LayoutError, errorMessage } from '../util/errors.ts';
 import type { Logger } from '../util/log.ts';
 import type { Workers } from '../util/background.ts';
 import { BlockStore, type DataDir, type StoredBlock } from './store.ts';
@@ -84,7 +84,8 @@ export class BlockManager {
     return z.length < data.length ? { data: z, compressed: true } : { data, compressed: false };
   }
 
-  async #decode(hash: Buffer, b: StoredBlock): Promise<Buffer> {
+  /** Decompresses a stored block and checks its hash. */
+  async decode(hash: Buffer, b: StoredBlock): Promise<Buffer> {
     const plain = b.compressed ? await decompress(b.data) : b.data;
     if (!BlockManager.hash(plain).equals(hash)) throw new BlockError(`block ${hash.toString('hex')} is corrupt (hash mismatch)`);
     return plain;
@@ -92,7 +93,7 @@ export class BlockManager {
 
   /** Writes a block to a write quorum of the nodes of its partition (compressing it once here). */
   async put(hash: Buffer, data: Buffer): Promise<void> {
-    if (!this.opts.layout.ready()) throw new BlockError('the cluster layout is not ready');
+    if (!this.opts.layout.ready()) throw new LayoutError('the cluster layout is not ready');
     const stored = await this.#encode(data);
     const { write } = quorums(this.opts.layout.replicationFactor(), this.opts.consistency);
     await callQuorumSets(this.opts.rpc, this.opts.layout.writeSets(hash), 'block', { op: 'put', hash, data: stored.data, compressed: stored.compressed } satisfies BlockRpc, (n) => Math.min(n, write), { priority: 'background', timeoutMs: 60_000 });
@@ -103,7 +104,7 @@ export class BlockManager {
     const local = await this.store.read(hash);
     if (local) {
       try {
-        return await this.#decode(hash, local);
+        return await this.decode(hash, local);
       } catch (e) {
         this.opts.logger.warn({ block: hash.toString('hex'), err: errorMessage(e) }, 'local block unreadable; trying replicas');
       }
@@ -115,7 +116,7 @@ export class BlockManager {
       try {
         const r = await this.opts.rpc.call(node, 'block', { op: 'get', hash } satisfies BlockRpc, { priority: 'background', timeoutMs: 30_000 });
         const b = r.body as StoredBlock | null;
-        if (b) return await this.#decode(hash, b);
+        if (b) return await this.decode(hash, b);
         errors.push(`${node.slice(0, 16)}: not found`);
       } catch (e) {
         errors.push(`${node.slice(0, 16)}: ${errorMessage(e)}`);
@@ -259,6 +260,17 @@ export class BlockManager {
     void this.opts.db.transaction((tx) => {
       for (const [hash, v] of this.rc.range({})) if (v.readBigUInt64BE(0) > 0n) this.#queue(tx, hash, now);
     });
+  }
+
+  /** Queues one block for a check now (used by scrub and `block retry-now`). */
+  async requeue(hash: Buffer): Promise<void> {
+    await this.opts.db.transaction((tx) => this.#queue(tx, hash, Date.now()));
+  }
+
+  /** What this node knows of a block: refcount, local copy, references. */
+  async info(hash: Buffer): Promise<{ refcount: number; stored?: { path: string; compressed: boolean; size: number }; error?: string }> {
+    const e = this.errors.get(hash);
+    return { refcount: this.refcount(hash), stored: await this.store.locate(hash), error: e ? e.subarray(12).toString() : undefined };
   }
 
   /** Lists blocks whose resync failed: hash, tries, next retry, error. */

@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import type { Config } from '../util/config.ts';
 import { parseSize } from '../util/config.ts';
 import { AdminError } from '../util/errors.ts';
-import type { BucketInfo, KeyInfo, LayoutShowResult, StatusResult } from '../rpc/admin_protocol.ts';
+import type { AdminRequest, BucketInfo, KeyInfo, LayoutShowResult, NodeAnswer, StatusResult } from '../rpc/admin_protocol.ts';
 import type { AssignReport, NodeRole } from '../rpc/layout/assign.ts';
 import type { WorkerInfo } from '../util/background.ts';
 import { AdminClient } from './client.ts';
@@ -256,26 +256,76 @@ export function addClientCommands(program: Command, run: Runner): void {
     key.command(verb).description(`${verb} key-wide permissions`).argument('<key>').option('--create-bucket', 'permission to create buckets').action((pattern: string, o: { createBucket?: boolean }) => run(async (c) => printKey(await c.call<KeyInfo>({ op: `key-${verb}`, pattern, createBucket: !!o.createBucket }))));
   }
 
-  program.command('stats').description('show statistics of this node').option('-a, --all-nodes', 'all nodes (only this node is shown for now)').action(() =>
-    run(async (c) => {
-      const s = await c.call<{ tables: { name: string; items: number; queue: number }[]; blocks: { refcounted: number; resyncQueue: number; errors: number } }>({ op: 'stats' });
-      out(table([['Table', 'Items', 'Insert queue'], ...s.tables.map((t) => [t.name, String(t.items), String(t.queue)])]));
+  type Stats = { tables: { name: string; items: number; queue: number }[]; blocks: { refcounted: number; resyncQueue: number; errors: number } };
+  const printStats = (st: Stats) => {
+    out(table([['Table', 'Items', 'Insert queue'], ...st.tables.map((t) => [t.name, String(t.items), String(t.queue)])]));
+    out('');
+    out(`Blocks with a refcount: ${st.blocks.refcounted}`);
+    out(`Resync queue length: ${st.blocks.resyncQueue}`);
+    out(`Blocks with resync errors: ${st.blocks.errors}`);
+  };
+  // Runs a request on this node, or with -a on every node, printing each node's answer.
+  const perNode = async <T>(c: AdminClient, all: boolean | undefined, req: AdminRequest, print: (r: T) => void) => {
+    if (!all) {
+      print(await c.call<T>(req));
+      return;
+    }
+    const answers = await c.call<NodeAnswer[]>({ op: 'all-nodes', req });
+    for (const a of answers) {
+      out(`======================`);
+      out(`Node ${a.node.slice(0, 16)}:`);
       out('');
-      out(`Blocks with a refcount: ${s.blocks.refcounted}`);
-      out(`Resync queue length: ${s.blocks.resyncQueue}`);
-      out(`Blocks with resync errors: ${s.blocks.errors}`);
-    }),
+      if (a.error !== undefined) out(`Error: ${a.error}`);
+      else print(a.ok as T);
+      out('');
+    }
+    if (answers.some((a) => a.error !== undefined)) process.exitCode = 1;
+  };
+
+  program.command('stats').description('show statistics of this node (-a: of every node)').option('-a, --all-nodes', 'every node of the cluster').action((o: { allNodes?: boolean }) =>
+    run((c) => perNode<Stats>(c, o.allNodes, { op: 'stats' }, printStats)),
   );
-  program.command('worker').description('background workers').command('list').description('list background workers').action(() =>
-    run(async (c) => {
-      const ws = await c.call<WorkerInfo[]>({ op: 'worker-list' });
+  program.command('repair').description('launch a repair procedure in the background')
+    .option('-a, --all-nodes', 'on every node of the cluster')
+    .option('--yes', 'confirm')
+    .argument('<what>', 'tables | blocks | versions | block-refs | scrub')
+    .action((what: string, o: { allNodes?: boolean; yes?: boolean }) =>
+      run(async (c) => {
+        const kinds = ['tables', 'blocks', 'versions', 'block-refs', 'scrub'] as const;
+        const kind = kinds.find((k) => k === what);
+        if (!kind) throw new AdminError(`unknown repair '${what}': expected one of ${kinds.join(', ')}`);
+        if (!o.yes) throw new AdminError('add --yes to launch a repair');
+        await perNode<string>(c, o.allNodes, { op: 'repair', what: kind }, (r) => out(r));
+      }),
+    );
+  program.command('worker').description('background workers').command('list').description('list background workers').option('-a, --all-nodes', 'every node').action((o: { allNodes?: boolean }) =>
+    run((c) => perNode<WorkerInfo[]>(c, o.allNodes, { op: 'worker-list' }, (ws) => {
       out(table([['Name', 'Status', 'Last activity'], ...ws.map((w) => [w.name, Object.entries(w.status).map(([k, v]) => `${k}=${v}`).join(' '), w.lastActivity ? new Date(w.lastActivity).toISOString() : '-'])]));
-    }),
+    })),
   );
-  program.command('block').description('operations on data blocks').command('list-errors').description('list blocks whose resync failed').action(() =>
+  const block = program.command('block').description('operations on data blocks');
+  block.command('list-errors').description('list blocks whose resync failed').action(() =>
     run(async (c) => {
       const es = await c.call<{ hash: string; tries: number; nextTry: number; error: string }[]>({ op: 'block-list-errors' });
       out(table([['Hash', 'Tries', 'Next try', 'Last error'], ...es.map((e) => [e.hash, String(e.tries), new Date(e.nextTry).toISOString(), e.error])]));
+    }),
+  );
+  block.command('info').description('show what this node knows of a block').argument('<hash>').action((hash: string) =>
+    run(async (c) => {
+      const i = await c.call<{ refcount: number; stored?: { path: string; size: number; compressed: boolean }; error?: string; refs: { version: string; deleted: boolean }[] }>({ op: 'block-info', hash });
+      out(`Block hash: ${hash}`);
+      out(`Refcount: ${i.refcount}`);
+      out(`Stored here: ${i.stored ? `${i.stored.path} (${i.stored.size} bytes${i.stored.compressed ? ', zstd' : ''})` : 'no'}`);
+      if (i.error) out(`Last resync error: ${i.error}`);
+      out('');
+      out(table([['Version', 'Deleted'], ...i.refs.map((r) => [r.version, String(r.deleted)])]));
+    }),
+  );
+  block.command('retry-now').description('retry the resync of blocks now').option('--all', 'every block in error').argument('[hashes...]').action((hashes: string[], o: { all?: boolean }) =>
+    run(async (c) => {
+      if (!o.all && hashes.length === 0) throw new AdminError('give block hashes or --all');
+      const n = await c.call<number>({ op: 'block-retry-now', hashes, all: !!o.all });
+      out(`${n} block(s) queued for a retry now.`);
     }),
   );
 }

@@ -31,12 +31,14 @@ export class Model {
   readonly blockRef: Table<BlockRefEntry>;
   readonly mpu: Table<MpuEntry>;
   readonly blocks: BlockManager;
+  readonly workers: Workers;
   readonly #tables: Table<never>[];
 
   constructor(o: ModelOptions) {
     const topt = { consistency: o.consistency, logger: o.logger, workers: o.workers };
     const mk = <E>(schema: ConstructorParameters<typeof Table<E>>[0]) => new Table<E>(schema, o.db, o.rpc, o.layout, topt);
     this.blocks = o.blocks;
+    this.workers = o.workers;
     this.bucket = mk(bucketSchema);
     this.bucketAlias = mk(bucketAliasSchema);
     this.key = mk(keySchema);

@@ -29,7 +29,19 @@ export type AdminRequest =
   | { op: 'key-allow' | 'key-deny'; pattern: string; createBucket: boolean }
   | { op: 'stats' }
   | { op: 'worker-list' }
-  | { op: 'block-list-errors' };
+  | { op: 'block-list-errors' }
+  | { op: 'block-info'; hash: string }
+  | { op: 'block-retry-now'; hashes: string[]; all: boolean }
+  | { op: 'repair'; what: 'tables' | 'blocks' | 'versions' | 'block-refs' | 'scrub' }
+  /** Runs `req` on every node of the cluster and gathers the answers. */
+  | { op: 'all-nodes'; req: AdminRequest };
+
+/** One node's answer to an all-nodes request. */
+export interface NodeAnswer {
+  node: string;
+  ok?: unknown;
+  error?: string;
+}
 
 /** A node line of `garage status`. */
 export interface StatusLine {

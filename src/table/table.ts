@@ -3,7 +3,7 @@ import type { Db, Tree, Tx } from '../db/db.ts';
 import { prefixEnd } from '../db/db.ts';
 import { callQuorum, callQuorumSets, quorums, type RpcTransport } from '../rpc/rpc_helper.ts';
 import type { LayoutView } from '../rpc/layout/manager.ts';
-import { GarageError, errorMessage } from '../util/errors.ts';
+import { GarageError, LayoutError, errorMessage } from '../util/errors.ts';
 import type { Logger } from '../util/log.ts';
 import type { TableSchema } from './schema.ts';
 import type { Workers } from '../util/background.ts';
@@ -153,12 +153,12 @@ export class Table<E> {
   }
 
   #writeSets(hash: Buffer): string[][] {
-    if (!this.layout.ready()) throw new GarageError('the cluster layout is not ready: assign roles with `garage layout assign` then `garage layout apply`');
+    if (!this.layout.ready()) throw new LayoutError('the cluster layout is not ready: assign roles with `garage layout assign` then `garage layout apply`');
     return this.schema.replication === 'full' ? this.layout.storageNodeSets() : this.layout.writeSets(hash);
   }
 
   #readNodes(hash: Buffer): { nodes: string[]; quorum: number } {
-    if (!this.layout.ready()) throw new GarageError('the cluster layout is not ready: assign roles with `garage layout assign` then `garage layout apply`');
+    if (!this.layout.ready()) throw new LayoutError('the cluster layout is not ready: assign roles with `garage layout assign` then `garage layout apply`');
     if (this.schema.replication === 'full') {
       const nodes = this.layout.readStorageNodes();
       // Fully replicated tables are read locally when this node holds them.

@@ -1,8 +1,9 @@
-import { AdminError, LayoutError } from '../../util/errors.ts';
+import { AdminError, LayoutError, errorMessage } from '../../util/errors.ts';
 import type { Workers } from '../../util/background.ts';
 import type { RpcTransport } from '../../rpc/rpc_helper.ts';
 import type { System } from '../../rpc/system.ts';
-import type { AdminRequest, BucketInfo, KeyInfo, LayoutShowResult, StatusResult } from '../../rpc/admin_protocol.ts';
+import type { AdminRequest, BucketInfo, KeyInfo, LayoutShowResult, NodeAnswer, StatusResult } from '../../rpc/admin_protocol.ts';
+import type { Repair } from '../../model/repair.ts';
 import { applyStaged, current, revertStaged, stageRole, stageZoneRedundancy, stagedRoles, hasStagedChanges } from '../../rpc/layout/history.ts';
 import { computeAssignment } from '../../rpc/layout/assign.ts';
 import type { Model } from '../../model/garage.ts';
@@ -21,8 +22,10 @@ export class AdminRpc {
   readonly helpers: ModelHelpers;
   readonly workers: Workers;
   readonly replicationFactor: number;
+  readonly repair: Repair;
 
-  constructor(o: { rpc: RpcTransport; system: System; model: Model; helpers: ModelHelpers; workers: Workers; replicationFactor: number }) {
+  constructor(o: { rpc: RpcTransport; system: System; model: Model; helpers: ModelHelpers; workers: Workers; replicationFactor: number; repair: Repair }) {
+    this.repair = o.repair;
     this.rpc = o.rpc;
     this.system = o.system;
     this.model = o.model;
@@ -194,6 +197,34 @@ export class AdminRpc {
         return this.workers.list();
       case 'block-list-errors':
         return this.model.blocks.listErrors();
+      case 'block-info': {
+        if (!/^[0-9a-f]{64}$/.test(r.hash)) throw new AdminError('a block hash is 64 hex characters');
+        const hash = Buffer.from(r.hash, 'hex');
+        const refs = this.model.blockRef.rangeLocal(hash, {}).map((x) => ({ version: x.version.toString('hex'), deleted: x.deleted }));
+        return { ...(await this.model.blocks.info(hash)), refs };
+      }
+      case 'block-retry-now': {
+        const hashes = r.all ? this.model.blocks.listErrors().map((e) => e.hash) : r.hashes;
+        for (const h of hashes) {
+          if (!/^[0-9a-f]{64}$/.test(h)) throw new AdminError(`invalid block hash '${h}'`);
+          await this.model.blocks.requeue(Buffer.from(h, 'hex'));
+        }
+        return hashes.length;
+      }
+      case 'repair':
+        return this.repair.launch(r.what);
+      case 'all-nodes': {
+        const nodes = [...new Set([this.rpc.id, ...current(layout.history).roles.map((x) => x.id), ...this.system.membership.peers().filter((p) => p.connected).map((p) => p.id)])];
+        return Promise.all(nodes.map(async (node): Promise<NodeAnswer> => {
+          try {
+            const res = await this.rpc.call(node, 'admin', r.req, { timeoutMs: 60_000, priority: 'high' });
+            const body = res.body as { ok?: unknown; error?: string };
+            return { node, ...body };
+          } catch (e) {
+            return { node, error: errorMessage(e) };
+          }
+        }));
+      }
     }
   }
 

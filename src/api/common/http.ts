@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../../util/log.ts';
 import { errorMessage } from '../../util/errors.ts';
-import { S3Error } from './s3_error.ts';
+import { S3Error, asS3Error } from './s3_error.ts';
 import { xmlEscape } from './xml.ts';
 
 /** A request handler; `continue100` is set when the client waits for `100 Continue`. */
@@ -43,8 +43,9 @@ export async function startHttpServer(bindAddr: string, handler: Handler, log: L
     const started = Date.now();
     res.on('finish', () => log.debug({ method: req.method, url: req.url, status: res.statusCode, ms: Date.now() - started, requestId }, `${name} request`));
     handler(req, res, { requestId, expectContinue }).catch((e: unknown) => {
-      const err = e instanceof S3Error ? e : new S3Error('InternalError', errorMessage(e));
-      if (!(e instanceof S3Error)) log.error({ err: errorMessage(e), stack: (e as Error).stack, url: req.url }, 'internal error');
+      const err = asS3Error(e);
+      if (err.code === 'ServiceUnavailable') log.warn({ err: errorMessage(e), url: req.url }, 'request failed: replicas unavailable');
+      else if (!(e instanceof S3Error)) log.error({ err: errorMessage(e), stack: (e as Error).stack, url: req.url }, 'internal error');
       sendS3Error(res, err, (req.url ?? '/').split('?')[0]!, requestId, req.method === 'HEAD');
       // Never leave a body half-read: drain what the client still sends, or close.
       if (!req.readableEnded) req.resume();

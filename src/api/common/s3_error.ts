@@ -1,4 +1,4 @@
-import { GarageError } from '../../util/errors.ts';
+import { GarageError, QuorumError, NetError, BlockError, LayoutError, errorMessage } from '../../util/errors.ts';
 
 /** Known S3 error codes with their HTTP status. */
 export const S3_ERROR_STATUS = {
@@ -54,4 +54,13 @@ export class S3Error extends GarageError {
     this.status = S3_ERROR_STATUS[code];
     this.extra = extra;
   }
+}
+
+/** Maps any error to the S3 error a client should see: unavailable replicas are a 503, not a 500. */
+export function asS3Error(e: unknown): S3Error {
+  if (e instanceof S3Error) return e;
+  if (e instanceof QuorumError || e instanceof NetError || e instanceof BlockError || e instanceof LayoutError) {
+    return new S3Error('ServiceUnavailable', `Service unavailable: ${e.message}`);
+  }
+  return new S3Error('InternalError', `Internal error: ${errorMessage(e)}`);
 }

@@ -1,0 +1,107 @@
+import type { Model } from './garage.ts';
+import type { SyncManager } from './sync_manager.ts';
+import type { Logger } from '../util/log.ts';
+import { errorMessage } from '../util/errors.ts';
+
+export type RepairKind = 'tables' | 'blocks' | 'versions' | 'block-refs' | 'scrub';
+
+const EMPTY = Buffer.alloc(0);
+
+/** The repair procedures behind `garage repair`; each runs in the background on this node. */
+export class Repair {
+  readonly model: Model;
+  readonly sync: SyncManager;
+  readonly log: Logger;
+  constructor(model: Model, sync: SyncManager, log: Logger) {
+    this.model = model;
+    this.sync = sync;
+    this.log = log;
+  }
+
+  /** Starts a repair; returns a one-line description of what was launched. */
+  launch(kind: RepairKind): string {
+    const run = (name: string, fn: () => Promise<string>) => {
+      this.model.workers.register(`repair ${name}`, `garage repair ${name}`);
+      this.model.workers.report(`repair ${name}`, { state: 'running' });
+      fn().then(
+        (r) => {
+          this.model.workers.report(`repair ${name}`, { state: 'done', result: r });
+          this.log.info({ repair: name, result: r }, 'repair finished');
+        },
+        (e: unknown) => {
+          this.model.workers.report(`repair ${name}`, { state: 'failed', error: errorMessage(e) });
+          this.log.warn({ repair: name, err: errorMessage(e) }, 'repair failed');
+        },
+      );
+    };
+    switch (kind) {
+      case 'tables':
+        this.sync.trigger(0);
+        return 'full anti-entropy pass of every table launched';
+      case 'blocks':
+        this.model.blocks.recheckAll();
+        return 'every referenced block queued for a check (missing ones are fetched from other nodes)';
+      case 'versions':
+        run('versions', () => this.#versions());
+        return 'check of versions against their objects launched';
+      case 'block-refs':
+        run('block-refs', () => this.#blockRefs());
+        return 'check of block references against their versions launched';
+      case 'scrub':
+        run('scrub', () => this.#scrub());
+        return 'scrub of every local block launched';
+    }
+  }
+
+  // Version headers whose object no longer has that version are deleted (cascading to blocks).
+  async #versions(): Promise<string> {
+    let deleted = 0;
+    for (const [, v] of this.model.version.store.range({})) {
+      const e = this.model.version.schema.decode(v);
+      if (e.sk.length !== 0 || e.deleted || !e.header) continue;
+      const obj = await this.model.object.get(e.header.bucketId, Buffer.from(e.header.key));
+      const ov = obj?.versions.find((x) => x.uuid.equals(e.uuid));
+      if (!ov || ov.state.t === 'aborted') {
+        await this.model.version.insert({ ...e, deleted: true, blocks: [] });
+        deleted++;
+      }
+    }
+    return `${deleted} orphan version(s) deleted`;
+  }
+
+  // References from deleted versions are deleted.
+  async #blockRefs(): Promise<string> {
+    let deleted = 0;
+    for (const [, v] of this.model.blockRef.store.range({})) {
+      const r = this.model.blockRef.schema.decode(v);
+      if (r.deleted) continue;
+      const header = await this.model.version.get(r.version, EMPTY);
+      if (header?.deleted) {
+        await this.model.blockRef.insert({ ...r, deleted: true });
+        deleted++;
+      }
+    }
+    return `${deleted} stale block reference(s) deleted`;
+  }
+
+  // Reads every local block and checks its hash; a corrupt copy is dropped and fetched again.
+  async #scrub(): Promise<string> {
+    let checked = 0;
+    let corrupt = 0;
+    for (const [hash] of this.model.blocks.rc.range({})) {
+      const stored = await this.model.blocks.store.read(hash);
+      if (!stored) continue;
+      checked++;
+      try {
+        await this.model.blocks.decode(hash, stored);
+      } catch {
+        corrupt++;
+        this.log.warn({ block: hash.toString('hex') }, 'scrub: corrupt block, fetching it again');
+        await this.model.blocks.store.delete(hash);
+        await this.model.blocks.requeue(hash);
+      }
+    }
+    return `${checked} block(s) checked, ${corrupt} corrupt`;
+  }
+}
+
