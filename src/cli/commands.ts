@@ -1,4 +1,4 @@
-import { Command, Option } from 'commander';
+import type { Command } from 'commander';
 import type { Config } from '../util/config.ts';
 import { parseSize } from '../util/config.ts';
 import { AdminError } from '../util/errors.ts';
@@ -256,11 +256,12 @@ export function addClientCommands(program: Command, run: Runner): void {
     key.command(verb).description(`${verb} key-wide permissions`).argument('<key>').option('--create-bucket', 'permission to create buckets').action((pattern: string, o: { createBucket?: boolean }) => run(async (c) => printKey(await c.call<KeyInfo>({ op: `key-${verb}`, pattern, createBucket: !!o.createBucket }))));
   }
 
-  type Stats = { tables: { name: string; items: number; queue: number }[]; blocks: { refcounted: number; resyncQueue: number; errors: number } };
+  type Stats = { tables: { name: string; items: number; queue: number; digest: string }[]; blocks: { refcounted: number; stored: number; resyncQueue: number; errors: number } };
   const printStats = (st: Stats) => {
-    out(table([['Table', 'Items', 'Insert queue'], ...st.tables.map((t) => [t.name, String(t.items), String(t.queue)])]));
+    out(table([['Table', 'Items', 'Insert queue', 'Digest'], ...st.tables.map((t) => [t.name, String(t.items), String(t.queue), t.digest])]));
     out('');
     out(`Blocks with a refcount: ${st.blocks.refcounted}`);
+    out(`Blocks stored here: ${st.blocks.stored}`);
     out(`Resync queue length: ${st.blocks.resyncQueue}`);
     out(`Blocks with resync errors: ${st.blocks.errors}`);
   };
@@ -330,4 +331,3 @@ export function addClientCommands(program: Command, run: Runner): void {
   );
 }
 
-export { Option };

@@ -429,6 +429,8 @@ class Conn {
   private checkInDone(c: InCall): void {
     if (!c.respQueued || c.cancelled) return;
     if (c.respSender && !c.respSender.finished) return;
+    // The response is all out: a request stream nobody read to its end never will be.
+    if (c.reqStream && !c.reqStream.finished) this.releaseReqStream(c);
     if (c.reqStream && !c.reqStream.finished) return;
     if (this.inCalls.get(c.sid) === c) {
       this.inCalls.delete(c.sid);
@@ -694,6 +696,7 @@ export class NetApp extends EventEmitter<NetAppEvents> {
   private async dial(peer: string, addr: string): Promise<void> {
     const { host, port } = parseHostPort(addr);
     const m = await this.material;
+    if (this.closing) throw new NetError('netapp closed');
     const socket = tls.connect({ ...clientTlsOptions(m, peer), host, port });
     this.pendingSockets.add(socket);
     const fail = (e: unknown): NetError => {

@@ -25,8 +25,9 @@ export type { PeerAddr } from './addr.ts';
 
 const log = logger('net/peering');
 
-/** Endpoint names used by peering (registered on the NetApp). */
+/** Endpoint answering pings (body and answer: the sender's address announcement). */
 export const PING_ENDPOINT = 'garage_net/peering/ping';
+/** Endpoint exchanging peer lists (body and answer: announcement + `[id, addr][]`). */
 export const PEERS_ENDPOINT = 'garage_net/peering/peers';
 
 /** Construction options of Peering; the *Ms knobs exist mainly for tests. */
@@ -165,7 +166,7 @@ export class Peering extends EventEmitter<PeeringEvents> {
     this.pingTimer = setInterval(() => this.tick(), this.pingIntervalMs);
     this.pingTimer.unref();
     this.exchangeTimer = setInterval(() => {
-      for (const id of this.netapp.connectedPeers()) void this.exchange(id);
+      for (const p of this.known.values()) if (p.addr && this.netapp.isConnected(p.id)) void this.exchange(p.id);
     }, this.exchangeIntervalMs);
     this.exchangeTimer.unref();
     for (const p of this.known.values()) this.tryConnect(p);
@@ -184,7 +185,7 @@ export class Peering extends EventEmitter<PeeringEvents> {
       if (p.reconnectTimer) clearTimeout(p.reconnectTimer);
       p.reconnectTimer = undefined;
     }
-    this.scheduleSave();
+    this.scheduleSave(true);
     await this.saveChain;
   }
 
@@ -447,9 +448,9 @@ export class Peering extends EventEmitter<PeeringEvents> {
     }
   }
 
-  /** Queues a save; saves are serialized and coalesced. */
-  private scheduleSave(): void {
-    if (this.saveQueued) return;
+  /** Queues a save; saves are serialized and coalesced. Only while running (or the final one). */
+  private scheduleSave(final = false): void {
+    if (this.saveQueued || (!this.running && !final)) return;
     this.saveQueued = true;
     this.saveChain = this.saveChain.then(async () => {
       this.saveQueued = false;

@@ -14,11 +14,15 @@ import { NetError } from '../util/errors.ts';
 
 /** Bump when frames change incompatibly; checked in HELLO. */
 export const PROTOCOL_VERSION = 1;
+/** Size of a frame header: kind u8, stream id u32, payload length u32. */
 export const HEADER_BYTES = 9;
+/** Largest frame, header included. */
 export const MAX_FRAME_BYTES = 64 * 1024;
+/** Largest frame payload. */
 export const MAX_PAYLOAD_BYTES = MAX_FRAME_BYTES - HEADER_BYTES;
 /** Upper bound of one msgpack message (request or response body), to stop runaway peers. */
 export const MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
+/** Kind bit marking the last frame of a message or stream. */
 export const FIN = 0x80;
 
 /** Frame kinds (low 7 bits of the kind byte). */

@@ -169,3 +169,43 @@ export async function quickStart(g: GarageProcess, bucket = 'test-bucket'): Prom
   await g.cliOk('bucket', 'allow', '--read', '--write', '--owner', bucket, '--key', `${bucket}-key`);
   return { keyId, secret };
 }
+
+/** Knobs that make background work fast enough for tests. */
+export const FAST_ENV: NodeJS.ProcessEnv = { GARAGE_SYNC_INTERVAL_MS: '2000', GARAGE_PING_INTERVAL_MS: '1000' };
+
+/** Node ids as the CLI prints them (`<hex>@<addr>`). */
+export async function nodeIds(nodes: GarageProcess[]): Promise<string[]> {
+  return Promise.all(nodes.map(async (n) => (await n.cliOk('node', 'id')).trim()));
+}
+
+/**
+ * Starts nodes sharing one secret, connects them through the first one, assigns the given
+ * zones and capacities (null = gateway), applies the layout, and creates a bucket and a key.
+ */
+export async function startCluster(roles: { zone: string; capacity: number | null }[], opts: { replicationMode?: string; bucket?: string } = {}): Promise<{ nodes: GarageProcess[]; ids: string[]; keyId: string; secret: string }> {
+  const rpcSecret = randomBytes(32).toString('hex');
+  const nodes: GarageProcess[] = [];
+  for (let i = 0; i < roles.length; i++) nodes.push(await GarageProcess.create('', { replicationMode: opts.replicationMode ?? '3', rpcSecret }));
+  await Promise.all(nodes.map((n) => n.start(FAST_ENV)));
+  const ids = await nodeIds(nodes);
+  for (let i = 1; i < nodes.length; i++) await nodes[i]!.cliOk('node', 'connect', ids[0]!);
+  for (const [i, r] of roles.entries()) {
+    await nodes[0]!.cliOk('layout', 'assign', '-z', r.zone, ...(r.capacity === null ? ['-g'] : ['-c', String(r.capacity)]), ids[i]!.slice(0, 16));
+  }
+  await nodes[0]!.cliOk('layout', 'apply');
+  await waitFor('every node to adopt the layout', async () => {
+    for (const n of nodes) if (!/Current cluster layout version: 1/.test(await n.cliOk('layout', 'show'))) return false;
+    return true;
+  });
+  const bucket = opts.bucket ?? 'cluster';
+  await nodes[0]!.cliOk('bucket', 'create', bucket);
+  const key = await nodes[0]!.cliOk('key', 'new', '--name', `${bucket}-key`);
+  const keyId = /Key ID: (GK\w+)/.exec(key)![1]!;
+  const secret = /Secret key: (\w+)/.exec(key)![1]!;
+  await nodes[0]!.cliOk('bucket', 'allow', '--read', '--write', '--owner', bucket, '--key', keyId);
+  await waitFor('the key and bucket to reach every node', async () => {
+    for (const n of nodes) if (!new RegExp(keyId).test(await n.cliOk('bucket', 'info', bucket))) return false;
+    return true;
+  });
+  return { nodes, ids, keyId, secret };
+}

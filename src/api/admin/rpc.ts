@@ -11,6 +11,7 @@ import type { ModelHelpers } from '../../model/helpers.ts';
 import type { BucketEntry } from '../../model/bucket.ts';
 import type { KeyEntry } from '../../model/key.ts';
 import { lwwSet } from '../../table/crdt.ts';
+import { createHash } from 'node:crypto';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -188,9 +189,11 @@ export class AdminRpc {
         return this.#keyInfo((await this.model.key.get(Buffer.from(k.id), EMPTY))!, false);
       }
       case 'stats': {
+        let stored = 0;
+        for (const [hash, v] of this.model.blocks.rc.range({})) if (v.readBigUInt64BE(0) > 0n && (await this.model.blocks.store.locate(hash))) stored++;
         return {
-          tables: this.model.tables().map((t) => ({ name: t.schema.name, items: t.store.count(), queue: t.queue.count() })),
-          blocks: { refcounted: this.model.blocks.rc.count(), resyncQueue: this.model.blocks.resync.count(), errors: this.model.blocks.errors.count() },
+          tables: this.model.tables().map((t) => ({ name: t.schema.name, items: t.store.count(), queue: t.queue.count(), digest: createHash('sha256').update(t.digest.partitionRoots()).digest('hex').slice(0, 16) })),
+          blocks: { refcounted: this.model.blocks.rc.count(), stored, resyncQueue: this.model.blocks.resync.count(), errors: this.model.blocks.errors.count() },
         };
       }
       case 'worker-list':

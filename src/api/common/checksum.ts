@@ -30,10 +30,10 @@ export function checksumDigestLength(alg: ChecksumAlgorithm): number {
   return DIGEST_LENGTH[alg];
 }
 
-/** Parses an algorithm name as found in x-amz-sdk-checksum-algorithm (case-insensitive); null if unknown. */
-export function parseChecksumAlgorithm(name: string): ChecksumAlgorithm | null {
+/** Parses an algorithm name as found in x-amz-sdk-checksum-algorithm (case-insensitive); undefined if unknown. */
+export function parseChecksumAlgorithm(name: string): ChecksumAlgorithm | undefined {
   const up = name.trim().toUpperCase();
-  return (CHECKSUM_ALGORITHMS as readonly string[]).includes(up) ? (up as ChecksumAlgorithm) : null;
+  return (CHECKSUM_ALGORITHMS as readonly string[]).includes(up) ? (up as ChecksumAlgorithm) : undefined;
 }
 
 /** The header (and trailer) name carrying a checksum of `alg`, e.g. x-amz-checksum-crc32c. */
@@ -41,10 +41,10 @@ export function checksumHeaderName(alg: ChecksumAlgorithm): string {
   return `x-amz-checksum-${alg.toLowerCase()}`;
 }
 
-/** Maps an x-amz-checksum-* header name (any case) back to its algorithm; null if it is not one. */
-export function checksumAlgorithmFromHeader(name: string): ChecksumAlgorithm | null {
+/** Maps an x-amz-checksum-* header name (any case) back to its algorithm; undefined if it is not one. */
+export function checksumAlgorithmFromHeader(name: string): ChecksumAlgorithm | undefined {
   const lower = name.trim().toLowerCase();
-  if (!lower.startsWith('x-amz-checksum-')) return null;
+  if (!lower.startsWith('x-amz-checksum-')) return undefined;
   return parseChecksumAlgorithm(lower.slice('x-amz-checksum-'.length));
 }
 
@@ -55,16 +55,16 @@ export function encodeChecksum(digest: Uint8Array): string {
 
 const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
-/** Decodes a base64 checksum value, or returns null if it is not canonical base64 of the right length for `alg`. */
-export function decodeChecksum(alg: ChecksumAlgorithm, value: string): Buffer | null {
+/** Decodes a base64 checksum value, or returns undefined if it is not canonical base64 of the right length for `alg`. */
+export function decodeChecksum(alg: ChecksumAlgorithm, value: string): Buffer | undefined {
   return decodeBase64Exact(value.trim(), DIGEST_LENGTH[alg]);
 }
 
 /** Strictly decodes base64 of exactly `length` bytes (Buffer.from is lenient and would accept garbage). */
-export function decodeBase64Exact(value: string, length: number): Buffer | null {
-  if (value.length !== Math.ceil(length / 3) * 4 || !BASE64_RE.test(value)) return null;
+export function decodeBase64Exact(value: string, length: number): Buffer | undefined {
+  if (value.length !== Math.ceil(length / 3) * 4 || !BASE64_RE.test(value)) return undefined;
   const buf = Buffer.from(value, 'base64');
-  return buf.length === length ? buf : null;
+  return buf.length === length ? buf : undefined;
 }
 
 /** Creates an incremental hasher for `alg`. */
