@@ -136,13 +136,18 @@ export function addClientCommands(program: Command, run: Runner): void {
       out('The zone redundancy parameter is staged.');
     }),
   );
-  layout.command('show').description('show the current layout and staged changes').action(() =>
+  layout.command('show').description('show the current layout and staged changes').option('--json', 'print everything, including the partition assignment, as JSON').action((o: { json?: boolean }) =>
     run(async (c) => {
       const s = await c.call<LayoutShowResult>({ op: 'layout-show' });
+      if (o.json) {
+        out(JSON.stringify(s, null, 2));
+        return;
+      }
       out('==== CURRENT CLUSTER LAYOUT ====');
       out(table([['ID', 'Tags', 'Zone', 'Capacity', 'Usable capacity', 'Partitions'], ...s.roles.map((r) => [...roleRow(r), r.capacity === null ? '' : capacity((s.partitionsPerNode[r.id] ?? 0) * s.partitionSize), String(s.partitionsPerNode[r.id] ?? 0)])]));
       out('');
       out(`Current cluster layout version: ${s.version}`);
+      if (s.liveVersions.length > 1) out(`Data is moving: versions ${s.liveVersions.join(', ')} are live until every node has synced`);
       out(`Replication factor: ${s.replicationFactor}; zone redundancy: ${s.zoneRedundancy}`);
       if (s.staged.length || s.stagedZoneRedundancy !== null) {
         out('');

@@ -83,23 +83,26 @@ export class SyncManager {
     const version = current(this.layout.history).version;
     if (!this.layout.ready()) return;
     let errors = 0;
+    let incomplete = 0;
     let pushed = 0;
     let pulled = 0;
     for (const s of this.syncers) {
       try {
         const r = await s.syncAll();
         errors += r.errors.length;
+        incomplete += r.incomplete;
         pushed += r.pushed;
         pulled += r.pulled;
         for (const e of r.errors) this.log.debug({ table: s.table.schema.name, err: e }, 'sync error');
       } catch (e) {
         errors++;
+        incomplete++;
         this.log.warn({ table: s.table.schema.name, err: errorMessage(e) }, 'sync pass failed');
       }
     }
-    this.workers.report('sync', { lastPass: new Date().toISOString(), pushed, pulled, errors });
+    this.workers.report('sync', { lastPass: new Date().toISOString(), pushed, pulled, errors, incomplete });
     if (pushed || pulled) this.log.info({ pushed, pulled, errors }, 'anti-entropy exchanged entries');
-    if (errors === 0 && !this.#stopped) {
+    if (incomplete === 0 && !this.#stopped) {
       const synced = new Map(this.layout.history.sync).get(this.layout.self) ?? 0;
       if (synced < version) {
         await this.layout.setSynced(version);

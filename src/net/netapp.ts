@@ -603,6 +603,7 @@ export class NetApp extends EventEmitter<NetAppEvents> {
   private readonly conns = new Set<Conn>();
   private readonly dialing = new Map<string, Promise<void>>();
   private readonly pendingSockets = new Set<tls.TLSSocket>();
+  private readonly acceptedSockets = new Set<Socket>();
   private server: tls.Server | undefined;
   private port: number | undefined;
   private closing = false;
@@ -632,6 +633,9 @@ export class NetApp extends EventEmitter<NetAppEvents> {
     server.on('secureConnection', (socket) => this.onIncoming(socket));
     server.on('connection', (raw: Socket) => {
       if (raw.remoteAddress) tcpRemote.set(raw, formatHostPort(raw.remoteAddress, raw.remotePort ?? 0));
+      // Tracked so close() need not wait for handshakes in progress to time out.
+      this.acceptedSockets.add(raw);
+      raw.once('close', () => this.acceptedSockets.delete(raw));
     });
     server.on('tlsClientError', (err, socket) => {
       const from = remoteOf(socket);
@@ -914,6 +918,7 @@ export class NetApp extends EventEmitter<NetAppEvents> {
     const server = this.server;
     const serverClosed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
     for (const s of this.pendingSockets) s.destroy();
+    for (const s of this.acceptedSockets) s.destroy();
     const conns = [...this.conns];
     for (const c of conns) c.fail(new NetError('netapp closed'));
     await Promise.all([serverClosed, ...conns.map((c) => c.whenClosed())]);

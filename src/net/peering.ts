@@ -74,8 +74,6 @@ export interface PeeringEvents {
 interface PeerState {
   id: string;
   addr: string | undefined;
-  /** `addr` came from the peer itself (beats second-hand addresses). */
-  selfAnnounced: boolean;
   up: boolean;
   lastSeen: number;
   rttMs: number | undefined;
@@ -195,7 +193,6 @@ export class Peering extends EventEmitter<PeeringEvents> {
     if (id === this.netapp.id) return;
     // Whoever typed it knows better than any gossip.
     const p = this.addPeer(id, addr, true);
-    p.addr = addr;
     await this.netapp.connect(id, addr);
     p.backoffMs = this.reconnectBaseMs;
     this.scheduleSave();
@@ -220,7 +217,7 @@ export class Peering extends EventEmitter<PeeringEvents> {
     let p = this.known.get(id);
     if (!p) {
       p = {
-        id, addr: undefined, selfAnnounced: false, up: false, lastSeen: 0, rttMs: undefined,
+        id, addr: undefined, up: false, lastSeen: 0, rttMs: undefined,
         downSince: undefined, failures: 0, backoffMs: this.reconnectBaseMs, reconnectTimer: undefined, connecting: false, pinging: false,
       };
       this.known.set(id, p);
@@ -228,12 +225,11 @@ export class Peering extends EventEmitter<PeeringEvents> {
     return p;
   }
 
-  /** Records an address for `id`; self-announced addresses replace second-hand ones. */
+  /** Records an address for `id`; a self-announced (or operator-given) address replaces any other. */
   private addPeer(id: string, addr: string, selfAnnounced: boolean): PeerState {
     const p = this.state(id);
     // Second-hand addresses only fill a gap; a peer's own word always counts.
     if (p.addr !== undefined && !selfAnnounced) return p;
-    if (selfAnnounced) p.selfAnnounced = true;
     if (p.addr === addr) return p;
     const wasAnonymous = p.addr === undefined;
     log.debug({ peer: shortId(id), addr }, 'peer address learnt');

@@ -65,6 +65,10 @@ export interface LayoutShowResult {
   replicationFactor: number;
   partitionsPerNode: Record<string, number>;
   partitionSize: number;
+  /** Versions still live (more than one while data moves after a change). */
+  liveVersions: number[];
+  /** For each partition, the nodes of the newest version holding it. */
+  assignment: string[][];
   /** What applying the staged changes would give, or why it cannot be applied. */
   preview?: AssignReport;
   previewError?: string;

@@ -17,6 +17,8 @@ export interface SyncReport {
   pushed: number;
   pulled: number;
   errors: string[];
+  /** Partitions not synced with enough replicas to have seen every acknowledged write. */
+  incomplete: number;
 }
 
 /**
@@ -53,33 +55,43 @@ export class TableSyncer<E> {
     }
   }
 
-  /** For each partition, the other nodes that hold it in some live layout version. */
-  #peersByPartition(): Map<number, string[]> {
+  /** Replica sets (one per live layout version) of each partition this node holds. */
+  #setsByPartition(): Map<number, string[][]> {
     const self = this.rpc.id;
-    const out = new Map<number, string[]>();
+    const out = new Map<number, string[][]>();
     for (let p = 0; p < 256; p++) {
       const hash = Buffer.alloc(32);
       hash[0] = p;
       const sets = this.table.schema.replication === 'full' ? this.layout.storageNodeSets() : this.layout.writeSets(hash);
-      const nodes = new Set(sets.flat());
-      if (!nodes.has(self)) continue;
-      nodes.delete(self);
-      if (nodes.size) out.set(p, [...nodes].sort());
+      if (sets.some((s) => s.includes(self))) out.set(p, sets);
     }
     return out;
   }
 
-  /** Runs one full pass with every other replica of every partition this node holds. */
+  /**
+   * Runs one full pass with every other replica of every partition this node holds. A
+   * partition counts as synced when, in each live replica set, this node has merged with
+   * enough members (itself included) that any write quorum intersects them: then it has
+   * seen every acknowledged write, even if some replicas are down.
+   */
   async syncAll(): Promise<SyncReport> {
-    const report: SyncReport = { partitions: 0, pushed: 0, pulled: 0, errors: [] };
+    const self = this.rpc.id;
+    const report: SyncReport = { partitions: 0, pushed: 0, pulled: 0, errors: [], incomplete: 0 };
+    const setsByPartition = this.#setsByPartition();
     const byPeer = new Map<string, number[]>();
-    for (const [p, peers] of this.#peersByPartition()) for (const peer of peers) byPeer.set(peer, [...(byPeer.get(peer) ?? []), p]);
-    for (const [peer, partitions] of byPeer) {
+    for (const [p, sets] of setsByPartition) for (const peer of new Set(sets.flat())) if (peer !== self) byPeer.set(peer, [...(byPeer.get(peer) ?? []), p]);
+    const ok = new Set<string>([self]);
+    await Promise.all([...byPeer].map(async ([peer, partitions]) => {
       try {
         await this.#syncWith(peer, partitions, report);
+        ok.add(peer);
       } catch (e) {
         report.errors.push(`${peer.slice(0, 16)}: ${errorMessage(e)}`);
       }
+    }));
+    for (const sets of setsByPartition.values()) {
+      const enough = sets.every((s) => s.filter((n) => ok.has(n)).length >= s.length - this.table.writeQuorum(s.length) + 1);
+      if (!enough) report.incomplete++;
     }
     return report;
   }

@@ -167,7 +167,8 @@ export class Table<E> {
     return { nodes: this.layout.readNodes(hash), quorum: this.#quorums().read };
   }
 
-  #writeQuorum(setSize: number): number {
+  /** The write quorum in a replica set of this size. */
+  writeQuorum(setSize: number): number {
     if (this.schema.replication === 'full') {
       // Tolerate as many faults as sharded tables do.
       const { write } = this.#quorums();
@@ -189,7 +190,7 @@ export class Table<E> {
     }
     await Promise.all(
       [...byPartition.values()].map((g) =>
-        callQuorumSets(this.rpc, this.#writeSets(g.hash), this.endpoint, { op: 'update', entries: g.entries } satisfies TableRpc, (n) => this.#writeQuorum(n)),
+        callQuorumSets(this.rpc, this.#writeSets(g.hash), this.endpoint, { op: 'update', entries: g.entries } satisfies TableRpc, (n) => this.writeQuorum(n)),
       ),
     );
   }

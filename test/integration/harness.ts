@@ -148,6 +148,12 @@ index = "index.html"
     await exited;
   }
 
+  /** Deletes this node's metadata and/or data directories (the node must be stopped). */
+  wipe(what: { meta?: boolean; data?: boolean }): void {
+    if (what.meta) rmSync(join(this.dir, 'meta'), { recursive: true, force: true });
+    if (what.data) rmSync(join(this.dir, 'data'), { recursive: true, force: true });
+  }
+
   /** Stops the process and removes its directory. */
   async destroy(): Promise<void> {
     await this.kill('SIGKILL');

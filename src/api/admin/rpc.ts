@@ -245,6 +245,8 @@ export class AdminRpc {
       replicationFactor: this.replicationFactor,
       partitionsPerNode: perNode,
       partitionSize: cur.partitionSize,
+      liveVersions: h.versions.map((v) => v.version),
+      assignment: cur.assignment,
     };
     if (hasStagedChanges(h)) {
       try {

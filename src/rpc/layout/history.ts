@@ -146,9 +146,12 @@ function trackerMin(t: [string, number][], nodes: string[]): number {
   return Math.min(...nodes.map((n) => m.get(n) ?? 0));
 }
 
-/** All nodes with a role in any live version. */
-export function allNodes(h: LayoutHistory): string[] {
-  return [...new Set(h.versions.flatMap((v) => v.roles.map((r) => r.id)))].sort();
+/**
+ * The nodes whose trackers gate transitions: those of the newest version. A node being
+ * removed need not sync (its data is moving away), so a dead removed node never blocks.
+ */
+export function trackedNodes(h: LayoutHistory): string[] {
+  return current(h).roles.map((r) => r.id).sort();
 }
 
 /** Updates a tracker for one node (monotonic). */
@@ -158,7 +161,7 @@ export function setTracker(h: LayoutHistory, which: 'ack' | 'sync' | 'syncAck', 
 
 /** Drops versions that every node has seen synced past, keeping the newest. */
 export function pruneHistory(h: LayoutHistory): LayoutHistory {
-  const nodes = allNodes(h);
+  const nodes = trackedNodes(h);
   if (nodes.length === 0) return { ...h, versions: [current(h)] };
   const minSyncAck = trackerMin(h.syncAck, nodes);
   const versions = h.versions.filter((v, i) => i === h.versions.length - 1 || h.versions[i + 1]!.version > minSyncAck);
@@ -167,7 +170,7 @@ export function pruneHistory(h: LayoutHistory): LayoutHistory {
 
 /** The newest version that every node has synced: reads go to its replicas. */
 export function readVersion(h: LayoutHistory): LayoutVersion {
-  const nodes = allNodes(h);
+  const nodes = trackedNodes(h);
   const minSync = nodes.length ? trackerMin(h.sync, nodes) : 0;
   let best = h.versions[0]!;
   for (const v of h.versions) if (v.version <= minSync) best = v;

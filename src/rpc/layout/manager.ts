@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../../util/fs.ts';
 import { pack, unpack } from '../../table/codec.ts';
 import {
-  current, emptyHistory, mergeHistory, partitionOf, pruneHistory, readVersion, setTracker, allNodes,
+  current, emptyHistory, mergeHistory, partitionOf, pruneHistory, readVersion, setTracker, trackedNodes,
   type LayoutHistory, type LayoutVersion,
 } from './history.ts';
 
@@ -73,7 +73,7 @@ export class LayoutManager extends EventEmitter implements LayoutView {
   // (setSynced). A lone node has nothing to sync from, so it is synced at once.
   #advanceOwnTrackers(h: LayoutHistory): LayoutHistory {
     const v = current(h).version;
-    const nodes = allNodes(h);
+    const nodes = trackedNodes(h);
     h = setTracker(h, 'ack', this.self, v);
     if (nodes.length <= 1) {
       for (const n of new Set([this.self, ...nodes])) for (const t of ['ack', 'sync', 'syncAck'] as const) h = setTracker(h, t, n, v);

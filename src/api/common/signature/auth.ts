@@ -259,7 +259,7 @@ function checkTime(c: Credentials, nowMs: number): void {
   }
 }
 
-function checkScope(c: Credentials, region: string, service: string): void {
+function checkScope(c: Pick<Credentials, 'errCode' | 'errPrefix' | 'amzDate' | 'shortDate' | 'region' | 'service' | 'terminator'>, region: string, service: string): void {
   if (c.shortDate !== c.amzDate.slice(0, 8)) {
     throw new S3Error(c.errCode, `${c.errPrefix} Invalid credential date "${c.shortDate}". This date is not the same as X-Amz-Date: "${c.amzDate.slice(0, 8)}".`);
   }
@@ -274,13 +274,18 @@ function checkScope(c: Credentials, region: string, service: string): void {
   }
 }
 
-function canonicalHeaders(names: readonly string[], headers: IncomingHttpHeaders): string {
+function normaliseValue(v: string): string {
+  return /\s\s|[\t\r\n]|^\s|\s$/.test(v) ? v.trim().replace(/\s+/g, ' ') : v;
+}
+
+function canonicalHeaders(names: readonly string[], head: RequestHead): string {
   let out = '';
   for (const n of names) {
+    const distinct = head.headersDistinct?.[n];
     // A signed header the request lacks is taken as empty: the signature then
     // fails unless the client really signed an empty value.
-    const v = headerString(headers, n) ?? '';
-    out += `${n}:${/\s\s|[\t\r\n]|^\s|\s$/.test(v) ? v.trim().replace(/\s+/g, ' ') : v}\n`;
+    const v = distinct && distinct.length > 1 ? distinct.map(normaliseValue).join(',') : normaliseValue(headerString(head.headers, n) ?? '');
+    out += `${n}:${v}\n`;
   }
   return out;
 }
@@ -331,7 +336,7 @@ export async function authenticate(
   const signingKey = deriveSigningKey(key.secretKey, c.shortDate, c.region, c.service);
   const scope = `${c.shortDate}/${c.region}/${c.service}/aws4_request`;
   const ctx = new SigningContext(signingKey, c.amzDate, scope, c.signature.toLowerCase());
-  const middle = `\n${canonicalQuery(c.canonicalParams)}\n${canonicalHeaders(signedHeaders, head.headers)}\n${c.signedHeadersRaw}\n`;
+  const middle = `\n${canonicalQuery(c.canonicalParams)}\n${canonicalHeaders(signedHeaders, head)}\n${c.signedHeadersRaw}\n`;
   const canonicalOf = (p: string, hash: string) => `${head.method}\n${p}${middle}${hash}`;
   const stsOf = (canonicalRequest: string) => `${ALGORITHM}\n${c.amzDate}\n${scope}\n${sha256Hex(canonicalRequest)}`;
 
@@ -371,4 +376,45 @@ export async function authenticate(
     });
   }
   return { accessKeyId: c.accessKeyId, payload, signing: ctx, presigned: c.presigned, signedHeaders, queryHeaders: c.queryHeaders };
+}
+
+/** Form fields of a browser POST upload that carry its SigV4 policy signature. */
+export interface PostPolicyFields {
+  /** The base64 policy document, exactly as posted. */
+  policy: string;
+  /** x-amz-algorithm field. */
+  algorithm: string;
+  /** x-amz-credential field. */
+  credential: string;
+  /** x-amz-date field. */
+  date: string;
+  /** x-amz-signature field. */
+  signature: string;
+}
+
+/**
+ * Verifies the signature of a browser POST upload policy (the signed string is
+ * the base64 policy itself) and returns the access key that signed it. The
+ * policy's own conditions and expiration are for the caller to check.
+ */
+export async function authenticatePostPolicy(
+  f: PostPolicyFields,
+  opts: { region: string; service?: string; lookup: KeyLookup },
+): Promise<{ accessKeyId: string; amzDate: string }> {
+  const errCode = 'InvalidArgument';
+  if (f.algorithm !== ALGORITHM) throw new S3Error(errCode, 'POST form field x-amz-algorithm must be AWS4-HMAC-SHA256', { ArgumentName: 'x-amz-algorithm' });
+  if (Number.isNaN(parseAmzDate(f.date))) throw new S3Error(errCode, 'POST form field x-amz-date is invalid', { ArgumentName: 'x-amz-date' });
+  const cred = parseCredential(f.credential, 'AuthorizationQueryParametersError', 'Error parsing the X-Amz-Credential parameter;');
+  checkScope({ errCode: 'AuthorizationQueryParametersError', errPrefix: 'Error parsing the X-Amz-Credential parameter;', amzDate: f.date, ...cred }, opts.region, opts.service ?? 's3');
+  const key = await opts.lookup(cred.accessKeyId);
+  if (!key) throw new S3Error('InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.', { AWSAccessKeyId: cred.accessKeyId });
+  const signingKey = deriveSigningKey(key.secretKey, cred.shortDate, cred.region, cred.service);
+  const ctx = new SigningContext(signingKey, f.date, `${cred.shortDate}/${cred.region}/${cred.service}/aws4_request`, f.signature);
+  if (!signatureMatches(ctx.sign(f.policy), f.signature)) {
+    throw new S3Error('SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your key and signing method.', {
+      AWSAccessKeyId: cred.accessKeyId,
+      StringToSign: f.policy,
+    });
+  }
+  return { accessKeyId: cred.accessKeyId, amzDate: f.date };
 }

@@ -48,8 +48,11 @@ function parseLength(value: string | undefined, name: string): number | undefine
 }
 
 function planBody(head: RequestHead, auth: AuthResult): BodyPlan {
-  // Signed x-amz-* query parameters of a presigned URL count as headers.
-  const hv = (name: string): string | undefined => headerString(head.headers, name) ?? auth.queryHeaders[name];
+  // Checksums are read from real headers only. AWS documents that presigned
+  // URLs do not support additional checksums, and AWS SDK v3 (>= 3.729, default
+  // settings) bakes the CRC32 of an *empty* body into every presigned PUT URL
+  // (x-amz-checksum-crc32=AAAAAA==): honouring it would break those uploads.
+  const hv = (name: string): string | undefined => headerString(head.headers, name);
   const kind = auth.payload.kind;
   const streaming = kind === 'streaming-signed' || kind === 'streaming-unsigned-trailer';
   const trailerMode = kind === 'streaming-unsigned-trailer' || (kind === 'streaming-signed' && auth.payload.trailer);
@@ -259,7 +262,10 @@ export function verifiedBody(body: Readable, head: RequestHead, auth: AuthResult
   // body is settled): a source emitting 'error' with no listener would crash.
   body.on('error', onError);
   body.on('close', onClose);
-  if (body.destroyed && !body.readableEnded) {
+  if (body.readableEnded) {
+    // pipe() would never end the verifier for a source that already ended.
+    v.end();
+  } else if (body.destroyed) {
     process.nextTick(onClose);
   } else {
     body.pipe(v);

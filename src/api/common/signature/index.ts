@@ -4,5 +4,5 @@
 
 export type { AuthResult, BodyChecks, KeyLookup, PayloadMode, RequestHead, VerifiedBody } from './types.ts';
 export { SigningContext } from './signing.ts';
-export { authenticate, MAX_PRESIGNED_EXPIRES, MAX_SKEW_MS } from './auth.ts';
+export { authenticate, authenticatePostPolicy, MAX_PRESIGNED_EXPIRES, MAX_SKEW_MS, type PostPolicyFields } from './auth.ts';
 export { verifiedBody } from './body.ts';

@@ -1,6 +1,6 @@
 // SigV4 key derivation and the signing context kept for chunk signatures.
 
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 
 /** Algorithm name of the request signature. */
 export const ALGORITHM = 'AWS4-HMAC-SHA256';
@@ -14,12 +14,25 @@ export function sha256Hex(data: string | Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-/** Derives the SigV4 signing key for one day, region and service. */
-export function deriveSigningKey(secretKey: string, shortDate: string, region: string, service: string): Buffer {
+// Node's HMAC is several times slower with a Buffer key than with a
+// KeyObject (or a string), so derived keys are kept as KeyObjects and cached:
+// a key is valid for a whole day, and every request of that day needs it.
+const KEY_CACHE_MAX = 1024;
+const keyCache = new Map<string, KeyObject>();
+
+/** Derives (or reuses) the SigV4 signing key for one day, region and service. */
+export function deriveSigningKey(secretKey: string, shortDate: string, region: string, service: string): KeyObject {
+  const id = `${shortDate}\0${region}\0${service}\0${secretKey}`;
+  let key = keyCache.get(id);
+  if (key) return key;
   const kDate = createHmac('sha256', `AWS4${secretKey}`).update(shortDate).digest();
-  const kRegion = createHmac('sha256', kDate).update(region).digest();
-  const kService = createHmac('sha256', kRegion).update(service).digest();
-  return createHmac('sha256', kService).update('aws4_request').digest();
+  const kRegion = createHmac('sha256', createSecretKey(kDate)).update(region).digest();
+  const kService = createHmac('sha256', createSecretKey(kRegion)).update(service).digest();
+  key = createSecretKey(createHmac('sha256', createSecretKey(kService)).update('aws4_request').digest());
+  // Crude bound: entries only pile up across days and keys, so starting over is fine.
+  if (keyCache.size >= KEY_CACHE_MAX) keyCache.clear();
+  keyCache.set(id, key);
+  return key;
 }
 
 /** True if `given` (as sent by the client) is the 32-byte signature `expected`; constant time in the signature bytes. */
@@ -36,7 +49,7 @@ export function signatureMatches(expected: Buffer, given: string): boolean {
  * inspection), the request timestamp and scope, and the seed signature.
  */
 export class SigningContext {
-  readonly #key: Buffer;
+  readonly #key: KeyObject;
   /** X-Amz-Date of the request (ISO 8601 basic format). */
   readonly amzDate: string;
   /** Credential scope, e.g. 20130524/us-east-1/s3/aws4_request. */
@@ -44,7 +57,7 @@ export class SigningContext {
   /** The request's own signature, which seeds the chunk signature chain. */
   readonly seedSignature: string;
 
-  constructor(signingKey: Buffer, amzDate: string, scope: string, seedSignature: string) {
+  constructor(signingKey: KeyObject, amzDate: string, scope: string, seedSignature: string) {
     this.#key = signingKey;
     this.amzDate = amzDate;
     this.scope = scope;

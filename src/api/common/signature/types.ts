@@ -10,6 +10,12 @@ export interface RequestHead {
   url: string;
   /** Node's lowercased request headers. */
   headers: IncomingHttpHeaders;
+  /**
+   * Optional req.headersDistinct: Node joins a repeated header with ', ' but
+   * SigV4 joins the values with ',', so signatures over repeated headers only
+   * verify when this is given.
+   */
+  headersDistinct?: Record<string, string[] | undefined>;
 }
 
 /** Finds the secret of an access key; null if the key does not exist (or is deleted). */
