@@ -61,11 +61,13 @@ export async function startNode(config: Config): Promise<RunningNode> {
 
   const blocks = new BlockManager({
     db, rpc: netapp, layout, dataDirs: config.dataDirs, compressionLevel: config.compressionLevel, fsync: config.dataFsync,
-    consistency: config.consistencyMode, logger: logger('block'), workers,
+    consistency: config.consistencyMode, logger: logger('block'), workers, gcDelayMs: envMs('GARAGE_BLOCK_GC_DELAY_MS'),
   });
   const model = new Model({ db, rpc: netapp, layout, blocks, consistency: config.consistencyMode, logger: logger('table'), workers });
   const helpers = new ModelHelpers(model);
-  const sync = new SyncManager({ model, rpc: netapp, layout, system, workers, logger: logger('sync'), intervalMs: envMs('GARAGE_SYNC_INTERVAL_MS') ?? 10 * 60_000 });
+  const sync = new SyncManager({ model, rpc: netapp, layout, system, workers, logger: logger('sync'), intervalMs: envMs('GARAGE_SYNC_INTERVAL_MS') ?? 10 * 60_000,
+    tombstoneDelayMs: envMs('GARAGE_TOMBSTONE_GC_DELAY_MS') ?? 24 * 3600_000, gcIntervalMs: envMs('GARAGE_GC_INTERVAL_MS') ?? 10 * 60_000,
+  });
   const repair = new Repair(model, sync, logger('repair'));
   const admin = new AdminRpc({ rpc: netapp, system, model, helpers, workers, replicationFactor: config.replicationFactor, repair });
   netapp.on('peer-connected', (id) => {

@@ -3,17 +3,20 @@ import type { LayoutManager } from '../rpc/layout/manager.ts';
 import type { System } from '../rpc/system.ts';
 import { current } from '../rpc/layout/history.ts';
 import { TableSyncer } from '../table/sync.ts';
+import { TableGc } from '../table/gc.ts';
 import type { Workers } from '../util/background.ts';
 import type { Logger } from '../util/log.ts';
 import { errorMessage } from '../util/errors.ts';
 import type { Model } from './garage.ts';
 
 /**
- * Runs anti-entropy over every table on a timer, on layout changes and when peers connect,
+ * Runs anti-entropy and tombstone GC over every table on a timer, on layout changes and when peers connect,
  * and marks this node synced to a layout version once a pass for it completed without error.
  */
 export class SyncManager {
   readonly syncers: TableSyncer<unknown>[];
+  readonly gcs: TableGc<unknown>[];
+  readonly gcIntervalMs: number;
   readonly layout: LayoutManager;
   readonly system: System;
   readonly model: Model;
@@ -26,7 +29,7 @@ export class SyncManager {
   #again = false;
   #stopped = false;
 
-  constructor(o: { model: Model; rpc: RpcTransport; layout: LayoutManager; system: System; workers: Workers; logger: Logger; intervalMs: number }) {
+  constructor(o: { model: Model; rpc: RpcTransport; layout: LayoutManager; system: System; workers: Workers; logger: Logger; intervalMs: number; tombstoneDelayMs: number; gcIntervalMs: number }) {
     this.model = o.model;
     this.layout = o.layout;
     this.system = o.system;
@@ -34,6 +37,8 @@ export class SyncManager {
     this.log = o.logger;
     this.intervalMs = o.intervalMs;
     this.syncers = o.model.tables().map((t) => new TableSyncer<unknown>(t as never, o.rpc, o.layout, o.logger));
+    this.gcs = o.model.tables().map((t) => new TableGc<unknown>(t as never, o.rpc, o.layout, o.workers, o.logger, o.tombstoneDelayMs));
+    this.gcIntervalMs = o.gcIntervalMs;
     let live = this.layout.history.versions.length;
     this.layout.on('changed', (_h: unknown, newVersion: boolean) => {
       // A new version moves partitions; a retired one lets old holders offload their blocks.
@@ -58,6 +63,7 @@ export class SyncManager {
     };
     loop();
     this.trigger(1000);
+    for (const g of this.gcs) g.start(this.gcIntervalMs);
   }
 
   /** Schedules a pass soon (passes never overlap; a request during one runs another after it). */
@@ -116,5 +122,6 @@ export class SyncManager {
     this.#stopped = true;
     clearTimeout(this.#timer);
     clearTimeout(this.#soon);
+    for (const g of this.gcs) g.stop();
   }
 }

@@ -48,6 +48,8 @@ export class Table<E> {
   readonly layout: LayoutView;
   readonly store: Tree;
   readonly queue: Tree;
+  /** storage key → [time it became a tombstone u64][sha256 of the tombstone]: candidates for GC. */
+  readonly gcTodo: Tree;
   readonly opts: TableOptions;
   readonly endpoint: string;
   /** Incremental content summary used by anti-entropy (see merkle.ts). */
@@ -64,6 +66,7 @@ export class Table<E> {
     this.opts = opts;
     this.store = db.tree(`table:${schema.name}`);
     this.queue = db.tree(`table:${schema.name}:insert_queue`);
+    this.gcTodo = db.tree(`table:${schema.name}:gc_todo`);
     this.endpoint = `table/${schema.name}`;
     this.digest = new TableDigest(db, schema.name);
     rpc.register(this.endpoint, async (_from, body) => ({ body: await this.#handle(body as TableRpc) }));
@@ -101,7 +104,26 @@ export class Table<E> {
     if (oldBytes && oldBytes.equals(curBytes)) return;
     tx.put(this.store, key, curBytes);
     this.digest.update(tx, key[0]!, key, curBytes);
+    if (s.isTombstone(cur)) {
+      const todo = Buffer.alloc(8);
+      todo.writeBigUInt64BE(BigInt(Date.now()));
+      tx.put(this.gcTodo, key, Buffer.concat([todo, createHash('sha256').update(curBytes).digest()]));
+    }
     s.updated?.(tx, old, cur);
+  }
+
+  /** Deletes entries whose stored value still has the given hash (tombstone GC). */
+  async deleteIfEqual(items: [Buffer, Buffer][]): Promise<void> {
+    await this.db.transaction((tx) => {
+      for (const [k, h] of items) {
+        const v = tx.get(this.store, k);
+        if (v && createHash('sha256').update(v).digest().equals(h)) {
+          tx.remove(this.store, k);
+          this.digest.update(tx, k[0]!, k, undefined);
+        }
+        tx.remove(this.gcTodo, k);
+      }
+    });
   }
 
   /** Reads one entry from local storage. */

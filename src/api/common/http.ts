@@ -46,6 +46,8 @@ export async function startHttpServer(bindAddr: string, handler: Handler, log: L
       const err = asS3Error(e);
       if (err.code === 'ServiceUnavailable') log.warn({ err: errorMessage(e), url: req.url }, 'request failed: replicas unavailable');
       else if (!(e instanceof S3Error)) log.error({ err: errorMessage(e), stack: (e as Error).stack, url: req.url }, 'internal error');
+      // A body we stopped reading is not worth receiving: close the connection after the error.
+      if (!req.complete && !res.headersSent) res.setHeader('connection', 'close');
       sendS3Error(res, err, (req.url ?? '/').split('?')[0]!, requestId, req.method === 'HEAD');
       // Never leave a body half-read: drain what the client still sends, or close.
       if (!req.readableEnded) req.resume();

@@ -112,7 +112,7 @@ export function s3Handler(svc: S3Services) {
     const r = route(method, query, target.bucket !== undefined, target.key !== undefined, req.headers);
 
     let key: KeyEntry | undefined;
-    const auth = await authenticate({ method, url, headers: req.headers }, {
+    const auth = await authenticate({ method, url, headers: req.headers, headersDistinct: req.headersDistinct }, {
       region: svc.region,
       lookup: async (id) => {
         const k = await svc.model.key.get(Buffer.from(id), EMPTY);

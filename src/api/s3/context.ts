@@ -38,7 +38,7 @@ export interface ReqCtx {
 /** The request body, verified against signature and checksums as it streams. */
 export function requestBody(ctx: ReqCtx): VerifiedBody {
   if (ctx.expectContinue) ctx.res.writeContinue();
-  const body = verifiedBody(ctx.req, { method: ctx.req.method ?? 'GET', url: ctx.req.url ?? '/', headers: ctx.req.headers }, ctx.auth);
+  const body = verifiedBody(ctx.req, { method: ctx.req.method ?? 'GET', url: ctx.req.url ?? '/', headers: ctx.req.headers, headersDistinct: ctx.req.headersDistinct }, ctx.auth);
   // The stream reports the same failure; this only keeps an unobserved rejection from crashing the process.
   body.done.catch(() => undefined);
   return body;

@@ -1,0 +1,111 @@
+import { createHash } from 'node:crypto';
+import type { RpcTransport } from '../rpc/rpc_helper.ts';
+import type { LayoutView } from '../rpc/layout/manager.ts';
+import type { Workers } from '../util/background.ts';
+import type { Logger } from '../util/log.ts';
+import { errorMessage } from '../util/errors.ts';
+import type { Table } from './table.ts';
+
+type GcRpc = { op: 'check'; items: [Buffer, Buffer][] } | { op: 'delete'; items: [Buffer, Buffer][] };
+
+/** Hash of a stored value, as recorded in the GC queue. */
+export function valueHash(v: Buffer): Buffer {
+  return createHash('sha256').update(v).digest();
+}
+
+/**
+ * Deletes tombstones for good, once they are older than `delayMs` and every replica of
+ * their partition (in every live layout version) confirmed holding exactly that tombstone.
+ * Deletion is compare-and-delete on each replica, so a newer write is never lost.
+ */
+export class TableGc<E> {
+  readonly table: Table<E>;
+  readonly rpc: RpcTransport;
+  readonly layout: LayoutView;
+  readonly log: Logger;
+  readonly workers: Workers;
+  readonly delayMs: number;
+  readonly endpoint: string;
+  #timer: NodeJS.Timeout | undefined;
+  #stopped = false;
+
+  constructor(table: Table<E>, rpc: RpcTransport, layout: LayoutView, workers: Workers, log: Logger, delayMs: number) {
+    this.table = table;
+    this.rpc = rpc;
+    this.layout = layout;
+    this.workers = workers;
+    this.log = log;
+    this.delayMs = delayMs;
+    this.endpoint = `table-gc/${table.schema.name}`;
+    rpc.register(this.endpoint, async (_from, body) => ({ body: await this.#handle(body as GcRpc) }));
+  }
+
+  async #handle(m: GcRpc): Promise<unknown> {
+    if (m.op === 'check') return m.items.map(([k, h]) => {
+      const v = this.table.store.get(k);
+      return v !== undefined && valueHash(v).equals(h);
+    });
+    await this.table.deleteIfEqual(m.items);
+    return null;
+  }
+
+  /** Runs a GC pass every `intervalMs`. */
+  start(intervalMs: number): void {
+    this.workers.register(`${this.table.schema.name} gc`, 'deletes tombstones every replica holds');
+    const loop = () => {
+      this.#timer = setTimeout(() => {
+        this.pass().catch((e: unknown) => this.log.warn({ table: this.table.schema.name, err: errorMessage(e) }, 'tombstone gc failed')).finally(() => {
+          if (!this.#stopped) loop();
+        });
+      }, intervalMs);
+    };
+    loop();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+  }
+
+  /** One pass over the GC queue; returns how many tombstones were deleted. */
+  async pass(): Promise<number> {
+    const now = Date.now();
+    const due: [Buffer, Buffer][] = [];
+    const stale: Buffer[] = [];
+    for (const [k, v] of this.table.gcTodo.range({})) {
+      if (Number(v.readBigUInt64BE(0)) + this.delayMs > now) continue;
+      const cur = this.table.store.get(k);
+      const h = v.subarray(8);
+      if (!cur || !valueHash(cur).equals(h)) stale.push(k);
+      else due.push([k, h]);
+      if (due.length >= 1000) break;
+    }
+    if (stale.length) await this.table.db.transaction((tx) => stale.forEach((k) => tx.remove(this.table.gcTodo, k)));
+    // Group by the replicas that must confirm.
+    const groups = new Map<string, { nodes: string[]; items: [Buffer, Buffer][] }>();
+    for (const item of due) {
+      const hash = Buffer.alloc(32);
+      hash[0] = item[0][0]!;
+      const nodes = [...new Set((this.table.schema.replication === 'full' ? this.layout.storageNodeSets() : this.layout.writeSets(hash)).flat())].sort();
+      const key = nodes.join(',');
+      let g = groups.get(key);
+      if (!g) groups.set(key, (g = { nodes, items: [] }));
+      g.items.push(item);
+    }
+    let deleted = 0;
+    for (const { nodes, items } of groups.values()) {
+      try {
+        const answers = await Promise.all(nodes.map((n) => this.rpc.call(n, this.endpoint, { op: 'check', items } satisfies GcRpc, { priority: 'background', timeoutMs: 30_000 }).then((r) => r.body as boolean[])));
+        const everywhere = items.filter((_, i) => answers.every((a) => a[i]));
+        if (everywhere.length === 0) continue;
+        await Promise.all(nodes.map((n) => this.rpc.call(n, this.endpoint, { op: 'delete', items: everywhere } satisfies GcRpc, { priority: 'background', timeoutMs: 30_000 })));
+        deleted += everywhere.length;
+      } catch (e) {
+        // A replica is unreachable: try again on a later pass.
+        this.log.debug({ table: this.table.schema.name, err: errorMessage(e) }, 'tombstone gc postponed');
+      }
+    }
+    this.workers.report(`${this.table.schema.name} gc`, { queue: this.table.gcTodo.count(), lastDeleted: deleted });
+    return deleted;
+  }
+}
