@@ -138,6 +138,14 @@ test('attached streams both ways: large transfers arrive intact', async () => {
     const echoed = await b.app.call(a.app.id, 'pipe', null, { stream: e.stream });
     assert.equal(echoed.body, 'echoing');
     assert.deepEqual(await consume(echoed.stream!), { bytes: 8 * 1024 * 1024, hash: e.hash() });
+    // A handler answering with a stream without reading the request stream:
+    // once its answer is out, the caller's source is released.
+    a.app.register('ignore-req', async () => ({ body: null, stream: generator(1024 * 1024).stream }));
+    const ignored = generator(64 * 1024 * 1024);
+    const ig = await b.app.call(a.app.id, 'ignore-req', null, { stream: ignored.stream });
+    assert.equal((await consume(ig.stream!)).bytes, 1024 * 1024);
+    await waitFor(() => ignored.destroyed(), 2000, 'unread request source to be released');
+    assert.ok(ignored.produced() < 8 * 1024 * 1024);
     // Empty streams too.
     const empty = await b.app.call(a.app.id, 'sink', null, { stream: Readable.from([]) });
     assert.equal((empty.body as { bytes: number }).bytes, 0);

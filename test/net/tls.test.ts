@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tls from 'node:tls';
 import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
+import { connect as tcpConnect, type AddressInfo } from 'node:net';
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { generateEphemeralKey } from '../../src/net/node_key.ts';
 import { clientTlsOptions, deriveCaCertificate, makeTlsMaterial, nodeIdFromDer, peerNodeId, serverTlsOptions, type TlsMaterial } from '../../src/net/tls.ts';
@@ -141,4 +141,16 @@ test('NetApp: dialing id X at an address where node Y answers is refused (no imp
   } finally {
     await Promise.all([x.app.close(), y.app.close(), c.app.close()]);
   }
+});
+
+test('close() does not wait for a handshake that never comes', async () => {
+  const n = await startNode();
+  const raw = tcpConnect(n.port, '127.0.0.1');
+  raw.on('error', () => undefined);
+  await once(raw, 'connect');
+  await new Promise((r) => setTimeout(r, 50));
+  const t0 = performance.now();
+  await n.app.close();
+  assert.ok(performance.now() - t0 < 1000);
+  raw.destroy();
 });
