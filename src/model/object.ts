@@ -118,7 +118,8 @@ export function objectSchema(hooks: ObjectHooks): TableSchema<ObjectEntry> & { m
       return { bucketId, key, versions: versions.map(([uuid, ts, state]) => ({ uuid, ts, state })) };
     },
     merge: (a, b) => ({ bucketId: a.bucketId, key: a.key, versions: mergeVersions(a.versions, b.versions) }),
-    isTombstone: (e) => e.versions.length === 0 || (e.versions.length === 1 && e.versions[0]!.state.t === 'complete' && e.versions[0]!.state.data.t === 'deleteMarker'),
+    // Nothing left but a delete marker, or only aborted uploads: the row can go once every replica has it.
+    isTombstone: (e) => e.versions.every((v) => v.state.t === 'aborted') || (e.versions.length === 1 && e.versions[0]!.state.t === 'complete' && e.versions[0]!.state.data.t === 'deleteMarker'),
     updated: (tx, old, cur) => {
       if (!old) return;
       const now = new Map(cur.versions.map((v) => [v.uuid.toString('hex'), v]));

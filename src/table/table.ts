@@ -287,7 +287,9 @@ export class Table<E> {
     const prev = tx.get(this.queue, key);
     const merged = prev ? this.schema.merge(this.schema.decode(prev), e) : e;
     tx.put(this.queue, key, this.schema.encode(merged));
-    this.#queueWake?.();
+    // The transaction commits a little later: wake the worker after that.
+    const wake = this.#queueWake;
+    if (wake) setTimeout(wake, 20);
   }
 
   /** Starts the worker that drains the insert queue. */
@@ -299,7 +301,7 @@ export class Table<E> {
         if (batch.length === 0) {
           await new Promise<void>((r) => {
             this.#queueWake = r;
-            this.#queueTimer = setTimeout(r, 10_000);
+            this.#queueTimer = setTimeout(r, 1000);
           });
           this.#queueWake = undefined;
           clearTimeout(this.#queueTimer);

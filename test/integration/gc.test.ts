@@ -1,0 +1,51 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { S3Client, PutObjectCommand, DeleteObjectCommand, CreateMultipartUploadCommand, UploadPartCommand, AbortMultipartUploadCommand, CopyObjectCommand } from '@aws-sdk/client-s3';
+import { GarageProcess, quickStart, waitFor } from './harness.ts';
+
+function files(dir: string): number {
+  let n = 0;
+  for (const e of readdirSync(dir)) {
+    const p = join(dir, e);
+    n += statSync(p).isDirectory() ? files(p) : 1;
+  }
+  return n;
+}
+
+describe('garbage collection: deleting objects frees their metadata and blocks', () => {
+  let g: GarageProcess;
+  let s3: S3Client;
+
+  before(async () => {
+    g = await GarageProcess.create();
+    const realStart = g.start.bind(g);
+    g.start = () => realStart({ GARAGE_TOMBSTONE_GC_DELAY_MS: '0', GARAGE_GC_INTERVAL_MS: '300', GARAGE_BLOCK_GC_DELAY_MS: '300' });
+    const { keyId, secret } = await quickStart(g, 'gc-bucket');
+    s3 = new S3Client({ endpoint: g.endpoint, region: 'garage', forcePathStyle: true, credentials: { accessKeyId: keyId, secretAccessKey: secret } });
+  });
+  after(async () => {
+    s3.destroy();
+    await g.destroy();
+  });
+
+  it('cascades object → version → block_ref → block and removes tombstones', async () => {
+    const big = randomBytes(3 * 1024 * 1024 + 1);
+    await s3.send(new PutObjectCommand({ Bucket: 'gc-bucket', Key: 'big', Body: big }));
+    await s3.send(new PutObjectCommand({ Bucket: 'gc-bucket', Key: 'big', Body: randomBytes(2 * 1024 * 1024) })); // supersedes the first
+    await s3.send(new PutObjectCommand({ Bucket: 'gc-bucket', Key: 'small', Body: 'tiny' }));
+    await s3.send(new CopyObjectCommand({ Bucket: 'gc-bucket', Key: 'copy', CopySource: 'gc-bucket/big' }));
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'gc-bucket', Key: 'mpu' }));
+    await s3.send(new UploadPartCommand({ Bucket: 'gc-bucket', Key: 'mpu', UploadId, PartNumber: 1, Body: randomBytes(5 * 1024 * 1024) }));
+    await s3.send(new AbortMultipartUploadCommand({ Bucket: 'gc-bucket', Key: 'mpu', UploadId }));
+    assert.ok(files(join(g.dir, 'data')) > 0);
+    for (const Key of ['big', 'small', 'copy']) await s3.send(new DeleteObjectCommand({ Bucket: 'gc-bucket', Key }));
+    await waitFor('every object row, version, ref and block to be collected', async () => {
+      const s = await g.cliOk('stats');
+      const items = (t: string) => Number(new RegExp(`^${t}\\s+(\\d+)`, 'm').exec(s)![1]);
+      return items('object') === 0 && items('version') === 0 && items('block_ref') === 0 && items('mpu') === 0 && /Blocks stored here: 0/.test(s) && files(join(g.dir, 'data')) === 0;
+    }, 30_000);
+  });
+});
