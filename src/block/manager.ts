@@ -160,7 +160,9 @@ export class BlockManager {
 
   #queue(tx: Tx, hash: Buffer, when: number): void {
     tx.put(this.resync, Buffer.concat([u64(when), hash]), Buffer.alloc(0));
-    this.#wake?.();
+    // The transaction commits a little later: wake the worker after that.
+    const wake = this.#wake;
+    if (wake) setTimeout(wake, 20);
   }
 
   // ---- resync / GC worker ----
