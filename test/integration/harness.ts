@@ -81,7 +81,7 @@ export class GarageProcess {
   }
 
   /** Creates a directory and a config file in the reference's format. */
-  static async create(extra = '', opts: { replicationMode?: string; rpcSecret?: string } = {}): Promise<GarageProcess> {
+  static async create(extra = '', opts: { replicationMode?: string; rpcSecret?: string; rpcPublicPort?: number } = {}): Promise<GarageProcess> {
     const dir = mkdtempSync(join(tmpdir(), 'garage-it-'));
     const s3Port = await freePort();
     const rpcPort = await freePort();
@@ -91,7 +91,7 @@ data_dir = "${dir}/data"
 replication_mode = "${opts.replicationMode ?? 'none'}"
 
 rpc_bind_addr = "127.0.0.1:${rpcPort}"
-rpc_public_addr = "127.0.0.1:${rpcPort}"
+rpc_public_addr = "127.0.0.1:${opts.rpcPublicPort ?? rpcPort}"
 rpc_secret = "${opts.rpcSecret ?? randomBytes(32).toString('hex')}"
 
 bootstrap_peers = []
