@@ -11,19 +11,32 @@ export interface RelayOptions {
   jitterMs: number;
 }
 
+// One queue and one timer per direction, so chunks leave strictly in arrival order.
 function pipeDelayed(from: Socket, to: Socket, o: RelayOptions): void {
-  let lastRelease = 0;
-  from.on('data', (chunk: Buffer) => {
-    const delay = o.delayMs + (Math.random() * 2 - 1) * o.jitterMs;
-    const release = Math.max(lastRelease, Date.now() + delay);
-    lastRelease = release;
-    setTimeout(() => {
-      if (!to.destroyed) to.write(chunk);
-    }, release - Date.now());
-  });
-  from.on('end', () => setTimeout(() => to.end(), Math.max(0, lastRelease - Date.now())));
+  const queue: { at: number; chunk: Buffer | null }[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  const pump = () => {
+    timer = undefined;
+    const now = Date.now();
+    while (queue.length && queue[0]!.at <= now) {
+      const { chunk } = queue.shift()!;
+      if (to.destroyed) return;
+      if (chunk === null) to.end();
+      else to.write(chunk);
+    }
+    if (queue.length) timer = setTimeout(pump, Math.max(1, queue[0]!.at - now));
+  };
+  const push = (chunk: Buffer | null) => {
+    const last = queue.length ? queue[queue.length - 1]!.at : 0;
+    queue.push({ at: Math.max(last, Date.now() + o.delayMs + (Math.random() * 2 - 1) * o.jitterMs), chunk });
+    if (!timer) timer = setTimeout(pump, Math.max(1, queue[0]!.at - Date.now()));
+  };
+  from.on('data', (c: Buffer) => push(c));
+  from.on('end', () => push(null));
   from.on('error', () => to.destroy());
-  from.on('close', () => setTimeout(() => to.destroy(), Math.max(0, lastRelease - Date.now()) + 10));
+  from.on('close', () => {
+    if (!queue.length) to.destroy();
+  });
 }
 
 /** Starts a delaying relay; resolves once it listens. */

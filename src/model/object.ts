@@ -71,7 +71,9 @@ export function mergeVersions(a: ObjectVersion[], b: ObjectVersion[]): ObjectVer
   for (const v of [...a, ...b]) {
     const k = v.uuid.toString('hex');
     const cur = m.get(k);
-    if (!cur || stateRank(v.state) > stateRank(cur.state)) m.set(k, v);
+    // Per version: the most advanced state, and the highest timestamp any replica gave it.
+    if (!cur) m.set(k, v);
+    else m.set(k, { uuid: v.uuid, ts: Math.max(cur.ts, v.ts), state: stateRank(v.state) > stateRank(cur.state) ? v.state : cur.state });
   }
   const all = [...m.values()].sort(cmpVersion);
   let lastIdx = -1;
@@ -120,6 +122,23 @@ export function objectSchema(hooks: ObjectHooks): TableSchema<ObjectEntry> & { m
     merge: (a, b) => ({ bucketId: a.bucketId, key: a.key, versions: mergeVersions(a.versions, b.versions) }),
     // Nothing left but a delete marker, or only aborted uploads: the row can go once every replica has it.
     isTombstone: (e) => e.versions.every((v) => v.state.t === 'aborted') || (e.versions.length === 1 && e.versions[0]!.state.t === 'complete' && e.versions[0]!.state.data.t === 'deleteMarker'),
+    // A client's new version must come after every version this replica has seen, whatever
+    // the writer's clock said. Doing it here, on each replica of the write quorum, instead of
+    // reading the object first saves a round trip; replicas converge on the highest timestamp.
+    // Replication traffic (sync, repair, queues) is never freshened, so it cannot reorder history.
+    freshen: (incoming, old) => {
+      if (old.versions.length === 0) return incoming;
+      const known = new Set(old.versions.map((v) => v.uuid.toString('hex')));
+      let floor = Math.max(...old.versions.map((v) => v.ts));
+      return {
+        ...incoming,
+        versions: incoming.versions.map((v) => {
+          if (known.has(v.uuid.toString('hex')) || v.ts > floor) return v;
+          floor += 1;
+          return { ...v, ts: floor };
+        }),
+      };
+    },
     updated: (tx, old, cur) => {
       if (!old) return;
       const now = new Map(cur.versions.map((v) => [v.uuid.toString('hex'), v]));

@@ -17,6 +17,11 @@ export interface TableSchema<E> {
   isTombstone(e: E): boolean;
   /** Adjusts an entry before it is stored, from state already known locally (same transaction). */
   fixup?(tx: Tx, e: E): E;
+  /**
+   * Adjusts a client's new write (not replication traffic) against what this replica
+   * already holds, before merging.
+   */
+  freshen?(incoming: E, old: E): E;
   /** Runs in the write transaction after an entry changed; used to cascade to other tables. */
   updated?(tx: Tx, old: E | undefined, cur: E): void;
 }

@@ -22,7 +22,7 @@ export interface RangeQuery {
 }
 
 type TableRpc =
-  | { op: 'update'; entries: Buffer[] }
+  | { op: 'update'; entries: Buffer[]; fresh?: boolean }
   | { op: 'get'; key: Buffer }
   | { op: 'range'; pk: Buffer; q: RangeQuery }
   | { op: 'all' };
@@ -85,20 +85,21 @@ export class Table<E> {
   // ---- local side ----
 
   /** Merges entries into local storage in one transaction, running hooks; returns once committed. */
-  async applyLocal(encoded: Buffer[]): Promise<void> {
+  async applyLocal(encoded: Buffer[], fresh = false): Promise<void> {
     const entries = encoded.map((b) => this.schema.decode(b));
     await this.db.transaction((tx) => {
-      for (const e of entries) this.applyInTx(tx, e);
+      for (const e of entries) this.applyInTx(tx, e, fresh);
     });
   }
 
   /** Merges one entry in an open transaction (used by hooks of other tables on this node). */
-  applyInTx(tx: Tx, e: E): void {
+  applyInTx(tx: Tx, e: E, fresh = false): void {
     const s = this.schema;
     const key = this.storageKey(s.partitionKey(e), s.sortKey(e));
     const oldBytes = tx.get(this.store, key);
     const old = oldBytes ? s.decode(oldBytes) : undefined;
-    let cur = old ? s.merge(old, e) : e;
+    const incoming = fresh && old && s.freshen ? s.freshen(e, old) : e;
+    let cur = old ? s.merge(old, incoming) : incoming;
     if (s.fixup) cur = s.fixup(tx, cur);
     const curBytes = s.encode(cur);
     if (oldBytes && oldBytes.equals(curBytes)) return;
@@ -154,7 +155,7 @@ export class Table<E> {
   async #handle(msg: TableRpc): Promise<unknown> {
     switch (msg.op) {
       case 'update':
-        await this.applyLocal(msg.entries);
+        await this.applyLocal(msg.entries, msg.fresh === true);
         return null;
       case 'get': {
         return this.store.get(msg.key) ?? null;
@@ -199,8 +200,11 @@ export class Table<E> {
     return Math.min(setSize, this.#quorums().write);
   }
 
-  /** Writes entries to a write quorum of their replicas (in every live layout version). */
-  async insertMany(entries: E[]): Promise<void> {
+  /**
+   * Writes entries to a write quorum of their replicas (in every live layout version).
+   * `fresh`: a client's new write (lets the schema order it after everything a replica has seen).
+   */
+  async insertMany(entries: E[], opts: { fresh?: boolean } = {}): Promise<void> {
     const byPartition = new Map<string, { hash: Buffer; entries: Buffer[] }>();
     for (const e of entries) {
       const hash = this.partitionHash(this.schema.partitionKey(e));
@@ -212,14 +216,14 @@ export class Table<E> {
     }
     await Promise.all(
       [...byPartition.values()].map((g) =>
-        callQuorumSets(this.rpc, this.#writeSets(g.hash), this.endpoint, { op: 'update', entries: g.entries } satisfies TableRpc, (n) => this.writeQuorum(n)),
+        callQuorumSets(this.rpc, this.#writeSets(g.hash), this.endpoint, { op: 'update', entries: g.entries, fresh: opts.fresh } satisfies TableRpc, (n) => this.writeQuorum(n)),
       ),
     );
   }
 
   /** Writes one entry with quorum. */
-  insert(e: E): Promise<void> {
-    return this.insertMany([e]);
+  insert(e: E, opts: { fresh?: boolean } = {}): Promise<void> {
+    return this.insertMany([e], opts);
   }
 
   /** Reads one entry from a read quorum, merging answers and repairing stale replicas. */

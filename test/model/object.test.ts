@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mergeVersions, visibleVersion, type ObjectVersion } from '../../src/model/object.ts';
+import { mergeVersions, objectSchema, visibleVersion, type ObjectVersion } from '../../src/model/object.ts';
 
 const u = (n: number) => Buffer.alloc(16, n);
 const meta = { size: 1, etag: 'e', headers: [] as [string, string][] };
@@ -29,4 +29,22 @@ test('an uploading version never hides the previous complete one', () => {
   assert.equal(visibleVersion({ bucketId: u(0), key: 'k', versions: m })?.uuid[0], 1);
   const a = mergeVersions(m, [aborted(2, 20)]);
   assert.equal(visibleVersion({ bucketId: u(0), key: 'k', versions: a })?.uuid[0], 1);
+});
+
+test('a fresh write is ordered after everything the replica holds, replication traffic is not', () => {
+  const schema = objectSchema({ versionGone: () => undefined });
+  const old = { bucketId: u(0), key: 'k', versions: [complete(1, 1000)] };
+  // A writer with a slow clock: its version still supersedes the one this replica has.
+  const fresh = schema.freshen!({ bucketId: u(0), key: 'k', versions: [complete(2, 500)] }, old);
+  const merged = schema.merge(old, fresh);
+  assert.equal(visibleVersion(merged)?.uuid[0], 2);
+  assert.ok(merged.versions[0]!.ts > 1000);
+  // The same write arriving by anti-entropy is merged as is: the older timestamp loses.
+  const replicated = schema.merge(old, { bucketId: u(0), key: 'k', versions: [complete(2, 500)] });
+  assert.equal(visibleVersion(replicated)?.uuid[0], 1);
+  // Replicas that bumped differently converge on the highest timestamp.
+  const a = { bucketId: u(0), key: 'k', versions: [{ ...complete(3, 2000) }] };
+  const b = { bucketId: u(0), key: 'k', versions: [{ ...complete(3, 2100) }] };
+  assert.equal(schema.merge(a, b).versions[0]!.ts, 2100);
+  assert.equal(schema.merge(b, a).versions[0]!.ts, 2100);
 });

@@ -7,7 +7,7 @@ import { S3Error } from '../common/s3_error.ts';
 import { toXml } from '../common/xml.ts';
 import { isoDate, requireBucket, requireKey, sendXml, storedHeaders, type ReqCtx } from './context.ts';
 import { checkConditions, streamBlocks, versionBlocks } from './get.ts';
-import { checkObjectKey, newVersionTs } from './put.ts';
+import { checkObjectKey } from './put.ts';
 import { savePart } from './multipart.ts';
 
 const EMPTY = Buffer.alloc(0);
@@ -55,11 +55,11 @@ export async function handleCopyObject(ctx: ReqCtx): Promise<void> {
   const headers = directive === 'REPLACE' ? storedHeaders(ctx.req.headers) : srcData.meta.headers;
   const meta: ObjectMeta = { ...srcData.meta, headers };
   const uuid = randomBytes(16);
-  const { ts } = await newVersionTs(model, bucket.id, key);
+  const ts = Date.now();
   if (srcData.t === 'inline') {
-    await model.object.insert({ bucketId: bucket.id, key, versions: [{ uuid, ts, state: { t: 'complete', data: { t: 'inline', meta, bytes: srcData.bytes } } }] });
+    await model.object.insert({ bucketId: bucket.id, key, versions: [{ uuid, ts, state: { t: 'complete', data: { t: 'inline', meta, bytes: srcData.bytes } } }] }, { fresh: true });
   } else {
-    await model.object.insert({ bucketId: bucket.id, key, versions: [{ uuid, ts, state: { t: 'uploading', multipart: false, headers } }] });
+    await model.object.insert({ bucketId: bucket.id, key, versions: [{ uuid, ts, state: { t: 'uploading', multipart: false, headers } }] }, { fresh: true });
     try {
       await model.version.insert({ uuid, sk: EMPTY, deleted: false, header: { bucketId: bucket.id, key, parts: null }, blocks: [] });
       const blocks = await versionBlocks(model, src.version.uuid);
@@ -69,7 +69,7 @@ export async function handleCopyObject(ctx: ReqCtx): Promise<void> {
       }
       await model.version.insertMany(rows);
       await model.blockRef.insertMany([...new Map(blocks.map((b) => [b.hash.toString('hex'), b.hash])).values()].map((h) => ({ block: h, version: uuid, deleted: false })));
-      await model.object.insert({ bucketId: bucket.id, key, versions: [{ uuid, ts, state: { t: 'complete', data: { t: 'blocks', meta, firstBlock: srcData.firstBlock } } }] });
+      await model.object.insert({ bucketId: bucket.id, key, versions: [{ uuid, ts, state: { t: 'complete', data: { t: 'blocks', meta, firstBlock: srcData.firstBlock } } }] }, { fresh: true });
     } catch (e) {
       await model.object.insert({ bucketId: bucket.id, key, versions: [{ uuid, ts, state: { t: 'aborted' } }] }).catch(() => undefined);
       throw e;

@@ -1,17 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import type { Model } from '../../model/garage.ts';
-import { visibleVersion } from '../../model/object.ts';
 import { S3Error } from '../common/s3_error.ts';
 import { parseXml, toXml } from '../common/xml.ts';
 import { readSmallBody, requireBucket, requireKey, sendEmpty, sendXml, type ReqCtx } from './context.ts';
-import { newVersionTs } from './put.ts';
 
-/** Deletes an object by writing a delete marker newer than every version; a no-op if nothing is visible. */
+/**
+ * Deletes an object with one quorum write: a delete marker that every replica orders after
+ * what it holds. Deleting a missing key leaves a tombstone that GC removes.
+ */
 export async function deleteObject(model: Model, bucketId: Buffer, key: string): Promise<void> {
-  const cur = await model.object.get(bucketId, Buffer.from(key));
-  if (!visibleVersion(cur)) return;
-  const { ts } = await newVersionTs(model, bucketId, key);
-  await model.object.insert({ bucketId, key, versions: [{ uuid: randomBytes(16), ts, state: { t: 'complete', data: { t: 'deleteMarker' } } }] });
+  await model.object.insert({ bucketId, key, versions: [{ uuid: randomBytes(16), ts: Date.now(), state: { t: 'complete', data: { t: 'deleteMarker' } } }] }, { fresh: true });
 }
 
 /** DeleteObject: 204 whether or not the key existed, as S3 does. */

@@ -6,7 +6,7 @@ import type { ObjectEntry, ObjectMeta } from '../../model/object.ts';
 import { S3Error } from '../common/s3_error.ts';
 import { parseXml, toXml } from '../common/xml.ts';
 import { isoDate, readSmallBody, requestBody, requireBucket, requireKey, sendEmpty, sendXml, storedHeaders, type ReqCtx } from './context.ts';
-import { checkObjectKey, md5Etag, newVersionTs, saveBlocks } from './put.ts';
+import { checkObjectKey, md5Etag, saveBlocks } from './put.ts';
 
 const EMPTY = Buffer.alloc(0);
 const MIN_PART_SIZE = 5 * 1024 * 1024;
@@ -34,10 +34,10 @@ export async function handleCreateUpload(ctx: ReqCtx): Promise<void> {
   checkObjectKey(key);
   const { model } = ctx.svc;
   const uuid = randomBytes(16);
-  const { ts } = await newVersionTs(model, bucket.id, key);
+  const ts = Date.now();
   const headers = storedHeaders(ctx.req.headers);
   const checksumAlgorithm = ctx.req.headers['x-amz-checksum-algorithm'];
-  await model.object.insert({ bucketId: bucket.id, key, versions: [{ uuid, ts, state: { t: 'uploading', multipart: true, headers, checksumAlgorithm: typeof checksumAlgorithm === 'string' ? checksumAlgorithm.toUpperCase() : undefined } }] });
+  await model.object.insert({ bucketId: bucket.id, key, versions: [{ uuid, ts, state: { t: 'uploading', multipart: true, headers, checksumAlgorithm: typeof checksumAlgorithm === 'string' ? checksumAlgorithm.toUpperCase() : undefined } }] }, { fresh: true });
   await Promise.all([
     model.mpu.insert({ uploadId: uuid, sk: EMPTY, deleted: false, header: { bucketId: bucket.id, key, created: ts } }),
     model.version.insert({ uuid, sk: EMPTY, deleted: false, header: { bucketId: bucket.id, key, parts: null }, blocks: [] }),
@@ -129,9 +129,9 @@ export async function handleCompleteUpload(ctx: ReqCtx): Promise<void> {
   const first = rows.filter((r) => !r.deleted && keep.has(`${parseGroupKey(r.sk).part}:${parseGroupKey(r.sk).partTs}`)).sort((a, b) => Buffer.compare(a.sk, b.sk))[0];
   const meta: ObjectMeta = { size, etag, headers, parts: chosen.length };
   if (size === 0 || !first) {
-    await model.object.insert({ bucketId: bucket.id, key, versions: [{ uuid: uploadId, ts, state: { t: 'complete', data: { t: 'inline', meta, bytes: EMPTY } } }] });
+    await model.object.insert({ bucketId: bucket.id, key, versions: [{ uuid: uploadId, ts, state: { t: 'complete', data: { t: 'inline', meta, bytes: EMPTY } } }] }, { fresh: true });
   } else {
-    await model.object.insert({ bucketId: bucket.id, key, versions: [{ uuid: uploadId, ts, state: { t: 'complete', data: { t: 'blocks', meta, firstBlock: first.blocks[0]![1] } } }] });
+    await model.object.insert({ bucketId: bucket.id, key, versions: [{ uuid: uploadId, ts, state: { t: 'complete', data: { t: 'blocks', meta, firstBlock: first.blocks[0]![1] } } }] }, { fresh: true });
   }
   await model.mpu.insert({ uploadId, sk: EMPTY, deleted: true, header: { bucketId: bucket.id, key, created: ts } });
   const host = ctx.req.headers.host ?? 'localhost';

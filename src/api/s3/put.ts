@@ -3,8 +3,7 @@ import type { Readable } from 'node:stream';
 import { BlockManager } from '../../block/manager.ts';
 import type { Model } from '../../model/garage.ts';
 import { groupKey, GROUP_SIZE } from '../../model/version.ts';
-import { lastComplete, type ObjectMeta, type ObjectVersion } from '../../model/object.ts';
-import { nextTs } from '../../table/crdt.ts';
+import type { ObjectMeta } from '../../model/object.ts';
 import { S3Error } from '../common/s3_error.ts';
 import type { BodyChecks } from '../common/signature/index.ts';
 import { requestBody, requireBucket, requireKey, sendEmpty, storedHeaders, type ReqCtx } from './context.ts';
@@ -110,22 +109,16 @@ export function checksumHeaders(c: ObjectMeta['checksum']): Record<string, strin
   return c ? { [`x-amz-checksum-${c.algorithm.toLowerCase()}`]: c.value } : {};
 }
 
-/** Reads the current object entry to pick a timestamp newer than all its versions. */
-export async function newVersionTs(model: Model, bucketId: Buffer, key: string): Promise<{ ts: number; prev?: ObjectVersion }> {
-  const cur = await model.object.get(bucketId, Buffer.from(key));
-  const last = cur?.versions[cur.versions.length - 1];
-  return { ts: nextTs(last?.ts), prev: cur ? lastComplete(cur) : undefined };
-}
-
 /** Stores a whole stream as a new version of an object; the previous version stays visible until it completes. */
 export async function putObjectStream(ctx: ReqCtx, bucketId: Buffer, key: string, headers: [string, string][], stream: Readable, done: Promise<BodyChecks> | undefined): Promise<{ etag: string; meta: ObjectMeta; ts: number }> {
   const { model, blockSize } = ctx.svc;
   const uuid = randomBytes(16);
-  const { ts } = await newVersionTs(model, bucketId, key);
+  // Replicas order a fresh version after whatever they hold (see objectSchema.freshen).
+  const ts = Date.now();
   let registered = false;
   const register = async () => {
     registered = true;
-    await model.object.insert({ bucketId, key, versions: [{ uuid, ts, state: { t: 'uploading', multipart: false, headers } }] });
+    await model.object.insert({ bucketId, key, versions: [{ uuid, ts, state: { t: 'uploading', multipart: false, headers } }] }, { fresh: true });
     await model.version.insert({ uuid, sk: EMPTY, deleted: false, header: { bucketId, key, parts: null }, blocks: [] });
   };
   try {
@@ -134,7 +127,7 @@ export async function putObjectStream(ctx: ReqCtx, bucketId: Buffer, key: string
     const etag = md5Etag(saved.md5);
     const meta: ObjectMeta = { size: saved.size, etag, headers, checksum: checks ? checksumOf(checks) : undefined };
     const data = saved.inline ? { t: 'inline' as const, meta, bytes: saved.inline } : { t: 'blocks' as const, meta, firstBlock: saved.firstBlock! };
-    await model.object.insert({ bucketId, key, versions: [{ uuid, ts, state: { t: 'complete', data } }] });
+    await model.object.insert({ bucketId, key, versions: [{ uuid, ts, state: { t: 'complete', data } }] }, { fresh: true });
     return { etag, meta, ts };
   } catch (e) {
     if (registered) {
