@@ -5,20 +5,12 @@ import { parseArgs } from 'node:util';
 import { Agent } from 'node:http';
 import { S3Client, PutObjectCommand, GetObjectCommand } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { timed } from './lib.ts';
 import { GarageProcess, quickStart, startCluster } from '../test/integration/harness.ts';
 
 const { values } = parseArgs({ options: { 'big-mib': { type: 'string', default: '64' }, 'small-ops': { type: 'string', default: '1000' } } });
 const BIG = Number(values['big-mib']) * 1024 * 1024;
 const SMALL_OPS = Number(values['small-ops']);
-
-async function timed(n: number, concurrency: number, op: (i: number) => Promise<void>): Promise<number> {
-  let next = 0;
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < n) await op(next++);
-  }));
-  return (performance.now() - t0) / 1000;
-}
 
 async function measure(endpoint: string, bucket: string, keyId: string, secret: string): Promise<Record<string, string>> {
   const s3 = new S3Client({ endpoint, region: 'garage', forcePathStyle: true, credentials: { accessKeyId: keyId, secretAccessKey: secret }, requestHandler: new NodeHttpHandler({ httpAgent: new Agent({ keepAlive: true, maxSockets: 64 }) }) });

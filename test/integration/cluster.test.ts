@@ -1,19 +1,12 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { S3Client, PutObjectCommand, GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { GarageProcess, waitFor } from './harness.ts';
+import { PutObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { GarageProcess, waitFor, s3Client, getBytes } from './harness.ts';
 
 const FAST = { GARAGE_SYNC_INTERVAL_MS: '3000', GARAGE_PING_INTERVAL_MS: '1000' };
 
-function client(g: GarageProcess, keyId: string, secret: string): S3Client {
-  return new S3Client({ endpoint: g.endpoint, region: 'garage', forcePathStyle: true, credentials: { accessKeyId: keyId, secretAccessKey: secret }, maxAttempts: 2 });
-}
 
-async function getBytes(s3: S3Client, Key: string): Promise<Buffer> {
-  const r = await s3.send(new GetObjectCommand({ Bucket: 'cluster', Key }));
-  return Buffer.from(await r.Body!.transformToByteArray());
-}
 
 describe('a real cluster: four nodes in three zones, as in the reference deployment guide', () => {
   const nodes: GarageProcess[] = [];
@@ -78,7 +71,7 @@ describe('a real cluster: four nodes in three zones, as in the reference deploym
       return true;
     });
     await nodes[2]!.cliOk('bucket', 'allow', '--read', '--write', 'cluster', '--key', keyId);
-    const clients = nodes.map((n) => client(n, keyId, secret));
+    const clients = nodes.map((n) => s3Client(n, keyId, secret));
     try {
       for (let i = 0; i < 24; i++) {
         const data = randomBytes(i % 3 === 0 ? 2_500_000 + i : 1000 + i);
@@ -87,7 +80,7 @@ describe('a real cluster: four nodes in three zones, as in the reference deploym
       }
       for (const [k, v] of written) {
         const reader = clients[(Number(k.slice(4)) + 1) % 4]!;
-        assert.ok((await getBytes(reader, k)).equals(v), `${k} reads back through another node`);
+        assert.ok((await getBytes(reader, 'cluster', k)).equals(v), `${k} reads back through another node`);
       }
       const list = await clients[3]!.send(new ListObjectsV2Command({ Bucket: 'cluster' }));
       assert.equal(list.KeyCount, 24);

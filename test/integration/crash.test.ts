@@ -3,16 +3,9 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { S3Client, PutObjectCommand, GetObjectCommand, CreateMultipartUploadCommand, UploadPartCommand, CompleteMultipartUploadCommand, ListMultipartUploadsCommand, AbortMultipartUploadCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
-import { GarageProcess, quickStart, waitFor } from './harness.ts';
+import { GarageProcess, quickStart, waitFor, s3Client, getBytes } from './harness.ts';
 
-function client(g: GarageProcess, keyId: string, secret: string): S3Client {
-  return new S3Client({ endpoint: g.endpoint, region: 'garage', forcePathStyle: true, credentials: { accessKeyId: keyId, secretAccessKey: secret }, maxAttempts: 1 });
-}
 
-async function getBytes(s3: S3Client, Key: string): Promise<Buffer> {
-  const r = await s3.send(new GetObjectCommand({ Bucket: 'crash', Key }));
-  return Buffer.from(await r.Body!.transformToByteArray());
-}
 
 /** A body that sends `data` in 256 KiB pieces and calls `onProgress` with the bytes sent so far. */
 function slowBody(data: Buffer, onProgress: (sent: number) => void): Readable {
@@ -39,7 +32,7 @@ describe('crash safety: SIGKILL at any instant loses nothing acknowledged and sh
   before(async () => {
     g = await GarageProcess.create();
     creds = await quickStart(g, 'crash');
-    s3 = client(g, creds.keyId, creds.secret);
+    s3 = s3Client(g, creds.keyId, creds.secret);
   });
   after(async () => {
     s3.destroy();
@@ -50,7 +43,7 @@ describe('crash safety: SIGKILL at any instant loses nothing acknowledged and sh
     await g.kill('SIGKILL');
     await g.start();
     s3.destroy();
-    s3 = client(g, creds.keyId, creds.secret);
+    s3 = s3Client(g, creds.keyId, creds.secret);
     await waitFor('S3 to answer after restart', async () => (await s3.send(new HeadObjectCommand({ Bucket: 'crash', Key: 'acked-0' })).catch(() => undefined)) !== undefined, 30_000);
   }
 
@@ -78,12 +71,12 @@ describe('crash safety: SIGKILL at any instant loses nothing acknowledged and sh
     assert.ok(results.every((r) => r.status === 'rejected'), 'the interrupted PUTs were not acknowledged');
 
     await restart();
-    for (const [k, v] of acked) assert.ok((await getBytes(s3, k)).equals(v), `${k} intact after the kill`);
-    assert.ok((await getBytes(s3, 'overwritten')).equals(old), 'the previous version is still the visible one');
+    for (const [k, v] of acked) assert.ok((await getBytes(s3, 'crash', k)).equals(v), `${k} intact after the kill`);
+    assert.ok((await getBytes(s3, 'crash', 'overwritten')).equals(old), 'the previous version is still the visible one');
     await assert.rejects(s3.send(new GetObjectCommand({ Bucket: 'crash', Key: 'fresh' })), (e: Error) => e.name === 'NoSuchKey');
     // The node keeps serving writes.
     await s3.send(new PutObjectCommand({ Bucket: 'crash', Key: 'after', Body: 'ok' }));
-    assert.equal((await getBytes(s3, 'after')).toString(), 'ok');
+    assert.equal((await getBytes(s3, 'crash', 'after')).toString(), 'ok');
   });
 
   it('shows nothing of a multipart upload killed mid-part, and the upload can be finished or aborted after restart', async () => {
@@ -106,7 +99,7 @@ describe('crash safety: SIGKILL at any instant loses nothing acknowledged and sh
     assert.ok(list.Uploads?.some((u) => u.UploadId === UploadId), 'the upload is still listed');
     // Complete with the part that was acknowledged: exactly those bytes become visible.
     await s3.send(new CompleteMultipartUploadCommand({ Bucket: 'crash', Key: 'mpu', UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: p1.ETag }] } }));
-    assert.ok((await getBytes(s3, 'mpu')).equals(part1));
+    assert.ok((await getBytes(s3, 'crash', 'mpu')).equals(part1));
 
     const { UploadId: u2 } = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'crash', Key: 'mpu2' }));
     await s3.send(new UploadPartCommand({ Bucket: 'crash', Key: 'mpu2', UploadId: u2, PartNumber: 1, Body: part1 }));

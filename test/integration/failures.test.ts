@@ -1,17 +1,10 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { S3Client, PutObjectCommand, GetObjectCommand } from '@aws-sdk/client-s3';
-import { FAST_ENV, GarageProcess, startCluster, waitFor } from './harness.ts';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { FAST_ENV, GarageProcess, startCluster, waitFor, s3Client, getBytes } from './harness.ts';
 
-function client(g: GarageProcess, keyId: string, secret: string): S3Client {
-  return new S3Client({ endpoint: g.endpoint, region: 'garage', forcePathStyle: true, credentials: { accessKeyId: keyId, secretAccessKey: secret }, maxAttempts: 1 });
-}
 
-async function getBytes(s3: S3Client, Key: string): Promise<Buffer> {
-  const r = await s3.send(new GetObjectCommand({ Bucket: 'cluster', Key }));
-  return Buffer.from(await r.Body!.transformToByteArray());
-}
 
 /** Table digests and stored block count as `garage stats` reports them. */
 async function stats(g: GarageProcess): Promise<{ digests: Record<string, string>; stored: number }> {
@@ -36,7 +29,7 @@ describe('failures: nodes and zones go down, nothing acknowledged is lost', () =
   });
 
   it('keeps accepting and serving writes while a node is SIGKILLed mid-stream', async () => {
-    const s3 = client(nodes[3]!, keyId, secret);
+    const s3 = s3Client(nodes[3]!, keyId, secret);
     try {
       let killed: Promise<void> | undefined;
       let failures = 0;
@@ -52,9 +45,9 @@ describe('failures: nodes and zones go down, nothing acknowledged is lost', () =
       }
       await killed;
       assert.ok(failures <= 2, `at most the writes in flight at the kill may fail (${failures} failed)`);
-      const reader = client(nodes[0]!, keyId, secret);
+      const reader = s3Client(nodes[0]!, keyId, secret);
       try {
-        for (const [k, v] of acked) assert.ok((await getBytes(reader, k)).equals(v), `${k} reads back`);
+        for (const [k, v] of acked) assert.ok((await getBytes(reader, 'cluster', k)).equals(v), `${k} reads back`);
       } finally {
         reader.destroy();
       }
@@ -73,14 +66,14 @@ describe('failures: nodes and zones go down, nothing acknowledged is lost', () =
 
   it('keeps serving with a whole zone down', async () => {
     await Promise.all([nodes[0]!.kill('SIGKILL'), nodes[1]!.kill('SIGKILL')]);
-    const s3 = client(nodes[2]!, keyId, secret);
+    const s3 = s3Client(nodes[2]!, keyId, secret);
     try {
       for (let i = 0; i < 6; i++) {
         const data = randomBytes(i % 2 ? 2_000_000 : 100);
         await s3.send(new PutObjectCommand({ Bucket: 'cluster', Key: `zone-down-${i}`, Body: data }));
         acked.set(`zone-down-${i}`, data);
       }
-      for (const [k, v] of acked) assert.ok((await getBytes(s3, k)).equals(v), `${k} readable with par1 down`);
+      for (const [k, v] of acked) assert.ok((await getBytes(s3, 'cluster', k)).equals(v), `${k} readable with par1 down`);
     } finally {
       s3.destroy();
     }
@@ -88,19 +81,19 @@ describe('failures: nodes and zones go down, nothing acknowledged is lost', () =
 
   it('answers 503 with two zones down, and loses nothing once they return', async () => {
     await nodes[2]!.kill('SIGKILL');
-    const s3 = client(nodes[3]!, keyId, secret);
+    const s3 = s3Client(nodes[3]!, keyId, secret);
     try {
       const put = s3.send(new PutObjectCommand({ Bucket: 'cluster', Key: 'no-quorum', Body: 'x' }));
       await assert.rejects(put, (e: Error & { $metadata?: { httpStatusCode?: number } }) => e.$metadata?.httpStatusCode === 503);
-      await assert.rejects(getBytes(s3, 'w-0'), (e: Error & { $metadata?: { httpStatusCode?: number } }) => e.$metadata?.httpStatusCode === 503);
+      await assert.rejects(getBytes(s3, 'cluster', 'w-0'), (e: Error & { $metadata?: { httpStatusCode?: number } }) => e.$metadata?.httpStatusCode === 503);
     } finally {
       s3.destroy();
     }
     await Promise.all([0, 1, 2].map((i) => nodes[i]!.start(FAST_ENV)));
-    const reader = client(nodes[1]!, keyId, secret);
+    const reader = s3Client(nodes[1]!, keyId, secret);
     try {
-      await waitFor('quorum to be back', async () => (await getBytes(reader, 'w-0').catch(() => undefined)) !== undefined);
-      for (const [k, v] of acked) assert.ok((await getBytes(reader, k)).equals(v), `${k} intact after the outage`);
+      await waitFor('quorum to be back', async () => (await getBytes(reader, 'cluster', 'w-0').catch(() => undefined)) !== undefined);
+      for (const [k, v] of acked) assert.ok((await getBytes(reader, 'cluster', k)).equals(v), `${k} intact after the outage`);
     } finally {
       reader.destroy();
     }

@@ -1,12 +1,9 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { S3Client, PutObjectCommand, GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { FAST_ENV, GarageProcess, startCluster, nodeIds, waitFor } from './harness.ts';
+import { PutObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { FAST_ENV, GarageProcess, startCluster, nodeIds, waitFor, s3Client, getBytes } from './harness.ts';
 
-function client(g: GarageProcess, keyId: string, secret: string): S3Client {
-  return new S3Client({ endpoint: g.endpoint, region: 'garage', forcePathStyle: true, credentials: { accessKeyId: keyId, secretAccessKey: secret }, maxAttempts: 1 });
-}
 
 describe('gateway nodes and cluster security', () => {
   let nodes: GarageProcess[] = [];
@@ -23,7 +20,7 @@ describe('gateway nodes and cluster security', () => {
   });
 
   it('a gateway serves S3 for the cluster and stores no data', async () => {
-    const gw = client(nodes[3]!, keyId, secret);
+    const gw = s3Client(nodes[3]!, keyId, secret);
     try {
       const objects = new Map<string, Buffer>();
       for (let i = 0; i < 6; i++) {
@@ -32,8 +29,7 @@ describe('gateway nodes and cluster security', () => {
         objects.set(`gw-${i}`, data);
       }
       for (const [k, v] of objects) {
-        const r = await gw.send(new GetObjectCommand({ Bucket: 'cluster', Key: k }));
-        assert.ok(Buffer.from(await r.Body!.transformToByteArray()).equals(v));
+        assert.ok((await getBytes(gw, 'cluster', k)).equals(v));
       }
       assert.equal((await gw.send(new ListObjectsV2Command({ Bucket: 'cluster' }))).KeyCount, 6);
       const stats = await nodes[3]!.cliOk('stats');

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { S3Client, GetObjectCommand } from '@aws-sdk/client-s3';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const MAIN = join(ROOT, 'src/main.ts');
@@ -214,4 +215,15 @@ export async function startCluster(roles: { zone: string; capacity: number | nul
     return true;
   });
   return { nodes, ids, keyId, secret };
+}
+
+/** An AWS SDK client for a node (path-style, region garage, default checksums). */
+export function s3Client(g: GarageProcess, keyId: string, secret: string, maxAttempts = 1): S3Client {
+  return new S3Client({ endpoint: g.endpoint, region: 'garage', forcePathStyle: true, credentials: { accessKeyId: keyId, secretAccessKey: secret }, maxAttempts });
+}
+
+/** Reads a whole object. */
+export async function getBytes(s3: S3Client, bucket: string, key: string): Promise<Buffer> {
+  const r = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  return Buffer.from(await r.Body!.transformToByteArray());
 }

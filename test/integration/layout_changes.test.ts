@@ -1,17 +1,10 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, createHash } from 'node:crypto';
-import { S3Client, PutObjectCommand, GetObjectCommand } from '@aws-sdk/client-s3';
-import { FAST_ENV, GarageProcess, startCluster, waitFor, nodeIds } from './harness.ts';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { FAST_ENV, GarageProcess, startCluster, waitFor, nodeIds, s3Client, getBytes } from './harness.ts';
 
-function client(g: GarageProcess, keyId: string, secret: string): S3Client {
-  return new S3Client({ endpoint: g.endpoint, region: 'garage', forcePathStyle: true, credentials: { accessKeyId: keyId, secretAccessKey: secret }, maxAttempts: 1 });
-}
 
-async function getBytes(s3: S3Client, Key: string): Promise<Buffer> {
-  const r = await s3.send(new GetObjectCommand({ Bucket: 'cluster', Key }));
-  return Buffer.from(await r.Body!.transformToByteArray());
-}
 
 async function storedBlocks(g: GarageProcess): Promise<number> {
   return Number(/Blocks stored here: (\d+)/.exec(await g.cliOk('stats'))![1]);
@@ -44,7 +37,7 @@ describe('layout changes: replacement, repair, growth and shrink without loss', 
 
   before(async () => {
     ({ nodes, ids, keyId, secret } = await startCluster([{ zone: 'a', capacity: 10 }, { zone: 'b', capacity: 10 }, { zone: 'c', capacity: 10 }]));
-    const s3 = client(nodes[0]!, keyId, secret);
+    const s3 = s3Client(nodes[0]!, keyId, secret);
     try {
       for (let i = 0; i < 12; i++) {
         const data = randomBytes(i % 3 === 0 ? 2_100_000 + i : 300 + i);
@@ -97,9 +90,9 @@ describe('layout changes: replacement, repair, growth and shrink without loss', 
     assert.match(await nodes[0]!.cliOk('layout', 'apply'), /version 2/);
     ids[2] = fresh;
     await settled();
-    const s3 = client(nodes[2]!, keyId, secret);
+    const s3 = s3Client(nodes[2]!, keyId, secret);
     try {
-      for (const [k, v] of objects) assert.ok((await getBytes(s3, k)).equals(v), `${k} through the new node`);
+      for (const [k, v] of objects) assert.ok((await getBytes(s3, 'cluster', k)).equals(v), `${k} through the new node`);
     } finally {
       s3.destroy();
     }
@@ -121,7 +114,7 @@ describe('layout changes: replacement, repair, growth and shrink without loss', 
     ids.push((await nodeIds([extra]))[0]!);
     await extra.cliOk('node', 'connect', ids[0]!);
 
-    const s3s = nodes.map((n) => client(n, keyId, secret));
+    const s3s = nodes.map((n) => s3Client(n, keyId, secret));
     let stop = false;
     let paused = false;
     let idle: (() => void) | undefined;
@@ -147,7 +140,7 @@ describe('layout changes: replacement, repair, growth and shrink without loss', 
         }
         for (const [key, v] of [...objects].slice(-5)) {
           try {
-            if (!(await getBytes(s3s[(i + 1) % 3]!, key)).equals(v)) failures.push(`get ${key}: wrong bytes`);
+            if (!(await getBytes(s3s[(i + 1) % 3]!, 'cluster', key)).equals(v)) failures.push(`get ${key}: wrong bytes`);
             reads++;
           } catch (e) {
             failures.push(`get ${key}: ${(e as Error).message}`);
@@ -182,7 +175,7 @@ describe('layout changes: replacement, repair, growth and shrink without loss', 
     }
     assert.deepEqual(failures, [], 'no request failed during the changes');
     assert.ok(writes > 3 && reads > 10, `the workload ran (${writes} writes, ${reads} reads)`);
-    for (const [k, v] of objects) assert.ok((await getBytes(s3s[1]!, k)).equals(v), `${k} after growth and shrink`);
+    for (const [k, v] of objects) assert.ok((await getBytes(s3s[1]!, 'cluster', k)).equals(v), `${k} after growth and shrink`);
     for (const c of s3s) c.destroy();
   });
 });
