@@ -432,6 +432,53 @@ api_bind_addr = "127.0.0.1:${await freePort()}"
       assert.match(r.out, /bootstrap_peers/);
     });
 
+    it('vhost-style requests (root_domain) reach the bucket named by the Host header', async () => {
+      const host = `${BUCKET}.s3.garage`;
+      const body = Buffer.from('vhost body');
+      const signed = await signer.sign({ method: 'PUT', protocol: 'http:', hostname: host, path: '/vhost/key.txt', query: {}, headers: { host, 'content-length': String(body.length) }, body });
+      const put = await new Promise<number>((resolve, reject) => {
+        const req = httpRequest({ host: '127.0.0.1', port: g.s3Port, method: 'PUT', path: '/vhost/key.txt', headers: signed.headers, agent: false }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+      assert.equal(put, 200);
+      const r = await getObject('vhost/key.txt');
+      assert.equal(r.status, 200);
+      assert.equal(r.body.toString(), 'vhost body');
+    });
+
+    it('answers Expect: 100-continue only after authentication', async () => {
+      const size = 8 * 1024 * 1024;
+      const attempt = async (tamper: boolean) => {
+        const s = await sign('PUT', objPath('continue/obj'), {}, { expect: '100-continue', 'content-length': String(size), 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' });
+        if (tamper) s.headers.authorization = s.headers.authorization!.replace(/Signature=\w{4}/, 'Signature=0000');
+        return new Promise<{ status: number; sentBody: boolean; body: Buffer }>((resolve, reject) => {
+          let sentBody = false;
+          const req = httpRequest({ host: '127.0.0.1', port: g.s3Port, method: 'PUT', path: s.path, headers: s.headers, agent: false }, (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, sentBody, body: Buffer.concat(chunks) }));
+          });
+          req.on('continue', () => {
+            sentBody = true;
+            req.end(randomBytes(size));
+          });
+          req.on('error', reject);
+          req.flushHeaders();
+        });
+      };
+      const bad = await attempt(true);
+      assert.equal(bad.status, 403);
+      assert.equal(bad.sentBody, false, 'the body was never asked for');
+      assert.equal(xmlCode(bad.body), 'SignatureDoesNotMatch');
+      const good = await attempt(false);
+      assert.equal(good.status, 200, good.body.toString());
+      assert.equal(good.sentBody, true);
+    });
+
     it('the running server was not disturbed, and logged no internal error', async () => {
       await assertHealthy();
       assert.doesNotMatch(g.log, /internal error|uncaught|unhandled/i, g.log.slice(-3000));
