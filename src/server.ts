@@ -11,6 +11,7 @@ import { System } from './rpc/system.ts';
 import { Peering } from './net/peering.ts';
 import { SyncManager } from './model/sync_manager.ts';
 import { Repair } from './model/repair.ts';
+import { StaleUploadCleaner } from './model/stale_uploads.ts';
 import { join } from 'node:path';
 import { BlockManager } from './block/manager.ts';
 import { Model } from './model/garage.ts';
@@ -62,6 +63,7 @@ export async function startNode(config: Config): Promise<RunningNode> {
   const blocks = new BlockManager({
     db, rpc: netapp, layout, dataDirs: config.dataDirs, compressionLevel: config.compressionLevel, fsync: config.dataFsync,
     consistency: config.consistencyMode, logger: logger('block'), workers, gcDelayMs: envMs('GARAGE_BLOCK_GC_DELAY_MS'),
+    rttOf: (node) => peering.peers().find((p) => p.id === node)?.rttMs,
   });
   const model = new Model({ db, rpc: netapp, layout, blocks, consistency: config.consistencyMode, logger: logger('table'), workers });
   const helpers = new ModelHelpers(model);
@@ -74,9 +76,11 @@ export async function startNode(config: Config): Promise<RunningNode> {
     void system.pullLayout(id).then(() => sync.trigger());
   });
   await peering.start();
+  const staleUploads = new StaleUploadCleaner(model, logger('model'), envMs('GARAGE_STALE_UPLOAD_AGE_MS'));
   model.start();
   blocks.start();
   sync.start();
+  staleUploads.start(envMs('GARAGE_GC_INTERVAL_MS'));
 
   let s3Server: Server | undefined;
   if (config.s3Api.bindAddr) {
@@ -93,6 +97,7 @@ export async function startNode(config: Config): Promise<RunningNode> {
         await new Promise<void>((r) => s3Server!.close(() => r()));
       }
       sync.stop();
+      staleUploads.stop();
       model.stop();
       blocks.stop();
       await peering.stop();

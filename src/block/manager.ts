@@ -29,6 +29,8 @@ export interface BlockManagerOptions {
   workers: Workers;
   /** How long an unreferenced block is kept before deletion (default 10 min). */
   gcDelayMs?: number;
+  /** Measured round trip to a node, to read from the nearest replica first. */
+  rttOf?: (node: string) => number | undefined;
 }
 
 function u64(n: number): Buffer {
@@ -110,7 +112,8 @@ export class BlockManager {
       }
     }
     const self = this.opts.rpc.id;
-    const nodes = [...new Set([...this.opts.layout.readNodes(hash), ...this.opts.layout.writeSets(hash).flat()])].filter((n) => n !== self);
+    const rtt = (n: string) => this.opts.rttOf?.(n) ?? Number.MAX_SAFE_INTEGER;
+    const nodes = [...new Set([...this.opts.layout.readNodes(hash), ...this.opts.layout.writeSets(hash).flat()])].filter((n) => n !== self).sort((a, b) => rtt(a) - rtt(b));
     const errors: string[] = [];
     for (const node of nodes) {
       try {
