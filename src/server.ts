@@ -78,7 +78,7 @@ export async function startNode(config: Config): Promise<RunningNode> {
   await peering.start();
   const staleUploads = new StaleUploadCleaner(model, logger('model'), envMs('GARAGE_STALE_UPLOAD_AGE_MS'));
   model.start();
-  blocks.start();
+  await blocks.start();
   sync.start();
   staleUploads.start(envMs('GARAGE_GC_INTERVAL_MS'));
 

@@ -171,7 +171,8 @@ export class BlockManager {
   // ---- resync / GC worker ----
 
   /** Starts the worker that deletes unreferenced blocks and fetches missing ones. */
-  start(): void {
+  async start(): Promise<void> {
+    await this.store.cleanTemp();
     this.opts.workers.register('block resync', 'deletes unreferenced blocks after a delay, fetches missing ones');
     void this.#loop();
   }

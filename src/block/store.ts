@@ -1,4 +1,4 @@
-import { mkdir, open, readFile, rename, unlink, stat } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, unlink, stat, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { BlockError } from '../util/errors.ts';
@@ -56,6 +56,14 @@ export class BlockStore {
     return join(dir.path, hex.slice(0, 2), hex.slice(2, 4), compressed ? `${hex}.zst` : hex);
   }
 
+  /** Empties the temp directories, where a crash may have left partial files (call before serving). */
+  async cleanTemp(): Promise<void> {
+    for (const d of this.#writable) {
+      await rm(join(d.path, 'tmp'), { recursive: true, force: true });
+      await mkdir(join(d.path, 'tmp'), { recursive: true });
+    }
+  }
+
   /** Finds where a block is stored, if anywhere. */
   async locate(hash: Buffer): Promise<{ path: string; compressed: boolean; size: number } | undefined> {
     const hex = this.#hex(hash);
@@ -94,7 +102,8 @@ export class BlockStore {
     const path = this.#path(dir, hex, block.compressed);
     const parent = join(dir.path, hex.slice(0, 2), hex.slice(2, 4));
     await mkdir(parent, { recursive: true });
-    const tmp = `${path}.tmp-${randomBytes(4).toString('hex')}`;
+    // Temp files live in one directory per data dir, emptied at start: a crash mid-write leaves nothing behind.
+    const tmp = join(dir.path, 'tmp', `${hex}-${randomBytes(4).toString('hex')}`);
     const fh = await open(tmp, 'w', 0o600);
     try {
       await fh.writeFile(block.data);
