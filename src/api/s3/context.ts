@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Readable } from 'node:stream';
 import type { AuthResult, VerifiedBody } from '../common/signature/index.ts';
 import { verifiedBody } from '../common/signature/index.ts';
 import { S3Error } from '../common/s3_error.ts';
@@ -108,6 +107,3 @@ export function storedHeaders(h: IncomingMessage['headers']): [string, string][]
   if (!out.some(([k]) => k === 'content-type')) out.push(['content-type', 'binary/octet-stream']);
   return out.sort((a, b) => (a[0] < b[0] ? -1 : 1));
 }
-
-/** A readable stream type guard for bodies given to pipelines. */
-export type Body = Readable;
