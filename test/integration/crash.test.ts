@@ -3,20 +3,11 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { S3Client, PutObjectCommand, GetObjectCommand, CreateMultipartUploadCommand, UploadPartCommand, CompleteMultipartUploadCommand, ListMultipartUploadsCommand, AbortMultipartUploadCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
-import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { GarageProcess, quickStart, waitFor, s3Client, getBytes } from './harness.ts';
+import { GarageProcess, quickStart, waitFor, s3Client, getBytes, countFiles } from './harness.ts';
 
 
 
-function files(dir: string): number {
-  let n = 0;
-  for (const e of readdirSync(dir)) {
-    const p = join(dir, e);
-    n += statSync(p).isDirectory() ? files(p) : 1;
-  }
-  return n;
-}
 
 /** A body that sends `data` in 256 KiB pieces and calls `onProgress` with the bytes sent so far. */
 function slowBody(data: Buffer, onProgress: (sent: number) => void): Readable {
@@ -133,8 +124,8 @@ describe('crash safety: SIGKILL at any instant loses nothing acknowledged and sh
     let last = '';
     await waitFor('only the blocks and rows of live objects to remain', async () => {
       const s = await g.cliOk('stats');
-      last = `${s}\nfiles: ${files(join(g.dir, 'data'))}`;
-      return /^object\s+13\s/m.test(s) && files(join(g.dir, 'data')) === 19;
+      last = `${s}\nfiles: ${countFiles(join(g.dir, 'data'))}`;
+      return /^object\s+13\s/m.test(s) && countFiles(join(g.dir, 'data')) === 19;
     }, 60_000).catch((e: Error) => {
       throw new Error(`${e.message}\n${last}`);
     });

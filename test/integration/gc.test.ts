@@ -1,19 +1,10 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { S3Client, PutObjectCommand, DeleteObjectCommand, CreateMultipartUploadCommand, UploadPartCommand, AbortMultipartUploadCommand, CopyObjectCommand } from '@aws-sdk/client-s3';
-import { GarageProcess, quickStart, waitFor } from './harness.ts';
+import { GarageProcess, quickStart, waitFor, countFiles } from './harness.ts';
 
-function files(dir: string): number {
-  let n = 0;
-  for (const e of readdirSync(dir)) {
-    const p = join(dir, e);
-    n += statSync(p).isDirectory() ? files(p) : 1;
-  }
-  return n;
-}
 
 describe('garbage collection: deleting objects frees their metadata and blocks', () => {
   let g: GarageProcess;
@@ -40,12 +31,12 @@ describe('garbage collection: deleting objects frees their metadata and blocks',
     const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'gc-bucket', Key: 'mpu' }));
     await s3.send(new UploadPartCommand({ Bucket: 'gc-bucket', Key: 'mpu', UploadId, PartNumber: 1, Body: randomBytes(5 * 1024 * 1024) }));
     await s3.send(new AbortMultipartUploadCommand({ Bucket: 'gc-bucket', Key: 'mpu', UploadId }));
-    assert.ok(files(join(g.dir, 'data')) > 0);
+    assert.ok(countFiles(join(g.dir, 'data')) > 0);
     for (const Key of ['big', 'small', 'copy']) await s3.send(new DeleteObjectCommand({ Bucket: 'gc-bucket', Key }));
     await waitFor('every object row, version, ref and block to be collected', async () => {
       const s = await g.cliOk('stats');
       const items = (t: string) => Number(new RegExp(`^${t}\\s+(\\d+)`, 'm').exec(s)![1]);
-      return items('object') === 0 && items('version') === 0 && items('block_ref') === 0 && items('mpu') === 0 && /Blocks stored here: 0/.test(s) && files(join(g.dir, 'data')) === 0;
+      return items('object') === 0 && items('version') === 0 && items('block_ref') === 0 && items('mpu') === 0 && /Blocks stored here: 0/.test(s) && countFiles(join(g.dir, 'data')) === 0;
     }, 30_000);
   });
 });
