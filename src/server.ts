@@ -19,6 +19,7 @@ import { ModelHelpers } from './model/helpers.ts';
 import { AdminRpc } from './api/admin/rpc.ts';
 import { startHttpServer } from './api/common/http.ts';
 import { s3Handler } from './api/s3/api.ts';
+import { webHandler } from './web/server.ts';
 
 /** A running node. */
 export interface RunningNode {
@@ -88,13 +89,20 @@ export async function startNode(config: Config): Promise<RunningNode> {
     log.info({ addr: config.s3Api.bindAddr }, 'S3 API listening');
   }
 
+  let webServer: Server | undefined;
+  if (config.s3Web?.bindAddr) {
+    webServer = await startHttpServer(config.s3Web.bindAddr, webHandler({ model, helpers, logger: logger('web'), rootDomain: config.s3Web.rootDomain, index: config.s3Web.index }), logger('web'), 'web');
+    log.info({ addr: config.s3Web.bindAddr }, 'website endpoint listening');
+  }
+
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
       log.info('shutting down');
-      if (s3Server) {
-        s3Server.closeIdleConnections();
-        await new Promise<void>((r) => s3Server!.close(() => r()));
+      for (const srv of [s3Server, webServer]) {
+        if (!srv) continue;
+        srv.closeIdleConnections();
+        await new Promise<void>((r) => srv.close(() => r()));
       }
       sync.stop();
       staleUploads.stop();

@@ -71,14 +71,16 @@ export class GarageProcess {
   readonly configPath: string;
   readonly s3Port: number;
   readonly rpcPort: number;
+  readonly webPort: number;
   proc: ChildProcess | undefined;
   log = '';
 
-  constructor(dir: string, configPath: string, s3Port: number, rpcPort: number) {
+  constructor(dir: string, configPath: string, s3Port: number, rpcPort: number, webPort: number) {
     this.dir = dir;
     this.configPath = configPath;
     this.s3Port = s3Port;
     this.rpcPort = rpcPort;
+    this.webPort = webPort;
   }
 
   /** Creates a directory and a config file in the reference's format. */
@@ -86,6 +88,7 @@ export class GarageProcess {
     const dir = mkdtempSync(join(tmpdir(), 'garage-it-'));
     const s3Port = await freePort();
     const rpcPort = await freePort();
+    const webPort = await freePort();
     const config = `metadata_dir = "${dir}/meta"
 data_dir = "${dir}/data"
 
@@ -103,13 +106,13 @@ api_bind_addr = "127.0.0.1:${s3Port}"
 root_domain = ".s3.garage"
 
 [s3_web]
-bind_addr = "127.0.0.1:0"
+bind_addr = "127.0.0.1:${webPort}"
 root_domain = ".web.garage"
 index = "index.html"
 `;
     const configPath = join(dir, 'garage.toml');
     writeFileSync(configPath, config);
-    return new GarageProcess(dir, configPath, s3Port, rpcPort);
+    return new GarageProcess(dir, configPath, s3Port, rpcPort, webPort);
   }
 
   get endpoint(): string {

@@ -10,6 +10,7 @@ import { handleDeleteObject, handleDeleteObjects } from './delete.ts';
 import { handleListObjects, handleListUploads } from './list.ts';
 import { handleCreateUpload, handleUploadPart, handleCompleteUpload, handleAbortUpload, handleListParts } from './multipart.ts';
 import { handleCopyObject, handleUploadPartCopy } from './copy.ts';
+import { handleGetWebsite, handlePutWebsite, handleDeleteWebsite } from './website.ts';
 
 type Need = 'none' | 'read' | 'write' | 'owner';
 type Route = { name: string; need: Need; run: (ctx: ReqCtx) => Promise<void> | void };
@@ -52,7 +53,8 @@ function route(method: string, q: URLSearchParams, hasBucket: boolean, hasKey: b
         if (has('location')) return { name: 'GetBucketLocation', need: 'read', run: handleGetLocation };
         if (has('versioning')) return { name: 'GetBucketVersioning', need: 'read', run: handleGetVersioning };
         if (has('uploads')) return { name: 'ListMultipartUploads', need: 'read', run: handleListUploads };
-        for (const p of ['cors', 'website', 'lifecycle', 'policy', 'acl', 'tagging', 'encryption', 'logging', 'notification', 'replication', 'object-lock', 'ownershipControls', 'publicAccessBlock', 'accelerate', 'requestPayment', 'analytics', 'inventory', 'metrics', 'intelligent-tiering', 'versions']) {
+        if (has('website')) return { name: 'GetBucketWebsite', need: 'read', run: handleGetWebsite };
+        for (const p of ['cors', 'lifecycle', 'policy', 'acl', 'tagging', 'encryption', 'logging', 'notification', 'replication', 'object-lock', 'ownershipControls', 'publicAccessBlock', 'accelerate', 'requestPayment', 'analytics', 'inventory', 'metrics', 'intelligent-tiering', 'versions']) {
           if (has(p)) throw new S3Error('NotImplemented', `GET ?${p} is not implemented`);
         }
         if (q.get('list-type') === '2') return { name: 'ListObjectsV2', need: 'read', run: (c) => handleListObjects(c, true) };
@@ -60,9 +62,11 @@ function route(method: string, q: URLSearchParams, hasBucket: boolean, hasKey: b
       case 'HEAD':
         return { name: 'HeadBucket', need: 'read', run: handleHeadBucket };
       case 'PUT':
+        if (has('website')) return { name: 'PutBucketWebsite', need: 'owner', run: handlePutWebsite };
         if ([...q.keys()].length > 0) throw new S3Error('NotImplemented', `PUT ?${[...q.keys()][0]} on a bucket is not implemented`);
         return { name: 'CreateBucket', need: 'none', run: handleCreateBucket };
       case 'DELETE':
+        if (has('website')) return { name: 'DeleteBucketWebsite', need: 'owner', run: handleDeleteWebsite };
         if ([...q.keys()].length > 0) throw new S3Error('NotImplemented', `DELETE ?${[...q.keys()][0]} on a bucket is not implemented`);
         return { name: 'DeleteBucket', need: 'owner', run: handleDeleteBucket };
       case 'POST':

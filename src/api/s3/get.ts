@@ -3,7 +3,8 @@ import type { Model } from '../../model/garage.ts';
 import { parseGroupKey } from '../../model/version.ts';
 import { visibleVersion, type ObjectMeta } from '../../model/object.ts';
 import { S3Error } from '../common/s3_error.ts';
-import { httpDate, requireBucket, requireKey, sendEmpty, type ReqCtx } from './context.ts';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { httpDate, requireBucket, requireKey, sendEmpty, type ReqCtx, type S3Services } from './context.ts';
 import { checksumHeaders } from './put.ts';
 
 /** A block of an object at its absolute offset. */
@@ -112,59 +113,76 @@ export function objectHeaders(meta: ObjectMeta, ts: number): Record<string, stri
   return h;
 }
 
-/** GetObject and HeadObject. */
-export async function handleGetObject(ctx: ReqCtx, head: boolean): Promise<void> {
-  const bucket = requireBucket(ctx);
-  const key = requireKey(ctx);
-  const { model } = ctx.svc;
-  const entry = await model.object.get(bucket.id, Buffer.from(key));
+/** Where and how to serve an object (shared by the S3 API and the website endpoint). */
+export interface ServeTarget {
+  model: Model;
+  logger: S3Services['logger'];
+  req: IncomingMessage;
+  res: ServerResponse;
+  query: URLSearchParams;
+  head: boolean;
+  /** Status for a full response (the website endpoint serves error documents with 404). */
+  status?: number;
+}
+
+/** Sends a visible object (Range, conditional headers, response-* overrides); NoSuchKey if none. */
+export async function serveObject(t: ServeTarget, bucketId: Buffer, key: string): Promise<void> {
+  const { model, req, res } = t;
+  const entry = await model.object.get(bucketId, Buffer.from(key));
   const v = visibleVersion(entry);
   if (!v) throw new S3Error('NoSuchKey', 'The specified key does not exist.');
   const { meta } = v.state.data;
   const headers = objectHeaders(meta, v.ts);
   try {
-    checkConditions(ctx.req.headers, meta.etag, v.ts);
+    checkConditions(req.headers, meta.etag, v.ts);
   } catch (e) {
     if (e instanceof S3Error && e.code === 'NotModified') {
-      sendEmpty(ctx.res, 304, { etag: headers.etag!, 'last-modified': headers['last-modified']! });
+      sendEmpty(res, 304, { etag: headers.etag!, 'last-modified': headers['last-modified']! });
       return;
     }
     throw e;
   }
-  const range = parseRange(ctx.req.headers.range, meta.size);
-  for (const [k, val] of Object.entries(headers)) ctx.res.setHeader(k, val);
+  const range = t.status === undefined ? parseRange(req.headers.range, meta.size) : undefined;
+  for (const [k, val] of Object.entries(headers)) res.setHeader(k, val);
   for (const [param, header] of [['response-content-type', 'content-type'], ['response-content-disposition', 'content-disposition'], ['response-cache-control', 'cache-control'], ['response-content-encoding', 'content-encoding'], ['response-content-language', 'content-language'], ['response-expires', 'expires']] as const) {
-    const val = ctx.query.get(param);
-    if (val !== null) ctx.res.setHeader(header, val);
+    const val = t.query.get(param);
+    if (val !== null) res.setHeader(header, val);
   }
-  if (!range && String(ctx.req.headers['x-amz-checksum-mode'] ?? '').toUpperCase() === 'ENABLED') {
-    for (const [k, val] of Object.entries(checksumHeaders(meta.checksum))) ctx.res.setHeader(k, val);
+  if (!range && String(req.headers['x-amz-checksum-mode'] ?? '').toUpperCase() === 'ENABLED') {
+    for (const [k, val] of Object.entries(checksumHeaders(meta.checksum))) res.setHeader(k, val);
   }
   const start = range?.start ?? 0;
   const end = range?.end ?? meta.size;
-  if (range) ctx.res.setHeader('content-range', `bytes ${start}-${end - 1}/${meta.size}`);
-  ctx.res.setHeader('content-length', end - start);
-  ctx.res.statusCode = range ? 206 : 200;
-  if (head) {
-    ctx.res.end();
+  if (range) res.setHeader('content-range', `bytes ${start}-${end - 1}/${meta.size}`);
+  res.setHeader('content-length', end - start);
+  res.statusCode = range ? 206 : (t.status ?? 200);
+  if (t.head) {
+    res.end();
     return;
   }
   if (v.state.data.t === 'inline') {
-    ctx.res.end(v.state.data.bytes.subarray(start, end));
+    res.end(v.state.data.bytes.subarray(start, end));
     return;
   }
   const blocks = await versionBlocks(model, v.uuid);
   const stream = streamBlocks(model, blocks, start, end);
   await new Promise<void>((resolve) => {
     stream.on('error', (e) => {
-      ctx.svc.logger.error({ key, err: e.message }, 'GET failed mid-stream');
-      ctx.res.destroy(e);
+      t.logger.error({ key, err: e.message }, 'GET failed mid-stream');
+      res.destroy(e);
       resolve();
     });
-    ctx.res.on('close', () => {
+    res.on('close', () => {
       stream.destroy();
       resolve();
     });
-    stream.pipe(ctx.res);
+    stream.pipe(res);
   });
+}
+
+/** GetObject and HeadObject. */
+export async function handleGetObject(ctx: ReqCtx, head: boolean): Promise<void> {
+  const bucket = requireBucket(ctx);
+  const key = requireKey(ctx);
+  await serveObject({ model: ctx.svc.model, logger: ctx.svc.logger, req: ctx.req, res: ctx.res, query: ctx.query, head }, bucket.id, key);
 }

@@ -1,0 +1,91 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { PutObjectCommand, PutBucketWebsiteCommand, GetBucketWebsiteCommand, DeleteBucketWebsiteCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GarageProcess, quickStart, s3Client } from './harness.ts';
+
+interface Page {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/** A request to the website endpoint with a chosen Host header. */
+function web(g: GarageProcess, host: string, path: string, method = 'GET'): Promise<Page> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: g.webPort, path, method, headers: { host }, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('static website endpoint ([s3_web])', () => {
+  let g: GarageProcess;
+  let s3: S3Client;
+
+  before(async () => {
+    g = await GarageProcess.create();
+    const { keyId, secret } = await quickStart(g, 'site');
+    s3 = s3Client(g, keyId, secret);
+    const put = (Key: string, Body: string, ContentType = 'text/html') => s3.send(new PutObjectCommand({ Bucket: 'site', Key, Body, ContentType }));
+    await put('index.html', '<h1>home</h1>');
+    await put('docs/index.html', '<h1>docs</h1>');
+    await put('style.css', 'body{}', 'text/css');
+    await put('404.html', '<h1>lost</h1>');
+  });
+  after(async () => {
+    s3.destroy();
+    await g.destroy();
+  });
+
+  it('serves nothing until website access is allowed', async () => {
+    const r = await web(g, 'site.web.garage', '/');
+    assert.equal(r.status, 404);
+    assert.doesNotMatch(r.body, /home/);
+  });
+
+  it('serves index documents, files, redirects to directories, and the error document with 404', async () => {
+    await g.cliOk('bucket', 'website', '--allow', 'site', '--error-document', '404.html');
+    for (const host of ['site.web.garage', 'site.web.garage:3902']) {
+      const home = await web(g, host, '/');
+      assert.equal(home.status, 200);
+      assert.equal(home.body, '<h1>home</h1>');
+      assert.equal(home.headers['content-type'], 'text/html');
+    }
+    assert.equal((await web(g, 'site.web.garage', '/docs/')).body, '<h1>docs</h1>');
+    const css = await web(g, 'site.web.garage', '/style.css');
+    assert.equal(css.status, 200);
+    assert.equal(css.headers['content-type'], 'text/css');
+    const dir = await web(g, 'site.web.garage', '/docs');
+    assert.equal(dir.status, 302);
+    assert.equal(dir.headers.location, '/docs/');
+    const missing = await web(g, 'site.web.garage', '/nope.html');
+    assert.equal(missing.status, 404);
+    assert.equal(missing.body, '<h1>lost</h1>');
+    const head = await web(g, 'site.web.garage', '/', 'HEAD');
+    assert.equal(head.status, 200);
+    assert.equal(head.body, '');
+    assert.equal((await web(g, 'site.web.garage', '/', 'POST')).status, 405);
+  });
+
+  it('a bucket whose global alias is the whole host name is served too', async () => {
+    await g.cliOk('bucket', 'alias', 'site', 'www.example.com');
+    assert.equal((await web(g, 'www.example.com', '/')).body, '<h1>home</h1>');
+  });
+
+  it('Get/Put/DeleteBucketWebsite through S3', async () => {
+    const got = await s3.send(new GetBucketWebsiteCommand({ Bucket: 'site' }));
+    assert.equal(got.IndexDocument?.Suffix, 'index.html');
+    assert.equal(got.ErrorDocument?.Key, '404.html');
+    await s3.send(new PutBucketWebsiteCommand({ Bucket: 'site', WebsiteConfiguration: { IndexDocument: { Suffix: 'index.html' } } }));
+    assert.equal((await web(g, 'site.web.garage', '/nope.html')).body.includes('lost'), false, 'no error document any more');
+    await s3.send(new DeleteBucketWebsiteCommand({ Bucket: 'site' }));
+    assert.equal((await web(g, 'site.web.garage', '/')).status, 404);
+    await assert.rejects(s3.send(new GetBucketWebsiteCommand({ Bucket: 'site' })), (e: Error) => e.name === 'NoSuchWebsiteConfiguration');
+  });
+});
