@@ -20,6 +20,8 @@ import { AdminRpc } from './api/admin/rpc.ts';
 import { startHttpServer } from './api/common/http.ts';
 import { s3Handler } from './api/s3/api.ts';
 import { webHandler } from './web/server.ts';
+import { Metrics } from './api/admin/metrics.ts';
+import { adminHttpHandler } from './api/admin/http.ts';
 
 /** A running node. */
 export interface RunningNode {
@@ -83,9 +85,10 @@ export async function startNode(config: Config): Promise<RunningNode> {
   sync.start();
   staleUploads.start(envMs('GARAGE_GC_INTERVAL_MS'));
 
+  const metrics = new Metrics(model, system);
   let s3Server: Server | undefined;
   if (config.s3Api.bindAddr) {
-    s3Server = await startHttpServer(config.s3Api.bindAddr, s3Handler({ model, helpers, region: config.s3Api.region, rootDomain: config.s3Api.rootDomain, blockSize: config.blockSize, logger: logger('s3') }), logger('s3'), 'S3 API');
+    s3Server = await startHttpServer(config.s3Api.bindAddr, s3Handler({ model, helpers, region: config.s3Api.region, rootDomain: config.s3Api.rootDomain, blockSize: config.blockSize, logger: logger('s3'), observe: (e, st, sec) => metrics.observe(e, st, sec) }), logger('s3'), 'S3 API');
     log.info({ addr: config.s3Api.bindAddr }, 'S3 API listening');
   }
 
@@ -95,11 +98,17 @@ export async function startNode(config: Config): Promise<RunningNode> {
     log.info({ addr: config.s3Web.bindAddr }, 'website endpoint listening');
   }
 
+  let adminServer: Server | undefined;
+  if (config.admin.bindAddr) {
+    adminServer = await startHttpServer(config.admin.bindAddr, adminHttpHandler({ system, admin, metrics, adminToken: config.admin.adminToken, metricsToken: config.admin.metricsToken, replicationFactor: config.replicationFactor, consistency: config.consistencyMode }), logger('admin'), 'admin API');
+    log.info({ addr: config.admin.bindAddr }, 'admin API listening');
+  }
+
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
       log.info('shutting down');
-      for (const srv of [s3Server, webServer]) {
+      for (const srv of [s3Server, webServer, adminServer]) {
         if (!srv) continue;
         srv.closeIdleConnections();
         await new Promise<void>((r) => srv.close(() => r()));

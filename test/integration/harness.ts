@@ -121,6 +121,7 @@ index = "index.html"
 
   /** Starts `garage server` and waits until its S3 and RPC ports answer. */
   async start(env: NodeJS.ProcessEnv = {}): Promise<void> {
+    if (this.running()) throw new Error('this garage server is already running');
     this.proc = spawn(process.execPath, [MAIN, '-c', this.configPath, 'server'], { env: { ...process.env, RUST_LOG: 'garage=warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc.stdout!.on('data', (d: Buffer) => (this.log += d.toString()));
     this.proc.stderr!.on('data', (d: Buffer) => (this.log += d.toString()));
@@ -129,6 +130,11 @@ index = "index.html"
       if (p.exitCode !== null) throw new Error(`garage server exited with ${p.exitCode}: ${this.log.slice(-2000)}`);
       return (await portOpen(this.s3Port)) && (await portOpen(this.rpcPort));
     });
+  }
+
+  /** Whether the server process is alive. */
+  running(): boolean {
+    return this.proc !== undefined && this.proc.exitCode === null && this.proc.signalCode === null;
   }
 
   /** Runs the real CLI against this node. */
@@ -167,7 +173,7 @@ index = "index.html"
 
 /** Starts a node and sets it up as the quick start does; returns the key's credentials. */
 export async function quickStart(g: GarageProcess, bucket = 'test-bucket'): Promise<{ keyId: string; secret: string }> {
-  await g.start();
+  if (!g.running()) await g.start();
   const status = await g.cliOk('status');
   const id = /^([0-9a-f]{16})/m.exec(status.split('\n').slice(2).join('\n'))![1]!;
   await g.cliOk('layout', 'assign', '-z', 'dc1', '-c', '1', id);

@@ -112,8 +112,12 @@ export function s3Handler(svc: S3Services) {
     const path = qi >= 0 ? url.slice(0, qi) : url;
     const query = new URLSearchParams(qi >= 0 ? url.slice(qi + 1) : '');
     const method = req.method ?? 'GET';
+    const t0 = performance.now();
+    let endpoint = 'Unknown';
+    if (svc.observe) res.on('finish', () => svc.observe!(endpoint, res.statusCode, (performance.now() - t0) / 1000));
     const target = parseTarget(path, req.headers.host, svc.rootDomain);
     const r = route(method, query, target.bucket !== undefined, target.key !== undefined, req.headers);
+    endpoint = r.name;
 
     let key: KeyEntry | undefined;
     const auth = await authenticate({ method, url, headers: req.headers, headersDistinct: req.headersDistinct }, {

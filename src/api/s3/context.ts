@@ -16,6 +16,8 @@ export interface S3Services {
   rootDomain?: string;
   blockSize: number;
   logger: Logger;
+  /** Records each request (endpoint, status, duration). */
+  observe?: (endpoint: string, status: number, seconds: number) => void;
 }
 
 /** Everything a handler knows about the request it serves. */
