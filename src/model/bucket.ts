@@ -9,6 +9,15 @@ export interface Perms {
   owner: boolean;
 }
 
+/** One CORS rule, as S3's CORSConfiguration holds it. */
+export interface CorsRule {
+  allowedOrigins: string[];
+  allowedMethods: string[];
+  allowedHeaders: string[];
+  exposeHeaders: string[];
+  maxAgeSeconds: number | null;
+}
+
 export interface WebsiteConfig {
   index: string;
   errorDocument: string | null;
@@ -26,25 +35,26 @@ export interface BucketEntry {
   /** key id → permissions. */
   keys: LwwMap<Perms>;
   website: Lww<WebsiteConfig | null>;
+  cors: Lww<CorsRule[] | null>;
   quotas: Lww<{ maxSize: number | null; maxObjects: number | null }>;
 }
 
 /** A new, empty bucket. */
 export function newBucket(id: Buffer): BucketEntry {
-  return { id, deleted: false, created: Date.now(), aliases: [], localAliases: [], keys: [], website: { ts: 0, v: null }, quotas: { ts: 0, v: { maxSize: null, maxObjects: null } } };
+  return { id, deleted: false, created: Date.now(), aliases: [], localAliases: [], keys: [], website: { ts: 0, v: null }, cors: { ts: 0, v: null }, quotas: { ts: 0, v: { maxSize: null, maxObjects: null } } };
 }
 
-type Row = [Buffer, boolean, number, LwwMap<boolean>, LwwMap<boolean>, LwwMap<Perms>, Lww<WebsiteConfig | null>, Lww<{ maxSize: number | null; maxObjects: number | null }>];
+type Row = [Buffer, boolean, number, LwwMap<boolean>, LwwMap<boolean>, LwwMap<Perms>, Lww<WebsiteConfig | null>, Lww<{ maxSize: number | null; maxObjects: number | null }>, Lww<CorsRule[] | null>];
 
 export const bucketSchema: TableSchema<BucketEntry> = {
   name: 'bucket',
   replication: 'full',
   partitionKey: (e) => e.id,
   sortKey: () => Buffer.alloc(0),
-  encode: (e) => encodeVersioned(1, [e.id, e.deleted, e.created, e.aliases, e.localAliases, e.keys, e.website, e.quotas] satisfies Row),
+  encode: (e) => encodeVersioned(1, [e.id, e.deleted, e.created, e.aliases, e.localAliases, e.keys, e.website, e.quotas, e.cors] satisfies Row),
   decode: (b) => {
-    const [id, deleted, created, aliases, localAliases, keys, website, quotas] = decodeVersioned(1, b, 'bucket') as Row;
-    return { id, deleted, created, aliases, localAliases, keys, website, quotas };
+    const [id, deleted, created, aliases, localAliases, keys, website, quotas, cors] = decodeVersioned(1, b, 'bucket') as Row;
+    return { id, deleted, created, aliases, localAliases, keys, website, quotas, cors };
   },
   merge: (a, b) => {
     const deleted = a.deleted || b.deleted;
@@ -57,6 +67,7 @@ export const bucketSchema: TableSchema<BucketEntry> = {
       localAliases: mergeLwwMap(a.localAliases, b.localAliases),
       keys: mergeLwwMap(a.keys, b.keys),
       website: mergeLww(a.website, b.website),
+      cors: mergeLww(a.cors, b.cors),
       quotas: mergeLww(a.quotas, b.quotas),
     };
   },

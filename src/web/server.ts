@@ -5,6 +5,7 @@ import type { Logger } from '../util/log.ts';
 import { S3Error } from '../api/common/s3_error.ts';
 import { serveObject } from '../api/s3/get.ts';
 import { visibleVersion } from '../model/object.ts';
+import { addCorsHeaders, handlePreflight } from '../api/s3/cors.ts';
 
 /** Settings of the static website endpoint (`[s3_web]`). */
 export interface WebServices {
@@ -45,7 +46,7 @@ export function webHandler(svc: WebServices) {
     const method = req.method ?? 'GET';
     const head = method === 'HEAD';
     res.setHeader('server', 'garage');
-    if (method !== 'GET' && method !== 'HEAD') {
+    if (method !== 'GET' && method !== 'HEAD' && method !== 'OPTIONS') {
       res.setHeader('allow', 'GET, HEAD');
       sendPage(res, 405, 'Method not allowed', false);
       return;
@@ -58,6 +59,11 @@ export function webHandler(svc: WebServices) {
       sendPage(res, 404, `No website is configured for ${name ?? 'this host'}.`, head);
       return;
     }
+    if (method === 'OPTIONS') {
+      handlePreflight(req, res, bucket);
+      return;
+    }
+    addCorsHeaders(req, res, bucket);
     const url = req.url ?? '/';
     const qi = url.indexOf('?');
     let path: string;

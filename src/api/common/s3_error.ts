@@ -31,6 +31,7 @@ export const S3_ERROR_STATUS = {
   NoSuchKey: 404,
   NoSuchUpload: 404,
   NoSuchWebsiteConfiguration: 404,
+  NoSuchCORSConfiguration: 404,
   NotImplemented: 501,
   PreconditionFailed: 412,
   RequestTimeTooSkewed: 403,

@@ -11,6 +11,7 @@ import { handleListObjects, handleListUploads } from './list.ts';
 import { handleCreateUpload, handleUploadPart, handleCompleteUpload, handleAbortUpload, handleListParts } from './multipart.ts';
 import { handleCopyObject, handleUploadPartCopy } from './copy.ts';
 import { handleGetWebsite, handlePutWebsite, handleDeleteWebsite } from './website.ts';
+import { addCorsHeaders, handlePreflight, handleGetCors, handlePutCors, handleDeleteCors } from './cors.ts';
 
 type Need = 'none' | 'read' | 'write' | 'owner';
 type Route = { name: string; need: Need; run: (ctx: ReqCtx) => Promise<void> | void };
@@ -54,7 +55,8 @@ function route(method: string, q: URLSearchParams, hasBucket: boolean, hasKey: b
         if (has('versioning')) return { name: 'GetBucketVersioning', need: 'read', run: handleGetVersioning };
         if (has('uploads')) return { name: 'ListMultipartUploads', need: 'read', run: handleListUploads };
         if (has('website')) return { name: 'GetBucketWebsite', need: 'read', run: handleGetWebsite };
-        for (const p of ['cors', 'lifecycle', 'policy', 'acl', 'tagging', 'encryption', 'logging', 'notification', 'replication', 'object-lock', 'ownershipControls', 'publicAccessBlock', 'accelerate', 'requestPayment', 'analytics', 'inventory', 'metrics', 'intelligent-tiering', 'versions']) {
+        if (has('cors')) return { name: 'GetBucketCors', need: 'read', run: handleGetCors };
+        for (const p of [ 'lifecycle', 'policy', 'acl', 'tagging', 'encryption', 'logging', 'notification', 'replication', 'object-lock', 'ownershipControls', 'publicAccessBlock', 'accelerate', 'requestPayment', 'analytics', 'inventory', 'metrics', 'intelligent-tiering', 'versions']) {
           if (has(p)) throw new S3Error('NotImplemented', `GET ?${p} is not implemented`);
         }
         if (q.get('list-type') === '2') return { name: 'ListObjectsV2', need: 'read', run: (c) => handleListObjects(c, true) };
@@ -63,10 +65,12 @@ function route(method: string, q: URLSearchParams, hasBucket: boolean, hasKey: b
         return { name: 'HeadBucket', need: 'read', run: handleHeadBucket };
       case 'PUT':
         if (has('website')) return { name: 'PutBucketWebsite', need: 'owner', run: handlePutWebsite };
+        if (has('cors')) return { name: 'PutBucketCors', need: 'owner', run: handlePutCors };
         if ([...q.keys()].length > 0) throw new S3Error('NotImplemented', `PUT ?${[...q.keys()][0]} on a bucket is not implemented`);
         return { name: 'CreateBucket', need: 'none', run: handleCreateBucket };
       case 'DELETE':
         if (has('website')) return { name: 'DeleteBucketWebsite', need: 'owner', run: handleDeleteWebsite };
+        if (has('cors')) return { name: 'DeleteBucketCors', need: 'owner', run: handleDeleteCors };
         if ([...q.keys()].length > 0) throw new S3Error('NotImplemented', `DELETE ?${[...q.keys()][0]} on a bucket is not implemented`);
         return { name: 'DeleteBucket', need: 'owner', run: handleDeleteBucket };
       case 'POST':
@@ -116,6 +120,12 @@ export function s3Handler(svc: S3Services) {
     let endpoint = 'Unknown';
     if (svc.observe) res.on('finish', () => svc.observe!(endpoint, res.statusCode, (performance.now() - t0) / 1000));
     const target = parseTarget(path, req.headers.host, svc.rootDomain);
+    if (method === 'OPTIONS') {
+      endpoint = 'Options';
+      const id = target.bucket !== undefined ? await svc.helpers.resolveBucket(target.bucket) : undefined;
+      handlePreflight(req, res, id ? await svc.helpers.getBucket(id) : undefined);
+      return;
+    }
     const r = route(method, query, target.bucket !== undefined, target.key !== undefined, req.headers);
     endpoint = r.name;
 
@@ -141,6 +151,7 @@ export function s3Handler(svc: S3Services) {
         if (!p[r.need]) throw new S3Error('AccessDenied', `key ${key.id} has no ${r.need} permission on bucket '${target.bucket}'`);
       }
     }
+    addCorsHeaders(req, res, rctx.bucket);
     svc.logger.debug({ op: r.name, bucket: target.bucket, key: target.key, keyId: key.id }, 'S3 request');
     await r.run(rctx);
   };

@@ -1,0 +1,103 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { BucketEntry, CorsRule } from '../../model/bucket.ts';
+import { S3Error } from '../common/s3_error.ts';
+import { parseXml, toXml } from '../common/xml.ts';
+import { readSmallBody, requireBucket, sendEmpty, sendXml, type ReqCtx } from './context.ts';
+
+const METHODS = ['GET', 'PUT', 'POST', 'DELETE', 'HEAD'];
+
+function asStrings(v: unknown): string[] {
+  const arr = v === undefined ? [] : Array.isArray(v) ? v : [v];
+  return arr.map(String);
+}
+
+// S3 allows one '*' wildcard in origins and allowed headers.
+function wildcardMatch(pattern: string, value: string): boolean {
+  if (pattern === '*') return true;
+  const i = pattern.indexOf('*');
+  if (i < 0) return pattern === value;
+  return value.length >= pattern.length - 1 && value.startsWith(pattern.slice(0, i)) && value.endsWith(pattern.slice(i + 1));
+}
+
+/** The first rule allowing this origin, method and request headers. */
+export function findCorsRule(rules: CorsRule[] | null, origin: string, method: string, requestHeaders: string[]): CorsRule | undefined {
+  return (rules ?? []).find((r) =>
+    r.allowedOrigins.some((o) => wildcardMatch(o, origin))
+    && r.allowedMethods.includes(method)
+    && requestHeaders.every((h) => r.allowedHeaders.some((a) => wildcardMatch(a.toLowerCase(), h.toLowerCase()))));
+}
+
+/** Adds the CORS headers of a matching rule to a response (actual, non-preflight requests). */
+export function addCorsHeaders(req: IncomingMessage, res: ServerResponse, bucket: BucketEntry | undefined): void {
+  const origin = req.headers.origin;
+  if (!origin || !bucket?.cors.v) return;
+  const rule = findCorsRule(bucket.cors.v, origin, req.method ?? 'GET', []);
+  if (!rule) return;
+  res.setHeader('access-control-allow-origin', rule.allowedOrigins.includes('*') ? '*' : origin);
+  if (rule.exposeHeaders.length) res.setHeader('access-control-expose-headers', rule.exposeHeaders.join(', '));
+  res.setHeader('vary', 'Origin');
+}
+
+/** Answers a CORS preflight (OPTIONS) from the bucket's rules; no authentication, as browsers send none. */
+export function handlePreflight(req: IncomingMessage, res: ServerResponse, bucket: BucketEntry | undefined): void {
+  const origin = req.headers.origin;
+  const method = req.headers['access-control-request-method'];
+  if (!origin || typeof method !== 'string') throw new S3Error('InvalidRequest', 'A CORS preflight needs Origin and Access-Control-Request-Method headers');
+  const requested = String(req.headers['access-control-request-headers'] ?? '').split(',').map((h) => h.trim()).filter(Boolean);
+  const rule = bucket ? findCorsRule(bucket.cors.v, origin, method.toUpperCase(), requested) : undefined;
+  if (!rule) throw new S3Error('AccessDenied', 'CORSResponse: This CORS request is not allowed. This is usually because the evaluation of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource\'s CORS spec.');
+  res.statusCode = 200;
+  res.setHeader('access-control-allow-origin', rule.allowedOrigins.includes('*') ? '*' : origin);
+  res.setHeader('access-control-allow-methods', rule.allowedMethods.join(', '));
+  if (requested.length) res.setHeader('access-control-allow-headers', requested.join(', '));
+  if (rule.exposeHeaders.length) res.setHeader('access-control-expose-headers', rule.exposeHeaders.join(', '));
+  if (rule.maxAgeSeconds !== null) res.setHeader('access-control-max-age', String(rule.maxAgeSeconds));
+  res.setHeader('vary', 'Origin, Access-Control-Request-Method, Access-Control-Request-Headers');
+  res.setHeader('content-length', 0);
+  res.end();
+}
+
+/** GetBucketCors. */
+export function handleGetCors(ctx: ReqCtx): void {
+  const rules = requireBucket(ctx).cors.v;
+  if (!rules) throw new S3Error('NoSuchCORSConfiguration', 'The CORS configuration does not exist');
+  sendXml(ctx.res, 200, toXml('CORSConfiguration', {
+    CORSRule: rules.map((r) => ({
+      AllowedOrigin: r.allowedOrigins, AllowedMethod: r.allowedMethods, AllowedHeader: r.allowedHeaders, ExposeHeader: r.exposeHeaders,
+      ...(r.maxAgeSeconds !== null ? { MaxAgeSeconds: r.maxAgeSeconds } : {}),
+    })),
+  }));
+}
+
+/** PutBucketCors. */
+export async function handlePutCors(ctx: ReqCtx): Promise<void> {
+  const bucket = requireBucket(ctx);
+  const doc = parseXml((await readSmallBody(ctx)).toString('utf8'));
+  const conf = doc.CORSConfiguration as { CORSRule?: unknown } | undefined;
+  if (!conf || typeof conf !== 'object') throw new S3Error('MalformedXML', 'expected a <CORSConfiguration> document');
+  const raw = (Array.isArray(conf.CORSRule) ? conf.CORSRule : []) as Record<string, unknown>[];
+  if (raw.length === 0 || raw.length > 100) throw new S3Error('MalformedXML', 'a CORSConfiguration holds 1 to 100 CORSRule elements');
+  const rules: CorsRule[] = raw.map((r) => {
+    const rule: CorsRule = {
+      allowedOrigins: asStrings(r.AllowedOrigin),
+      allowedMethods: asStrings(r.AllowedMethod).map((m) => m.toUpperCase()),
+      allowedHeaders: asStrings(r.AllowedHeader),
+      exposeHeaders: asStrings(r.ExposeHeader),
+      maxAgeSeconds: r.MaxAgeSeconds === undefined ? null : Number(r.MaxAgeSeconds),
+    };
+    if (rule.allowedOrigins.length === 0 || rule.allowedMethods.length === 0) throw new S3Error('MalformedXML', 'each CORSRule needs AllowedOrigin and AllowedMethod');
+    const bad = rule.allowedMethods.find((m) => !METHODS.includes(m));
+    if (bad) throw new S3Error('InvalidRequest', `Found unsupported HTTP method in CORS config. Unsupported method is ${bad}`);
+    if (rule.maxAgeSeconds !== null && (!Number.isInteger(rule.maxAgeSeconds) || rule.maxAgeSeconds < 0)) throw new S3Error('MalformedXML', 'MaxAgeSeconds must be a non-negative integer');
+    return rule;
+  });
+  await ctx.svc.model.bucket.insert({ ...bucket, cors: { ts: Math.max(Date.now(), bucket.cors.ts + 1), v: rules } });
+  sendEmpty(ctx.res, 200);
+}
+
+/** DeleteBucketCors. */
+export async function handleDeleteCors(ctx: ReqCtx): Promise<void> {
+  const bucket = requireBucket(ctx);
+  await ctx.svc.model.bucket.insert({ ...bucket, cors: { ts: Math.max(Date.now(), bucket.cors.ts + 1), v: null } });
+  sendEmpty(ctx.res, 204);
+}
