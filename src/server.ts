@@ -12,6 +12,7 @@ import { Peering } from './net/peering.ts';
 import { SyncManager } from './model/sync_manager.ts';
 import { Repair } from './model/repair.ts';
 import { StaleUploadCleaner } from './model/stale_uploads.ts';
+import { LifecycleWorker } from './model/lifecycle_worker.ts';
 import { join } from 'node:path';
 import { BlockManager } from './block/manager.ts';
 import { Model } from './model/garage.ts';
@@ -79,11 +80,15 @@ export async function startNode(config: Config): Promise<RunningNode> {
     void system.pullLayout(id).then(() => sync.trigger());
   });
   await peering.start();
+  const lifecycle = new LifecycleWorker({
+    model, layout, self: key.id, isUp: (n) => peering.peers().some((p) => p.id === n && p.connected), logger: logger('lifecycle'), dayMs: envMs('GARAGE_LIFECYCLE_DAY_MS'),
+  });
   const staleUploads = new StaleUploadCleaner(model, logger('model'), envMs('GARAGE_STALE_UPLOAD_AGE_MS'));
   model.start();
   await blocks.start();
   sync.start();
   staleUploads.start(envMs('GARAGE_GC_INTERVAL_MS'));
+  lifecycle.start(envMs('GARAGE_LIFECYCLE_INTERVAL_MS'));
 
   const metrics = new Metrics(model, system);
   let s3Server: Server | undefined;
@@ -115,6 +120,7 @@ export async function startNode(config: Config): Promise<RunningNode> {
       }
       sync.stop();
       staleUploads.stop();
+      lifecycle.stop();
       model.stop();
       blocks.stop();
       await peering.stop();

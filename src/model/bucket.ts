@@ -18,6 +18,19 @@ export interface CorsRule {
   maxAgeSeconds: number | null;
 }
 
+/** One lifecycle rule (the subset implemented: expiration and aborting unfinished uploads). */
+export interface LifecycleRule {
+  id: string | null;
+  enabled: boolean;
+  prefix: string;
+  /** Delete objects this many days after their last modification… */
+  expirationDays: number | null;
+  /** …or from this date (ms since epoch). */
+  expirationDate: number | null;
+  /** Abort multipart uploads this many days after they were started. */
+  abortMpuDays: number | null;
+}
+
 export interface WebsiteConfig {
   index: string;
   errorDocument: string | null;
@@ -36,25 +49,26 @@ export interface BucketEntry {
   keys: LwwMap<Perms>;
   website: Lww<WebsiteConfig | null>;
   cors: Lww<CorsRule[] | null>;
+  lifecycle: Lww<LifecycleRule[] | null>;
   quotas: Lww<{ maxSize: number | null; maxObjects: number | null }>;
 }
 
 /** A new, empty bucket. */
 export function newBucket(id: Buffer): BucketEntry {
-  return { id, deleted: false, created: Date.now(), aliases: [], localAliases: [], keys: [], website: { ts: 0, v: null }, cors: { ts: 0, v: null }, quotas: { ts: 0, v: { maxSize: null, maxObjects: null } } };
+  return { id, deleted: false, created: Date.now(), aliases: [], localAliases: [], keys: [], website: { ts: 0, v: null }, cors: { ts: 0, v: null }, lifecycle: { ts: 0, v: null }, quotas: { ts: 0, v: { maxSize: null, maxObjects: null } } };
 }
 
-type Row = [Buffer, boolean, number, LwwMap<boolean>, LwwMap<boolean>, LwwMap<Perms>, Lww<WebsiteConfig | null>, Lww<{ maxSize: number | null; maxObjects: number | null }>, Lww<CorsRule[] | null>];
+type Row = [Buffer, boolean, number, LwwMap<boolean>, LwwMap<boolean>, LwwMap<Perms>, Lww<WebsiteConfig | null>, Lww<{ maxSize: number | null; maxObjects: number | null }>, Lww<CorsRule[] | null>, Lww<LifecycleRule[] | null>];
 
 export const bucketSchema: TableSchema<BucketEntry> = {
   name: 'bucket',
   replication: 'full',
   partitionKey: (e) => e.id,
   sortKey: () => Buffer.alloc(0),
-  encode: (e) => encodeVersioned(1, [e.id, e.deleted, e.created, e.aliases, e.localAliases, e.keys, e.website, e.quotas, e.cors] satisfies Row),
+  encode: (e) => encodeVersioned(1, [e.id, e.deleted, e.created, e.aliases, e.localAliases, e.keys, e.website, e.quotas, e.cors, e.lifecycle] satisfies Row),
   decode: (b) => {
-    const [id, deleted, created, aliases, localAliases, keys, website, quotas, cors] = decodeVersioned(1, b, 'bucket') as Row;
-    return { id, deleted, created, aliases, localAliases, keys, website, quotas, cors };
+    const [id, deleted, created, aliases, localAliases, keys, website, quotas, cors, lifecycle] = decodeVersioned(1, b, 'bucket') as Row;
+    return { id, deleted, created, aliases, localAliases, keys, website, quotas, cors, lifecycle };
   },
   merge: (a, b) => {
     const deleted = a.deleted || b.deleted;
@@ -68,6 +82,7 @@ export const bucketSchema: TableSchema<BucketEntry> = {
       keys: mergeLwwMap(a.keys, b.keys),
       website: mergeLww(a.website, b.website),
       cors: mergeLww(a.cors, b.cors),
+      lifecycle: mergeLww(a.lifecycle, b.lifecycle),
       quotas: mergeLww(a.quotas, b.quotas),
     };
   },

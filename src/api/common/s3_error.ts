@@ -32,6 +32,7 @@ export const S3_ERROR_STATUS = {
   NoSuchUpload: 404,
   NoSuchWebsiteConfiguration: 404,
   NoSuchCORSConfiguration: 404,
+  NoSuchLifecycleConfiguration: 404,
   NotImplemented: 501,
   PreconditionFailed: 412,
   RequestTimeTooSkewed: 403,

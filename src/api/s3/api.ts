@@ -11,6 +11,7 @@ import { handleListObjects, handleListUploads } from './list.ts';
 import { handleCreateUpload, handleUploadPart, handleCompleteUpload, handleAbortUpload, handleListParts } from './multipart.ts';
 import { handleCopyObject, handleUploadPartCopy } from './copy.ts';
 import { handleGetWebsite, handlePutWebsite, handleDeleteWebsite } from './website.ts';
+import { handleGetLifecycle, handlePutLifecycle, handleDeleteLifecycle } from './lifecycle.ts';
 import { addCorsHeaders, handlePreflight, handleGetCors, handlePutCors, handleDeleteCors } from './cors.ts';
 
 type Need = 'none' | 'read' | 'write' | 'owner';
@@ -56,7 +57,8 @@ function route(method: string, q: URLSearchParams, hasBucket: boolean, hasKey: b
         if (has('uploads')) return { name: 'ListMultipartUploads', need: 'read', run: handleListUploads };
         if (has('website')) return { name: 'GetBucketWebsite', need: 'read', run: handleGetWebsite };
         if (has('cors')) return { name: 'GetBucketCors', need: 'read', run: handleGetCors };
-        for (const p of [ 'lifecycle', 'policy', 'acl', 'tagging', 'encryption', 'logging', 'notification', 'replication', 'object-lock', 'ownershipControls', 'publicAccessBlock', 'accelerate', 'requestPayment', 'analytics', 'inventory', 'metrics', 'intelligent-tiering', 'versions']) {
+        if (has('lifecycle')) return { name: 'GetBucketLifecycleConfiguration', need: 'read', run: handleGetLifecycle };
+        for (const p of ['policy', 'acl', 'tagging', 'encryption', 'logging', 'notification', 'replication', 'object-lock', 'ownershipControls', 'publicAccessBlock', 'accelerate', 'requestPayment', 'analytics', 'inventory', 'metrics', 'intelligent-tiering', 'versions']) {
           if (has(p)) throw new S3Error('NotImplemented', `GET ?${p} is not implemented`);
         }
         if (q.get('list-type') === '2') return { name: 'ListObjectsV2', need: 'read', run: (c) => handleListObjects(c, true) };
@@ -66,11 +68,13 @@ function route(method: string, q: URLSearchParams, hasBucket: boolean, hasKey: b
       case 'PUT':
         if (has('website')) return { name: 'PutBucketWebsite', need: 'owner', run: handlePutWebsite };
         if (has('cors')) return { name: 'PutBucketCors', need: 'owner', run: handlePutCors };
+        if (has('lifecycle')) return { name: 'PutBucketLifecycleConfiguration', need: 'owner', run: handlePutLifecycle };
         if ([...q.keys()].length > 0) throw new S3Error('NotImplemented', `PUT ?${[...q.keys()][0]} on a bucket is not implemented`);
         return { name: 'CreateBucket', need: 'none', run: handleCreateBucket };
       case 'DELETE':
         if (has('website')) return { name: 'DeleteBucketWebsite', need: 'owner', run: handleDeleteWebsite };
         if (has('cors')) return { name: 'DeleteBucketCors', need: 'owner', run: handleDeleteCors };
+        if (has('lifecycle')) return { name: 'DeleteBucketLifecycle', need: 'owner', run: handleDeleteLifecycle };
         if ([...q.keys()].length > 0) throw new S3Error('NotImplemented', `DELETE ?${[...q.keys()][0]} on a bucket is not implemented`);
         return { name: 'DeleteBucket', need: 'owner', run: handleDeleteBucket };
       case 'POST':

@@ -1,0 +1,93 @@
+import { randomBytes } from 'node:crypto';
+import type { Model } from './garage.ts';
+import type { LayoutView } from '../rpc/layout/manager.ts';
+import type { Logger } from '../util/log.ts';
+import { errorMessage } from '../util/errors.ts';
+import { visibleVersion } from './object.ts';
+import type { BucketEntry, LifecycleRule } from './bucket.ts';
+
+export interface LifecycleOptions {
+  model: Model;
+  layout: LayoutView;
+  self: string;
+  isUp: (node: string) => boolean;
+  logger: Logger;
+  /** Length of a lifecycle "day" (tests shorten it). */
+  dayMs?: number;
+}
+
+/**
+ * Applies bucket lifecycle rules: expires objects and aborts old multipart uploads. All
+ * objects of a bucket share one partition; its first reachable replica does the work.
+ */
+export class LifecycleWorker {
+  readonly o: LifecycleOptions;
+  readonly dayMs: number;
+  #timer: NodeJS.Timeout | undefined;
+  #stopped = false;
+
+  constructor(o: LifecycleOptions) {
+    this.o = o;
+    this.dayMs = o.dayMs ?? 86_400_000;
+  }
+
+  #leads(bucketId: Buffer): boolean {
+    const hash = this.o.model.object.partitionHash(bucketId);
+    const first = [...this.o.layout.readNodes(hash)].sort().find((n) => n === this.o.self || this.o.isUp(n));
+    return first === this.o.self;
+  }
+
+  /** One pass over every bucket with rules; returns counts of what it did. */
+  async pass(): Promise<{ expired: number; aborted: number }> {
+    const { model } = this.o;
+    const now = Date.now();
+    let expired = 0;
+    let aborted = 0;
+    const buckets: BucketEntry[] = [...model.bucket.store.range({})].map(([, v]) => model.bucket.schema.decode(v)).filter((b) => !b.deleted && b.lifecycle.v?.some((r) => r.enabled));
+    for (const b of buckets) {
+      if (!this.#leads(b.id)) continue;
+      const rules = b.lifecycle.v!.filter((r) => r.enabled);
+      for (const local of model.object.rangeLocal(b.id, {})) {
+        const matching = rules.filter((r) => local.key.startsWith(r.prefix));
+        if (matching.length === 0) continue;
+        // Decide on the quorum view, not on this replica's alone.
+        const o = await model.object.get(b.id, Buffer.from(local.key));
+        if (!o) continue;
+        const v = visibleVersion(o);
+        if (v && matching.some((r) => this.#expired(r, v.ts, now))) {
+          await model.object.insert({ bucketId: b.id, key: o.key, versions: [{ uuid: randomBytes(16), ts: now, state: { t: 'complete', data: { t: 'deleteMarker' } } }] }, { fresh: true });
+          expired++;
+        }
+        const old = o.versions.filter((x) => x.state.t === 'uploading' && x.state.multipart && matching.some((r) => r.abortMpuDays !== null && now - x.ts >= r.abortMpuDays * this.dayMs));
+        if (old.length) {
+          await model.object.insert({ bucketId: b.id, key: o.key, versions: old.map((x) => ({ ...x, state: { t: 'aborted' as const } })) });
+          aborted += old.length;
+        }
+      }
+    }
+    model.workers.report('lifecycle', { lastPass: new Date(now).toISOString(), expired, aborted });
+    return { expired, aborted };
+  }
+
+  #expired(r: LifecycleRule, ts: number, now: number): boolean {
+    return (r.expirationDays !== null && now - ts >= r.expirationDays * this.dayMs) || (r.expirationDate !== null && now >= r.expirationDate);
+  }
+
+  /** Runs a pass every `intervalMs` (default: hourly). */
+  start(intervalMs = 3600_000): void {
+    this.o.model.workers.register('lifecycle', 'expires objects and aborts old multipart uploads per bucket rules');
+    const loop = () => {
+      this.#timer = setTimeout(() => {
+        this.pass().catch((e: unknown) => this.o.logger.warn({ err: errorMessage(e) }, 'lifecycle pass failed')).finally(() => {
+          if (!this.#stopped) loop();
+        });
+      }, intervalMs);
+    };
+    loop();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+  }
+}
