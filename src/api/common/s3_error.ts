@@ -19,6 +19,8 @@ export const S3_ERROR_STATUS = {
   InvalidBucketName: 400,
   InvalidDigest: 400,
   InvalidPart: 400,
+  InvalidPolicyDocument: 400,
+  MalformedPOSTRequest: 400,
   InvalidPartOrder: 400,
   InvalidRange: 416,
   InvalidRequest: 400,

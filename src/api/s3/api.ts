@@ -12,6 +12,7 @@ import { handleCreateUpload, handleUploadPart, handleCompleteUpload, handleAbort
 import { handleCopyObject, handleUploadPartCopy } from './copy.ts';
 import { handleGetWebsite, handlePutWebsite, handleDeleteWebsite } from './website.ts';
 import { handleGetLifecycle, handlePutLifecycle, handleDeleteLifecycle } from './lifecycle.ts';
+import { handlePostObject } from './post_object.ts';
 import { addCorsHeaders, handlePreflight, handleGetCors, handlePutCors, handleDeleteCors } from './cors.ts';
 
 type Need = 'none' | 'read' | 'write' | 'owner';
@@ -128,6 +129,11 @@ export function s3Handler(svc: S3Services) {
       endpoint = 'Options';
       const id = target.bucket !== undefined ? await svc.helpers.resolveBucket(target.bucket) : undefined;
       handlePreflight(req, res, id ? await svc.helpers.getBucket(id) : undefined);
+      return;
+    }
+    if (method === 'POST' && target.bucket !== undefined && target.key === undefined && !query.has('delete') && /^multipart\/form-data/i.test(req.headers['content-type'] ?? '')) {
+      endpoint = 'PostObject';
+      await handlePostObject(svc, req, res, target.bucket);
       return;
     }
     const r = route(method, query, target.bucket !== undefined, target.key !== undefined, req.headers);

@@ -6,7 +6,7 @@ import { groupKey, GROUP_SIZE } from '../../model/version.ts';
 import type { ObjectMeta } from '../../model/object.ts';
 import { S3Error } from '../common/s3_error.ts';
 import type { BodyChecks } from '../common/signature/index.ts';
-import { requestBody, requireBucket, requireKey, sendEmpty, storedHeaders, type ReqCtx } from './context.ts';
+import { requestBody, requireBucket, requireKey, sendEmpty, storedHeaders, type ReqCtx, type S3Services } from './context.ts';
 
 /** Objects smaller than this are stored inline in the object table (one quorum write). */
 export const INLINE_THRESHOLD = 3072;
@@ -110,8 +110,8 @@ export function checksumHeaders(c: ObjectMeta['checksum']): Record<string, strin
 }
 
 /** Stores a whole stream as a new version of an object; the previous version stays visible until it completes. */
-export async function putObjectStream(ctx: ReqCtx, bucketId: Buffer, key: string, headers: [string, string][], stream: Readable, done: Promise<BodyChecks> | undefined): Promise<{ etag: string; meta: ObjectMeta; ts: number }> {
-  const { model, blockSize } = ctx.svc;
+export async function putObjectStream(svc: Pick<S3Services, 'model' | 'blockSize'>, bucketId: Buffer, key: string, headers: [string, string][], stream: Readable, done: Promise<BodyChecks> | undefined): Promise<{ etag: string; meta: ObjectMeta; ts: number }> {
+  const { model, blockSize } = svc;
   const uuid = randomBytes(16);
   // Replicas order a fresh version after whatever they hold (see objectSchema.freshen).
   const ts = Date.now();
@@ -150,6 +150,6 @@ export async function handlePutObject(ctx: ReqCtx): Promise<void> {
   checkObjectKey(key);
   if (ctx.req.headers['content-length'] === undefined && ctx.req.headers['transfer-encoding'] === undefined) throw new S3Error('MissingContentLength', 'You must provide the Content-Length HTTP header.');
   const body = requestBody(ctx);
-  const { etag, meta } = await putObjectStream(ctx, bucket.id, key, storedHeaders(ctx.req.headers), body.stream, body.done);
+  const { etag, meta } = await putObjectStream(ctx.svc, bucket.id, key, storedHeaders(ctx.req.headers), body.stream, body.done);
   sendEmpty(ctx.res, 200, { etag: `"${etag}"`, ...checksumHeaders(meta.checksum) });
 }

@@ -1,0 +1,145 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Transform, type Readable } from 'node:stream';
+import { Busboy, type BusboyFileStream } from '@fastify/busboy';
+import { authenticatePostPolicy } from '../common/signature/index.ts';
+import { S3Error } from '../common/s3_error.ts';
+import { toXml } from '../common/xml.ts';
+import { keyPerms } from '../../model/key.ts';
+import type { S3Services } from './context.ts';
+import { sendEmpty, sendXml } from './context.ts';
+import { checkObjectKey, putObjectStream } from './put.ts';
+
+const EMPTY = Buffer.alloc(0);
+/** Fields that need no policy condition. */
+const EXEMPT = new Set(['policy', 'x-amz-signature', 'file', 'x-amz-algorithm', 'x-amz-credential', 'x-amz-date', 'bucket']);
+const STORED = ['content-type', 'cache-control', 'content-disposition', 'content-encoding', 'content-language', 'expires'];
+
+type Condition = { op: 'eq' | 'starts-with'; field: string; value: string } | { op: 'range'; min: number; max: number };
+
+function parsePolicy(b64: string): { expiration: number; conditions: Condition[] } {
+  let doc: { expiration?: unknown; conditions?: unknown };
+  try {
+    doc = JSON.parse(Buffer.from(b64, 'base64').toString('utf8')) as typeof doc;
+  } catch {
+    throw new S3Error('InvalidPolicyDocument', 'Invalid Policy: the policy is not base64-encoded JSON');
+  }
+  const expiration = Date.parse(String(doc.expiration ?? ''));
+  if (Number.isNaN(expiration)) throw new S3Error('InvalidPolicyDocument', 'Invalid Policy: expiration must be an ISO 8601 date');
+  if (!Array.isArray(doc.conditions)) throw new S3Error('InvalidPolicyDocument', 'Invalid Policy: conditions must be a list');
+  const conditions: Condition[] = [];
+  for (const c of doc.conditions as unknown[]) {
+    if (Array.isArray(c)) {
+      const [op, a, b] = c as unknown[];
+      if (String(op).toLowerCase() === 'content-length-range') conditions.push({ op: 'range', min: Number(a), max: Number(b) });
+      else if (op === 'eq' || op === 'starts-with') conditions.push({ op, field: String(a).replace(/^\$/, '').toLowerCase(), value: String(b) });
+      else throw new S3Error('InvalidPolicyDocument', `Invalid Policy: unknown condition '${String(op)}'`);
+    } else if (c && typeof c === 'object') {
+      for (const [k, v] of Object.entries(c)) conditions.push({ op: 'eq', field: k.toLowerCase(), value: String(v) });
+    } else throw new S3Error('InvalidPolicyDocument', 'Invalid Policy: a condition is neither a list nor an object');
+  }
+  return { expiration, conditions };
+}
+
+/** Counts bytes and enforces the policy's content-length-range. */
+function lengthGuard(min: number, max: number): Transform {
+  let n = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      n += chunk.length;
+      if (n > max) cb(new S3Error('EntityTooLarge', `Your proposed upload exceeds the maximum allowed size (${max} bytes)`));
+      else cb(null, chunk);
+    },
+    flush(cb) {
+      cb(n < min ? new S3Error('EntityTooSmall', `Your proposed upload is smaller than the minimum allowed size (${min} bytes)`) : null);
+    },
+  });
+}
+
+/** PostObject: a browser form upload authorized by a signed policy (no Authorization header). */
+export async function handlePostObject(svc: S3Services, req: IncomingMessage, res: ServerResponse, bucketName: string): Promise<void> {
+  const ct = req.headers['content-type'] ?? '';
+  if (!ct.toLowerCase().startsWith('multipart/form-data')) throw new S3Error('InvalidRequest', 'POST object needs a multipart/form-data body');
+  const fields = new Map<string, string>();
+  const file = await new Promise<{ stream: BusboyFileStream; filename: string }>((resolve, reject) => {
+    const bb = Busboy({ headers: { ...req.headers, 'content-type': ct }, limits: { fields: 100, fieldSize: 64 * 1024, files: 1 } });
+    bb.on('field', (name, value) => fields.set(name.toLowerCase(), value));
+    bb.on('file', (name, stream, filename) => {
+      if (name.toLowerCase() !== 'file') {
+        stream.resume();
+        return;
+      }
+      // Fields after the file are not read (S3 ignores them too).
+      req.unpipe(bb);
+      resolve({ stream, filename });
+    });
+    bb.on('error', (e) => reject(new S3Error('MalformedPOSTRequest', `The body of your POST request is not well-formed multipart/form-data: ${(e as Error).message}`)));
+    bb.on('finish', () => reject(new S3Error('InvalidArgument', 'POST requires exactly one file upload per request (a field named file, last)')));
+    req.pipe(bb);
+  });
+  const field = (k: string) => fields.get(k);
+  for (const k of ['policy', 'x-amz-algorithm', 'x-amz-credential', 'x-amz-date', 'x-amz-signature', 'key']) {
+    if (field(k) === undefined) throw new S3Error('InvalidArgument', `Bucket POST must contain a field named '${k}'`, { ArgumentName: k });
+  }
+  let accessKey = undefined as Awaited<ReturnType<typeof svc.model.key.get>>;
+  await authenticatePostPolicy({ policy: field('policy')!, algorithm: field('x-amz-algorithm')!, credential: field('x-amz-credential')!, date: field('x-amz-date')!, signature: field('x-amz-signature')! }, {
+    region: svc.region,
+    lookup: async (id) => {
+      const k = await svc.model.key.get(Buffer.from(id), EMPTY);
+      if (!k || k.deleted) return null;
+      accessKey = k;
+      return { secretKey: k.secret };
+    },
+  });
+  const bucketId = await svc.helpers.resolveBucket(bucketName, accessKey);
+  const bucket = bucketId ? await svc.helpers.getBucket(bucketId) : undefined;
+  if (!bucket) throw new S3Error('NoSuchBucket', `bucket '${bucketName}' does not exist`);
+  if (!keyPerms(accessKey!, bucket.id.toString('hex')).write) throw new S3Error('AccessDenied', `key ${accessKey!.id} has no write permission on bucket '${bucketName}'`);
+
+  const key = field('key')!.replace(/\$\{filename\}/g, file.filename);
+  checkObjectKey(key);
+  const policy = parsePolicy(field('policy')!);
+  if (Date.now() > policy.expiration) throw new S3Error('AccessDenied', 'Invalid according to Policy: Policy expired.');
+  const values = new Map(fields);
+  values.set('key', key);
+  values.set('bucket', bucketName);
+  let range = { min: 0, max: Number.MAX_SAFE_INTEGER };
+  const covered = new Set<string>();
+  for (const c of policy.conditions) {
+    if (c.op === 'range') {
+      range = { min: c.min, max: c.max };
+      continue;
+    }
+    covered.add(c.field);
+    const v = values.get(c.field) ?? '';
+    const ok = c.op === 'eq' ? v === c.value : v.startsWith(c.value);
+    if (!ok) throw new S3Error('AccessDenied', `Invalid according to Policy: Policy Condition failed: ["${c.op}", "$${c.field}", "${c.value}"]`);
+  }
+  for (const k of fields.keys()) {
+    if (!EXEMPT.has(k) && !k.startsWith('x-ignore-') && !covered.has(k)) throw new S3Error('AccessDenied', `Invalid according to Policy: Extra input fields: ${k}`);
+  }
+  const headers: [string, string][] = [];
+  for (const [k, v] of fields) if (STORED.includes(k) || k.startsWith('x-amz-meta-')) headers.push([k, v]);
+  if (!headers.some(([k]) => k === 'content-type')) headers.push(['content-type', 'binary/octet-stream']);
+  headers.sort((a, b) => (a[0] < b[0] ? -1 : 1));
+
+  const body: Readable = file.stream.pipe(lengthGuard(range.min, range.max));
+  file.stream.on('error', (e) => body.destroy(e));
+  const { etag } = await putObjectStream({ model: svc.model, blockSize: svc.blockSize }, bucket.id, key, headers, body, undefined);
+  // The rest of the form is not needed.
+  req.resume();
+
+  const redirect = field('success_action_redirect') ?? field('redirect');
+  if (redirect) {
+    const u = new URL(redirect);
+    u.searchParams.set('bucket', bucketName);
+    u.searchParams.set('key', key);
+    u.searchParams.set('etag', `"${etag}"`);
+    sendEmpty(res, 303, { location: u.toString(), etag: `"${etag}"` });
+    return;
+  }
+  const status = Number(field('success_action_status') ?? 204);
+  if (status === 201) {
+    const host = req.headers.host ?? 'localhost';
+    sendXml(res, 201, toXml('PostResponse', { Location: `http://${host}/${bucketName}/${encodeURIComponent(key)}`, Bucket: bucketName, Key: key, ETag: `"${etag}"` }), { etag: `"${etag}"` });
+  } else sendEmpty(res, status === 200 ? 200 : 204, { etag: `"${etag}"` });
+}

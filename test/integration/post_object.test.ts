@@ -1,0 +1,78 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GarageProcess, quickStart, s3Client, getBytes } from './harness.ts';
+
+describe('POST object: browser form uploads with a signed policy', () => {
+  let g: GarageProcess;
+  let s3: S3Client;
+  let keyId = '';
+  let secret = '';
+
+  before(async () => {
+    g = await GarageProcess.create();
+    ({ keyId, secret } = await quickStart(g, 'forms'));
+    s3 = s3Client(g, keyId, secret);
+  });
+  after(async () => {
+    s3.destroy();
+    await g.destroy();
+  });
+
+  /** Builds the signed form fields for a policy, as a browser page would get them from its server. */
+  function signedFields(conditions: unknown[], expiresInMs = 60_000, signWith = secret): Record<string, string> {
+    const now = new Date();
+    const date = now.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+    const day = date.slice(0, 8);
+    const credential = `${keyId}/${day}/garage/s3/aws4_request`;
+    const policy = Buffer.from(JSON.stringify({
+      expiration: new Date(now.getTime() + expiresInMs).toISOString(),
+      conditions: [...conditions, { 'x-amz-algorithm': 'AWS4-HMAC-SHA256' }, { 'x-amz-credential': credential }, { 'x-amz-date': date }],
+    })).toString('base64');
+    const k = [day, 'garage', 's3', 'aws4_request'].reduce<Buffer>((acc, part) => createHmac('sha256', acc).update(part).digest(), Buffer.from(`AWS4${signWith}`));
+    return { policy, 'x-amz-algorithm': 'AWS4-HMAC-SHA256', 'x-amz-credential': credential, 'x-amz-date': date, 'x-amz-signature': createHmac('sha256', k).update(policy).digest('hex') };
+  }
+
+  async function post(fields: Record<string, string>, content: string, filename = 'photo.jpg'): Promise<Response> {
+    const form = new FormData();
+    for (const [k, v] of Object.entries(fields)) form.append(k, v);
+    form.append('file', new Blob([content]), filename);
+    return fetch(`${g.endpoint}/forms`, { method: 'POST', body: form, redirect: 'manual' });
+  }
+
+  it('uploads with ${filename}, stores the content type, answers 204, 201 or a redirect', async () => {
+    const conditions = [{ bucket: 'forms' }, ['starts-with', '$key', 'uploads/'], ['starts-with', '$Content-Type', 'image/'], ['content-length-range', 1, 1000]];
+    const r = await post({ key: 'uploads/${filename}', 'Content-Type': 'image/jpeg', ...signedFields(conditions) }, 'jpeg bytes');
+    assert.equal(r.status, 204, await r.text());
+    assert.equal((await getBytes(s3, 'forms', 'uploads/photo.jpg')).toString(), 'jpeg bytes');
+    assert.equal((await s3.send(new HeadObjectCommand({ Bucket: 'forms', Key: 'uploads/photo.jpg' }))).ContentType, 'image/jpeg');
+
+    const r201 = await post({ key: 'uploads/two', 'Content-Type': 'image/png', success_action_status: '201', ...signedFields([...conditions, { success_action_status: '201' }]) }, 'png');
+    assert.equal(r201.status, 201);
+    assert.match(await r201.text(), /<Key>uploads\/two<\/Key>/);
+
+    const redir = await post({ key: 'uploads/three', 'Content-Type': 'image/gif', success_action_redirect: 'https://app.example.com/done', ...signedFields([...conditions, ['starts-with', '$success_action_redirect', 'https://app.example.com/']]) }, 'gif');
+    assert.equal(redir.status, 303);
+    assert.match(redir.headers.get('location') ?? '', /^https:\/\/app\.example\.com\/done\?bucket=forms&key=uploads%2Fthree&etag=/);
+  });
+
+  it('refuses what the policy does not allow', async () => {
+    const base = [{ bucket: 'forms' }, ['starts-with', '$key', 'uploads/'], ['content-length-range', 1, 10]];
+    const code = async (r: Response) => /<Code>([^<]+)<\/Code>/.exec(await r.text())?.[1];
+    let r = await post({ key: 'elsewhere/x', ...signedFields(base) }, 'x');
+    assert.equal(r.status, 403);
+    assert.equal(await code(r), 'AccessDenied');
+    r = await post({ key: 'uploads/big', ...signedFields(base) }, 'far more than ten bytes');
+    assert.equal(r.status, 400);
+    assert.equal(await code(r), 'EntityTooLarge');
+    r = await post({ key: 'uploads/x', ...signedFields(base, -1000) }, 'x');
+    assert.equal(r.status, 403);
+    r = await post({ key: 'uploads/x', 'x-amz-meta-extra': 'no', ...signedFields(base) }, 'x');
+    assert.equal(r.status, 403, 'a field without a condition is refused');
+    r = await post({ key: 'uploads/x', ...signedFields(base, 60_000, '0'.repeat(64)) }, 'x');
+    assert.equal(r.status, 403);
+    assert.equal(await code(r), 'SignatureDoesNotMatch');
+    await assert.rejects(s3.send(new HeadObjectCommand({ Bucket: 'forms', Key: 'uploads/big' })));
+  });
+});
