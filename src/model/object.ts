@@ -102,7 +102,7 @@ type Row = [Buffer, string, [Buffer, number, VersionState][]];
 /** The object table: partition = bucket, sort = object key. */
 export function objectSchema(hooks: ObjectHooks): TableSchema<ObjectEntry> & { matches(e: ObjectEntry, f: unknown): boolean } {
   return {
-    // Filters run on the replicas so listings skip deleted keys without shipping them.
+    // Listing filters, applied to merged answers (see Table.getRange).
     matches: (e, f) => {
       const filter = f as ObjectFilter;
       if (filter.visible && visibleVersion(e)) return true;

@@ -17,7 +17,7 @@ export interface RangeQuery {
   end?: Buffer;
   limit?: number;
   reverse?: boolean;
-  /** A schema-specific filter evaluated on the replicas (see TableSchema.matches). */
+  /** A schema-specific filter (see Filterable.matches), applied to the merged answers. */
   filter?: unknown;
 }
 
@@ -240,6 +240,27 @@ export class Table<E> {
 
   /** Reads a range of one partition key from a read quorum, merged. */
   async getRange(pk: Buffer, q: RangeQuery): Promise<E[]> {
+    if (q.filter === undefined || !this.schema.matches) return this.#rangeOnce(pk, q);
+    if (q.reverse) throw new GarageError('filtered reverse range reads are not supported');
+    // Filter after merging: a replica must not hide an entry (say, a deletion) that another
+    // replica would show in an older state. Read in batches until enough entries match.
+    const want = q.limit ?? Number.POSITIVE_INFINITY;
+    const batch = Math.max(100, Math.min(want, 1000));
+    const out: E[] = [];
+    let start = q.start;
+    for (;;) {
+      const rows = await this.#rangeOnce(pk, { ...q, start, limit: batch, filter: undefined });
+      for (const e of rows) {
+        if (!this.schema.matches(e, q.filter)) continue;
+        out.push(e);
+        if (out.length >= want) return out;
+      }
+      if (rows.length < batch) return out;
+      start = Buffer.concat([this.schema.sortKey(rows[rows.length - 1]!), Buffer.from([0])]);
+    }
+  }
+
+  async #rangeOnce(pk: Buffer, q: RangeQuery): Promise<E[]> {
     const hash = this.partitionHash(pk);
     const { nodes, quorum } = this.#readNodes(hash);
     const answers = await callQuorum<Buffer[]>(this.rpc, nodes, this.endpoint, { op: 'range', pk, q } satisfies TableRpc, { quorum });
