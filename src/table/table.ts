@@ -235,6 +235,21 @@ export class Table<E> {
     let merged: E | undefined;
     for (const a of answers) if (a.body) merged = merged ? this.schema.merge(merged, this.schema.decode(a.body)) : this.schema.decode(a.body);
     if (merged !== undefined && answers.length > 1) this.#repair(answers.map((a) => ({ node: a.node, entries: a.body ? [a.body] : [] })), [merged]);
+    if (merged === undefined && this.schema.replication === 'full' && nodes.length === 1 && nodes[0] === this.rpc.id) return this.#getFromPeers(key);
+    return merged;
+  }
+
+  // A fully replicated entry missing here may have been written a moment ago without us
+  // (the write quorum need not include every node): ask a few other holders before saying no.
+  async #getFromPeers(key: Buffer): Promise<E | undefined> {
+    const others = this.layout.readStorageNodes().filter((n) => n !== this.rpc.id).slice(0, 3);
+    const answers = await Promise.allSettled(others.map((n) => this.rpc.call(n, this.endpoint, { op: 'get', key } satisfies TableRpc, { timeoutMs: 2000, priority: 'high' })));
+    let merged: E | undefined;
+    for (const a of answers) {
+      const b = a.status === 'fulfilled' ? (a.value.body as Buffer | null) : null;
+      if (b) merged = merged ? this.schema.merge(merged, this.schema.decode(b)) : this.schema.decode(b);
+    }
+    if (merged !== undefined) await this.applyLocal([this.schema.encode(merged)]);
     return merged;
   }
 
