@@ -8,7 +8,7 @@ import type { Workers } from '../util/background.ts';
 import { bucketSchema, bucketAliasSchema, type BucketEntry, type BucketAliasEntry } from './bucket.ts';
 import { keySchema, type KeyEntry } from './key.ts';
 import { objectSchema, type ObjectEntry } from './object.ts';
-import { versionSchema, blockRefSchema, type VersionEntry, type BlockRefEntry } from './version.ts';
+import { versionSchema, blockRefSchema, blockRefKey, type VersionEntry, type BlockRefEntry } from './version.ts';
 import { mpuSchema, type MpuEntry } from './mpu.ts';
 
 export interface ModelOptions {
@@ -67,13 +67,13 @@ export class Model {
       versionSchema({
         deleteGroups: (tx, uuid) => deleteRows(this.version, tx, uuid),
         headerDeleted: (tx, uuid) => rowDeleted(this.version, tx, uuid),
-        blocksGone: (tx, uuid, blocks) => {
+        blocksGone: (tx, uuid, sk, blocks) => {
           const seen = new Set<string>();
           for (const [, hash] of blocks) {
             const h = hash.toString('hex');
             if (seen.has(h)) continue;
             seen.add(h);
-            this.blockRef.queueInsert(tx, { block: hash, version: uuid, deleted: true });
+            this.blockRef.queueInsert(tx, { block: hash, ref: blockRefKey(uuid, sk), deleted: true });
           }
         },
       }),

@@ -75,7 +75,7 @@ export class Repair {
     for (const [, v] of this.model.blockRef.store.range({})) {
       const r = this.model.blockRef.schema.decode(v);
       if (r.deleted) continue;
-      const header = await this.model.version.get(r.version, EMPTY);
+      const header = await this.model.version.get(r.ref.subarray(0, 16), EMPTY);
       if (header?.deleted) {
         await this.model.blockRef.insert({ ...r, deleted: true });
         deleted++;

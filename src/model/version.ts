@@ -53,8 +53,8 @@ export interface VersionHooks {
   deleteGroups(tx: Tx, uuid: Buffer): void;
   /** Whether the header of this version is known deleted here. */
   headerDeleted(tx: Tx, uuid: Buffer): boolean;
-  /** A group row was deleted: its blocks lose a reference from this version. */
-  blocksGone(tx: Tx, uuid: Buffer, blocks: BlockInfo[]): void;
+  /** A group row was deleted: its blocks lose the references from that row. */
+  blocksGone(tx: Tx, uuid: Buffer, sk: Buffer, blocks: BlockInfo[]): void;
 }
 
 type Row = [Buffer, Buffer, boolean, [Buffer, string, ChosenPart[] | null] | null, BlockInfo[]];
@@ -81,16 +81,26 @@ export function versionSchema(hooks: VersionHooks): TableSchema<VersionEntry> {
     updated: (tx, old, cur) => {
       if (!cur.deleted || old?.deleted) return;
       if (cur.sk.length === 0) hooks.deleteGroups(tx, cur.uuid);
-      else if (old && old.blocks.length) hooks.blocksGone(tx, cur.uuid, old.blocks);
+      else if (old && old.blocks.length) hooks.blocksGone(tx, cur.uuid, cur.sk, old.blocks);
     },
   };
 }
 
-/** A reference from a version to a block; partitioned by the block hash so it lives with the block. */
+/**
+ * A reference to a block from one group row of a version; partitioned by the block hash so
+ * it lives with the block. `ref` = version uuid (16 bytes) ++ the group row's sort key, so
+ * dropping one row (say a part upload replaced by a retry with the same bytes) removes only
+ * that row's references, never those of the rows still in use.
+ */
 export interface BlockRefEntry {
   block: Buffer;
-  version: Buffer;
+  ref: Buffer;
   deleted: boolean;
+}
+
+/** The `ref` of a block reference from group row `sk` of version `uuid`. */
+export function blockRefKey(uuid: Buffer, sk: Buffer): Buffer {
+  return Buffer.concat([uuid, sk]);
 }
 
 export interface BlockRefHooks {
@@ -104,12 +114,12 @@ export function blockRefSchema(hooks: BlockRefHooks): TableSchema<BlockRefEntry>
     name: 'block_ref',
     replication: 'sharded',
     partitionKey: (e) => e.block,
-    sortKey: (e) => e.version,
+    sortKey: (e) => e.ref,
     partitionHash: (pk) => pk,
-    encode: (e) => encodeVersioned(1, [e.block, e.version, e.deleted]),
+    encode: (e) => encodeVersioned(1, [e.block, e.ref, e.deleted]),
     decode: (b) => {
-      const [block, version, deleted] = decodeVersioned(1, b, 'block_ref') as [Buffer, Buffer, boolean];
-      return { block, version, deleted };
+      const [block, ref, deleted] = decodeVersioned(1, b, 'block_ref') as [Buffer, Buffer, boolean];
+      return { block, ref, deleted };
     },
     merge: (a, b) => ({ ...a, deleted: a.deleted || b.deleted }),
     isTombstone: (e) => e.deleted,

@@ -203,7 +203,7 @@ export class AdminRpc {
       case 'block-info': {
         if (!/^[0-9a-f]{64}$/.test(r.hash)) throw new AdminError('a block hash is 64 hex characters');
         const hash = Buffer.from(r.hash, 'hex');
-        const refs = this.model.blockRef.rangeLocal(hash, {}).map((x) => ({ version: x.version.toString('hex'), deleted: x.deleted }));
+        const refs = this.model.blockRef.rangeLocal(hash, {}).map((x) => ({ version: x.ref.subarray(0, 16).toString('hex'), deleted: x.deleted }));
         return { ...(await this.model.blocks.info(hash)), refs };
       }
       case 'block-retry-now': {

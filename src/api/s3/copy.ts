@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import { keyPerms } from '../../model/key.ts';
 import { visibleVersion, type ObjectMeta } from '../../model/object.ts';
-import { groupKey, GROUP_SIZE } from '../../model/version.ts';
+import { blockRefKey, groupKey, GROUP_SIZE } from '../../model/version.ts';
 import { S3Error } from '../common/s3_error.ts';
 import { toXml } from '../common/xml.ts';
 import { isoDate, requireBucket, requireKey, sendXml, storedHeaders, type ReqCtx } from './context.ts';
@@ -68,7 +68,9 @@ export async function handleCopyObject(ctx: ReqCtx): Promise<void> {
         rows.push({ uuid, sk: groupKey(0, 0, i / GROUP_SIZE), deleted: false, blocks: blocks.slice(i, i + GROUP_SIZE).map((b) => [b.offset, b.hash, b.size] as [number, Buffer, number]) });
       }
       await model.version.insertMany(rows);
-      await model.blockRef.insertMany([...new Map(blocks.map((b) => [b.hash.toString('hex'), b.hash])).values()].map((h) => ({ block: h, version: uuid, deleted: false })));
+      const refs = new Map<string, { block: Buffer; ref: Buffer; deleted: boolean }>();
+      for (const r of rows) for (const [, hash] of r.blocks) refs.set(`${hash.toString('hex')}:${r.sk.toString('hex')}`, { block: hash, ref: blockRefKey(uuid, r.sk), deleted: false });
+      await model.blockRef.insertMany([...refs.values()]);
       await model.object.insert({ bucketId: bucket.id, key, versions: [{ uuid, ts, state: { t: 'complete', data: { t: 'blocks', meta, firstBlock: srcData.firstBlock } } }] }, { fresh: true });
     } catch (e) {
       await model.object.insert({ bucketId: bucket.id, key, versions: [{ uuid, ts, state: { t: 'aborted' } }] }).catch(() => undefined);

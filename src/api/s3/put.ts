@@ -2,7 +2,7 @@ import { randomBytes, createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { BlockManager } from '../../block/manager.ts';
 import type { Model } from '../../model/garage.ts';
-import { groupKey, GROUP_SIZE } from '../../model/version.ts';
+import { blockRefKey, groupKey, GROUP_SIZE } from '../../model/version.ts';
 import type { ObjectMeta } from '../../model/object.ts';
 import { S3Error } from '../common/s3_error.ts';
 import type { BodyChecks } from '../common/signature/index.ts';
@@ -77,11 +77,12 @@ export async function saveBlocks(model: Model, blockSize: number, stream: Readab
     size += block.length;
     index++;
     if (!firstBlock) firstBlock = hash;
+    const sk = groupKey(part, partTs, seq);
     const p = (async () => {
       // The version row and the ref go first so a crash never leaves a stored block nobody can find.
       await Promise.all([
-        model.version.insert({ uuid, sk: groupKey(part, partTs, seq), deleted: false, blocks: [[offset, hash, block.length]] }),
-        model.blockRef.insert({ block: hash, version: uuid, deleted: false }),
+        model.version.insert({ uuid, sk, deleted: false, blocks: [[offset, hash, block.length]] }),
+        model.blockRef.insert({ block: hash, ref: blockRefKey(uuid, sk), deleted: false }),
       ]);
       await model.blocks.put(hash, block);
     })().catch((e: unknown) => {
