@@ -226,7 +226,7 @@ export class BlockManager {
     const mine = this.opts.layout.writeSets(hash).some((s) => s.includes(this.opts.rpc.id));
     if (count === 0) {
       if (Date.now() - zeroSince < this.gcDelayMs) return; // referenced again in between, then dropped: a later entry exists
-      await this.store.delete(hash);
+      await this.store.deleteIfUnused(hash, () => this.refcount(hash) === 0);
       await this.opts.db.transaction((tx) => {
         const cur = tx.get(this.rc, hash);
         if (cur && cur.readBigUInt64BE(0) === 0n) tx.remove(this.rc, hash);

@@ -122,6 +122,32 @@ export class BlockStore {
     }
   }
 
+  /**
+   * Deletes a block unless `stillUnused()` turns false once it is out of the way: the file is
+   * first moved aside, then the check runs, then it is unlinked or put back. This closes the
+   * race with an upload that references the block again between the GC's check and the unlink.
+   */
+  async deleteIfUnused(hash: Buffer, stillUnused: () => boolean): Promise<boolean> {
+    const loc = await this.locate(hash);
+    if (!loc) return false;
+    const dir = this.dirs.find((d) => loc.path.startsWith(d.path))!;
+    const aside = join(dir.path, 'tmp', `gc-${hash.toString('hex')}-${randomBytes(4).toString('hex')}`);
+    try {
+      await rename(loc.path, aside);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw e;
+    }
+    if (stillUnused()) {
+      await unlink(aside);
+      return true;
+    }
+    // Referenced again: restore it, unless a fresh copy was written meanwhile.
+    if (await this.locate(hash)) await unlink(aside);
+    else await rename(aside, loc.path);
+    return false;
+  }
+
   /** Deletes a block's file(s). */
   async delete(hash: Buffer): Promise<boolean> {
     let found = false;
