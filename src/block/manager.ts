@@ -98,7 +98,12 @@ export class BlockManager {
     if (!this.opts.layout.ready()) throw new LayoutError('the cluster layout is not ready');
     const stored = await this.#encode(data);
     const { write } = quorums(this.opts.layout.replicationFactor(), this.opts.consistency);
-    await callQuorumSets(this.opts.rpc, this.opts.layout.writeSets(hash), 'block', { op: 'put', hash, data: stored.data, compressed: stored.compressed } satisfies BlockRpc, (n) => Math.min(n, write), { priority: 'background', timeoutMs: 60_000 });
+    const done = this.opts.layout.beginWrite();
+    try {
+      await callQuorumSets(this.opts.rpc, this.opts.layout.writeSets(hash), 'block', { op: 'put', hash, data: stored.data, compressed: stored.compressed } satisfies BlockRpc, (n) => Math.min(n, write), { priority: 'background', timeoutMs: 60_000 });
+    } finally {
+      done();
+    }
   }
 
   /** Reads a block's plain content: locally if we have it, else from the nearest replica. */

@@ -88,6 +88,7 @@ export class SyncManager {
   async #pass(): Promise<void> {
     const version = current(this.layout.history).version;
     if (!this.layout.ready()) return;
+    const ackedBeforePass = this.layout.minAck();
     let errors = 0;
     let incomplete = 0;
     let pushed = 0;
@@ -110,7 +111,11 @@ export class SyncManager {
     if (pushed || pulled) this.log.info({ pushed, pulled, errors }, 'anti-entropy exchanged entries');
     if (incomplete === 0 && !this.#stopped) {
       const synced = new Map(this.layout.history.sync).get(this.layout.self) ?? 0;
-      if (synced < version) {
+      // A pass only counts for `version` if it started after every node acked it (no write
+      // under an older version could still land after it); otherwise try again shortly.
+      if (synced < version && ackedBeforePass < version) {
+        this.trigger(2000);
+      } else if (synced < version) {
         await this.layout.setSynced(version);
         await this.system.updateLayout(this.layout.history);
       }

@@ -205,6 +205,15 @@ export class Table<E> {
    * `fresh`: a client's new write (lets the schema order it after everything a replica has seen).
    */
   async insertMany(entries: E[], opts: { fresh?: boolean } = {}): Promise<void> {
+    const done = this.layout.beginWrite();
+    try {
+      await this.#insertMany(entries, opts);
+    } finally {
+      done();
+    }
+  }
+
+  async #insertMany(entries: E[], opts: { fresh?: boolean }): Promise<void> {
     const byPartition = new Map<string, { hash: Buffer; entries: Buffer[] }>();
     for (const e of entries) {
       const hash = this.partitionHash(this.schema.partitionKey(e));

@@ -21,6 +21,8 @@ export interface LayoutView {
   replicationFactor(): number;
   /** Whether some version with roles exists. */
   ready(): boolean;
+  /** Marks a write as started under the current version; call the result when it is done. */
+  beginWrite(): () => void;
 }
 
 /** Holds this node's copy of the layout history, persists it, merges what peers send. */
@@ -30,6 +32,8 @@ export class LayoutManager extends EventEmitter implements LayoutView {
   readonly self: string;
   readonly rf: number;
   #saving: Promise<void> = Promise.resolve();
+  /** Writes in flight, by the layout version they started under. */
+  readonly #inflight = new Map<number, number>();
 
   private constructor(file: string, self: string, rf: number, history: LayoutHistory) {
     super();
@@ -74,7 +78,9 @@ export class LayoutManager extends EventEmitter implements LayoutView {
   #advanceOwnTrackers(h: LayoutHistory): LayoutHistory {
     const v = current(h).version;
     const nodes = trackedNodes(h);
-    h = setTracker(h, 'ack', this.self, v);
+    // Ack v only once no write started under an older version is still in flight.
+    const oldestInflight = Math.min(v, ...[...this.#inflight].filter(([, n]) => n > 0).map(([ver]) => ver));
+    h = setTracker(h, 'ack', this.self, oldestInflight);
     if (nodes.length <= 1) {
       for (const n of new Set([this.self, ...nodes])) for (const t of ['ack', 'sync', 'syncAck'] as const) h = setTracker(h, t, n, v);
       return h;
@@ -83,6 +89,30 @@ export class LayoutManager extends EventEmitter implements LayoutView {
     const minSync = Math.min(...nodes.map((n) => sync.get(n) ?? 0));
     if (minSync > 0) h = setTracker(h, 'syncAck', this.self, minSync);
     return h;
+  }
+
+  beginWrite(): () => void {
+    const v = current(this.history).version;
+    this.#inflight.set(v, (this.#inflight.get(v) ?? 0) + 1);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      const n = (this.#inflight.get(v) ?? 1) - 1;
+      if (n > 0) {
+        this.#inflight.set(v, n);
+        return;
+      }
+      this.#inflight.delete(v);
+      // The last write under an older version finished: our ack can move forward now.
+      if (v < current(this.history).version) void this.update(this.history);
+    };
+  }
+
+  /** The lowest version every node of the newest layout has acked. */
+  minAck(): number {
+    const ack = new Map(this.history.ack);
+    return Math.min(...trackedNodes(this.history).map((n) => ack.get(n) ?? 0));
   }
 
   /** Records that this node finished a full anti-entropy pass for `version`. */
