@@ -179,6 +179,15 @@ export function addClientCommands(program: Command, run: Runner): void {
       out('Data will now be moved around between nodes accordingly.');
     }),
   );
+  layout.command('skip-dead-nodes').description('let a layout transition finish without the nodes that are down')
+    .requiredOption('--version <n>', 'the current layout version')
+    .option('--allow-missing-data', 'accepted for compatibility with Garage')
+    .action((o: { version: string; allowMissingData?: boolean }) =>
+      run(async (c) => {
+        const dead = await c.call<string[]>({ op: 'layout-skip-dead-nodes', version: Number(o.version), allowMissingData: !!o.allowMissingData });
+        out(`Trackers updated for ${dead.length} node(s) that are down: ${dead.map(shortId).join(', ')}`);
+      }),
+    );
   layout.command('revert').description('drop the staged changes').option('--version <n>', 'the new version number (current + 1)').option('--yes', 'confirm').action((o: { version?: string }) =>
     run(async (c) => {
       await c.call({ op: 'layout-revert', version: o.version === undefined ? undefined : Number(o.version) });

@@ -12,6 +12,7 @@ export type AdminRequest =
   | { op: 'layout-config'; zoneRedundancy: ZoneRedundancy }
   | { op: 'layout-apply'; version?: number }
   | { op: 'layout-revert'; version?: number }
+  | { op: 'layout-skip-dead-nodes'; version: number; allowMissingData: boolean }
   | { op: 'bucket-list' }
   | { op: 'bucket-info'; name: string }
   | { op: 'bucket-create'; name: string }

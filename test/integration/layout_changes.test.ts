@@ -178,4 +178,23 @@ describe('layout changes: replacement, repair, growth and shrink without loss', 
     for (const [k, v] of objects) assert.ok((await getBytes(s3s[1]!, 'cluster', k)).equals(v), `${k} after growth and shrink`);
     for (const c of s3s) c.destroy();
   });
+
+  it('finishes a transition without a node that is down, with layout skip-dead-nodes', async () => {
+    // Node b goes down, then the layout changes (zone redundancy 2): the transition waits for b.
+    await nodes[1]!.kill('SIGKILL');
+    await nodes[0]!.cliOk('layout', 'config', '-r', '2');
+    const applied = await nodes[0]!.cliOk('layout', 'apply');
+    const version = Number(/version (\d+)/.exec(applied)![1]);
+    await new Promise((r) => setTimeout(r, 3000));
+    assert.ok((await layout(nodes[0]!)).liveVersions.length > 1, 'the transition waits for the dead node');
+    assert.match(await nodes[0]!.cliOk('layout', 'skip-dead-nodes', '--version', String(version)), /1 node/);
+    await waitFor('the transition to finish without b', async () => (await layout(nodes[0]!)).liveVersions.length === 1, 30_000);
+    const s3 = s3Client(nodes[0]!, keyId, secret);
+    try {
+      for (const [k, v] of objects) assert.ok((await getBytes(s3, 'cluster', k)).equals(v), `${k} readable with b down`);
+    } finally {
+      s3.destroy();
+    }
+    await nodes[1]!.start(FAST_ENV);
+  });
 });

@@ -4,7 +4,7 @@ import type { RpcTransport } from '../../rpc/rpc_helper.ts';
 import type { System } from '../../rpc/system.ts';
 import type { AdminRequest, BucketInfo, KeyInfo, LayoutShowResult, NodeAnswer, StatusResult } from '../../rpc/admin_protocol.ts';
 import type { Repair } from '../../model/repair.ts';
-import { applyStaged, current, revertStaged, stageRole, stageZoneRedundancy, stagedRoles, hasStagedChanges } from '../../rpc/layout/history.ts';
+import { applyStaged, current, revertStaged, stageRole, stageZoneRedundancy, stagedRoles, hasStagedChanges, setTracker, trackedNodes } from '../../rpc/layout/history.ts';
 import { computeAssignment } from '../../rpc/layout/assign.ts';
 import type { Model } from '../../model/garage.ts';
 import type { ModelHelpers } from '../../model/helpers.ts';
@@ -104,6 +104,19 @@ export class AdminRpc {
         const { history, report } = applyStaged(layout.history, r.version, this.replicationFactor);
         await this.system.updateLayout(history);
         return { version: current(history).version, report };
+      }
+      case 'layout-skip-dead-nodes': {
+        // Lets a transition finish without nodes that are down: their trackers are set for them.
+        const cur = current(layout.history).version;
+        if (r.version !== cur) throw new AdminError(`--version must be the current layout version (${cur})`);
+        const up = new Set([this.rpc.id, ...this.system.membership.peers().filter((p) => p.connected).map((p) => p.id)]);
+        const dead = trackedNodes(layout.history).filter((n) => !up.has(n));
+        if (dead.length === 0) throw new AdminError('every node of the current layout is up: nothing to skip');
+        let h = layout.history;
+        // The live replicas have synced the data the dead ones should hold; those catch up when they return.
+        for (const n of dead) for (const t of ['ack', 'sync', 'syncAck'] as const) h = setTracker(h, t, n, cur);
+        await this.system.updateLayout(h);
+        return dead;
       }
       case 'layout-revert': {
         await this.system.updateLayout(revertStaged(layout.history, r.version));
