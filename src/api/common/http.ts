@@ -8,6 +8,30 @@ import { xmlEscape } from './xml.ts';
 /** A request handler; `continue100` is set when the client waits for `100 Continue`. */
 export type Handler = (req: IncomingMessage, res: ServerResponse, ctx: { requestId: string; expectContinue: boolean }) => Promise<void>;
 
+const DRAIN_LIMIT = 8 * 1024 * 1024;
+const continued = new WeakSet<ServerResponse>();
+
+/** Sends `100 Continue` (once the request is authenticated) and remembers it was sent. */
+export function sendContinue(res: ServerResponse): void {
+  if (continued.has(res)) return;
+  continued.add(res);
+  res.writeContinue();
+}
+
+// Reads and discards the rest of a request body, for at most `timeoutMs`.
+function drain(req: IncomingMessage, timeoutMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(done, timeoutMs);
+    function done() {
+      clearTimeout(t);
+      req.off('end', done).off('error', done).off('close', done);
+      resolve();
+    }
+    req.on('end', done).on('error', done).on('close', done);
+    req.resume();
+  });
+}
+
 /** Parses "[::]:3900", "0.0.0.0:3900", "127.0.0.1:0" or "3900" into host and port. */
 export function parseBindAddr(addr: string): { host: string; port: number } {
   const m = /^\[([^\]]+)\]:(\d+)$/.exec(addr) ?? /^([^:]+):(\d+)$/.exec(addr);
@@ -42,14 +66,19 @@ export async function startHttpServer(bindAddr: string, handler: Handler, log: L
     const requestId = randomBytes(8).toString('hex').toUpperCase();
     const started = Date.now();
     res.on('finish', () => log.debug({ method: req.method, url: req.url, status: res.statusCode, ms: Date.now() - started, requestId }, `${name} request`));
-    handler(req, res, { requestId, expectContinue }).catch((e: unknown) => {
+    handler(req, res, { requestId, expectContinue }).catch(async (e: unknown) => {
       const err = asS3Error(e);
       if (err.code === 'ServiceUnavailable') log.warn({ err: errorMessage(e), url: req.url }, 'request failed: replicas unavailable');
       else if (!(e instanceof S3Error)) log.error({ err: errorMessage(e), stack: (e as Error).stack, url: req.url }, 'internal error');
-      // A body we stopped reading is not worth receiving: close the connection after the error.
-      if (!req.complete && !res.headersSent) res.setHeader('connection', 'close');
+      if (!req.complete && !res.headersSent) {
+        // A client still sending a small body gets its error after the body (it may not read
+        // before it has written everything); a large or unsolicited body: answer and close.
+        const length = Number(req.headers['content-length'] ?? Number.NaN);
+        const sending = !expectContinue || continued.has(res);
+        if (sending && length <= DRAIN_LIMIT) await drain(req, 10_000);
+        else res.setHeader('connection', 'close');
+      }
       sendS3Error(res, err, (req.url ?? '/').split('?')[0]!, requestId, req.method === 'HEAD');
-      // Never leave a body half-read: drain what the client still sends, or close.
       if (!req.readableEnded) req.resume();
     });
   };

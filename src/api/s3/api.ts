@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { authenticate } from '../common/signature/index.ts';
 import { S3Error } from '../common/s3_error.ts';
+import { sendContinue } from '../common/http.ts';
 import { keyPerms, type KeyEntry } from '../../model/key.ts';
 import type { S3Services, ReqCtx } from './context.ts';
 import { handleListBuckets, handleCreateBucket, handleHeadBucket, handleDeleteBucket, handleGetLocation, handleGetVersioning } from './bucket.ts';
@@ -133,6 +134,8 @@ export function s3Handler(svc: S3Services) {
     }
     if (method === 'POST' && target.bucket !== undefined && target.key === undefined && !query.has('delete') && /^multipart\/form-data/i.test(req.headers['content-type'] ?? '')) {
       endpoint = 'PostObject';
+      // The credentials are inside the form: the body must be read to authenticate.
+      if (ctx.expectContinue) sendContinue(res);
       await handlePostObject(svc, req, res, target.bucket);
       return;
     }

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuthResult, VerifiedBody } from '../common/signature/index.ts';
 import { verifiedBody } from '../common/signature/index.ts';
 import { S3Error } from '../common/s3_error.ts';
+import { sendContinue } from '../common/http.ts';
 import type { Model } from '../../model/garage.ts';
 import type { ModelHelpers } from '../../model/helpers.ts';
 import type { KeyEntry } from '../../model/key.ts';
@@ -38,7 +39,7 @@ export interface ReqCtx {
 
 /** The request body, verified against signature and checksums as it streams. */
 export function requestBody(ctx: ReqCtx): VerifiedBody {
-  if (ctx.expectContinue) ctx.res.writeContinue();
+  if (ctx.expectContinue) sendContinue(ctx.res);
   const body = verifiedBody(ctx.req, { method: ctx.req.method ?? 'GET', url: ctx.req.url ?? '/', headers: ctx.req.headers, headersDistinct: ctx.req.headersDistinct }, ctx.auth);
   // The stream reports the same failure; this only keeps an unobserved rejection from crashing the process.
   body.done.catch(() => undefined);
