@@ -152,8 +152,6 @@ export function buildProgram(): Command {
 
 /** Entry point: parse argv, run, map errors to a message and exit code. */
 export async function main(argv: string[]): Promise<void> {
-  // Client commands print results on stdout; their own logs stay quiet unless asked for.
-  if (!argv.slice(2).includes('server') && process.env.GARAGE_LOG === undefined && process.env.RUST_LOG === undefined) process.env.GARAGE_LOG = 'warn';
   try {
     await buildProgram().parseAsync(argv);
   } catch (e) {

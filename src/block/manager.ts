@@ -10,6 +10,7 @@ import type { Workers } from '../util/background.ts';
 import { BlockStore, type DataDir, type StoredBlock } from './store.ts';
 
 const compress = promisify(zstdCompress);
+const SAMPLE = 64 * 1024;
 const decompress = promisify(zstdDecompress);
 
 type BlockRpc =
@@ -82,7 +83,13 @@ export class BlockManager {
   async #encode(data: Buffer): Promise<StoredBlock> {
     const level = this.opts.compressionLevel;
     if (level === null) return { data, compressed: false };
-    const z = await compress(data, { params: { [zc.ZSTD_c_compressionLevel]: level } });
+    const params = { params: { [zc.ZSTD_c_compressionLevel]: level } };
+    // Photos, videos and archives do not compress: a 64 KiB sample tells, for 1/16 of the cost.
+    if (data.length >= 4 * SAMPLE) {
+      const sample = await compress(data.subarray(0, SAMPLE), params);
+      if (sample.length > SAMPLE * 0.97) return { data, compressed: false };
+    }
+    const z = await compress(data, params);
     return z.length < data.length ? { data: z, compressed: true } : { data, compressed: false };
   }
 

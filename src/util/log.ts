@@ -6,8 +6,9 @@ export type { Logger };
  * Reads the level from GARAGE_LOG or RUST_LOG, accepting Rust-style filters
  * such as `garage=debug,netapp=info`: the `garage` directive (or a bare level) wins.
  */
-export function levelFromEnv(env: NodeJS.ProcessEnv = process.env): LevelWithSilent {
-  const spec = env.GARAGE_LOG ?? env.RUST_LOG ?? 'info';
+export function levelFromEnv(env: NodeJS.ProcessEnv = process.env, argv: string[] = process.argv): LevelWithSilent {
+  // The daemon logs at info by default; CLI commands print results on stdout and stay quiet.
+  const spec = env.GARAGE_LOG ?? env.RUST_LOG ?? (argv.slice(2).includes('server') ? 'info' : 'warn');
   const levels: LevelWithSilent[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
   let chosen: LevelWithSilent = 'info';
   for (const part of spec.split(',')) {

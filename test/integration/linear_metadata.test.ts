@@ -1,6 +1,8 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, createHash } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { PutObjectCommand, CreateMultipartUploadCommand, UploadPartCommand, CompleteMultipartUploadCommand, type S3Client } from '@aws-sdk/client-s3';
 import { GarageProcess, quickStart, s3Client, getBytes } from './harness.ts';
 
@@ -52,5 +54,18 @@ describe('metadata stays linear in the size of an upload (many small rows, no gr
     assert.equal(during.version! - before.version!, 1 + 12, 'a version header and one block group per part');
     await s3.send(new CompleteMultipartUploadCommand({ Bucket: 'linear', Key: 'parts', UploadId, MultipartUpload: { Parts: parts } }));
     assert.ok((await getBytes(s3, 'linear', 'parts')).equals(Buffer.concat(chunks)));
+  });
+
+  it('compresses compressible blocks with zstd and stores incompressible ones as they are', async () => {
+    const text = Buffer.from('The quick brown fox jumps over the lazy dog. '.repeat(100_000)).subarray(0, 3 * MiB);
+    const noise = randomBytes(3 * MiB);
+    await s3.send(new PutObjectCommand({ Bucket: 'linear', Key: 'text', Body: text }));
+    await s3.send(new PutObjectCommand({ Bucket: 'linear', Key: 'noise', Body: noise }));
+    const files = (dir: string): string[] => readdirSync(dir, { recursive: true, withFileTypes: true }).filter((d) => d.isFile()).map((d) => d.name);
+    const names = files(join(g.dir, 'data'));
+    const hashesOf = (b: Buffer) => [0, 1, 2].map((i) => createHash('sha256').update(b.subarray(i * MiB, (i + 1) * MiB)).digest('hex'));
+    for (const h of hashesOf(text)) assert.ok(names.includes(`${h}.zst`), 'text blocks are stored compressed');
+    for (const h of hashesOf(noise)) assert.ok(names.includes(h), 'random blocks are stored raw');
+    assert.ok((await getBytes(s3, 'linear', 'text')).equals(text));
   });
 });

@@ -11,7 +11,7 @@ import { requestBody, requireBucket, requireKey, sendEmpty, storedHeaders, type 
 /** Objects smaller than this are stored inline in the object table (one quorum write). */
 export const INLINE_THRESHOLD = 3072;
 /** Block writes kept in flight per upload. */
-const PARALLEL_BLOCKS = 4;
+const PARALLEL_BLOCKS = 8;
 const EMPTY = Buffer.alloc(0);
 
 /** Cuts a stream into blocks of exactly `size` bytes (the last one shorter). */
