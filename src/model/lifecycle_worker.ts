@@ -3,6 +3,7 @@ import type { Model } from './garage.ts';
 import type { LayoutView } from '../rpc/layout/manager.ts';
 import type { Logger } from '../util/log.ts';
 import { errorMessage } from '../util/errors.ts';
+import { Periodic } from '../util/background.ts';
 import { visibleVersion } from './object.ts';
 import type { BucketEntry, LifecycleRule } from './bucket.ts';
 
@@ -23,8 +24,7 @@ export interface LifecycleOptions {
 export class LifecycleWorker {
   readonly o: LifecycleOptions;
   readonly dayMs: number;
-  #timer: NodeJS.Timeout | undefined;
-  #stopped = false;
+  #periodic: Periodic | undefined;
 
   constructor(o: LifecycleOptions) {
     this.o = o;
@@ -76,18 +76,10 @@ export class LifecycleWorker {
   /** Runs a pass every `intervalMs` (default: hourly). */
   start(intervalMs = 3600_000): void {
     this.o.model.workers.register('lifecycle', 'expires objects and aborts old multipart uploads per bucket rules');
-    const loop = () => {
-      this.#timer = setTimeout(() => {
-        this.pass().catch((e: unknown) => this.o.logger.warn({ err: errorMessage(e) }, 'lifecycle pass failed')).finally(() => {
-          if (!this.#stopped) loop();
-        });
-      }, intervalMs);
-    };
-    loop();
+    this.#periodic = new Periodic(intervalMs, () => this.pass(), (e) => this.o.logger.warn({ err: errorMessage(e) }, 'lifecycle pass failed'));
   }
 
   stop(): void {
-    this.#stopped = true;
-    clearTimeout(this.#timer);
+    this.#periodic?.stop();
   }
 }

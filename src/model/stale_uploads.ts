@@ -1,6 +1,7 @@
 import type { Model } from './garage.ts';
 import type { Logger } from '../util/log.ts';
 import { errorMessage } from '../util/errors.ts';
+import { Periodic } from '../util/background.ts';
 
 /**
  * Aborts single-PUT versions left `uploading` by a crash (a client's PutObject never lasts
@@ -10,7 +11,7 @@ export class StaleUploadCleaner {
   readonly model: Model;
   readonly log: Logger;
   readonly maxAgeMs: number;
-  #timer: NodeJS.Timeout | undefined;
+  #periodic: Periodic | undefined;
 
   constructor(model: Model, log: Logger, maxAgeMs = 24 * 3600_000) {
     this.model = model;
@@ -36,16 +37,10 @@ export class StaleUploadCleaner {
   /** Runs a pass every hour. */
   start(intervalMs = 3600_000): void {
     this.model.workers.register('stale uploads', 'aborts single PUTs interrupted by a crash');
-    const loop = () => {
-      this.#timer = setTimeout(() => {
-        this.pass().catch((e: unknown) => this.log.warn({ err: errorMessage(e) }, 'stale upload cleanup failed')).finally(loop);
-      }, intervalMs);
-      this.#timer.unref();
-    };
-    loop();
+    this.#periodic = new Periodic(intervalMs, () => this.pass(), (e) => this.log.warn({ err: errorMessage(e) }, 'stale upload cleanup failed'));
   }
 
   stop(): void {
-    clearTimeout(this.#timer);
+    this.#periodic?.stop();
   }
 }

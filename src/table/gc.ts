@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { RpcTransport } from '../rpc/rpc_helper.ts';
 import type { LayoutView } from '../rpc/layout/manager.ts';
-import type { Workers } from '../util/background.ts';
+import { Periodic, type Workers } from '../util/background.ts';
 import type { Logger } from '../util/log.ts';
 import { errorMessage } from '../util/errors.ts';
 import type { Table } from './table.ts';
@@ -26,8 +26,7 @@ export class TableGc<E> {
   readonly workers: Workers;
   readonly delayMs: number;
   readonly endpoint: string;
-  #timer: NodeJS.Timeout | undefined;
-  #stopped = false;
+  #periodic: Periodic | undefined;
 
   constructor(table: Table<E>, rpc: RpcTransport, layout: LayoutView, workers: Workers, log: Logger, delayMs: number) {
     this.table = table;
@@ -52,19 +51,11 @@ export class TableGc<E> {
   /** Runs a GC pass every `intervalMs`. */
   start(intervalMs: number): void {
     this.workers.register(`${this.table.schema.name} gc`, 'deletes tombstones every replica holds');
-    const loop = () => {
-      this.#timer = setTimeout(() => {
-        this.pass().catch((e: unknown) => this.log.warn({ table: this.table.schema.name, err: errorMessage(e) }, 'tombstone gc failed')).finally(() => {
-          if (!this.#stopped) loop();
-        });
-      }, intervalMs);
-    };
-    loop();
+    this.#periodic = new Periodic(intervalMs, () => this.pass(), (e) => this.log.warn({ table: this.table.schema.name, err: errorMessage(e) }, 'tombstone gc failed'));
   }
 
   stop(): void {
-    this.#stopped = true;
-    clearTimeout(this.#timer);
+    this.#periodic?.stop();
   }
 
   /** One pass over the GC queue; returns how many tombstones were deleted. */

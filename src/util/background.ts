@@ -28,3 +28,26 @@ export class Workers {
     return [...this.#workers.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
   }
 }
+
+/** A task run every `intervalMs` (never two at once) until stopped. */
+export class Periodic {
+  #timer: NodeJS.Timeout | undefined;
+  #stopped = false;
+
+  /** Starts running `task` every `intervalMs`; `onError` hears its failures. */
+  constructor(intervalMs: number, task: () => Promise<unknown>, onError: (e: unknown) => void) {
+    const loop = () => {
+      this.#timer = setTimeout(() => {
+        task().catch(onError).finally(() => {
+          if (!this.#stopped) loop();
+        });
+      }, intervalMs);
+    };
+    loop();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+  }
+}
