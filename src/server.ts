@@ -113,11 +113,15 @@ export async function startNode(config: Config): Promise<RunningNode> {
   const stop = () => {
     stopping ??= (async () => {
       log.info('shutting down');
-      for (const srv of [s3Server, webServer, adminServer]) {
-        if (!srv) continue;
+      // Requests in progress get 10 s to finish; then their connections are cut.
+      await Promise.all([s3Server, webServer, adminServer].filter((x): x is Server => x !== undefined).map((srv) => new Promise<void>((r) => {
+        const force = setTimeout(() => srv.closeAllConnections(), 10_000);
+        srv.close(() => {
+          clearTimeout(force);
+          r();
+        });
         srv.closeIdleConnections();
-        await new Promise<void>((r) => srv.close(() => r()));
-      }
+      })));
       sync.stop();
       staleUploads.stop();
       lifecycle.stop();
