@@ -31,6 +31,7 @@ function printBucket(b: BucketInfo): void {
   out(`Objects: ${b.objects}`);
   out(`Unfinished multipart uploads: ${b.unfinishedUploads}`);
   out('');
+  out(`Quotas: ${b.quotas.maxSize === null ? 'no size limit' : `max size ${bytes(b.quotas.maxSize)}`}, ${b.quotas.maxObjects === null ? 'no object limit' : `max ${b.quotas.maxObjects} objects`}`);
   out(`Website access: ${b.website ? `true (index: ${b.website.index}${b.website.errorDocument ? `, error: ${b.website.errorDocument}` : ''})` : 'false'}`);
   out('');
   out('Global aliases:');
@@ -245,6 +246,30 @@ export function addClientCommands(program: Command, run: Runner): void {
         if (!!o.allow === !!o.deny) throw new AdminError('give exactly one of --allow or --deny');
         await c.call({ op: 'bucket-website', bucket: b, allow: !!o.allow, index: o.indexDocument, errorDocument: o.errorDocument });
         out(o.allow ? `Website access allowed for ${b}` : `Website access denied for ${b}`);
+      }),
+    );
+
+  bucket.command('set-quotas').description('set or remove the quotas of a bucket').argument('<bucket>')
+    .option('--max-size <size>', "largest total size (e.g. 10G, 500MiB), or 'none'")
+    .option('--max-objects <n>', "largest number of objects, or 'none'")
+    .action((b: string, o: { maxSize?: string; maxObjects?: string }) =>
+      run(async (c) => {
+        if (o.maxSize === undefined && o.maxObjects === undefined) throw new AdminError('give --max-size and/or --max-objects');
+        let maxSize: number | null | undefined;
+        if (o.maxSize !== undefined) {
+          try {
+            maxSize = o.maxSize === 'none' ? null : parseSize(o.maxSize);
+          } catch (e) {
+            throw new AdminError(`invalid --max-size '${o.maxSize}': ${(e as Error).message}`);
+          }
+        }
+        let maxObjects: number | null | undefined;
+        if (o.maxObjects !== undefined) {
+          maxObjects = o.maxObjects === 'none' ? null : Number(o.maxObjects);
+          if (maxObjects !== null && (!Number.isInteger(maxObjects) || maxObjects < 0)) throw new AdminError(`invalid --max-objects '${o.maxObjects}'`);
+        }
+        await c.call({ op: 'bucket-set-quotas', bucket: b, maxSize, maxObjects });
+        out(`Quotas updated for bucket ${b}.`);
       }),
     );
 

@@ -1,4 +1,4 @@
-import type { Db, Tx } from '../db/db.ts';
+import type { Db, Tree, Tx } from '../db/db.ts';
 import { Table } from '../table/table.ts';
 import type { RpcTransport } from '../rpc/rpc_helper.ts';
 import type { LayoutView } from '../rpc/layout/manager.ts';
@@ -10,6 +10,13 @@ import { keySchema, type KeyEntry } from './key.ts';
 import { objectSchema, type ObjectEntry } from './object.ts';
 import { versionSchema, blockRefSchema, blockRefKey, type VersionEntry, type BlockRefEntry } from './version.ts';
 import { mpuSchema, type MpuEntry } from './mpu.ts';
+
+/** Counts of a bucket's content. */
+export interface BucketCounts {
+  objects: number;
+  bytes: number;
+  uploads: number;
+}
 
 export interface ModelOptions {
   db: Db;
@@ -32,13 +39,21 @@ export class Model {
   readonly mpu: Table<MpuEntry>;
   readonly blocks: BlockManager;
   readonly workers: Workers;
+  /** bucket id → objects, bytes, unfinished uploads, as counted from this node's object rows. */
+  readonly counters: Tree;
   readonly #tables: Table<never>[];
+  readonly #layout: LayoutView;
+  readonly #rpc: RpcTransport;
 
   constructor(o: ModelOptions) {
+    this.#layout = o.layout;
+    this.#rpc = o.rpc;
     const topt = { consistency: o.consistency, logger: o.logger, workers: o.workers };
     const mk = <E>(schema: ConstructorParameters<typeof Table<E>>[0]) => new Table<E>(schema, o.db, o.rpc, o.layout, topt);
     this.blocks = o.blocks;
     this.workers = o.workers;
+    this.counters = o.db.tree('counter:bucket');
+    o.rpc.register('counter', async (_from, body) => ({ body: this.localCounts(body as Buffer) }));
     this.bucket = mk(bucketSchema);
     this.bucketAlias = mk(bucketAliasSchema);
     this.key = mk(keySchema);
@@ -60,6 +75,14 @@ export class Model {
         versionGone: (tx, uuid, multipart, bucketId, key) => {
           this.version.queueInsert(tx, { uuid, sk: empty, deleted: true, header: { bucketId, key, parts: null }, blocks: [] });
           if (multipart) this.mpu.queueInsert(tx, { uploadId: uuid, sk: empty, deleted: true, header: { bucketId, key, created: 0 } });
+        },
+        countsChanged: (tx, bucketId, objects, bytes, uploads) => {
+          const cur = this.localCounts(bucketId, tx);
+          const b = Buffer.alloc(24);
+          b.writeBigInt64BE(BigInt(cur.objects + objects), 0);
+          b.writeBigInt64BE(BigInt(cur.bytes + bytes), 8);
+          b.writeBigInt64BE(BigInt(cur.uploads + uploads), 16);
+          tx.put(this.counters, bucketId, b);
         },
       }),
     );
@@ -86,6 +109,27 @@ export class Model {
       }),
     );
     this.#tables = [this.bucket, this.bucketAlias, this.key, this.object, this.version, this.blockRef, this.mpu] as unknown as Table<never>[];
+  }
+
+  /** A bucket's counts from this node's object rows (in a transaction when given). */
+  localCounts(bucketId: Buffer, tx?: Tx): BucketCounts {
+    const b = tx ? tx.get(this.counters, bucketId) : this.counters.get(bucketId);
+    return b ? { objects: Number(b.readBigInt64BE(0)), bytes: Number(b.readBigInt64BE(8)), uploads: Number(b.readBigInt64BE(16)) } : { objects: 0, bytes: 0, uploads: 0 };
+  }
+
+  /** A bucket's counts, from its replicas (the highest each reports: a lagging replica undercounts). */
+  async bucketCounts(bucketId: Buffer): Promise<BucketCounts> {
+    const nodes = this.#layout.readNodes(this.object.partitionHash(bucketId));
+    const answers = await Promise.allSettled(nodes.map((n) => this.#rpc.call(n, 'counter', bucketId, { timeoutMs: 10_000, priority: 'high' })));
+    const out = { objects: 0, bytes: 0, uploads: 0 };
+    for (const a of answers) {
+      if (a.status !== 'fulfilled') continue;
+      const c = a.value.body as BucketCounts;
+      out.objects = Math.max(out.objects, c.objects);
+      out.bytes = Math.max(out.bytes, c.bytes);
+      out.uploads = Math.max(out.uploads, c.uploads);
+    }
+    return out;
   }
 
   /** All tables, for workers and stats. */

@@ -4,7 +4,6 @@ import { lwwGet, lwwSet } from '../table/crdt.ts';
 import type { Model } from './garage.ts';
 import { newBucket, validBucketName, type BucketEntry, type Perms } from './bucket.ts';
 import { newKey, type KeyEntry } from './key.ts';
-import { visibleVersion, type ObjectEntry } from './object.ts';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -129,27 +128,5 @@ export class ModelHelpers {
       if (b) await this.m.bucket.insert({ ...b, keys: lwwSet(b.keys, k.id, { read: false, write: false, owner: false }) });
     }
     await this.m.key.insert({ ...k, deleted: true, secret: '' });
-  }
-
-  /** Counts objects and bytes of a bucket (a full scan; for `bucket info`). */
-  async bucketUsage(id: Buffer): Promise<{ objects: number; bytes: number; unfinishedUploads: number }> {
-    let objects = 0;
-    let bytes = 0;
-    let unfinishedUploads = 0;
-    let start: Buffer | undefined;
-    for (;;) {
-      const rows: ObjectEntry[] = await this.m.object.getRange(id, { start, limit: 1000 });
-      for (const o of rows) {
-        const v = visibleVersion(o);
-        if (v) {
-          objects++;
-          bytes += v.state.data.meta.size;
-        }
-        unfinishedUploads += o.versions.filter((x) => x.state.t === 'uploading' && x.state.multipart).length;
-      }
-      if (rows.length < 1000) break;
-      start = Buffer.concat([Buffer.from(rows[rows.length - 1]!.key), Buffer.from([0])]);
-    }
-    return { objects, bytes, unfinishedUploads };
   }
 }

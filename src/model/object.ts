@@ -88,6 +88,15 @@ export function mergeVersions(a: ObjectVersion[], b: ObjectVersion[]): ObjectVer
 export interface ObjectHooks {
   /** Called (in the transaction) for a version that is gone or aborted and may own version rows. */
   versionGone(tx: Tx, uuid: Buffer, multipart: boolean, bucketId: Buffer, key: string): void;
+  /** Called (in the transaction) with how the bucket's counts changed: objects, bytes, unfinished uploads. */
+  countsChanged(tx: Tx, bucketId: Buffer, objects: number, bytes: number, uploads: number): void;
+}
+
+/** What an object row contributes to its bucket's counts. */
+export function objectCounts(e: ObjectEntry | undefined): [objects: number, bytes: number, uploads: number] {
+  if (!e) return [0, 0, 0];
+  const v = visibleVersion(e);
+  return [v ? 1 : 0, v ? v.state.data.meta.size : 0, e.versions.filter((x) => x.state.t === 'uploading' && x.state.multipart).length];
 }
 
 /** Range filters of the object table. */
@@ -140,6 +149,9 @@ export function objectSchema(hooks: ObjectHooks): TableSchema<ObjectEntry> & { m
       };
     },
     updated: (tx, old, cur) => {
+      const [o0, b0, u0] = objectCounts(old);
+      const [o1, b1, u1] = objectCounts(cur);
+      if (o0 !== o1 || b0 !== b1 || u0 !== u1) hooks.countsChanged(tx, cur.bucketId, o1 - o0, b1 - b0, u1 - u0);
       if (!old) return;
       const now = new Map(cur.versions.map((v) => [v.uuid.toString('hex'), v]));
       for (const v of old.versions) {

@@ -21,6 +21,8 @@ export type AdminRequest =
   | { op: 'bucket-alias'; bucket: string; name: string; localKey?: string }
   | { op: 'bucket-unalias'; name: string; localKey?: string }
   | { op: 'bucket-website'; bucket: string; allow: boolean; index?: string; errorDocument?: string }
+  /** undefined: unchanged; null: no limit. */
+  | { op: 'bucket-set-quotas'; bucket: string; maxSize?: number | null; maxObjects?: number | null }
   | { op: 'key-list' }
   | { op: 'key-info'; pattern: string; showSecret: boolean }
   | { op: 'key-new'; name: string }
@@ -81,6 +83,7 @@ export interface BucketInfo {
   globalAliases: string[];
   localAliases: { keyId: string; name: string }[];
   website: { index: string; errorDocument: string | null } | null;
+  quotas: { maxSize: number | null; maxObjects: number | null };
   keys: { id: string; name: string; read: boolean; write: boolean; owner: boolean }[];
   objects: number;
   bytes: number;

@@ -32,7 +32,7 @@ test('an uploading version never hides the previous complete one', () => {
 });
 
 test('a fresh write is ordered after everything the replica holds, replication traffic is not', () => {
-  const schema = objectSchema({ versionGone: () => undefined });
+  const schema = objectSchema({ versionGone: () => undefined, countsChanged: () => undefined });
   const old = { bucketId: u(0), key: 'k', versions: [complete(1, 1000)] };
   // A writer with a slow clock: its version still supersedes the one this replica has.
   const fresh = schema.freshen!({ bucketId: u(0), key: 'k', versions: [complete(2, 500)] }, old);

@@ -178,6 +178,12 @@ export class AdminRpc {
         await this.model.bucket.insert({ ...b, website: { ts: Math.max(Date.now(), b.website.ts + 1), v: website } });
         return null;
       }
+      case 'bucket-set-quotas': {
+        const b = await this.helpers.findBucket(r.bucket);
+        const q = { maxSize: r.maxSize === undefined ? b.quotas.v.maxSize : r.maxSize, maxObjects: r.maxObjects === undefined ? b.quotas.v.maxObjects : r.maxObjects };
+        await this.model.bucket.insert({ ...b, quotas: { ts: Math.max(Date.now(), b.quotas.ts + 1), v: q } });
+        return q;
+      }
       case 'key-list':
         return (await this.helpers.listKeys()).map((k) => ({ id: k.id, name: k.name.v }));
       case 'key-info':
@@ -278,13 +284,15 @@ export class AdminRpc {
       const k = await this.model.key.get(Buffer.from(id), EMPTY);
       keys.push({ id, name: k?.name.v ?? '', ...p.v });
     }
-    const usage = await this.helpers.bucketUsage(b.id);
+    const c = await this.model.bucketCounts(b.id);
+    const usage = { objects: c.objects, bytes: c.bytes, unfinishedUploads: c.uploads };
     return {
       id: b.id.toString('hex'),
       created: b.created,
       globalAliases: this.helpers.globalAliases(b),
       localAliases: b.localAliases.filter(([, v]) => v.v).map(([k]) => ({ keyId: k.split(':')[0]!, name: k.slice(k.indexOf(':') + 1) })),
       website: b.website.v,
+      quotas: b.quotas.v,
       keys,
       ...usage,
     };

@@ -37,6 +37,7 @@ export const S3_ERROR_STATUS = {
   NoSuchLifecycleConfiguration: 404,
   NotImplemented: 501,
   PreconditionFailed: 412,
+  QuotaExceeded: 403,
   RequestTimeTooSkewed: 403,
   ServiceUnavailable: 503,
   SignatureDoesNotMatch: 403,

@@ -8,6 +8,7 @@ import { toXml } from '../common/xml.ts';
 import { isoDate, requireBucket, requireKey, sendXml, storedHeaders, type ReqCtx } from './context.ts';
 import { checkConditions, streamBlocks, versionBlocks } from './get.ts';
 import { checkObjectKey } from './put.ts';
+import { checkQuotas } from './quotas.ts';
 import { savePart } from './multipart.ts';
 
 const EMPTY = Buffer.alloc(0);
@@ -52,6 +53,7 @@ export async function handleCopyObject(ctx: ReqCtx): Promise<void> {
   if (src.bucket.id.equals(bucket.id) && src.key === key && directive !== 'REPLACE') {
     throw new S3Error('InvalidRequest', 'This copy request is illegal because it is trying to copy an object to itself without changing the object\'s metadata.');
   }
+  await checkQuotas(ctx.svc, bucket, key, srcData.meta.size);
   const headers = directive === 'REPLACE' ? storedHeaders(ctx.req.headers) : srcData.meta.headers;
   const meta: ObjectMeta = { ...srcData.meta, headers };
   const uuid = randomBytes(16);

@@ -7,6 +7,7 @@ import { S3Error } from '../common/s3_error.ts';
 import { parseXml, toXml } from '../common/xml.ts';
 import { isoDate, readSmallBody, requestBody, requireBucket, requireKey, sendEmpty, sendXml, storedHeaders, type ReqCtx } from './context.ts';
 import { checkObjectKey, md5Etag, saveBlocks } from './put.ts';
+import { checkQuotas } from './quotas.ts';
 
 const EMPTY = Buffer.alloc(0);
 const MIN_PART_SIZE = 5 * 1024 * 1024;
@@ -119,6 +120,7 @@ export async function handleCompleteUpload(ctx: ReqCtx): Promise<void> {
     md5s.push(Buffer.from(p.etag, 'hex'));
     size += p.size;
   }
+  await checkQuotas(ctx.svc, bucket, key, size);
   const etag = `${createHash('md5').update(Buffer.concat(md5s)).digest('hex')}-${chosen.length}`;
   await model.version.insert({ uuid: uploadId, sk: EMPTY, deleted: false, header: { bucketId: bucket.id, key, parts: chosen }, blocks: [] });
   // Part uploads that were replaced or left out lose their blocks.

@@ -8,6 +8,7 @@ import { keyPerms } from '../../model/key.ts';
 import type { S3Services } from './context.ts';
 import { sendEmpty, sendXml } from './context.ts';
 import { checkObjectKey, putObjectStream } from './put.ts';
+import { checkQuotas } from './quotas.ts';
 
 const EMPTY = Buffer.alloc(0);
 /** Fields that need no policy condition. */
@@ -122,6 +123,7 @@ export async function handlePostObject(svc: S3Services, req: IncomingMessage, re
   if (!headers.some(([k]) => k === 'content-type')) headers.push(['content-type', 'binary/octet-stream']);
   headers.sort((a, b) => (a[0] < b[0] ? -1 : 1));
 
+  await checkQuotas(svc, bucket, key, 0);
   const body: Readable = file.stream.pipe(lengthGuard(range.min, range.max));
   file.stream.on('error', (e) => body.destroy(e));
   const { etag } = await putObjectStream({ model: svc.model, blockSize: svc.blockSize }, bucket.id, key, headers, body, undefined);
