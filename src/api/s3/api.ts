@@ -8,7 +8,7 @@ import { handleListBuckets, handleCreateBucket, handleHeadBucket, handleDeleteBu
 import { handlePutObject } from './put.ts';
 import { handleGetObject } from './get.ts';
 import { handleDeleteObject, handleDeleteObjects } from './delete.ts';
-import { handleListObjects, handleListUploads } from './list.ts';
+import { handleListObjects, handleListUploads, handleListVersions } from './list.ts';
 import { handleCreateUpload, handleUploadPart, handleCompleteUpload, handleAbortUpload, handleListParts } from './multipart.ts';
 import { handleCopyObject, handleUploadPartCopy } from './copy.ts';
 import { handleGetWebsite, handlePutWebsite, handleDeleteWebsite } from './website.ts';
@@ -57,10 +57,11 @@ function route(method: string, q: URLSearchParams, hasBucket: boolean, hasKey: b
         if (has('location')) return { name: 'GetBucketLocation', need: 'read', run: handleGetLocation };
         if (has('versioning')) return { name: 'GetBucketVersioning', need: 'read', run: handleGetVersioning };
         if (has('uploads')) return { name: 'ListMultipartUploads', need: 'read', run: handleListUploads };
+        if (has('versions')) return { name: 'ListObjectVersions', need: 'read', run: handleListVersions };
         if (has('website')) return { name: 'GetBucketWebsite', need: 'read', run: handleGetWebsite };
         if (has('cors')) return { name: 'GetBucketCors', need: 'read', run: handleGetCors };
         if (has('lifecycle')) return { name: 'GetBucketLifecycleConfiguration', need: 'read', run: handleGetLifecycle };
-        for (const p of ['policy', 'acl', 'tagging', 'encryption', 'logging', 'notification', 'replication', 'object-lock', 'ownershipControls', 'publicAccessBlock', 'accelerate', 'requestPayment', 'analytics', 'inventory', 'metrics', 'intelligent-tiering', 'versions']) {
+        for (const p of ['policy', 'acl', 'tagging', 'encryption', 'logging', 'notification', 'replication', 'object-lock', 'ownershipControls', 'publicAccessBlock', 'accelerate', 'requestPayment', 'analytics', 'inventory', 'metrics', 'intelligent-tiering']) {
           if (has(p)) throw new S3Error('NotImplemented', `GET ?${p} is not implemented`);
         }
         if (q.get('list-type') === '2') return { name: 'ListObjectsV2', need: 'read', run: (c) => handleListObjects(c, true) };

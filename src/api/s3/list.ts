@@ -183,3 +183,30 @@ export async function handleListUploads(ctx: ReqCtx): Promise<void> {
     CommonPrefixes: page.prefixes.map((p) => ({ Prefix: p })),
   }));
 }
+
+/** ListObjectVersions: versioning is never enabled, so each object has one version, "null". */
+export async function handleListVersions(ctx: ReqCtx): Promise<void> {
+  const bucket = requireBucket(ctx);
+  const q = ctx.query;
+  const prefix = q.get('prefix') ?? '';
+  const delimiter = q.get('delimiter') ?? '';
+  const encodingType = q.get('encoding-type');
+  const url = encodingType === 'url';
+  const mk = maxKeys(q);
+  const keyMarker = q.get('key-marker');
+  const start = keyMarker ? afterMarker(keyMarker, prefix, delimiter) : Buffer.alloc(0);
+  const page = mk === 0 ? ({ contents: [], prefixes: [], truncated: false } as ListPage) : await listPage(ctx.svc.model, bucket.id, { prefix, delimiter, start, maxKeys: mk, filter: 'visible' });
+  sendXml(ctx.res, 200, toXml('ListVersionsResult', {
+    Name: ctx.bucketName,
+    Prefix: enc(prefix, url),
+    KeyMarker: enc(keyMarker ?? '', url),
+    VersionIdMarker: q.get('version-id-marker') ?? '',
+    ...(page.truncated && page.last ? { NextKeyMarker: enc(page.last, url), NextVersionIdMarker: 'null' } : {}),
+    MaxKeys: mk,
+    ...(delimiter ? { Delimiter: enc(delimiter, url) } : {}),
+    ...(url ? { EncodingType: 'url' } : {}),
+    IsTruncated: page.truncated,
+    Version: contentsXml(page, url, true).map((c) => ({ Key: c.Key, VersionId: 'null', IsLatest: true, LastModified: c.LastModified, ETag: c.ETag, Size: c.Size, StorageClass: c.StorageClass, Owner: c.Owner })),
+    CommonPrefixes: page.prefixes.map((p) => ({ Prefix: enc(p, url) })),
+  }));
+}
