@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { S3Client, PutObjectCommand, GetObjectCommand } from '@aws-sdk/client-s3';
-import { MAIN, freePort, waitFor, run } from './harness.ts';
+import { MAIN, ROOT, freePort, waitFor, run } from './harness.ts';
 
 interface Started {
   proc: ChildProcess;
@@ -66,5 +66,13 @@ describe('the embedded default: garage server --single-node --default-bucket (np
     } finally {
       s3.destroy();
     }
+  });
+
+  it('bin/garage (what npx garage runs) starts the program with the pinned Node', async () => {
+    const r = await run(join(ROOT, 'bin', 'garage'), ['--help']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /Usage: garage/);
+    const v = await run(join(ROOT, 'bin', 'garage'), ['server', '--help']);
+    assert.match(v.stdout, /--single-node/);
   });
 });
