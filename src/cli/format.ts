@@ -25,5 +25,6 @@ export function bytes(n: number): string {
 /** Formats a capacity as given by the user (plain numbers for small unit-less values). */
 export function capacity(c: number | null): string {
   if (c === null) return 'gateway';
-  return c >= 1024 ? bytes(c).replace(/\.0 /, ' ') : String(c);
+  if (c >= 1024) return bytes(c).replace(/\.0 /, ' ');
+  return Number.isInteger(c) ? String(c) : c.toFixed(3);
 }
