@@ -6,6 +6,7 @@ import { resolve, join } from 'node:path';
 import { loadConfig, configFromObject, type Config } from './util/config.ts';
 import { writeFileAtomic } from './util/fs.ts';
 import { ConfigError, AdminError, GarageError, errorMessage } from './util/errors.ts';
+import { rootLogger } from './util/log.ts';
 import { addClientCommands } from './cli/commands.ts';
 import { AdminClient } from './cli/client.ts';
 import { startNode, type RunningNode } from './server.ts';
@@ -80,6 +81,8 @@ async function runServer(opts: { config?: string; singleNode?: boolean; defaultB
     config = loadConfig(configPath(opts.config));
   }
   const node = await startNode(config);
+  // A background task that fails unexpectedly is logged; it must not take the node down.
+  process.on('unhandledRejection', (e) => rootLogger().error({ err: errorMessage(e), stack: (e as Error)?.stack }, 'unhandled rejection in a background task'));
   let stopping = false;
   const shutdown = (sig: string) => {
     if (stopping) return;
