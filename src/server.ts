@@ -13,6 +13,7 @@ import { SyncManager } from './model/sync_manager.ts';
 import { Repair } from './model/repair.ts';
 import { StaleUploadCleaner } from './model/stale_uploads.ts';
 import { LifecycleWorker } from './model/lifecycle_worker.ts';
+import { ScrubWorker } from './model/scrub_worker.ts';
 import { join } from 'node:path';
 import { BlockManager } from './block/manager.ts';
 import { Model } from './model/garage.ts';
@@ -89,6 +90,8 @@ export async function startNode(config: Config): Promise<RunningNode> {
   sync.start();
   staleUploads.start(envMs('GARAGE_GC_INTERVAL_MS'));
   lifecycle.start(envMs('GARAGE_LIFECYCLE_INTERVAL_MS'));
+  const scrub = new ScrubWorker(config.metadataDir, { repair, workers, logger: logger('scrub'), everyMs: envMs('GARAGE_SCRUB_EVERY_MS'), checkMs: envMs('GARAGE_SCRUB_CHECK_MS') });
+  if (!config.disableScrub) scrub.start();
 
   const metrics = new Metrics(model, system);
   let s3Server: Server | undefined;
@@ -125,6 +128,7 @@ export async function startNode(config: Config): Promise<RunningNode> {
       sync.stop();
       staleUploads.stop();
       lifecycle.stop();
+      scrub.stop();
       model.stop();
       blocks.stop();
       await peering.stop();

@@ -48,7 +48,7 @@ export class Repair {
         run('block-refs', () => this.#blockRefs());
         return 'check of block references against their versions launched';
       case 'scrub':
-        run('scrub', () => this.#scrub());
+        run('scrub', () => this.scrub());
         return 'scrub of every local block launched';
     }
   }
@@ -84,11 +84,12 @@ export class Repair {
     return `${deleted} stale block reference(s) deleted`;
   }
 
-  // Reads every local block and checks its hash; a corrupt copy is dropped and fetched again.
-  async #scrub(): Promise<string> {
+  /** Reads every local block and checks its hash; `pauseMs` between blocks keeps the disk available. */
+  async scrub(pauseMs = 0): Promise<string> {
     let checked = 0;
     let corrupt = 0;
     for (const [hash] of this.model.blocks.rc.range({})) {
+      if (pauseMs) await new Promise((r) => setTimeout(r, pauseMs));
       const stored = await this.model.blocks.store.read(hash);
       if (!stored) continue;
       checked++;

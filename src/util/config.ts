@@ -66,7 +66,6 @@ const IGNORED_KEYS = [
   'block_ram_buffer_max',
   'metadata_auto_snapshot_interval',
   'metadata_snapshots_dir',
-  'disable_scrub',
   'use_local_tz',
   'rpc_ping_timeout_msec',
   'rpc_timeout_msec',
@@ -83,6 +82,7 @@ const schema = z.strictObject({
   data_dir: z.union([z.string().min(1), z.array(dataDirEntry).min(1)]),
   db_engine: z.enum(['lmdb', 'sled', 'sqlite', 'fjall']).default('lmdb'),
   metadata_fsync: z.boolean().default(false),
+  disable_scrub: z.boolean().default(false),
   data_fsync: z.boolean().default(false),
   block_size: size.default(1048576),
   replication_mode: z.enum(['none', '1', '2', '2-dangerous', '3', '3-degraded', '3-dangerous']).optional(),
@@ -114,6 +114,8 @@ export interface Config {
   dbEngine: 'lmdb';
   metadataFsync: boolean;
   dataFsync: boolean;
+  /** No scheduled scrub (`garage repair scrub` still works). */
+  disableScrub: boolean;
   blockSize: number;
   replicationFactor: number;
   consistencyMode: 'consistent' | 'degraded' | 'dangerous';
@@ -191,6 +193,7 @@ export function configFromObject(obj: unknown, source: string, env: NodeJS.Proce
     dbEngine: 'lmdb',
     metadataFsync: raw.metadata_fsync,
     dataFsync: raw.data_fsync,
+    disableScrub: raw.disable_scrub,
     blockSize: raw.block_size,
     replicationFactor,
     consistencyMode: consistency ?? 'consistent',

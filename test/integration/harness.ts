@@ -198,11 +198,11 @@ export async function nodeIds(nodes: GarageProcess[]): Promise<string[]> {
  * Starts nodes sharing one secret, connects them through the first one, assigns the given
  * zones and capacities (null = gateway), applies the layout, and creates a bucket and a key.
  */
-export async function startCluster(roles: { zone: string; capacity: number | null }[], opts: { replicationMode?: string; bucket?: string } = {}): Promise<{ nodes: GarageProcess[]; ids: string[]; keyId: string; secret: string }> {
+export async function startCluster(roles: { zone: string; capacity: number | null }[], opts: { replicationMode?: string; bucket?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ nodes: GarageProcess[]; ids: string[]; keyId: string; secret: string }> {
   const rpcSecret = randomBytes(32).toString('hex');
   const nodes: GarageProcess[] = [];
   for (let i = 0; i < roles.length; i++) nodes.push(await GarageProcess.create('', { replicationMode: opts.replicationMode ?? '3', rpcSecret }));
-  await Promise.all(nodes.map((n) => n.start(FAST_ENV)));
+  await Promise.all(nodes.map((n) => n.start({ ...FAST_ENV, ...opts.env })));
   const ids = await nodeIds(nodes);
   for (let i = 1; i < nodes.length; i++) await nodes[i]!.cliOk('node', 'connect', ids[0]!);
   for (const [i, r] of roles.entries()) {
