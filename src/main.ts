@@ -33,12 +33,14 @@ async function singleNodeConfig(dataDir: string, s3Bind: string, rpcBind: string
     data_dir: join(dir, 'data'),
     replication_factor: 1,
     rpc_bind_addr: rpcBind,
+    // A wildcard bind address is no address to give others.
+    ...(/^(\[::\]|0\.0\.0\.0):/.test(rpcBind) ? {} : { rpc_public_addr: rpcBind }),
     rpc_secret_file: secretFile,
     s3_api: { api_bind_addr: s3Bind, s3_region: 'garage' },
   };
   // A config file beside the data lets `garage -c <dir>/garage.toml status` reach this node.
   const file = join(dir, 'garage.toml');
-  const toml = `# Written by 'garage server --single-node'.\nmetadata_dir = "${raw.metadata_dir}"\ndata_dir = "${raw.data_dir}"\nreplication_factor = 1\nrpc_bind_addr = "${rpcBind}"\nrpc_secret_file = "${secretFile}"\n\n[s3_api]\napi_bind_addr = "${s3Bind}"\ns3_region = "garage"\n`;
+  const toml = `# Written by 'garage server --single-node'.\nmetadata_dir = "${raw.metadata_dir}"\ndata_dir = "${raw.data_dir}"\nreplication_factor = 1\nrpc_bind_addr = "${rpcBind}"\n${raw.rpc_public_addr ? `rpc_public_addr = "${raw.rpc_public_addr}"\n` : ''}rpc_secret_file = "${secretFile}"\n\n[s3_api]\napi_bind_addr = "${s3Bind}"\ns3_region = "garage"\n`;
   await writeFileAtomic(file, toml, false, 0o600);
   return { config: configFromObject(raw, 'embedded single-node default', {}), file };
 }
