@@ -63,7 +63,7 @@ export async function startNode(config: Config): Promise<RunningNode> {
     netapp, publicAddr: config.rpcPublicAddr, bootstrap: config.bootstrapPeers, peerListFile: join(config.metadataDir, 'peer_list'),
     pingIntervalMs: envMs('GARAGE_PING_INTERVAL_MS'),
   });
-  const system = new System({ rpc: netapp, layout, membership: peering, publicAddr: config.rpcPublicAddr ?? null, dirs: { meta: config.metadataDir, data: config.dataDirs[0]!.path }, logger: logger('system') });
+  const system = new System({ rpc: netapp, layout, membership: peering, publicAddr: config.rpcPublicAddr ?? null, bindAddr: config.rpcBindAddr, dirs: { meta: config.metadataDir, data: config.dataDirs[0]!.path }, logger: logger('system') });
 
   const blocks = new BlockManager({
     db, rpc: netapp, layout, dataDirs: config.dataDirs, compressionLevel: config.compressionLevel, fsync: config.dataFsync,

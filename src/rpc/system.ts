@@ -49,10 +49,13 @@ export class System {
   readonly layout: LayoutManager;
   readonly membership: Membership;
   readonly publicAddr: string | null;
+  /** What `status` shows as this node's address: the public one, else a non-wildcard bind address. */
+  readonly displayAddr: string | null;
   readonly dirs: { meta: string; data: string };
   readonly log: Logger;
 
-  constructor(o: { rpc: RpcTransport; layout: LayoutManager; membership: Membership; publicAddr: string | null; dirs: { meta: string; data: string }; logger: Logger }) {
+  constructor(o: { rpc: RpcTransport; layout: LayoutManager; membership: Membership; publicAddr: string | null; bindAddr?: string; dirs: { meta: string; data: string }; logger: Logger }) {
+    this.displayAddr = o.publicAddr ?? (o.bindAddr && !/^(\[::\]|0\.0\.0\.0):/.test(o.bindAddr) ? o.bindAddr : null);
     this.rpc = o.rpc;
     this.layout = o.layout;
     this.membership = o.membership;
@@ -81,7 +84,7 @@ export class System {
     return {
       id: this.rpc.id,
       hostname: hostname(),
-      addr: this.publicAddr,
+      addr: this.displayAddr,
       layoutVersion: current(this.layout.history).version,
       dataAvail: await diskAvail(this.dirs.data),
       metaAvail: await diskAvail(this.dirs.meta),
@@ -91,7 +94,7 @@ export class System {
   /** Status of every known node: ours, and each connected peer's. */
   async clusterStatus(): Promise<{ node: NodeStatus | undefined; peer: PeerInfo }[]> {
     const peers = this.membership.peers().filter((p) => p.id !== this.rpc.id);
-    const self = { node: await this.localStatus(), peer: { id: this.rpc.id, addr: this.publicAddr ?? undefined, connected: true } };
+    const self = { node: await this.localStatus(), peer: { id: this.rpc.id, addr: this.displayAddr ?? undefined, connected: true } };
     const others = await Promise.all(
       peers.map(async (peer) => {
         if (!peer.connected) return { node: undefined, peer };
