@@ -10,6 +10,11 @@ export function nextTs(prev?: number): number {
   return prev === undefined ? now : Math.max(now, prev + 1);
 }
 
+/** A new value for a register, superseding its current one. */
+export function lwwNext<T>(cur: Lww<T>, v: T): Lww<T> {
+  return { ts: nextTs(cur.ts), v };
+}
+
 /** Merges two LWW registers deterministically. */
 export function mergeLww<T>(a: Lww<T>, b: Lww<T>): Lww<T> {
   if (a.ts !== b.ts) return a.ts > b.ts ? a : b;

@@ -10,7 +10,7 @@ import type { Model } from '../../model/garage.ts';
 import type { ModelHelpers } from '../../model/helpers.ts';
 import type { BucketEntry } from '../../model/bucket.ts';
 import type { KeyEntry } from '../../model/key.ts';
-import { lwwSet } from '../../table/crdt.ts';
+import { lwwSet, lwwNext } from '../../table/crdt.ts';
 import { createHash } from 'node:crypto';
 
 const EMPTY = Buffer.alloc(0);
@@ -175,13 +175,13 @@ export class AdminRpc {
       case 'bucket-website': {
         const b = await this.helpers.findBucket(r.bucket);
         const website = r.allow ? { index: r.index ?? 'index.html', errorDocument: r.errorDocument ?? null } : null;
-        await this.model.bucket.insert({ ...b, website: { ts: Math.max(Date.now(), b.website.ts + 1), v: website } });
+        await this.model.bucket.insert({ ...b, website: lwwNext(b.website, website) });
         return null;
       }
       case 'bucket-set-quotas': {
         const b = await this.helpers.findBucket(r.bucket);
         const q = { maxSize: r.maxSize === undefined ? b.quotas.v.maxSize : r.maxSize, maxObjects: r.maxObjects === undefined ? b.quotas.v.maxObjects : r.maxObjects };
-        await this.model.bucket.insert({ ...b, quotas: { ts: Math.max(Date.now(), b.quotas.ts + 1), v: q } });
+        await this.model.bucket.insert({ ...b, quotas: lwwNext(b.quotas, q) });
         return q;
       }
       case 'key-list':
@@ -194,7 +194,7 @@ export class AdminRpc {
         return this.#keyInfo(await this.helpers.createKey(r.name, r.id, r.secret), true);
       case 'key-rename': {
         const k = await this.helpers.findKey(r.pattern);
-        await this.model.key.insert({ ...k, name: { ts: Math.max(Date.now(), k.name.ts + 1), v: r.name } });
+        await this.model.key.insert({ ...k, name: lwwNext(k.name, r.name) });
         return this.#keyInfo((await this.model.key.get(Buffer.from(k.id), EMPTY))!, false);
       }
       case 'key-delete':
@@ -204,7 +204,7 @@ export class AdminRpc {
       case 'key-deny': {
         const k = await this.helpers.findKey(r.pattern);
         if (!r.createBucket) throw new AdminError('say which permission: --create-bucket');
-        await this.model.key.insert({ ...k, allowCreateBucket: { ts: Math.max(Date.now(), k.allowCreateBucket.ts + 1), v: r.op === 'key-allow' } });
+        await this.model.key.insert({ ...k, allowCreateBucket: lwwNext(k.allowCreateBucket, r.op === 'key-allow') });
         return this.#keyInfo((await this.model.key.get(Buffer.from(k.id), EMPTY))!, false);
       }
       case 'stats': {

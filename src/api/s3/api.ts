@@ -2,8 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { authenticate } from '../common/signature/index.ts';
 import { S3Error } from '../common/s3_error.ts';
 import { sendContinue } from '../common/http.ts';
-import { keyPerms, type KeyEntry } from '../../model/key.ts';
-import type { S3Services, ReqCtx } from './context.ts';
+import { keyPerms } from '../../model/key.ts';
+import { keyLookup, type S3Services, type ReqCtx } from './context.ts';
 import { handleListBuckets, handleCreateBucket, handleHeadBucket, handleDeleteBucket, handleGetLocation, handleGetVersioning } from './bucket.ts';
 import { handlePutObject } from './put.ts';
 import { handleGetObject } from './get.ts';
@@ -19,7 +19,6 @@ import { addCorsHeaders, handlePreflight, handleGetCors, handlePutCors, handleDe
 type Need = 'none' | 'read' | 'write' | 'owner';
 type Route = { name: string; need: Need; run: (ctx: ReqCtx) => Promise<void> | void };
 
-const EMPTY = Buffer.alloc(0);
 
 /** Splits a request into bucket name and object key (path-style, or vhost-style under root_domain). */
 export function parseTarget(path: string, host: string | undefined, rootDomain: string | undefined): { bucket?: string; key?: string } {
@@ -143,16 +142,9 @@ export function s3Handler(svc: S3Services) {
     const r = route(method, query, target.bucket !== undefined, target.key !== undefined, req.headers);
     endpoint = r.name;
 
-    let key: KeyEntry | undefined;
-    const auth = await authenticate({ method, url, headers: req.headers, headersDistinct: req.headersDistinct }, {
-      region: svc.region,
-      lookup: async (id) => {
-        const k = await svc.model.key.get(Buffer.from(id), EMPTY);
-        if (!k || k.deleted) return null;
-        key = k;
-        return { secretKey: k.secret };
-      },
-    });
+    const keys = keyLookup(svc);
+    const auth = await authenticate({ method, url, headers: req.headers, headersDistinct: req.headersDistinct }, { region: svc.region, lookup: keys.lookup });
+    const key = keys.found();
     if (!key) throw new S3Error('InvalidAccessKeyId', `the access key ${auth.accessKeyId} does not exist`);
 
     const rctx: ReqCtx = { svc, req, res, requestId: ctx.requestId, expectContinue: ctx.expectContinue, auth, key, query, bucketName: target.bucket, objectKey: target.key };

@@ -37,6 +37,20 @@ export interface ReqCtx {
   bucket?: BucketEntry;
 }
 
+/** A key lookup for signature checks that remembers the live key entry it found. */
+export function keyLookup(svc: Pick<S3Services, 'model'>): { lookup: (id: string) => Promise<{ secretKey: string } | null>; found: () => KeyEntry | undefined } {
+  let found: KeyEntry | undefined;
+  return {
+    lookup: async (id) => {
+      const k = await svc.model.key.get(Buffer.from(id), Buffer.alloc(0));
+      if (!k || k.deleted) return null;
+      found = k;
+      return { secretKey: k.secret };
+    },
+    found: () => found,
+  };
+}
+
 /** The request body, verified against signature and checksums as it streams. */
 export function requestBody(ctx: ReqCtx): VerifiedBody {
   if (ctx.expectContinue) sendContinue(ctx.res);

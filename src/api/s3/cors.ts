@@ -1,3 +1,4 @@
+import { lwwNext } from '../../table/crdt.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BucketEntry, CorsRule } from '../../model/bucket.ts';
 import { S3Error } from '../common/s3_error.ts';
@@ -91,13 +92,13 @@ export async function handlePutCors(ctx: ReqCtx): Promise<void> {
     if (rule.maxAgeSeconds !== null && (!Number.isInteger(rule.maxAgeSeconds) || rule.maxAgeSeconds < 0)) throw new S3Error('MalformedXML', 'MaxAgeSeconds must be a non-negative integer');
     return rule;
   });
-  await ctx.svc.model.bucket.insert({ ...bucket, cors: { ts: Math.max(Date.now(), bucket.cors.ts + 1), v: rules } });
+  await ctx.svc.model.bucket.insert({ ...bucket, cors: lwwNext(bucket.cors, rules) });
   sendEmpty(ctx.res, 200);
 }
 
 /** DeleteBucketCors. */
 export async function handleDeleteCors(ctx: ReqCtx): Promise<void> {
   const bucket = requireBucket(ctx);
-  await ctx.svc.model.bucket.insert({ ...bucket, cors: { ts: Math.max(Date.now(), bucket.cors.ts + 1), v: null } });
+  await ctx.svc.model.bucket.insert({ ...bucket, cors: lwwNext(bucket.cors, null) });
   sendEmpty(ctx.res, 204);
 }

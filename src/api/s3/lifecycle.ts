@@ -1,3 +1,4 @@
+import { lwwNext } from '../../table/crdt.ts';
 import type { LifecycleRule } from '../../model/bucket.ts';
 import { S3Error } from '../common/s3_error.ts';
 import { parseXml, toXml } from '../common/xml.ts';
@@ -65,14 +66,14 @@ export async function handlePutLifecycle(ctx: ReqCtx): Promise<void> {
   const raw = (Array.isArray(conf.Rule) ? conf.Rule : []) as Record<string, unknown>[];
   if (raw.length === 0 || raw.length > 1000) throw new S3Error('MalformedXML', 'a LifecycleConfiguration holds 1 to 1000 rules');
   const rules = raw.map(parseRule);
-  await ctx.svc.model.bucket.insert({ ...bucket, lifecycle: { ts: Math.max(Date.now(), bucket.lifecycle.ts + 1), v: rules } });
+  await ctx.svc.model.bucket.insert({ ...bucket, lifecycle: lwwNext(bucket.lifecycle, rules) });
   sendEmpty(ctx.res, 200);
 }
 
 /** DeleteBucketLifecycle. */
 export async function handleDeleteLifecycle(ctx: ReqCtx): Promise<void> {
   const bucket = requireBucket(ctx);
-  await ctx.svc.model.bucket.insert({ ...bucket, lifecycle: { ts: Math.max(Date.now(), bucket.lifecycle.ts + 1), v: null } });
+  await ctx.svc.model.bucket.insert({ ...bucket, lifecycle: lwwNext(bucket.lifecycle, null) });
   sendEmpty(ctx.res, 204);
 }
 

@@ -6,11 +6,10 @@ import { S3Error } from '../common/s3_error.ts';
 import { toXml } from '../common/xml.ts';
 import { keyPerms } from '../../model/key.ts';
 import type { S3Services } from './context.ts';
-import { sendEmpty, sendXml } from './context.ts';
+import { keyLookup, sendEmpty, sendXml } from './context.ts';
 import { checkObjectKey, putObjectStream } from './put.ts';
 import { checkQuotas } from './quotas.ts';
 
-const EMPTY = Buffer.alloc(0);
 /** Fields that need no policy condition. */
 const EXEMPT = new Set(['policy', 'x-amz-signature', 'file', 'x-amz-algorithm', 'x-amz-credential', 'x-amz-date', 'bucket']);
 const STORED = ['content-type', 'cache-control', 'content-disposition', 'content-encoding', 'content-language', 'expires'];
@@ -81,16 +80,9 @@ export async function handlePostObject(svc: S3Services, req: IncomingMessage, re
   for (const k of ['policy', 'x-amz-algorithm', 'x-amz-credential', 'x-amz-date', 'x-amz-signature', 'key']) {
     if (field(k) === undefined) throw new S3Error('InvalidArgument', `Bucket POST must contain a field named '${k}'`, { ArgumentName: k });
   }
-  let accessKey = undefined as Awaited<ReturnType<typeof svc.model.key.get>>;
-  await authenticatePostPolicy({ policy: field('policy')!, algorithm: field('x-amz-algorithm')!, credential: field('x-amz-credential')!, date: field('x-amz-date')!, signature: field('x-amz-signature')! }, {
-    region: svc.region,
-    lookup: async (id) => {
-      const k = await svc.model.key.get(Buffer.from(id), EMPTY);
-      if (!k || k.deleted) return null;
-      accessKey = k;
-      return { secretKey: k.secret };
-    },
-  });
+  const keys = keyLookup(svc);
+  await authenticatePostPolicy({ policy: field('policy')!, algorithm: field('x-amz-algorithm')!, credential: field('x-amz-credential')!, date: field('x-amz-date')!, signature: field('x-amz-signature')! }, { region: svc.region, lookup: keys.lookup });
+  const accessKey = keys.found();
   const bucketId = await svc.helpers.resolveBucket(bucketName, accessKey);
   const bucket = bucketId ? await svc.helpers.getBucket(bucketId) : undefined;
   if (!bucket) throw new S3Error('NoSuchBucket', `bucket '${bucketName}' does not exist`);

@@ -1,3 +1,4 @@
+import { lwwNext } from '../../table/crdt.ts';
 import { S3Error } from '../common/s3_error.ts';
 import { parseXml, toXml } from '../common/xml.ts';
 import { readSmallBody, requireBucket, sendEmpty, sendXml, type ReqCtx } from './context.ts';
@@ -20,13 +21,13 @@ export async function handlePutWebsite(ctx: ReqCtx): Promise<void> {
   if (typeof suffix !== 'string' || suffix === '' || suffix.includes('/')) throw new S3Error('InvalidArgument', 'IndexDocument.Suffix must be a non-empty name without a slash');
   const errorKey = conf.ErrorDocument?.Key;
   if (errorKey !== undefined && typeof errorKey !== 'string') throw new S3Error('InvalidArgument', 'ErrorDocument.Key must be a key');
-  await ctx.svc.model.bucket.insert({ ...bucket, website: { ts: Math.max(Date.now(), bucket.website.ts + 1), v: { index: suffix, errorDocument: errorKey ?? null } } });
+  await ctx.svc.model.bucket.insert({ ...bucket, website: lwwNext(bucket.website, { index: suffix, errorDocument: errorKey ?? null }) });
   sendEmpty(ctx.res, 200);
 }
 
 /** DeleteBucketWebsite. */
 export async function handleDeleteWebsite(ctx: ReqCtx): Promise<void> {
   const bucket = requireBucket(ctx);
-  await ctx.svc.model.bucket.insert({ ...bucket, website: { ts: Math.max(Date.now(), bucket.website.ts + 1), v: null } });
+  await ctx.svc.model.bucket.insert({ ...bucket, website: lwwNext(bucket.website, null) });
   sendEmpty(ctx.res, 204);
 }

@@ -1,5 +1,5 @@
 import { LayoutError } from '../../util/errors.ts';
-import { mergeLww, mergeLwwMap, lwwSet, type Lww, type LwwMap } from '../../table/crdt.ts';
+import { mergeLww, mergeLwwMap, lwwNext, lwwSet, type Lww, type LwwMap } from '../../table/crdt.ts';
 import { computeAssignment, type NodeRole, type ZoneRedundancy, type AssignReport } from './assign.ts';
 
 export const PARTITION_BITS = 8;
@@ -87,7 +87,7 @@ export function stageRole(h: LayoutHistory, id: string, role: NodeRole | null): 
 
 /** Stages a new zone redundancy parameter. */
 export function stageZoneRedundancy(h: LayoutHistory, zr: ZoneRedundancy): LayoutHistory {
-  return { ...h, staging: { ...h.staging, zoneRedundancy: { ts: Math.max(Date.now(), h.staging.zoneRedundancy.ts + 1), v: zr } } };
+  return { ...h, staging: { ...h.staging, zoneRedundancy: lwwNext(h.staging.zoneRedundancy, zr) } };
 }
 
 /** Roles of the newest version with staged changes applied, sorted by id. */
@@ -138,7 +138,7 @@ export function applyStaged(h: LayoutHistory, version: number | undefined, repli
 /** Drops the staged changes. */
 export function revertStaged(h: LayoutHistory, version: number | undefined): LayoutHistory {
   if (version !== undefined) checkVersion(h, version);
-  return { ...h, staging: { base: h.staging.base, roles: [], zoneRedundancy: { ts: Math.max(Date.now(), h.staging.zoneRedundancy.ts + 1), v: null } } };
+  return { ...h, staging: { base: h.staging.base, roles: [], zoneRedundancy: lwwNext(h.staging.zoneRedundancy, null) } };
 }
 
 function trackerMin(t: [string, number][], nodes: string[]): number {
