@@ -214,18 +214,18 @@ export class Table<E> {
   }
 
   async #insertMany(entries: E[], opts: { fresh?: boolean }): Promise<void> {
-    const byPartition = new Map<string, { hash: Buffer; entries: Buffer[] }>();
+    // Entries with the same replica sets travel in one message.
+    const byReplicas = new Map<string, { sets: string[][]; entries: Buffer[] }>();
     for (const e of entries) {
-      const hash = this.partitionHash(this.schema.partitionKey(e));
-      const sets = this.#writeSets(hash);
-      const k = JSON.stringify(sets);
-      let g = byPartition.get(k);
-      if (!g) byPartition.set(k, (g = { hash, entries: [] }));
+      const sets = this.#writeSets(this.partitionHash(this.schema.partitionKey(e)));
+      const k = sets.map((set) => set.join(',')).join(';');
+      let g = byReplicas.get(k);
+      if (!g) byReplicas.set(k, (g = { sets, entries: [] }));
       g.entries.push(this.schema.encode(e));
     }
     await Promise.all(
-      [...byPartition.values()].map((g) =>
-        callQuorumSets(this.rpc, this.#writeSets(g.hash), this.endpoint, { op: 'update', entries: g.entries, fresh: opts.fresh } satisfies TableRpc, (n) => this.writeQuorum(n)),
+      [...byReplicas.values()].map((g) =>
+        callQuorumSets(this.rpc, g.sets, this.endpoint, { op: 'update', entries: g.entries, fresh: opts.fresh } satisfies TableRpc, (n) => this.writeQuorum(n)),
       ),
     );
   }
