@@ -210,7 +210,7 @@ export function addClientCommands(program: Command, run: Runner): void {
       out(`Bucket ${name} was created.`);
     }),
   );
-  bucket.command('delete').description('delete an empty bucket').argument('<name>').option('--yes', 'confirm').action((name: string, o: { yes?: boolean }) =>
+  bucket.command('delete').description('delete a bucket without objects (aborts its multipart uploads)').argument('<name>').option('--yes', 'confirm').action((name: string, o: { yes?: boolean }) =>
     run(async (c) => {
       if (!o.yes) throw new AdminError(`add --yes to delete bucket '${name}'`);
       await c.call({ op: 'bucket-delete', name });

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { AdminError } from '../util/errors.ts';
+import { AdminError, BucketNotEmptyError } from '../util/errors.ts';
 import { lwwGet, lwwSet } from '../table/crdt.ts';
 import type { Model } from './garage.ts';
 import { newBucket, validBucketName, type BucketEntry, type Perms } from './bucket.ts';
@@ -70,15 +70,43 @@ export class ModelHelpers {
     return b;
   }
 
-  /** Whether a bucket holds no visible object and no unfinished upload. */
+  /** Whether a bucket holds no visible object (in-progress multipart uploads are not objects, as in S3). */
   async bucketIsEmpty(id: Buffer): Promise<boolean> {
-    const rows = await this.m.object.getRange(id, { limit: 1, filter: { anyVersion: true } });
+    const rows = await this.m.object.getRange(id, { limit: 1, filter: { visible: true } });
     return rows.length === 0;
   }
 
-  /** Deletes an empty bucket and its aliases. */
+  /**
+   * Aborts every in-progress multipart upload of a bucket, as AbortMultipartUpload does, so the
+   * object → version → block_ref cascade frees their blocks; returns how many were aborted.
+   */
+  async abortUploads(bucketId: Buffer): Promise<number> {
+    const page = 1000;
+    let aborted = 0;
+    let start: Buffer | undefined;
+    for (;;) {
+      const rows = await this.m.object.getRange(bucketId, { start, limit: page, filter: { uploads: true } });
+      const entries = rows.map((o) => ({
+        bucketId,
+        key: o.key,
+        versions: o.versions
+          .filter((v) => v.state.t === 'uploading' && v.state.multipart)
+          .map((v) => ({ ...v, state: { t: 'aborted' as const } })),
+      }));
+      if (entries.length) await this.m.object.insertMany(entries);
+      aborted += entries.reduce((n, e) => n + e.versions.length, 0);
+      if (rows.length < page) return aborted;
+      start = Buffer.concat([Buffer.from(rows[rows.length - 1]!.key), Buffer.from([0])]);
+    }
+  }
+
+  /** Deletes a bucket without visible objects: aborts its unfinished uploads, then drops it and its aliases. */
   async deleteBucket(b: BucketEntry): Promise<void> {
-    if (!(await this.bucketIsEmpty(b.id))) throw new AdminError(`bucket '${this.globalAliases(b)[0] ?? b.id.toString('hex')}' is not empty`);
+    const name = this.globalAliases(b)[0] ?? b.id.toString('hex');
+    if (!(await this.bucketIsEmpty(b.id))) throw new BucketNotEmptyError(`bucket '${name}' is not empty`);
+    // Uploads first: should this fail, the bucket stays and a retry finishes the job, whereas a
+    // bucket deleted first would leave uploads nobody can reach or abort, their blocks kept forever.
+    await this.abortUploads(b.id);
     for (const name of this.globalAliases(b)) await this.m.bucketAlias.insert({ name, bucket: { ts: Date.now(), v: null } });
     for (const [keyId, p] of b.keys) if (p.v.read || p.v.write || p.v.owner) await this.setKeyPerms(b, keyId, { read: false, write: false, owner: false }, true);
     await this.m.bucket.insert({ ...newBucket(b.id), created: b.created, deleted: true });

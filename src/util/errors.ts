@@ -42,6 +42,11 @@ export class AdminError extends GarageError {
   override name = 'AdminError';
 }
 
+/** A bucket cannot be deleted because it still holds visible objects. */
+export class BucketNotEmptyError extends AdminError {
+  override name = 'BucketNotEmptyError';
+}
+
 /** Returns the message of any thrown value. */
 export function errorMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);

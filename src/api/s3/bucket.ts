@@ -1,4 +1,4 @@
-import { AdminError } from '../../util/errors.ts';
+import { AdminError, BucketNotEmptyError } from '../../util/errors.ts';
 import { keyPerms } from '../../model/key.ts';
 import { S3Error } from '../common/s3_error.ts';
 import { toXml, parseXml } from '../common/xml.ts';
@@ -55,11 +55,15 @@ export async function handleHeadBucket(ctx: ReqCtx): Promise<void> {
   sendEmpty(ctx.res, 200, { 'x-amz-bucket-region': ctx.svc.region });
 }
 
-/** DeleteBucket: only when empty. */
+/** DeleteBucket: only without visible objects; in-progress multipart uploads are aborted with it. */
 export async function handleDeleteBucket(ctx: ReqCtx): Promise<void> {
   const bucket = requireBucket(ctx);
-  if (!(await ctx.svc.helpers.bucketIsEmpty(bucket.id))) throw new S3Error('BucketNotEmpty', 'The bucket you tried to delete is not empty');
-  await ctx.svc.helpers.deleteBucket(bucket);
+  try {
+    await ctx.svc.helpers.deleteBucket(bucket);
+  } catch (e) {
+    if (e instanceof BucketNotEmptyError) throw new S3Error('BucketNotEmpty', 'The bucket you tried to delete is not empty');
+    throw e;
+  }
   sendEmpty(ctx.res, 204);
 }
 
