@@ -57,6 +57,10 @@ export class LmdbDb implements Db {
       compression: false,
       // Without fsync a SIGKILL still loses nothing (the kernel holds the pages); only a power loss could.
       noSync: !opts.fsync,
+      // With fsync the commit promise must mean durable: lmdb-js's overlappingSync (its default on
+      // Linux) resolves it at commit and syncs afterwards, so an acknowledged write could be lost.
+      overlappingSync: false,
+      noMetaSync: false,
       maxDbs: 64,
       mapSize: 2 ** 40,
     });

@@ -32,3 +32,31 @@ test('lmdb: transactions, ranges forward and reverse, prefixes', async () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+/** An option as lmdb-js holds it on the opened root store (it copies the env options in force there). */
+function inForce(db: LmdbDb, option: 'overlappingSync' | 'noSync' | 'noMetaSync'): unknown {
+  const root = db.root;
+  return option in root ? Reflect.get(root, option) : undefined;
+}
+
+test('lmdb: with fsync, a commit resolves only once durable (no overlapping sync, no noSync); without, no sync', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'garage-db-'));
+  try {
+    const durable = new LmdbDb(join(dir, 'on'), { fsync: true });
+    // overlappingSync (lmdb-js's default on Linux) resolves the commit before fdatasync.
+    assert.equal(inForce(durable, 'overlappingSync'), false);
+    assert.equal(inForce(durable, 'noSync'), false);
+    assert.equal(inForce(durable, 'noMetaSync') ?? false, false);
+    const t = durable.tree('t');
+    await durable.transaction((tx) => tx.put(t, Buffer.from('k'), Buffer.from('v')));
+    assert.equal(t.get(Buffer.from('k'))?.toString(), 'v');
+    await durable.close();
+
+    const fast = new LmdbDb(join(dir, 'off'), { fsync: false });
+    assert.equal(inForce(fast, 'noSync'), true);
+    assert.equal(inForce(fast, 'overlappingSync'), false);
+    await fast.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
