@@ -18,6 +18,24 @@ export interface DataDir {
 
 const HASH_RE = /^[0-9a-f]{64}$/;
 
+/** The file-system operations the store makes durable with; tests wrap them to see what is synced. */
+export interface BlockIo {
+  /** Flushes a directory's entries (new files, renames, subdirectories) to disk. */
+  syncDir(path: string): Promise<void>;
+}
+
+/** The real file system. */
+export const fsBlockIo: BlockIo = {
+  async syncDir(path: string): Promise<void> {
+    const d = await open(path, 'r');
+    try {
+      await d.sync();
+    } finally {
+      await d.close();
+    }
+  },
+};
+
 /**
  * Block files under `data_dir/<h0h1>/<h2h3>/<hex>[.zst]`. Names come only from hex hashes,
  * so nothing a client sends can make a path leave the data directory.
@@ -26,10 +44,14 @@ export class BlockStore {
   readonly dirs: DataDir[];
   readonly fsync: boolean;
   readonly #writable: DataDir[];
+  readonly #io: BlockIo;
+  /** Directories being created and their parent synced: concurrent writers into them wait for it. */
+  readonly #creating = new Map<string, Promise<void>>();
 
-  constructor(dirs: DataDir[], fsync: boolean) {
+  constructor(dirs: DataDir[], fsync: boolean, io: BlockIo = fsBlockIo) {
     this.dirs = dirs;
     this.fsync = fsync;
+    this.#io = io;
     this.#writable = dirs.filter((d) => !d.readOnly);
     if (this.#writable.length === 0) throw new BlockError('no writable data directory');
   }
@@ -101,7 +123,8 @@ export class BlockStore {
     const dir = this.#primary(hash);
     const path = this.#path(dir, hex, block.compressed);
     const parent = join(dir.path, hex.slice(0, 2), hex.slice(2, 4));
-    await mkdir(parent, { recursive: true });
+    if (this.fsync) await this.#makeDirsDurably(dir.path, [hex.slice(0, 2), hex.slice(2, 4)]);
+    else await mkdir(parent, { recursive: true });
     // Temp files live in one directory per data dir, emptied at start: a crash mid-write leaves nothing behind.
     const tmp = join(dir.path, 'tmp', `${hex}-${randomBytes(4).toString('hex')}`);
     const fh = await open(tmp, 'w', 0o600);
@@ -112,14 +135,36 @@ export class BlockStore {
       await fh.close();
     }
     await rename(tmp, path);
-    if (this.fsync) {
-      const d = await open(parent, 'r');
-      try {
-        await d.sync();
-      } finally {
-        await d.close();
+    if (this.fsync) await this.#io.syncDir(parent);
+  }
+
+  // Creates root/a, root/a/b… as needed, fsyncing the parent of each new one, so a power loss
+  // cannot drop the path to an acknowledged block. A writer that finds a directory another one
+  // is still creating waits until that directory's entry is synced before going on.
+  async #makeDirsDurably(root: string, parts: string[]): Promise<void> {
+    let cur = root;
+    for (const part of parts) {
+      const child = join(cur, part);
+      let p = this.#creating.get(child);
+      if (!p) {
+        p = this.#makeDirDurably(cur, child);
+        this.#creating.set(child, p);
+        const forget = () => this.#creating.delete(child);
+        p.then(forget, forget);
       }
+      await p;
+      cur = child;
     }
+  }
+
+  async #makeDirDurably(parent: string, child: string): Promise<void> {
+    try {
+      await mkdir(child);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') return;
+      throw e;
+    }
+    await this.#io.syncDir(parent);
   }
 
   /**
