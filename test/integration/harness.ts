@@ -3,8 +3,11 @@ import { createServer, connect } from 'node:net';
 import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes, type Hash, type Hmac } from 'node:crypto';
+import { request as httpRequest, type ClientRequest, type IncomingHttpHeaders } from 'node:http';
 import { S3Client, GetObjectCommand } from '@aws-sdk/client-s3';
+import { SignatureV4 } from '@smithy/signature-v4';
+import type { Checksum, SourceData } from '@smithy/types';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const MAIN = join(ROOT, 'src/main.ts');
@@ -245,4 +248,83 @@ export function countFiles(dir: string): number {
     n += statSync(p).isDirectory() ? countFiles(p) : 1;
   }
   return n;
+}
+
+function sourceBytes(d: SourceData): Buffer {
+  if (typeof d === 'string') return Buffer.from(d, 'utf8');
+  if (ArrayBuffer.isView(d)) return Buffer.from(d.buffer, d.byteOffset, d.byteLength);
+  return Buffer.from(d);
+}
+
+/** SHA-256 (or HMAC-SHA256 when given a secret) for the SigV4 signer, on node:crypto. */
+class Sha256 implements Checksum {
+  readonly #secret: Buffer | undefined;
+  #h: Hash | Hmac;
+  constructor(secret?: SourceData) {
+    this.#secret = secret === undefined ? undefined : sourceBytes(secret);
+    this.#h = this.#fresh();
+  }
+  #fresh(): Hash | Hmac {
+    return this.#secret ? createHmac('sha256', this.#secret) : createHash('sha256');
+  }
+  update(chunk: Uint8Array): void {
+    this.#h.update(chunk);
+  }
+  async digest(): Promise<Uint8Array> {
+    return new Uint8Array(this.#h.digest());
+  }
+  reset(): void {
+    this.#h = this.#fresh();
+  }
+}
+
+/** A whole HTTP answer. */
+export interface RawResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/** The S3 error code of an XML error body. */
+export const xmlErrorCode = (b: Buffer): string | undefined => /<Error>\s*<Code>([^<]+)<\/Code>/.exec(b.toString('utf8'))?.[1];
+
+/**
+ * SigV4-signed raw requests (UNSIGNED-PAYLOAD) to a node's S3 API, for what the SDK cannot send:
+ * odd query values, headers it would not set, bodies without a declared length.
+ */
+export class RawS3 {
+  readonly #g: GarageProcess;
+  readonly #signer: SignatureV4;
+
+  constructor(g: GarageProcess, keyId: string, secret: string) {
+    this.#g = g;
+    this.#signer = new SignatureV4({ credentials: { accessKeyId: keyId, secretAccessKey: secret }, region: 'garage', service: 's3', sha256: Sha256, uriEscapePath: false });
+  }
+
+  /** Signs a request for `path` (already encoded); returns the path with its query string and the headers to send. */
+  async sign(method: string, path: string, query: Record<string, string> = {}, headers: Record<string, string> = {}): Promise<{ path: string; headers: Record<string, string> }> {
+    const all = { host: `127.0.0.1:${this.#g.s3Port}`, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', ...headers };
+    const req = await this.#signer.sign({ method, protocol: 'http:', hostname: '127.0.0.1', port: this.#g.s3Port, path, query, headers: all });
+    const qs = Object.entries(query).map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');
+    return { path: qs ? `${path}?${qs}` : path, headers: req.headers };
+  }
+
+  /**
+   * Sends a signed request with node:http and reads the whole answer. `body`: bytes (sent with a
+   * Content-Length), or a function that writes the body itself (chunked unless it set a length).
+   */
+  async send(method: string, path: string, query: Record<string, string> = {}, headers: Record<string, string> = {}, body?: Buffer | ((req: ClientRequest) => void)): Promise<RawResponse> {
+    const s = await this.sign(method, path, query, Buffer.isBuffer(body) ? { 'content-length': String(body.length), ...headers } : headers);
+    return new Promise<RawResponse>((resolve, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port: this.#g.s3Port, method, path: s.path, headers: s.headers, agent: false }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      if (typeof body === 'function') body(req);
+      else req.end(body);
+    });
+  }
 }

@@ -3,7 +3,7 @@ import { authenticate } from '../common/signature/index.ts';
 import { S3Error } from '../common/s3_error.ts';
 import { sendContinue } from '../common/http.ts';
 import { keyPerms } from '../../model/key.ts';
-import { keyLookup, type S3Services, type ReqCtx } from './context.ts';
+import { keyLookup, partNumberParam, type S3Services, type ReqCtx } from './context.ts';
 import { handleListBuckets, handleCreateBucket, handleHeadBucket, handleDeleteBucket, handleGetLocation, handleGetVersioning } from './bucket.ts';
 import { handlePutObject } from './put.ts';
 import { handleGetObject } from './get.ts';
@@ -42,6 +42,14 @@ export function parseTarget(path: string, host: string | undefined, rootDomain: 
   if (slash < 0) return { bucket: rest };
   const key = rest.slice(slash + 1);
   return { bucket: rest.slice(0, slash), key: key === '' ? undefined : key };
+}
+
+// A bad partNumber is refused before anything is read (body or copy source).
+function checkingPartNumber(run: Route['run']): Route['run'] {
+  return (c) => {
+    partNumberParam(c.query);
+    return run(c);
+  };
 }
 
 function route(method: string, q: URLSearchParams, hasBucket: boolean, hasKey: boolean, headers: IncomingMessage['headers']): Route {
@@ -89,14 +97,14 @@ function route(method: string, q: URLSearchParams, hasBucket: boolean, hasKey: b
     case 'GET':
       if (has('uploadId')) return { name: 'ListParts', need: 'read', run: handleListParts };
       if (has('tagging') || has('acl') || has('retention') || has('legal-hold') || has('attributes') || has('torrent')) throw new S3Error('NotImplemented', 'this object sub-resource is not implemented');
-      return { name: 'GetObject', need: 'read', run: (c) => handleGetObject(c, false) };
+      return { name: 'GetObject', need: 'read', run: checkingPartNumber((c) => handleGetObject(c, false)) };
     case 'HEAD':
-      return { name: 'HeadObject', need: 'read', run: (c) => handleGetObject(c, true) };
+      return { name: 'HeadObject', need: 'read', run: checkingPartNumber((c) => handleGetObject(c, true)) };
     case 'PUT':
       if (has('partNumber') && has('uploadId')) {
         return headers['x-amz-copy-source'] !== undefined
-          ? { name: 'UploadPartCopy', need: 'write', run: handleUploadPartCopy }
-          : { name: 'UploadPart', need: 'write', run: handleUploadPart };
+          ? { name: 'UploadPartCopy', need: 'write', run: checkingPartNumber(handleUploadPartCopy) }
+          : { name: 'UploadPart', need: 'write', run: checkingPartNumber(handleUploadPart) };
       }
       if (has('tagging') || has('acl') || has('retention') || has('legal-hold')) throw new S3Error('NotImplemented', 'this object sub-resource is not implemented');
       if (headers['x-amz-copy-source'] !== undefined) return { name: 'CopyObject', need: 'write', run: handleCopyObject };

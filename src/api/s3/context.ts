@@ -74,6 +74,25 @@ export async function readSmallBody(ctx: ReqCtx, max = 4 * 1024 * 1024): Promise
   return Buffer.concat(chunks);
 }
 
+/**
+ * A query parameter that must be plain decimal digits (no sign, exponent, hex or whitespace, which
+ * Number() would accept) within [min, max]; undefined when absent.
+ */
+export function decimalParam(q: URLSearchParams, name: string, min: number, max: number, message?: string): number | undefined {
+  const v = q.get(name);
+  if (v === null) return undefined;
+  const n = /^[0-9]{1,16}$/.test(v) ? Number(v) : Number.NaN;
+  if (!(n >= min && n <= max)) {
+    throw new S3Error('InvalidArgument', message ?? `${name} must be an integer between ${min} and ${max}`, { ArgumentName: name, ArgumentValue: v.slice(0, 100) });
+  }
+  return n;
+}
+
+/** The partNumber query parameter (1..10000), if present. */
+export function partNumberParam(q: URLSearchParams): number | undefined {
+  return decimalParam(q, 'partNumber', 1, 10000, 'Part number must be an integer between 1 and 10000, inclusive');
+}
+
 /** Sends an XML document. */
 export function sendXml(res: ServerResponse, status: number, xml: string, headers: Record<string, string> = {}): void {
   res.statusCode = status;

@@ -3,7 +3,7 @@ import { visibleVersion, type ObjectEntry } from '../../model/object.ts';
 import type { Model } from '../../model/garage.ts';
 import { S3Error } from '../common/s3_error.ts';
 import { toXml } from '../common/xml.ts';
-import { isoDate, requireBucket, sendXml, type ReqCtx } from './context.ts';
+import { decimalParam, isoDate, requireBucket, sendXml, type ReqCtx } from './context.ts';
 
 /** One page of a listing: object entries and common prefixes, in key order. */
 export interface ListPage {
@@ -59,11 +59,7 @@ function enc(s: string, url: boolean): string {
 }
 
 function maxKeys(q: URLSearchParams): number {
-  const v = q.get('max-keys');
-  if (v === null) return 1000;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new S3Error('InvalidArgument', 'max-keys must be a non-negative integer');
-  return Math.min(n, 1000);
+  return Math.min(decimalParam(q, 'max-keys', 0, 2 ** 31 - 1, 'Provided max-keys not an integer or within integer range') ?? 1000, 1000);
 }
 
 function contentsXml(page: ListPage, url: boolean, owner: boolean) {
@@ -156,7 +152,7 @@ export async function handleListUploads(ctx: ReqCtx): Promise<void> {
   const q = ctx.query;
   const prefix = q.get('prefix') ?? '';
   const delimiter = q.get('delimiter') ?? '';
-  const maxUploads = Math.min(Number(q.get('max-uploads') ?? 1000) || 1000, 1000);
+  const maxUploads = Math.min(decimalParam(q, 'max-uploads', 0, 2 ** 31 - 1) || 1000, 1000);
   const keyMarker = q.get('key-marker');
   const start = keyMarker ? afterMarker(keyMarker, prefix, delimiter) : Buffer.alloc(0);
   const page = await listPage(ctx.svc.model, bucket.id, { prefix, delimiter, start, maxKeys: maxUploads, filter: 'uploads' });

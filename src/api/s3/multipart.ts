@@ -5,7 +5,7 @@ import { parseGroupKey, type ChosenPart } from '../../model/version.ts';
 import type { ObjectEntry, ObjectMeta } from '../../model/object.ts';
 import { S3Error } from '../common/s3_error.ts';
 import { parseXml, toXml } from '../common/xml.ts';
-import { isoDate, readSmallBody, requestBody, requireBucket, requireKey, sendEmpty, sendXml, storedHeaders, type ReqCtx } from './context.ts';
+import { decimalParam, isoDate, partNumberParam, readSmallBody, requestBody, requireBucket, requireKey, sendEmpty, sendXml, storedHeaders, type ReqCtx } from './context.ts';
 import { checkObjectKey, md5Etag, saveBlocks } from './put.ts';
 import { checkQuotas } from './quotas.ts';
 
@@ -46,18 +46,13 @@ export async function handleCreateUpload(ctx: ReqCtx): Promise<void> {
   sendXml(ctx.res, 200, toXml('InitiateMultipartUploadResult', { Bucket: ctx.bucketName, Key: key, UploadId: uuid.toString('hex') }), typeof checksumAlgorithm === 'string' ? { 'x-amz-checksum-algorithm': checksumAlgorithm.toUpperCase() } : {});
 }
 
-function partNumberParam(ctx: ReqCtx): number {
-  const n = Number(ctx.query.get('partNumber'));
-  if (!Number.isInteger(n) || n < 1 || n > 10000) throw new S3Error('InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive');
-  return n;
-}
-
 /** Stores one part upload from a stream; returns its ETag. */
 export async function savePart(ctx: ReqCtx, stream: Readable, done: Promise<{ checksum?: { algorithm: string; value: string } }> | undefined): Promise<{ etag: string; checksum?: { algorithm: string; value: string } }> {
   const bucket = requireBucket(ctx);
   const key = requireKey(ctx);
   const uploadId = uploadIdParam(ctx);
-  const part = partNumberParam(ctx);
+  const part = partNumberParam(ctx.query);
+  if (part === undefined) throw new S3Error('InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive');
   await findUpload(ctx, bucket.id, key, uploadId);
   const { model, blockSize } = ctx.svc;
   const partTs = Date.now() * 1000 + Math.floor(Math.random() * 1000);
@@ -156,8 +151,8 @@ export async function handleListParts(ctx: ReqCtx): Promise<void> {
   const key = requireKey(ctx);
   const uploadId = uploadIdParam(ctx);
   await findUpload(ctx, bucket.id, key, uploadId);
-  const maxParts = Math.min(Number(ctx.query.get('max-parts') ?? 1000) || 1000, 1000);
-  const marker = Number(ctx.query.get('part-number-marker') ?? 0) || 0;
+  const maxParts = Math.min(decimalParam(ctx.query, 'max-parts', 0, 2 ** 31 - 1) || 1000, 1000);
+  const marker = decimalParam(ctx.query, 'part-number-marker', 0, 2 ** 31 - 1) ?? 0;
   const all = [...(await latestParts(ctx, uploadId)).entries()].filter(([n]) => n > marker).sort((a, b) => a[0] - b[0]);
   const page = all.slice(0, maxParts);
   const truncated = all.length > maxParts;

@@ -1,0 +1,92 @@
+/**
+ * Limits on what a request may carry, against a real `garage server`: numeric query parameters
+ * (plain decimal digits only), SSE headers (refused, never ignored), and connection bounds.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { GarageProcess, RawS3, quickStart, xmlErrorCode, type RawResponse } from './harness.ts';
+
+const BUCKET = 'limits';
+
+function assertError(r: RawResponse, status: number, code: string, what: string): void {
+  assert.equal(r.status, status, `${what}: status (body: ${r.body.toString('utf8').slice(0, 300)})`);
+  assert.equal(xmlErrorCode(r.body), code, what);
+}
+
+describe('request parameters and headers', () => {
+  let g: GarageProcess;
+  let raw: RawS3;
+
+  before(async () => {
+    g = await GarageProcess.create();
+    const { keyId, secret } = await quickStart(g, BUCKET);
+    raw = new RawS3(g, keyId, secret);
+  });
+  after(async () => {
+    await g?.destroy();
+  });
+
+  describe('numeric query parameters are plain decimal digits', () => {
+    const NOT_DECIMAL = ['1e3', '0x10', ' 1', '1 ', '+1', '1.0', '0b1', '', '١'];
+
+    it('UploadPart and UploadPartCopy take partNumber 1..10000 only', async () => {
+      assert.equal((await raw.send('PUT', `/${BUCKET}/src`, {}, {}, Buffer.from('source'))).status, 200);
+      const c = await raw.send('POST', `/${BUCKET}/mpu`, { uploads: '' });
+      assert.equal(c.status, 200, c.body.toString());
+      const uploadId = /<UploadId>([^<]+)<\/UploadId>/.exec(c.body.toString())![1]!;
+      for (const partNumber of [...NOT_DECIMAL, '0', '10001', '99999999999999999999']) {
+        const up = await raw.send('PUT', `/${BUCKET}/mpu`, { partNumber, uploadId }, {}, Buffer.from('part'));
+        assertError(up, 400, 'InvalidArgument', `UploadPart partNumber=${JSON.stringify(partNumber)}`);
+        const copy = await raw.send('PUT', `/${BUCKET}/mpu`, { partNumber, uploadId }, { 'x-amz-copy-source': `/${BUCKET}/src` });
+        assertError(copy, 400, 'InvalidArgument', `UploadPartCopy partNumber=${JSON.stringify(partNumber)}`);
+      }
+      const parts = await raw.send('GET', `/${BUCKET}/mpu`, { uploadId });
+      assert.equal(parts.status, 200);
+      assert.doesNotMatch(parts.body.toString(), /<Part>/, 'no part was stored');
+      for (const partNumber of ['1', '10000', '0010']) {
+        const up = await raw.send('PUT', `/${BUCKET}/mpu`, { partNumber, uploadId }, {}, Buffer.from('part'));
+        assert.equal(up.status, 200, `partNumber=${partNumber}: ${up.body.toString()}`);
+      }
+      const copy = await raw.send('PUT', `/${BUCKET}/mpu`, { partNumber: '2', uploadId }, { 'x-amz-copy-source': `/${BUCKET}/src` });
+      assert.equal(copy.status, 200, copy.body.toString());
+    });
+
+    it('GetObject and HeadObject refuse a partNumber that is not 1..10000', async () => {
+      assert.equal((await raw.send('PUT', `/${BUCKET}/obj`, {}, {}, Buffer.from('object'))).status, 200);
+      for (const partNumber of [...NOT_DECIMAL, '0', '10001']) {
+        assertError(await raw.send('GET', `/${BUCKET}/obj`, { partNumber }), 400, 'InvalidArgument', `GET partNumber=${JSON.stringify(partNumber)}`);
+        const head = await raw.send('HEAD', `/${BUCKET}/obj`, { partNumber });
+        assert.equal(head.status, 400, `HEAD partNumber=${JSON.stringify(partNumber)}`);
+      }
+    });
+
+    it('max-keys, max-parts, part-number-marker and max-uploads refuse what is not decimal', async () => {
+      const c = await raw.send('POST', `/${BUCKET}/listed`, { uploads: '' });
+      const uploadId = /<UploadId>([^<]+)<\/UploadId>/.exec(c.body.toString())![1]!;
+      for (const v of NOT_DECIMAL) {
+        const what = (p: string) => `${p}=${JSON.stringify(v)}`;
+        assertError(await raw.send('GET', `/${BUCKET}`, { 'list-type': '2', 'max-keys': v }), 400, 'InvalidArgument', what('V2 max-keys'));
+        assertError(await raw.send('GET', `/${BUCKET}`, { 'max-keys': v }), 400, 'InvalidArgument', what('V1 max-keys'));
+        assertError(await raw.send('GET', `/${BUCKET}`, { versions: '', 'max-keys': v }), 400, 'InvalidArgument', what('versions max-keys'));
+        assertError(await raw.send('GET', `/${BUCKET}`, { uploads: '', 'max-uploads': v }), 400, 'InvalidArgument', what('max-uploads'));
+        assertError(await raw.send('GET', `/${BUCKET}/listed`, { uploadId, 'max-parts': v }), 400, 'InvalidArgument', what('max-parts'));
+        assertError(await raw.send('GET', `/${BUCKET}/listed`, { uploadId, 'part-number-marker': v }), 400, 'InvalidArgument', what('part-number-marker'));
+      }
+      const ok = await raw.send('GET', `/${BUCKET}`, { 'list-type': '2', 'max-keys': '2' });
+      assert.equal(ok.status, 200);
+      assert.match(ok.body.toString(), /<MaxKeys>2<\/MaxKeys>/);
+      const parts = await raw.send('GET', `/${BUCKET}/listed`, { uploadId, 'max-parts': '5', 'part-number-marker': '3' });
+      assert.equal(parts.status, 200, parts.body.toString());
+      assert.match(parts.body.toString(), /<MaxParts>5<\/MaxParts>/);
+      assert.match(parts.body.toString(), /<PartNumberMarker>3<\/PartNumberMarker>/);
+      const uploads = await raw.send('GET', `/${BUCKET}`, { uploads: '', 'max-uploads': '7' });
+      assert.equal(uploads.status, 200);
+      assert.match(uploads.body.toString(), /<MaxUploads>7<\/MaxUploads>/);
+    });
+  });
+
+  it('the server logged no internal error', () => {
+    assert.equal(g.proc?.exitCode, null);
+    assert.doesNotMatch(g.log, /internal error|uncaught|unhandled/i, g.log.slice(-3000));
+  });
+});
