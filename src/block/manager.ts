@@ -113,7 +113,10 @@ export class BlockManager {
     }
   }
 
-  /** Reads a block's plain content: locally if we have it, else from the nearest replica. */
+  /**
+   * Reads a block's plain content: locally if we have it, else from the nearest replica. A copy
+   * this node should hold but lacks (or holds corrupt) is queued for resync, which refetches it.
+   */
   async get(hash: Buffer): Promise<Buffer> {
     const local = await this.store.read(hash);
     if (local) {
@@ -121,9 +124,11 @@ export class BlockManager {
         return await this.decode(hash, local);
       } catch (e) {
         this.opts.logger.warn({ block: hash.toString('hex'), err: errorMessage(e) }, 'local block unreadable; trying replicas');
+        await this.store.delete(hash);
       }
     }
     const self = this.opts.rpc.id;
+    if (this.refcount(hash) > 0 && this.opts.layout.writeSets(hash).some((s) => s.includes(self))) await this.requeue(hash);
     const rtt = (n: string) => this.opts.rttOf?.(n) ?? Number.MAX_SAFE_INTEGER;
     const nodes = [...new Set([...this.opts.layout.readNodes(hash), ...this.opts.layout.writeSets(hash).flat()])].filter((n) => n !== self).sort((a, b) => rtt(a) - rtt(b));
     const errors: string[] = [];
@@ -137,7 +142,9 @@ export class BlockManager {
         errors.push(`${node.slice(0, 16)}: ${errorMessage(e)}`);
       }
     }
-    throw new BlockError(`block ${hash.toString('hex')} could not be read${errors.length ? ` (${errors.join('; ')})` : ''}`);
+    const err = new BlockError(`block ${hash.toString('hex')} could not be read${errors.length ? ` (${errors.join('; ')})` : ''}`);
+    this.opts.logger.error({ block: hash.toString('hex'), err: err.message }, 'block missing on every replica asked');
+    throw err;
   }
 
   // ---- reference counting (called from block_ref hooks, inside their transaction) ----

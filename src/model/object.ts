@@ -81,7 +81,9 @@ export function mergeVersions(a: ObjectVersion[], b: ObjectVersion[]): ObjectVer
     lastIdx = i;
     break;
   }
-  // A newer complete version supersedes older ones; unfinished multipart uploads survive it, as in S3.
+  // A newer complete version supersedes older ones, single PUTs still uploading included (their
+  // completion will find nothing to complete: see freshen); unfinished multipart uploads
+  // survive it, as in S3.
   return all.filter((v, i) => i >= lastIdx || (v.state.t === 'uploading' && v.state.multipart));
 }
 
@@ -131,22 +133,29 @@ export function objectSchema(hooks: ObjectHooks): TableSchema<ObjectEntry> & { m
     merge: (a, b) => ({ bucketId: a.bucketId, key: a.key, versions: mergeVersions(a.versions, b.versions) }),
     // Nothing left but a delete marker, or only aborted uploads: the row can go once every replica has it.
     isTombstone: (e) => e.versions.every((v) => v.state.t === 'aborted') || (e.versions.length === 1 && e.versions[0]!.state.t === 'complete' && e.versions[0]!.state.data.t === 'deleteMarker'),
-    // A client's new version must come after every version this replica has seen, whatever
-    // the writer's clock said. Doing it here, on each replica of the write quorum, instead of
-    // reading the object first saves a round trip; replicas converge on the highest timestamp.
+    // A client's new version (`new`) must come after every version this replica has seen,
+    // whatever the writer's clock said. Doing it here, on each replica of the write quorum,
+    // instead of reading the object first saves a round trip; replicas converge on the highest
+    // timestamp. A completion (`finish`) only completes a version this replica holds as
+    // uploading: one it does not hold was superseded (its rows are being freed) or never
+    // reached it (anti-entropy brings it), and must not be re-created above what superseded
+    // it. A single PUT keeps the place it took when it started (linearizable); a multipart
+    // upload moves after everything seen, so the upload completed last wins, as in S3.
     // Replication traffic (sync, repair, queues) is never freshened, so it cannot reorder history.
-    freshen: (incoming, old) => {
-      if (old.versions.length === 0) return incoming;
-      const known = new Set(old.versions.map((v) => v.uuid.toString('hex')));
-      let floor = Math.max(...old.versions.map((v) => v.ts));
-      return {
-        ...incoming,
-        versions: incoming.versions.map((v) => {
-          if (known.has(v.uuid.toString('hex')) || v.ts > floor) return v;
-          floor += 1;
-          return { ...v, ts: floor };
-        }),
+    freshen: (incoming, old, mode) => {
+      const oldVersions = old?.versions ?? [];
+      const held = new Map(oldVersions.map((v) => [v.uuid.toString('hex'), v]));
+      const after = (v: ObjectVersion, others: ObjectVersion[]): ObjectVersion => {
+        const floor = Math.max(-1, ...others.map((x) => x.ts));
+        return v.ts > floor ? v : { ...v, ts: floor + 1 };
       };
+      const versions: ObjectVersion[] = [];
+      for (const v of incoming.versions) {
+        const h = held.get(v.uuid.toString('hex'));
+        if (mode === 'new') versions.push(h ? v : after(v, oldVersions));
+        else if (h?.state.t === 'uploading') versions.push(h.state.multipart ? after(v, oldVersions.filter((x) => x !== h)) : v);
+      }
+      return { ...incoming, versions };
     },
     updated: (tx, old, cur) => {
       const [o0, b0, u0] = objectCounts(old);

@@ -77,7 +77,14 @@ export function versionSchema(hooks: VersionHooks): TableSchema<VersionEntry> {
       return { uuid: a.uuid, sk: a.sk, deleted: false, header, blocks: mergeBlocks(a.blocks, b.blocks) };
     },
     isTombstone: (e) => e.deleted,
-    fixup: (tx, e) => (e.sk.length > 0 && !e.deleted && hooks.headerDeleted(tx, e.uuid) ? { ...e, deleted: true, blocks: [] } : e),
+    // A group row arriving for a deleted version (or adding blocks to a deleted row) is stored
+    // deleted, and the references its writer took to those blocks are released here: the merge
+    // drops them, so no later hook would.
+    fixup: (tx, e, incoming) => {
+      if (e.sk.length === 0 || (!e.deleted && !hooks.headerDeleted(tx, e.uuid))) return e;
+      if (!incoming.deleted && incoming.blocks.length) hooks.blocksGone(tx, e.uuid, e.sk, incoming.blocks);
+      return e.deleted ? e : { ...e, deleted: true, blocks: [] };
+    },
     updated: (tx, old, cur) => {
       if (!cur.deleted || old?.deleted) return;
       if (cur.sk.length === 0) hooks.deleteGroups(tx, cur.uuid);

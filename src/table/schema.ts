@@ -1,5 +1,12 @@
 import type { Tx } from '../db/db.ts';
 
+/**
+ * How a client's write is ordered against what a replica holds: `new` is the first write of
+ * a new item (ordered after everything the replica has seen), `finish` completes an item the
+ * replica already holds (which may move it after everything seen, as a multipart completion).
+ */
+export type FreshMode = 'new' | 'finish';
+
 /** How a table's entries are spread over nodes. */
 export type ReplicationKind = 'sharded' | 'full';
 
@@ -15,13 +22,16 @@ export interface TableSchema<E> {
   /** Commutative, associative, idempotent. */
   merge(a: E, b: E): E;
   isTombstone(e: E): boolean;
-  /** Adjusts an entry before it is stored, from state already known locally (same transaction). */
-  fixup?(tx: Tx, e: E): E;
   /**
-   * Adjusts a client's new write (not replication traffic) against what this replica
-   * already holds, before merging.
+   * Adjusts the merged entry before it is stored, from state already known locally (same
+   * transaction). It also sees the incoming entry, so that what the merge drops can be released.
    */
-  freshen?(incoming: E, old: E): E;
+  fixup?(tx: Tx, merged: E, incoming: E): E;
+  /**
+   * Adjusts a client's write (not replication traffic) against what this replica already
+   * holds, before merging: `new` for the first write of something, `finish` for its completion.
+   */
+  freshen?(incoming: E, old: E | undefined, mode: FreshMode): E;
   /** Runs in the write transaction after an entry changed; used to cascade to other tables. */
   updated?(tx: Tx, old: E | undefined, cur: E): void;
 }

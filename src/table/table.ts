@@ -5,7 +5,7 @@ import { callQuorum, callQuorumSets, quorums, type RpcTransport } from '../rpc/r
 import type { LayoutView } from '../rpc/layout/manager.ts';
 import { GarageError, LayoutError, errorMessage } from '../util/errors.ts';
 import type { Logger } from '../util/log.ts';
-import type { TableSchema } from './schema.ts';
+import type { FreshMode, TableSchema } from './schema.ts';
 import type { Workers } from '../util/background.ts';
 import { TableDigest } from './merkle.ts';
 
@@ -22,7 +22,7 @@ export interface RangeQuery {
 }
 
 type TableRpc =
-  | { op: 'update'; entries: Buffer[]; fresh?: boolean }
+  | { op: 'update'; entries: Buffer[]; fresh?: FreshMode }
   | { op: 'get'; key: Buffer }
   | { op: 'range'; pk: Buffer; q: RangeQuery }
   | { op: 'all' };
@@ -85,7 +85,7 @@ export class Table<E> {
   // ---- local side ----
 
   /** Merges entries into local storage in one transaction, running hooks; returns once committed. */
-  async applyLocal(encoded: Buffer[], fresh = false): Promise<void> {
+  async applyLocal(encoded: Buffer[], fresh?: FreshMode): Promise<void> {
     const entries = encoded.map((b) => this.schema.decode(b));
     await this.db.transaction((tx) => {
       for (const e of entries) this.applyInTx(tx, e, fresh);
@@ -93,14 +93,14 @@ export class Table<E> {
   }
 
   /** Merges one entry in an open transaction (used by hooks of other tables on this node). */
-  applyInTx(tx: Tx, e: E, fresh = false): void {
+  applyInTx(tx: Tx, e: E, fresh?: FreshMode): void {
     const s = this.schema;
     const key = this.storageKey(s.partitionKey(e), s.sortKey(e));
     const oldBytes = tx.get(this.store, key);
     const old = oldBytes ? s.decode(oldBytes) : undefined;
-    const incoming = fresh && old && s.freshen ? s.freshen(e, old) : e;
+    const incoming = fresh && s.freshen ? s.freshen(e, old, fresh) : e;
     let cur = old ? s.merge(old, incoming) : incoming;
-    if (s.fixup) cur = s.fixup(tx, cur);
+    if (s.fixup) cur = s.fixup(tx, cur, incoming);
     const curBytes = s.encode(cur);
     if (oldBytes && oldBytes.equals(curBytes)) return;
     tx.put(this.store, key, curBytes);
@@ -155,7 +155,7 @@ export class Table<E> {
   async #handle(msg: TableRpc): Promise<unknown> {
     switch (msg.op) {
       case 'update':
-        await this.applyLocal(msg.entries, msg.fresh === true);
+        await this.applyLocal(msg.entries, msg.fresh === 'new' || msg.fresh === 'finish' ? msg.fresh : undefined);
         return null;
       case 'get': {
         return this.store.get(msg.key) ?? null;
@@ -202,9 +202,10 @@ export class Table<E> {
 
   /**
    * Writes entries to a write quorum of their replicas (in every live layout version).
-   * `fresh`: a client's new write (lets the schema order it after everything a replica has seen).
+   * `fresh`: a client's write, which the schema may order against what each replica holds
+   * (see TableSchema.freshen); replication traffic never sets it.
    */
-  async insertMany(entries: E[], opts: { fresh?: boolean } = {}): Promise<void> {
+  async insertMany(entries: E[], opts: { fresh?: FreshMode } = {}): Promise<void> {
     const done = this.layout.beginWrite();
     try {
       await this.#insertMany(entries, opts);
@@ -213,7 +214,7 @@ export class Table<E> {
     }
   }
 
-  async #insertMany(entries: E[], opts: { fresh?: boolean }): Promise<void> {
+  async #insertMany(entries: E[], opts: { fresh?: FreshMode }): Promise<void> {
     // Entries with the same replica sets travel in one message.
     const byReplicas = new Map<string, { sets: string[][]; entries: Buffer[] }>();
     for (const e of entries) {
@@ -231,7 +232,7 @@ export class Table<E> {
   }
 
   /** Writes one entry with quorum. */
-  insert(e: E, opts: { fresh?: boolean } = {}): Promise<void> {
+  insert(e: E, opts: { fresh?: FreshMode } = {}): Promise<void> {
     return this.insertMany([e], opts);
   }
 

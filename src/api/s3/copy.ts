@@ -6,7 +6,8 @@ import { blockRefKey, groupKey, GROUP_SIZE } from '../../model/version.ts';
 import { S3Error } from '../common/s3_error.ts';
 import { toXml } from '../common/xml.ts';
 import { isoDate, requireBucket, requireKey, sendXml, storedHeaders, type ReqCtx } from './context.ts';
-import { checkConditions, streamBlocks, versionBlocks } from './get.ts';
+import { checkConditions, checkCoverage, streamBlocks, versionBlocks } from './get.ts';
+import { BlockError } from '../../util/errors.ts';
 import { checkObjectKey } from './put.ts';
 import { checkQuotas } from './quotas.ts';
 import { savePart } from './multipart.ts';
@@ -59,12 +60,14 @@ export async function handleCopyObject(ctx: ReqCtx): Promise<void> {
   const uuid = randomBytes(16);
   const ts = Date.now();
   if (srcData.t === 'inline') {
-    await model.object.insert({ bucketId: bucket.id, key, versions: [{ uuid, ts, state: { t: 'complete', data: { t: 'inline', meta, bytes: srcData.bytes } } }] }, { fresh: true });
+    await model.object.insert({ bucketId: bucket.id, key, versions: [{ uuid, ts, state: { t: 'complete', data: { t: 'inline', meta, bytes: srcData.bytes } } }] }, { fresh: 'new' });
   } else {
-    await model.object.insert({ bucketId: bucket.id, key, versions: [{ uuid, ts, state: { t: 'uploading', multipart: false, headers } }] }, { fresh: true });
+    await model.object.insert({ bucketId: bucket.id, key, versions: [{ uuid, ts, state: { t: 'uploading', multipart: false, headers } }] }, { fresh: 'new' });
     try {
       await model.version.insert({ uuid, sk: EMPTY, deleted: false, header: { bucketId: bucket.id, key, parts: null }, blocks: [] });
       const blocks = await versionBlocks(model, src.version.uuid);
+      // A source superseded a moment ago may be losing its rows: never share a partial list.
+      checkCoverage(blocks, srcData.meta.size);
       const rows = [];
       for (let i = 0; i < blocks.length; i += GROUP_SIZE) {
         rows.push({ uuid, sk: groupKey(0, 0, i / GROUP_SIZE), deleted: false, blocks: blocks.slice(i, i + GROUP_SIZE).map((b) => [b.offset, b.hash, b.size] as [number, Buffer, number]) });
@@ -73,7 +76,12 @@ export async function handleCopyObject(ctx: ReqCtx): Promise<void> {
       const refs = new Map<string, { block: Buffer; ref: Buffer; deleted: boolean }>();
       for (const r of rows) for (const [, hash] of r.blocks) refs.set(`${hash.toString('hex')}:${r.sk.toString('hex')}`, { block: hash, ref: blockRefKey(uuid, r.sk), deleted: false });
       await model.blockRef.insertMany([...refs.values()]);
-      await model.object.insert({ bucketId: bucket.id, key, versions: [{ uuid, ts, state: { t: 'complete', data: { t: 'blocks', meta, firstBlock: srcData.firstBlock } } }] }, { fresh: true });
+      // Our references now hold the blocks, unless the source's were dropped (and its blocks
+      // collected) before ours arrived: that shows as a deleted source version. Its blocks
+      // cannot have been collected earlier than the GC delay after that, so checking now is enough.
+      const header = await model.version.get(src.version.uuid, EMPTY);
+      if (!header || header.deleted) throw new BlockError('the source object was replaced during the copy; retry');
+      await model.object.insert({ bucketId: bucket.id, key, versions: [{ uuid, ts, state: { t: 'complete', data: { t: 'blocks', meta, firstBlock: srcData.firstBlock } } }] }, { fresh: 'finish' });
     } catch (e) {
       await model.object.insert({ bucketId: bucket.id, key, versions: [{ uuid, ts, state: { t: 'aborted' } }] }).catch(() => undefined);
       throw e;
@@ -101,7 +109,9 @@ export async function handleUploadPartCopy(ctx: ReqCtx): Promise<void> {
     stream = new PassThrough();
     stream.end(data.bytes.subarray(start, end));
   } else {
-    stream = streamBlocks(ctx.svc.model, await versionBlocks(ctx.svc.model, src.version.uuid), start, end);
+    const blocks = await versionBlocks(ctx.svc.model, src.version.uuid);
+    checkCoverage(blocks, size);
+    stream = streamBlocks(ctx.svc.model, blocks, start, end);
   }
   // The request itself has no body to verify beyond its signature.
   requireBucket(ctx);

@@ -9,7 +9,7 @@ import { readSmallBody, requireBucket, requireKey, sendEmpty, sendXml, type ReqC
  * what it holds. Deleting a missing key leaves a tombstone that GC removes.
  */
 export async function deleteObject(model: Model, bucketId: Buffer, key: string): Promise<void> {
-  await model.object.insert({ bucketId, key, versions: [{ uuid: randomBytes(16), ts: Date.now(), state: { t: 'complete', data: { t: 'deleteMarker' } } }] }, { fresh: true });
+  await model.object.insert({ bucketId, key, versions: [{ uuid: randomBytes(16), ts: Date.now(), state: { t: 'complete', data: { t: 'deleteMarker' } } }] }, { fresh: 'new' });
 }
 
 /** DeleteObject: 204 whether or not the key existed, as S3 does. */

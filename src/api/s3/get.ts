@@ -3,6 +3,7 @@ import type { Model } from '../../model/garage.ts';
 import { parseGroupKey } from '../../model/version.ts';
 import { visibleVersion, type ObjectMeta } from '../../model/object.ts';
 import { S3Error } from '../common/s3_error.ts';
+import { BlockError, errorMessage } from '../../util/errors.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { httpDate, requireBucket, requireKey, sendEmpty, type ReqCtx, type S3Services } from './context.ts';
 import { checksumHeaders } from './put.ts';
@@ -36,11 +37,25 @@ export async function versionBlocks(model: Model, uuid: Buffer): Promise<ObjectB
   return out;
 }
 
-/** Streams bytes [start, end) of an object, fetching the next block while the current one is sent. */
-export function streamBlocks(model: Model, blocks: ObjectBlock[], start: number, end: number): Readable {
-  const wanted = blocks.filter((b) => b.offset + b.size > start && b.offset < end);
+/** Throws unless the blocks cover [0, size) exactly, so a GET never promises bytes it lacks. */
+export function checkCoverage(blocks: ObjectBlock[], size: number): void {
+  let at = 0;
+  for (const b of blocks) {
+    if (b.offset !== at) break;
+    at += b.size;
+  }
+  if (at !== size) throw new BlockError(`object data is incomplete: blocks cover ${at} of ${size} bytes`);
+}
+
+/**
+ * Streams bytes [start, end) of an object, fetching the next block while the current one is
+ * sent. `first`, if given, is the first wanted block, already fetched (so that a missing block
+ * fails the request before any header is sent).
+ */
+export function streamBlocks(model: Model, blocks: ObjectBlock[], start: number, end: number, first?: Buffer): Readable {
+  const wanted = wantedBlocks(blocks, start, end);
   let i = 0;
-  let next: Promise<Buffer> | undefined;
+  let next: Promise<Buffer> | undefined = first ? Promise.resolve(first) : undefined;
   const fetch = (k: number) => model.blocks.get(wanted[k]!.hash);
   return new Readable({
     highWaterMark: 1,
@@ -56,17 +71,22 @@ export function streamBlocks(model: Model, blocks: ObjectBlock[], start: number,
         next?.catch(() => undefined);
         const b = wanted[i]!;
         let data = await cur;
-        if (data.length !== b.size) throw new S3Error('InternalError', `block ${b.hash.toString('hex')} has size ${data.length}, expected ${b.size}`);
+        if (data.length !== b.size) throw new BlockError(`block ${b.hash.toString('hex')} has size ${data.length}, expected ${b.size}`);
         const from = Math.max(0, start - b.offset);
         const to = Math.min(b.size, end - b.offset);
         if (from > 0 || to < b.size) data = data.subarray(from, to);
         i++;
         this.push(data);
       } catch (e) {
-        this.destroy(e as Error);
+        this.destroy(e instanceof Error ? e : new Error(String(e)));
       }
     },
   });
+}
+
+/** The blocks holding some of the bytes [start, end). */
+function wantedBlocks(blocks: ObjectBlock[], start: number, end: number): ObjectBlock[] {
+  return blocks.filter((b) => b.offset + b.size > start && b.offset < end);
 }
 
 /** Parses a Range header against an object size; undefined means the whole object. */
@@ -143,6 +163,23 @@ export async function serveObject(t: ServeTarget, bucketId: Buffer, key: string)
     throw e;
   }
   const range = t.status === undefined ? parseRange(req.headers.range, meta.size) : undefined;
+  const start = range?.start ?? 0;
+  const end = range?.end ?? meta.size;
+  // Before any header: the blocks must cover the object, and the first one must be readable.
+  // A failure here is a clean 5xx the client can retry, not a body cut short.
+  let blocks: ObjectBlock[] = [];
+  let first: Buffer | undefined;
+  if (v.state.data.t === 'blocks' && !t.head) {
+    blocks = await versionBlocks(model, v.uuid);
+    try {
+      checkCoverage(blocks, meta.size);
+      const w = wantedBlocks(blocks, start, end)[0];
+      if (w) first = await model.blocks.get(w.hash);
+    } catch (e) {
+      t.logger.error({ key, version: v.uuid.toString('hex'), err: errorMessage(e) }, 'GET: object data unreadable');
+      throw e;
+    }
+  }
   for (const [k, val] of Object.entries(headers)) res.setHeader(k, val);
   for (const [param, header] of [['response-content-type', 'content-type'], ['response-content-disposition', 'content-disposition'], ['response-cache-control', 'cache-control'], ['response-content-encoding', 'content-encoding'], ['response-content-language', 'content-language'], ['response-expires', 'expires']] as const) {
     const val = t.query.get(param);
@@ -151,8 +188,6 @@ export async function serveObject(t: ServeTarget, bucketId: Buffer, key: string)
   if (!range && String(req.headers['x-amz-checksum-mode'] ?? '').toUpperCase() === 'ENABLED') {
     for (const [k, val] of Object.entries(checksumHeaders(meta.checksum))) res.setHeader(k, val);
   }
-  const start = range?.start ?? 0;
-  const end = range?.end ?? meta.size;
   if (range) res.setHeader('content-range', `bytes ${start}-${end - 1}/${meta.size}`);
   res.setHeader('content-length', end - start);
   res.statusCode = range ? 206 : (t.status ?? 200);
@@ -164,11 +199,12 @@ export async function serveObject(t: ServeTarget, bucketId: Buffer, key: string)
     res.end(v.state.data.bytes.subarray(start, end));
     return;
   }
-  const blocks = await versionBlocks(model, v.uuid);
-  const stream = streamBlocks(model, blocks, start, end);
+  const stream = streamBlocks(model, blocks, start, end, first);
   await new Promise<void>((resolve) => {
     stream.on('error', (e) => {
-      t.logger.error({ key, err: e.message }, 'GET failed mid-stream');
+      // Headers are out: the only honest signal left is to cut the connection at once, so
+      // the client sees a truncated body instead of waiting for bytes that will never come.
+      t.logger.error({ key, version: v.uuid.toString('hex'), err: e.message }, 'GET failed mid-stream');
       res.destroy(e);
       resolve();
     });

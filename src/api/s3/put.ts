@@ -120,7 +120,7 @@ export async function putObjectStream(svc: Pick<S3Services, 'model' | 'blockSize
   let registered = false;
   const register = async () => {
     registered = true;
-    await model.object.insert({ bucketId, key, versions: [{ uuid, ts, state: { t: 'uploading', multipart: false, headers } }] }, { fresh: true });
+    await model.object.insert({ bucketId, key, versions: [{ uuid, ts, state: { t: 'uploading', multipart: false, headers } }] }, { fresh: 'new' });
     await model.version.insert({ uuid, sk: EMPTY, deleted: false, header: { bucketId, key, parts: null }, blocks: [] });
   };
   try {
@@ -129,7 +129,8 @@ export async function putObjectStream(svc: Pick<S3Services, 'model' | 'blockSize
     const etag = md5Etag(saved.md5);
     const meta: ObjectMeta = { size: saved.size, etag, headers, checksum: checks ? checksumOf(checks) : undefined };
     const data = saved.inline ? { t: 'inline' as const, meta, bytes: saved.inline } : { t: 'blocks' as const, meta, firstBlock: saved.firstBlock! };
-    await model.object.insert({ bucketId, key, versions: [{ uuid, ts, state: { t: 'complete', data } }] }, { fresh: true });
+    // A registered version is completed where it stands, if a newer one has not superseded it.
+    await model.object.insert({ bucketId, key, versions: [{ uuid, ts, state: { t: 'complete', data } }] }, { fresh: registered ? 'finish' : 'new' });
     return { etag, meta, ts };
   } catch (e) {
     if (registered) {
