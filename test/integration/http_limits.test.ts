@@ -4,6 +4,7 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
 import { GarageProcess, RawS3, quickStart, xmlErrorCode, type RawResponse } from './harness.ts';
 
 const BUCKET = 'limits';
@@ -82,6 +83,61 @@ describe('request parameters and headers', () => {
       const uploads = await raw.send('GET', `/${BUCKET}`, { uploads: '', 'max-uploads': '7' });
       assert.equal(uploads.status, 200);
       assert.match(uploads.body.toString(), /<MaxUploads>7<\/MaxUploads>/);
+    });
+  });
+
+  describe('server-side encryption is refused, never ignored', () => {
+    const key = randomBytes(32);
+    const SSEC = {
+      'x-amz-server-side-encryption-customer-algorithm': 'AES256',
+      'x-amz-server-side-encryption-customer-key': key.toString('base64'),
+      'x-amz-server-side-encryption-customer-key-md5': createHash('md5').update(key).digest('base64'),
+    };
+    const COPY_SSEC = Object.fromEntries(Object.entries(SSEC).map(([k, v]) => [k.replace('x-amz-', 'x-amz-copy-source-'), v]));
+    const VARIANTS: [string, Record<string, string>][] = [
+      ['SSE-C', SSEC],
+      ['SSE-S3', { 'x-amz-server-side-encryption': 'AES256' }],
+      ['SSE-KMS', { 'x-amz-server-side-encryption': 'aws:kms', 'x-amz-server-side-encryption-aws-kms-key-id': 'some-key' }],
+      ['bucket key', { 'x-amz-server-side-encryption-bucket-key-enabled': 'true' }],
+    ];
+
+    it('PutObject, CreateMultipartUpload and CopyObject with SSE headers are 501 NotImplemented and store nothing', async () => {
+      assert.equal((await raw.send('PUT', `/${BUCKET}/sse-src`, {}, {}, Buffer.from('plain source'))).status, 200);
+      for (const [name, h] of VARIANTS) {
+        for (const size of [10, 200_000]) {
+          const put = await raw.send('PUT', `/${BUCKET}/sse-put`, {}, h, randomBytes(size));
+          assertError(put, 501, 'NotImplemented', `${name} PutObject (${size} bytes)`);
+          assert.match(put.body.toString(), /encryption/i);
+        }
+        assertError(await raw.send('POST', `/${BUCKET}/sse-mpu`, { uploads: '' }, h), 501, 'NotImplemented', `${name} CreateMultipartUpload`);
+        assertError(await raw.send('PUT', `/${BUCKET}/sse-copy`, {}, { 'x-amz-copy-source': `/${BUCKET}/sse-src`, ...h }), 501, 'NotImplemented', `${name} CopyObject`);
+      }
+      const copySrc = await raw.send('PUT', `/${BUCKET}/sse-copy`, {}, { 'x-amz-copy-source': `/${BUCKET}/sse-src`, ...COPY_SSEC });
+      assertError(copySrc, 501, 'NotImplemented', 'CopyObject with x-amz-copy-source-server-side-encryption-customer-*');
+      for (const k of ['sse-put', 'sse-copy']) assertError(await raw.send('GET', `/${BUCKET}/${k}`), 404, 'NoSuchKey', `${k} was not stored`);
+      const uploads = await raw.send('GET', `/${BUCKET}`, { uploads: '' });
+      assert.doesNotMatch(uploads.body.toString(), /sse-mpu/, 'no multipart upload was created');
+    });
+
+    it('GetObject, HeadObject, UploadPart and UploadPartCopy with SSE headers are 501 NotImplemented', async () => {
+      const c = await raw.send('POST', `/${BUCKET}/sse-parts`, { uploads: '' });
+      const uploadId = /<UploadId>([^<]+)<\/UploadId>/.exec(c.body.toString())![1]!;
+      for (const [name, h] of VARIANTS) {
+        assertError(await raw.send('GET', `/${BUCKET}/sse-src`, {}, h), 501, 'NotImplemented', `${name} GetObject`);
+        assert.equal((await raw.send('HEAD', `/${BUCKET}/sse-src`, {}, h)).status, 501, `${name} HeadObject`);
+        assertError(await raw.send('PUT', `/${BUCKET}/sse-parts`, { partNumber: '1', uploadId }, h, Buffer.from('part')), 501, 'NotImplemented', `${name} UploadPart`);
+        const copy = await raw.send('PUT', `/${BUCKET}/sse-parts`, { partNumber: '1', uploadId }, { 'x-amz-copy-source': `/${BUCKET}/sse-src`, ...h });
+        assertError(copy, 501, 'NotImplemented', `${name} UploadPartCopy`);
+      }
+      const copy = await raw.send('PUT', `/${BUCKET}/sse-parts`, { partNumber: '1', uploadId }, { 'x-amz-copy-source': `/${BUCKET}/sse-src`, ...COPY_SSEC });
+      assertError(copy, 501, 'NotImplemented', 'UploadPartCopy with x-amz-copy-source-server-side-encryption-customer-*');
+      const parts = await raw.send('GET', `/${BUCKET}/sse-parts`, { uploadId });
+      assert.doesNotMatch(parts.body.toString(), /<Part>/, 'no part was stored');
+      // Without SSE headers the same requests work, and nothing claims to be encrypted.
+      const got = await raw.send('GET', `/${BUCKET}/sse-src`);
+      assert.equal(got.status, 200);
+      assert.equal(got.body.toString(), 'plain source');
+      assert.equal(got.headers['x-amz-server-side-encryption'], undefined);
     });
   });
 

@@ -75,4 +75,14 @@ describe('POST object: browser form uploads with a signed policy', () => {
     assert.equal(await code(r), 'SignatureDoesNotMatch');
     await assert.rejects(s3.send(new HeadObjectCommand({ Bucket: 'forms', Key: 'uploads/big' })));
   });
+
+  it('refuses server-side encryption fields with 501 NotImplemented and stores nothing', async () => {
+    const base = [{ bucket: 'forms' }, ['starts-with', '$key', 'sse/']];
+    for (const [k, v] of [['x-amz-server-side-encryption', 'AES256'], ['x-amz-server-side-encryption', 'aws:kms'], ['x-amz-server-side-encryption-customer-algorithm', 'AES256']] as const) {
+      const r = await post({ key: 'sse/x', [k]: v, ...signedFields([...base, { [k]: v }]) }, 'secret');
+      assert.equal(r.status, 501, `${k}: ${v}`);
+      assert.match(await r.text(), /<Code>NotImplemented<\/Code>.*encryption/s);
+    }
+    await assert.rejects(s3.send(new HeadObjectCommand({ Bucket: 'forms', Key: 'sse/x' })));
+  });
 });

@@ -3,7 +3,7 @@ import { authenticate } from '../common/signature/index.ts';
 import { S3Error } from '../common/s3_error.ts';
 import { sendContinue } from '../common/http.ts';
 import { keyPerms } from '../../model/key.ts';
-import { keyLookup, partNumberParam, type S3Services, type ReqCtx } from './context.ts';
+import { keyLookup, partNumberParam, refuseSse, type S3Services, type ReqCtx } from './context.ts';
 import { handleListBuckets, handleCreateBucket, handleHeadBucket, handleDeleteBucket, handleGetLocation, handleGetVersioning } from './bucket.ts';
 import { handlePutObject } from './put.ts';
 import { handleGetObject } from './get.ts';
@@ -43,6 +43,9 @@ export function parseTarget(path: string, host: string | undefined, rootDomain: 
   const key = rest.slice(slash + 1);
   return { bucket: rest.slice(0, slash), key: key === '' ? undefined : key };
 }
+
+/** Operations that would take SSE headers; until encryption exists they refuse them (never store plaintext). */
+const SSE_OPERATIONS = new Set(['PutObject', 'GetObject', 'HeadObject', 'CopyObject', 'CreateMultipartUpload', 'UploadPart', 'UploadPartCopy']);
 
 // A bad partNumber is refused before anything is read (body or copy source).
 function checkingPartNumber(run: Route['run']): Route['run'] {
@@ -165,6 +168,7 @@ export function s3Handler(svc: S3Services) {
         if (!p[r.need]) throw new S3Error('AccessDenied', `key ${key.id} has no ${r.need} permission on bucket '${target.bucket}'`);
       }
     }
+    if (SSE_OPERATIONS.has(r.name)) refuseSse(Object.keys(req.headers));
     addCorsHeaders(req, res, rctx.bucket);
     svc.logger.debug({ op: r.name, bucket: target.bucket, key: target.key, keyId: key.id }, 'S3 request');
     await r.run(rctx);

@@ -93,6 +93,16 @@ export function partNumberParam(q: URLSearchParams): number | undefined {
   return decimalParam(q, 'partNumber', 1, 10000, 'Part number must be an integer between 1 and 10000, inclusive');
 }
 
+/** Refuses a request (or PostObject form) naming server-side encryption: SSE-C, SSE-S3 and SSE-KMS are not built. */
+export function refuseSse(names: Iterable<string>): void {
+  for (const n of names) {
+    const name = n.toLowerCase();
+    if (name.startsWith('x-amz-server-side-encryption') || name.startsWith('x-amz-copy-source-server-side-encryption')) {
+      throw new S3Error('NotImplemented', `Server-side encryption (SSE-C, SSE-S3, SSE-KMS) is not implemented: the request was refused because of ${name.slice(0, 100)} rather than served without encryption`);
+    }
+  }
+}
+
 /** Sends an XML document. */
 export function sendXml(res: ServerResponse, status: number, xml: string, headers: Record<string, string> = {}): void {
   res.statusCode = status;

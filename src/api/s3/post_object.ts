@@ -6,7 +6,7 @@ import { S3Error } from '../common/s3_error.ts';
 import { toXml } from '../common/xml.ts';
 import { keyPerms } from '../../model/key.ts';
 import type { S3Services } from './context.ts';
-import { keyLookup, sendEmpty, sendXml } from './context.ts';
+import { keyLookup, refuseSse, sendEmpty, sendXml } from './context.ts';
 import { checkObjectKey, putObjectStream } from './put.ts';
 import { checkQuotas } from './quotas.ts';
 
@@ -88,6 +88,7 @@ export async function handlePostObject(svc: S3Services, req: IncomingMessage, re
   if (!bucket) throw new S3Error('NoSuchBucket', `bucket '${bucketName}' does not exist`);
   if (!keyPerms(accessKey!, bucket.id.toString('hex')).write) throw new S3Error('AccessDenied', `key ${accessKey!.id} has no write permission on bucket '${bucketName}'`);
 
+  refuseSse(fields.keys());
   const key = field('key')!.replace(/\$\{filename\}/g, file.filename);
   checkObjectKey(key);
   const policy = parsePolicy(field('policy')!);
