@@ -86,6 +86,17 @@ describe('request parameters and headers', () => {
     });
   });
 
+  it('response-* overrides that a header cannot carry are 400 InvalidArgument, not 500', async () => {
+    assert.equal((await raw.send('PUT', `/${BUCKET}/plain`, {}, {}, Buffer.from('plain'))).status, 200);
+    for (const [param, v] of [['response-content-type', 'text/plain\r\nset-cookie: a=b'], ['response-cache-control', 'x\ny'], ['response-expires', 'euro \u20ac']]) {
+      const r = await raw.send('GET', `/${BUCKET}/plain`, { [param]: v });
+      assertError(r, 400, 'InvalidArgument', `${param}=${JSON.stringify(v)}`);
+      assert.match(r.body.toString(), new RegExp(param));
+    }
+    const ok = await raw.send('GET', `/${BUCKET}/plain`, { 'response-content-type': 'text/x-ok' });
+    assert.equal(ok.headers['content-type'], 'text/x-ok');
+  });
+
   describe('server-side encryption is refused, never ignored', () => {
     const key = randomBytes(32);
     const SSEC = {

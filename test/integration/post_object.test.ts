@@ -85,4 +85,38 @@ describe('POST object: browser form uploads with a signed policy', () => {
     }
     await assert.rejects(s3.send(new HeadObjectCommand({ Bucket: 'forms', Key: 'sse/x' })));
   });
+
+  it('refuses header fields with CR, LF or other characters a header cannot carry (400 InvalidArgument naming the field)', async () => {
+    const base = [{ bucket: 'forms' }, ['starts-with', '$key', 'hdr/']];
+    const bad: [string, string][] = [
+      ['x-amz-meta-evil', 'a\r\nset-cookie: session=stolen'],
+      ['x-amz-meta-lf', 'line\nbreak'],
+      ['x-amz-meta-nul', 'a\u0000b'],
+      ['x-amz-meta-wide', 'euro \u20ac'],
+      ['Content-Type', 'text/plain\r\nx-injected: 1'],
+      ['Cache-Control', 'no-cache\r'],
+      ['x-amz-meta-bad name', 'v'],
+    ];
+    for (const [k, v] of bad) {
+      const r = await post({ key: 'hdr/x', [k]: v, ...signedFields([...base, ['starts-with', `$${k}`, '']]) }, 'body');
+      const text = await r.text();
+      assert.equal(r.status, 400, `${k}: ${JSON.stringify(v)}: ${text}`);
+      assert.match(text, /<Code>InvalidArgument<\/Code>/);
+      assert.ok(text.includes(k.toLowerCase()), `the message names ${k}: ${text}`);
+    }
+    await assert.rejects(s3.send(new HeadObjectCommand({ Bucket: 'forms', Key: 'hdr/x' })));
+    // A clean one is stored and read back.
+    const ok = await post({ key: 'hdr/ok', 'x-amz-meta-note': 'caf\u00e9 ok', ...signedFields([...base, ['starts-with', '$x-amz-meta-note', '']]) }, 'body');
+    assert.equal(ok.status, 204, await ok.text());
+    assert.equal((await getBytes(s3, 'forms', 'hdr/ok')).toString(), 'body');
+  });
+
+  it('refuses a success_action_redirect that is not a URL before storing anything', async () => {
+    const base = [{ bucket: 'forms' }, ['starts-with', '$key', 'redir/'], ['starts-with', '$success_action_redirect', '']];
+    const r = await post({ key: 'redir/x', success_action_redirect: 'not a url', ...signedFields(base) }, 'body');
+    const text = await r.text();
+    assert.equal(r.status, 400, text);
+    assert.match(text, /<Code>InvalidArgument<\/Code>.*success_action_redirect/s);
+    await assert.rejects(s3.send(new HeadObjectCommand({ Bucket: 'forms', Key: 'redir/x' })));
+  });
 });

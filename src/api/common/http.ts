@@ -32,6 +32,24 @@ function drain(req: IncomingMessage, timeoutMs: number): Promise<void> {
   });
 }
 
+// What Node's setHeader accepts (RFC 9110 token names; values without CR, LF or other controls).
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+/** Whether a header can be sent as is (a stored one that cannot is left out rather than failing the response). */
+export function sendableHeader(name: string, value: string): boolean {
+  return HEADER_NAME.test(name) && HEADER_VALUE.test(value);
+}
+
+/** Refuses, with 400 InvalidArgument naming `field`, a header that is to be stored or sent but could not be. */
+export function checkHeader(field: string, name: string, value: string): void {
+  const what = field.slice(0, 100);
+  if (!HEADER_NAME.test(name)) throw new S3Error('InvalidArgument', `${what}: '${name.slice(0, 100)}' is not a valid header name`, { ArgumentName: what });
+  if (!HEADER_VALUE.test(value)) {
+    throw new S3Error('InvalidArgument', `${what}: the value contains CR, LF, another control character or a character above U+00FF, which a header cannot carry`, { ArgumentName: what });
+  }
+}
+
 /** Parses "[::]:3900", "0.0.0.0:3900", "127.0.0.1:0" or "3900" into host and port. */
 export function parseBindAddr(addr: string): { host: string; port: number } {
   const m = /^\[([^\]]+)\]:(\d+)$/.exec(addr) ?? /^([^:]+):(\d+)$/.exec(addr);

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuthResult, VerifiedBody } from '../common/signature/index.ts';
 import { verifiedBody } from '../common/signature/index.ts';
 import { S3Error } from '../common/s3_error.ts';
-import { sendContinue } from '../common/http.ts';
+import { checkHeader, sendContinue } from '../common/http.ts';
 import type { Model } from '../../model/garage.ts';
 import type { ModelHelpers } from '../../model/helpers.ts';
 import type { KeyEntry } from '../../model/key.ts';
@@ -148,7 +148,10 @@ export function storedHeaders(h: IncomingMessage['headers']): [string, string][]
   for (const [k, v] of Object.entries(h)) {
     if (v === undefined) continue;
     const keep = k.startsWith('x-amz-meta-') || ['content-type', 'cache-control', 'content-disposition', 'content-encoding', 'content-language', 'expires', 'x-amz-website-redirect-location'].includes(k);
-    if (keep) out.push([k, Array.isArray(v) ? v.join(',') : v]);
+    if (!keep) continue;
+    const value = Array.isArray(v) ? v.join(',') : v;
+    checkHeader(k, k, value);
+    out.push([k, value]);
   }
   if (!out.some(([k]) => k === 'content-type')) out.push(['content-type', 'binary/octet-stream']);
   return out.sort((a, b) => (a[0] < b[0] ? -1 : 1));

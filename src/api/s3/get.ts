@@ -3,6 +3,7 @@ import type { Model } from '../../model/garage.ts';
 import { parseGroupKey } from '../../model/version.ts';
 import { visibleVersion, type ObjectMeta } from '../../model/object.ts';
 import { S3Error } from '../common/s3_error.ts';
+import { checkHeader, sendableHeader } from '../common/http.ts';
 import { BlockError, errorMessage } from '../../util/errors.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { httpDate, requireBucket, requireKey, sendEmpty, type ReqCtx, type S3Services } from './context.ts';
@@ -128,7 +129,8 @@ export function checkConditions(headers: ReqCtx['req']['headers'], etag: string,
 /** Response headers describing an object version. */
 export function objectHeaders(meta: ObjectMeta, ts: number): Record<string, string> {
   const h: Record<string, string> = { etag: `"${meta.etag}"`, 'last-modified': httpDate(ts), 'accept-ranges': 'bytes' };
-  for (const [k, v] of meta.headers) h[k] = v;
+  // Objects stored before header values were validated must stay readable.
+  for (const [k, v] of meta.headers) if (sendableHeader(k, v)) h[k] = v;
   if (meta.parts) h['x-amz-mp-parts-count'] = String(meta.parts);
   return h;
 }
@@ -180,11 +182,12 @@ export async function serveObject(t: ServeTarget, bucketId: Buffer, key: string)
       throw e;
     }
   }
-  for (const [k, val] of Object.entries(headers)) res.setHeader(k, val);
   for (const [param, header] of [['response-content-type', 'content-type'], ['response-content-disposition', 'content-disposition'], ['response-cache-control', 'cache-control'], ['response-content-encoding', 'content-encoding'], ['response-content-language', 'content-language'], ['response-expires', 'expires']] as const) {
     const val = t.query.get(param);
-    if (val !== null) res.setHeader(header, val);
+    if (val !== null) checkHeader(param, header, val);
+    if (val !== null) headers[header] = val;
   }
+  for (const [k, val] of Object.entries(headers)) res.setHeader(k, val);
   if (!range && String(req.headers['x-amz-checksum-mode'] ?? '').toUpperCase() === 'ENABLED') {
     for (const [k, val] of Object.entries(checksumHeaders(meta.checksum))) res.setHeader(k, val);
   }

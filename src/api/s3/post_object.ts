@@ -4,6 +4,7 @@ import { Busboy, type BusboyFileStream } from '@fastify/busboy';
 import { authenticatePostPolicy } from '../common/signature/index.ts';
 import { S3Error } from '../common/s3_error.ts';
 import { toXml } from '../common/xml.ts';
+import { checkHeader } from '../common/http.ts';
 import { keyPerms } from '../../model/key.ts';
 import type { S3Services } from './context.ts';
 import { keyLookup, refuseSse, sendEmpty, sendXml } from './context.ts';
@@ -112,9 +113,24 @@ export async function handlePostObject(svc: S3Services, req: IncomingMessage, re
     if (!EXEMPT.has(k) && !k.startsWith('x-ignore-') && !covered.has(k)) throw new S3Error('AccessDenied', `Invalid according to Policy: Extra input fields: ${k}`);
   }
   const headers: [string, string][] = [];
-  for (const [k, v] of fields) if (STORED.includes(k) || k.startsWith('x-amz-meta-')) headers.push([k, v]);
+  for (const [k, v] of fields) {
+    if (!STORED.includes(k) && !k.startsWith('x-amz-meta-')) continue;
+    // A stored header with CR/LF would break every later GET of the object.
+    checkHeader(`form field ${k}`, k, v);
+    headers.push([k, v]);
+  }
   if (!headers.some(([k]) => k === 'content-type')) headers.push(['content-type', 'binary/octet-stream']);
   headers.sort((a, b) => (a[0] < b[0] ? -1 : 1));
+
+  const redirect = field('success_action_redirect') ?? field('redirect');
+  let redirectUrl: URL | undefined;
+  if (redirect !== undefined && redirect !== '') {
+    try {
+      redirectUrl = new URL(redirect);
+    } catch {
+      throw new S3Error('InvalidArgument', 'success_action_redirect: not an absolute URL', { ArgumentName: 'success_action_redirect' });
+    }
+  }
 
   await checkQuotas(svc, bucket, key, 0);
   const body: Readable = file.stream.pipe(lengthGuard(range.min, range.max));
@@ -123,9 +139,8 @@ export async function handlePostObject(svc: S3Services, req: IncomingMessage, re
   // The rest of the form is not needed.
   req.resume();
 
-  const redirect = field('success_action_redirect') ?? field('redirect');
-  if (redirect) {
-    const u = new URL(redirect);
+  if (redirectUrl) {
+    const u = redirectUrl;
     u.searchParams.set('bucket', bucketName);
     u.searchParams.set('key', key);
     u.searchParams.set('etag', `"${etag}"`);
