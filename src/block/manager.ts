@@ -128,7 +128,7 @@ export class BlockManager {
       }
     }
     const self = this.opts.rpc.id;
-    if (this.refcount(hash) > 0 && this.opts.layout.writeSets(hash).some((s) => s.includes(self))) await this.requeue(hash);
+    if (this.refcount(hash) > 0 && this.shouldHold(hash)) await this.requeue(hash);
     const rtt = (n: string) => this.opts.rttOf?.(n) ?? Number.MAX_SAFE_INTEGER;
     const nodes = [...new Set([...this.opts.layout.readNodes(hash), ...this.opts.layout.writeSets(hash).flat()])].filter((n) => n !== self).sort((a, b) => rtt(a) - rtt(b));
     const errors: string[] = [];
@@ -172,6 +172,37 @@ export class BlockManager {
     } else {
       tx.put(this.rc, hash, Buffer.concat([u64(count - 1), u64(0)]));
     }
+  }
+
+  /** The reference count of a block as a transaction sees it. */
+  refcountIn(tx: Tx, hash: Buffer): number {
+    return this.#rcGet(tx, hash).count;
+  }
+
+  /** Whether an unreferenced block is waiting for its GC delay (it has a zero refcount entry). */
+  gcPending(tx: Tx, hash: Buffer): boolean {
+    return tx.get(this.rc, hash) !== undefined && this.#rcGet(tx, hash).count === 0;
+  }
+
+  /** Sets a refcount outright (repair); at zero the block is deleted after the GC delay. */
+  setRefcount(tx: Tx, hash: Buffer, count: number): void {
+    if (count > 0) {
+      tx.put(this.rc, hash, Buffer.concat([u64(count), u64(0)]));
+      return;
+    }
+    const now = Date.now();
+    tx.put(this.rc, hash, Buffer.concat([u64(0), u64(now)]));
+    this.#queue(tx, hash, now + this.gcDelayMs);
+  }
+
+  /** Whether this node is one of the block's replicas in some live layout version. */
+  shouldHold(hash: Buffer): boolean {
+    return this.opts.layout.writeSets(hash).some((s) => s.includes(this.opts.rpc.id));
+  }
+
+  /** Queues a block for a check now, in a transaction (fetches it if missing here). */
+  queueCheck(tx: Tx, hash: Buffer): void {
+    this.#queue(tx, hash, Date.now());
   }
 
   /** The current reference count of a block on this node. */
@@ -242,7 +273,7 @@ export class BlockManager {
     const b = this.rc.get(hash);
     const count = b ? Number(b.readBigUInt64BE(0)) : 0;
     const zeroSince = b ? Number(b.readBigUInt64BE(8)) : 0;
-    const mine = this.opts.layout.writeSets(hash).some((s) => s.includes(this.opts.rpc.id));
+    const mine = this.shouldHold(hash);
     if (count === 0) {
       if (Date.now() - zeroSince < this.gcDelayMs) return; // referenced again in between, then dropped: a later entry exists
       await this.store.deleteIfUnused(hash, () => this.refcount(hash) === 0);

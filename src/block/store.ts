@@ -1,4 +1,4 @@
-import { mkdir, open, readFile, rename, unlink, stat, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, unlink, stat, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { BlockError } from '../util/errors.ts';
@@ -193,6 +193,24 @@ export class BlockStore {
     return false;
   }
 
+  /** Every block stored in the data directories (the hash of each block file). */
+  async *list(): AsyncGenerator<Buffer> {
+    const seen = new Set<string>();
+    for (const d of this.dirs) {
+      for (const a of await dirEntries(d.path)) {
+        if (!/^[0-9a-f]{2}$/.test(a)) continue;
+        for (const b of await dirEntries(join(d.path, a))) {
+          for (const f of await dirEntries(join(d.path, a, b))) {
+            const hex = f.replace(/\.zst$/, '');
+            if (!HASH_RE.test(hex) || seen.has(hex)) continue;
+            seen.add(hex);
+            yield Buffer.from(hex, 'hex');
+          }
+        }
+      }
+    }
+  }
+
   /** Deletes a block's file(s). */
   async delete(hash: Buffer): Promise<boolean> {
     let found = false;
@@ -204,5 +222,15 @@ export class BlockStore {
       });
       found = true;
     }
+  }
+}
+
+/** The names in a directory; none if it does not exist. */
+async function dirEntries(path: string): Promise<string[]> {
+  try {
+    return await readdir(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
   }
 }

@@ -328,10 +328,10 @@ export function addClientCommands(program: Command, run: Runner): void {
   program.command('repair').description('launch a repair procedure in the background')
     .option('-a, --all-nodes', 'on every node of the cluster')
     .option('--yes', 'confirm')
-    .argument('<what>', 'tables | blocks | versions | block-refs | scrub')
+    .argument('<what>', 'tables | blocks | versions | block-refs | block-rc | scrub')
     .action((what: string, o: { allNodes?: boolean; yes?: boolean }) =>
       run(async (c) => {
-        const kinds = ['tables', 'blocks', 'versions', 'block-refs', 'scrub'] as const;
+        const kinds = ['tables', 'blocks', 'versions', 'block-refs', 'block-rc', 'scrub'] as const;
         const kind = kinds.find((k) => k === what);
         if (!kind) throw new AdminError(`unknown repair '${what}': expected one of ${kinds.join(', ')}`);
         if (!o.yes) throw new AdminError('add --yes to launch a repair');

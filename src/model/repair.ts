@@ -3,7 +3,7 @@ import type { SyncManager } from './sync_manager.ts';
 import type { Logger } from '../util/log.ts';
 import { errorMessage } from '../util/errors.ts';
 
-export type RepairKind = 'tables' | 'blocks' | 'versions' | 'block-refs' | 'scrub';
+export type RepairKind = 'tables' | 'blocks' | 'versions' | 'block-refs' | 'block-rc' | 'scrub';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -18,8 +18,8 @@ export class Repair {
     this.log = log;
   }
 
-  /** Starts a repair; returns a one-line description of what was launched. */
-  launch(kind: RepairKind): string {
+  /** Starts a repair; returns a one-line description of what was launched (block-rc: its result). */
+  async launch(kind: RepairKind): Promise<string> {
     const run = (name: string, fn: () => Promise<string>) => {
       this.model.workers.register(`repair ${name}`, `garage repair ${name}`);
       this.model.workers.report(`repair ${name}`, { state: 'running' });
@@ -47,6 +47,10 @@ export class Repair {
       case 'block-refs':
         run('block-refs', () => this.#blockRefs());
         return 'check of block references against their versions launched';
+      case 'block-rc': {
+        const r = await this.blockRc();
+        return `${r.referenced} referenced block(s), ${r.fixed} refcount(s) corrected, ${r.missing} referenced block(s) missing here (queued for resync), ${r.orphans} unreferenced block file(s) (queued for deletion)`;
+      }
       case 'scrub':
         run('scrub', () => this.scrub());
         return 'scrub of every local block launched';
@@ -69,14 +73,71 @@ export class Repair {
     return `${deleted} orphan version(s) deleted`;
   }
 
-  // References from deleted versions are deleted.
+  /**
+   * Recounts every local block's references from the local block_ref rows (they live with
+   * their block) and corrects the refcounts that differ, in one transaction. Referenced blocks
+   * this node should hold but lacks are queued for resync; block files nobody references
+   * are queued for deletion after the GC delay. Garage's `repair block-rc`.
+   */
+  async blockRc(): Promise<{ referenced: number; fixed: number; missing: number; orphans: number }> {
+    const blocks = this.model.blocks;
+    const onDisk = new Set<string>();
+    for await (const h of blocks.store.list()) onDisk.add(h.toString('hex'));
+    const res = await blocks.opts.db.transaction((tx) => {
+      const counts = new Map<string, number>();
+      for (const [, v] of tx.range(this.model.blockRef.store, {})) {
+        const r = this.model.blockRef.schema.decode(v);
+        if (r.deleted) continue;
+        const h = r.block.toString('hex');
+        counts.set(h, (counts.get(h) ?? 0) + 1);
+      }
+      let fixed = 0;
+      for (const [hash] of tx.range(blocks.rc, {})) {
+        const h = hash.toString('hex');
+        if (!counts.has(h) && blocks.refcountIn(tx, hash) !== 0) {
+          blocks.setRefcount(tx, hash, 0);
+          fixed++;
+        }
+      }
+      for (const [h, n] of counts) {
+        const hash = Buffer.from(h, 'hex');
+        if (blocks.refcountIn(tx, hash) !== n) {
+          blocks.setRefcount(tx, hash, n);
+          fixed++;
+        }
+      }
+      let missing = 0;
+      let orphans = 0;
+      for (const [h] of counts) {
+        const hash = Buffer.from(h, 'hex');
+        if (!onDisk.has(h) && blocks.shouldHold(hash)) {
+          blocks.queueCheck(tx, hash);
+          missing++;
+        }
+      }
+      for (const h of onDisk) {
+        const hash = Buffer.from(h, 'hex');
+        if (!counts.has(h) && !blocks.gcPending(tx, hash)) {
+          blocks.setRefcount(tx, hash, 0);
+          orphans++;
+        }
+      }
+      return { referenced: counts.size, fixed, missing, orphans };
+    });
+    if (res.fixed || res.missing || res.orphans) this.log.warn(res, 'repair block-rc corrected refcounts');
+    return res;
+  }
+
+  // References from deleted versions, or from deleted rows of a version, are deleted.
   async #blockRefs(): Promise<string> {
     let deleted = 0;
     for (const [, v] of this.model.blockRef.store.range({})) {
       const r = this.model.blockRef.schema.decode(v);
       if (r.deleted) continue;
-      const header = await this.model.version.get(r.ref.subarray(0, 16), EMPTY);
-      if (header?.deleted) {
+      const uuid = r.ref.subarray(0, 16);
+      const header = await this.model.version.get(uuid, EMPTY);
+      const row = header?.deleted ? undefined : await this.model.version.get(uuid, r.ref.subarray(16));
+      if (header?.deleted || row?.deleted) {
         await this.model.blockRef.insert({ ...r, deleted: true });
         deleted++;
       }

@@ -35,7 +35,7 @@ export type AdminRequest =
   | { op: 'block-list-errors' }
   | { op: 'block-info'; hash: string }
   | { op: 'block-retry-now'; hashes: string[]; all: boolean }
-  | { op: 'repair'; what: 'tables' | 'blocks' | 'versions' | 'block-refs' | 'scrub' }
+  | { op: 'repair'; what: 'tables' | 'blocks' | 'versions' | 'block-refs' | 'block-rc' | 'scrub' }
   /** Runs `req` on every node of the cluster and gathers the answers. */
   | { op: 'all-nodes'; req: AdminRequest };
 
