@@ -38,6 +38,8 @@ export interface TortureOptions {
   shrink: boolean;
   /** Replays one counterexample (fast-check's path) of `seed`. */
   path?: string;
+  /** Hand-written scenarios run before the generated ones. */
+  examples?: Scenario[];
   log: (line: string) => void;
 }
 
@@ -154,7 +156,8 @@ async function runScenario(c: Cluster, sc: Scenario, log: (l: string) => void): 
     timeoutMs: 60_000,
   };
   // Faults fire when the count of started operations passes their mark, one at a time.
-  const faults = [...sc.faults].sort((a, b) => a.afterOps - b.afterOps);
+  const total = sc.workers.reduce((n, w) => n + w.length, 0);
+  const faults = sc.faults.map((f) => ({ ...f, afterOps: f.afterOps % total })).sort((a, b) => a.afterOps - b.afterOps);
   let started = 0;
   let faultChain = Promise.resolve();
   const upNode = async (preferred: number): Promise<number> => {
@@ -239,6 +242,7 @@ export async function torture(o: TortureOptions): Promise<TortureReport> {
       interruptAfterTimeLimit: o.untilMs === undefined ? undefined : Math.max(1, o.untilMs - performance.now()),
       endOnFailure: !o.shrink,
       path: o.path,
+      examples: (o.examples ?? []).map((e): [Scenario] => [e]),
     });
     const minutes = (performance.now() - begin) / 60_000;
     const report: TortureReport = { runs, ops: c.ops, faults: c.faults, minutes };
