@@ -68,11 +68,22 @@ export class BlockManager {
   async #handle(msg: BlockRpc): Promise<{ body: unknown }> {
     if (msg.op === 'put') {
       await this.store.write(msg.hash, { data: msg.data, compressed: msg.compressed });
+      await this.#collectIfUnreferenced(msg.hash);
       return { body: null };
     }
     if (msg.op === 'has') return { body: (await this.store.locate(msg.hash)) !== undefined };
     const b = await this.store.read(msg.hash);
     return { body: b ? { data: b.data, compressed: b.compressed } : null };
+  }
+
+  // A block that arrives with no reference here (the upload that wrote it was superseded and
+  // its references dropped before the block landed, or they have not arrived yet) gets a GC
+  // entry, so it is collected after the delay unless referenced by then: never an orphan file.
+  async #collectIfUnreferenced(hash: Buffer): Promise<void> {
+    if (this.refcount(hash) > 0) return;
+    await this.opts.db.transaction((tx) => {
+      if (tx.get(this.rc, hash) === undefined) this.setRefcount(tx, hash, 0);
+    });
   }
 
   /** Hashes plain block content (the block id). */
