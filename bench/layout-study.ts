@@ -2,7 +2,7 @@
 //
 //   npx node bench/layout-study.ts [FILE] [--partitions N] [--remove ID] [--summary]
 //
-// FILE defaults to ../shared/reference/layout-study.json (relative to the
+// FILE defaults to test/data/layout-study.json (relative to the
 // repository). Without --summary it prints JSON {partitions, before[, after]}:
 // `before` is the assignment of the whole cluster, `after` the one computed
 // from it when node ID leaves. --summary prints partitions per node against
@@ -179,7 +179,7 @@ function main(): void {
       summary: { type: 'boolean' },
     },
   });
-  const file = positionals[0] !== undefined ? resolve(positionals[0]) : resolve(repoRoot, '../shared/reference/layout-study.json');
+  const file = positionals[0] !== undefined ? resolve(positionals[0]) : resolve(repoRoot, 'test/data/layout-study.json');
   const partitions = values.partitions !== undefined ? Number(values.partitions) : 256;
   if (!Number.isInteger(partitions) || partitions < 1) throw new Error(`--partitions: not a positive integer`);
   const study = loadStudy(file);

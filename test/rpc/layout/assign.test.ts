@@ -393,7 +393,7 @@ interface StudyNode {
 
 function loadStudy(): StudyNode[] {
   const here = dirname(fileURLToPath(import.meta.url));
-  const file = resolve(here, '../../../../shared/reference/layout-study.json');
+  const file = resolve(here, '../../data/layout-study.json');
   const raw: unknown = JSON.parse(readFileSync(file, 'utf8'));
   assert.ok(typeof raw === 'object' && raw !== null && 'nodes' in raw && Array.isArray(raw.nodes));
   return raw.nodes.map((n: unknown) => {
