@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import { zstdCompress, zstdDecompress, constants as zc } from 'node:zlib';
 import type { Db, Tree, Tx } from '../db/db.ts';
+import { z } from 'zod';
 import { callQuorumSets, quorums, type RpcTransport } from '../rpc/rpc_helper.ts';
+import { call, endpoint, serve, zBuf } from '../net/endpoint.ts';
 import type { LayoutView } from '../rpc/layout/manager.ts';
 import { BlockError, LayoutError, errorMessage } from '../util/errors.ts';
 import type { Logger } from '../util/log.ts';
@@ -13,10 +15,14 @@ const compress = promisify(zstdCompress);
 const SAMPLE = 64 * 1024;
 const decompress = promisify(zstdDecompress);
 
-type BlockRpc =
-  | { op: 'put'; hash: Buffer; data: Buffer; compressed: boolean }
-  | { op: 'get'; hash: Buffer }
-  | { op: 'has'; hash: Buffer };
+const zHash = zBuf.refine((b) => b.length === 32, 'a block hash is 32 bytes');
+const zStored = z.object({ data: zBuf, compressed: z.boolean() });
+/** Node-to-node block operations: store a block, read it, ask whether a node has it. */
+const BLOCK = {
+  put: endpoint('block/put', z.object({ hash: zHash, data: zBuf, compressed: z.boolean() }), z.null()),
+  get: endpoint('block/get', z.object({ hash: zHash }), zStored.nullable()),
+  has: endpoint('block/has', z.object({ hash: zHash }), z.boolean()),
+};
 
 export interface BlockManagerOptions {
   db: Db;
@@ -62,18 +68,16 @@ export class BlockManager {
     this.resync = opts.db.tree('block:resync');
     this.errors = opts.db.tree('block:errors');
     this.gcDelayMs = opts.gcDelayMs ?? 10 * 60_000;
-    opts.rpc.register('block', async (_from, body) => this.#handle(body as BlockRpc));
-  }
-
-  async #handle(msg: BlockRpc): Promise<{ body: unknown }> {
-    if (msg.op === 'put') {
-      await this.store.write(msg.hash, { data: msg.data, compressed: msg.compressed });
-      await this.#collectIfUnreferenced(msg.hash);
-      return { body: null };
-    }
-    if (msg.op === 'has') return { body: (await this.store.locate(msg.hash)) !== undefined };
-    const b = await this.store.read(msg.hash);
-    return { body: b ? { data: b.data, compressed: b.compressed } : null };
+    serve(opts.rpc, BLOCK.put, async (_from, m) => {
+      await this.store.write(m.hash, { data: m.data, compressed: m.compressed });
+      await this.#collectIfUnreferenced(m.hash);
+      return null;
+    });
+    serve(opts.rpc, BLOCK.has, async (_from, m) => (await this.store.locate(m.hash)) !== undefined);
+    serve(opts.rpc, BLOCK.get, async (_from, m) => {
+      const b = await this.store.read(m.hash);
+      return b ? { data: b.data, compressed: b.compressed } : null;
+    });
   }
 
   // A block that arrives with no reference here (the upload that wrote it was superseded and
@@ -118,7 +122,7 @@ export class BlockManager {
     const { write } = quorums(this.opts.layout.replicationFactor(), this.opts.consistency);
     const done = this.opts.layout.beginWrite();
     try {
-      await callQuorumSets(this.opts.rpc, this.opts.layout.writeSets(hash), 'block', { op: 'put', hash, data: stored.data, compressed: stored.compressed } satisfies BlockRpc, (n) => Math.min(n, write), { priority: 'background', timeoutMs: 60_000 });
+      await callQuorumSets(this.opts.rpc, this.opts.layout.writeSets(hash), BLOCK.put, { hash, data: stored.data, compressed: stored.compressed }, (n) => Math.min(n, write), { priority: 'background', timeoutMs: 60_000 });
     } finally {
       done();
     }
@@ -145,8 +149,7 @@ export class BlockManager {
     const errors: string[] = [];
     for (const node of nodes) {
       try {
-        const r = await this.opts.rpc.call(node, 'block', { op: 'get', hash } satisfies BlockRpc, { priority: 'background', timeoutMs: 30_000 });
-        const b = r.body as StoredBlock | null;
+        const b = (await call(this.opts.rpc, node, BLOCK.get, { hash }, { priority: 'background', timeoutMs: 30_000 })).body;
         if (b) return await this.decode(hash, b);
         errors.push(`${node.slice(0, 16)}: not found`);
       } catch (e) {
@@ -311,11 +314,10 @@ export class BlockManager {
     if (targets.length === 0) return;
     let stored: StoredBlock | undefined;
     for (const node of targets) {
-      const r = await this.opts.rpc.call(node, 'block', { op: 'has', hash } satisfies BlockRpc, { priority: 'background', timeoutMs: 30_000 });
-      if (r.body === true) continue;
+      if ((await call(this.opts.rpc, node, BLOCK.has, { hash }, { priority: 'background', timeoutMs: 30_000 })).body) continue;
       stored ??= await this.store.read(hash);
       if (!stored) return;
-      await this.opts.rpc.call(node, 'block', { op: 'put', hash, data: stored.data, compressed: stored.compressed } satisfies BlockRpc, { priority: 'background', timeoutMs: 60_000 });
+      await call(this.opts.rpc, node, BLOCK.put, { hash, data: stored.data, compressed: stored.compressed }, { priority: 'background', timeoutMs: 60_000 });
     }
     await this.store.delete(hash);
     this.opts.logger.debug({ block: hash.toString('hex') }, 'block offloaded');

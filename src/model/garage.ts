@@ -1,6 +1,8 @@
 import type { Db, Tree, Tx } from '../db/db.ts';
 import { Table } from '../table/table.ts';
+import { z } from 'zod';
 import type { RpcTransport } from '../rpc/rpc_helper.ts';
+import { call, endpoint, serve, zBuf } from '../net/endpoint.ts';
 import type { LayoutView } from '../rpc/layout/manager.ts';
 import type { BlockManager } from '../block/manager.ts';
 import type { Logger } from '../util/log.ts';
@@ -10,6 +12,10 @@ import { keySchema, type KeyEntry } from './key.ts';
 import { objectSchema, type ObjectEntry } from './object.ts';
 import { versionSchema, blockRefSchema, blockRefKey, type VersionEntry, type BlockRefEntry } from './version.ts';
 import { mpuSchema, type MpuEntry } from './mpu.ts';
+
+const zCounts = z.object({ objects: z.number(), bytes: z.number(), uploads: z.number() });
+/** A replica's counts of a bucket's content (see Model.localCounts). */
+const COUNTER = endpoint('model/counter', z.object({ bucketId: zBuf }), zCounts);
 
 /** Counts of a bucket's content. */
 export interface BucketCounts {
@@ -53,7 +59,7 @@ export class Model {
     this.blocks = o.blocks;
     this.workers = o.workers;
     this.counters = o.db.tree('counter:bucket');
-    o.rpc.register('counter', async (_from, body) => ({ body: this.localCounts(body as Buffer) }));
+    serve(o.rpc, COUNTER, async (_from, m) => this.localCounts(m.bucketId));
     this.bucket = mk(bucketSchema);
     this.bucketAlias = mk(bucketAliasSchema);
     this.key = mk(keySchema);
@@ -120,11 +126,11 @@ export class Model {
   /** A bucket's counts, from its replicas (the highest each reports: a lagging replica undercounts). */
   async bucketCounts(bucketId: Buffer): Promise<BucketCounts> {
     const nodes = this.#layout.readNodes(this.object.partitionHash(bucketId));
-    const answers = await Promise.allSettled(nodes.map((n) => this.#rpc.call(n, 'counter', bucketId, { timeoutMs: 10_000, priority: 'high' })));
+    const answers = await Promise.allSettled(nodes.map((n) => call(this.#rpc, n, COUNTER, { bucketId }, { timeoutMs: 10_000, priority: 'high' })));
     const out = { objects: 0, bytes: 0, uploads: 0 };
     for (const a of answers) {
       if (a.status !== 'fulfilled') continue;
-      const c = a.value.body as BucketCounts;
+      const c = a.value.body;
       out.objects = Math.max(out.objects, c.objects);
       out.bytes = Math.max(out.bytes, c.bytes);
       out.uploads = Math.max(out.uploads, c.uploads);

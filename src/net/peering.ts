@@ -19,6 +19,8 @@ import { NetError } from '../util/errors.ts';
 import { logger } from '../util/log.ts';
 import { formatHostPort, isNodeId, parseHostPort, parsePeerAddr } from './addr.ts';
 import type { NetApp } from './netapp.ts';
+import { z } from 'zod';
+import { call, endpoint, serve } from './endpoint.ts';
 
 export { parsePeerAddr } from './addr.ts';
 export type { PeerAddr } from './addr.ts';
@@ -86,10 +88,12 @@ interface PeerState {
 }
 
 /** Announcement a node makes about itself. */
-interface Announce {
-  addr?: string;
-  port?: number;
-}
+/** How a node says where it can be reached: its public address, or its listen port. */
+const zAnnounce = z.object({ addr: z.string().optional(), port: z.number().int().min(1).max(65535).optional() });
+type Announce = z.infer<typeof zAnnounce>;
+const zPeers = zAnnounce.extend({ peers: z.array(z.tuple([z.string(), z.string()])) });
+const PING = endpoint(PING_ENDPOINT, zAnnounce, zAnnounce);
+const PEERS = endpoint(PEERS_ENDPOINT, zPeers, zPeers);
 
 function errMsg(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
@@ -137,17 +141,16 @@ export class Peering extends EventEmitter<PeeringEvents> {
     this.reconnectBaseMs = opts.reconnectBaseMs ?? 1_000;
     this.reconnectMaxMs = opts.reconnectMaxMs ?? 60_000;
     this.exchangeIntervalMs = opts.exchangeIntervalMs ?? 60_000;
-    this.netapp.register(PING_ENDPOINT, async (from, body) => {
-      this.learnAnnounce(from, body);
+    serve(this.netapp, PING, async (from, a) => {
+      this.learnAnnounce(from, a);
       this.touch(from);
-      return { body: this.announce() };
+      return this.announce();
     });
-    this.netapp.register(PEERS_ENDPOINT, async (from, body) => {
-      const b = body as { peers?: unknown } | null;
-      this.learnAnnounce(from, body);
+    serve(this.netapp, PEERS, async (from, m) => {
+      this.learnAnnounce(from, m);
       this.touch(from);
-      this.learnList(b?.peers);
-      return { body: { ...this.announce(), peers: this.list() } };
+      this.learnList(m.peers);
+      return { ...this.announce(), peers: this.list() };
     });
   }
 
@@ -252,18 +255,16 @@ export class Peering extends EventEmitter<PeeringEvents> {
     return port ? { port } : {};
   }
 
-  private learnAnnounce(from: string, body: unknown): void {
-    if (!body || typeof body !== 'object') return;
-    const a = body as Announce;
+  private learnAnnounce(from: string, a: Announce): void {
     let addr: string | undefined;
-    if (typeof a.addr === 'string') {
+    if (a.addr !== undefined) {
       try {
         const hp = parseHostPort(a.addr);
         if (hp.port !== 0) addr = formatHostPort(hp.host, hp.port);
       } catch {
         // A malformed announcement is ignored; the peer stays reachable via what we know.
       }
-    } else if (typeof a.port === 'number' && Number.isInteger(a.port) && a.port > 0 && a.port < 65536) {
+    } else if (a.port !== undefined) {
       // No public address configured: its listen port at the IP we see it from.
       const seen = this.netapp.peerAddress(from);
       if (seen) {
@@ -277,10 +278,8 @@ export class Peering extends EventEmitter<PeeringEvents> {
     if (addr) this.addPeer(from, addr, true);
   }
 
-  private learnList(list: unknown): void {
-    if (!Array.isArray(list)) return;
+  private learnList(list: [string, string][]): void {
     for (const e of list) {
-      if (!Array.isArray(e) || typeof e[0] !== 'string' || typeof e[1] !== 'string') continue;
       const id = e[0].toLowerCase();
       if (!isNodeId(id) || id === this.netapp.id) continue;
       try {
@@ -382,7 +381,7 @@ export class Peering extends EventEmitter<PeeringEvents> {
     p.pinging = true;
     const t0 = performance.now();
     try {
-      const r = await this.netapp.call(p.id, PING_ENDPOINT, this.announce(), { priority: 'high', timeoutMs: this.pingTimeoutMs });
+      const r = await call(this.netapp, p.id, PING, this.announce(), { priority: 'high', timeoutMs: this.pingTimeoutMs });
       p.rttMs = performance.now() - t0;
       p.lastSeen = Date.now();
       p.failures = 0;
@@ -404,9 +403,9 @@ export class Peering extends EventEmitter<PeeringEvents> {
 
   private async exchange(id: string): Promise<void> {
     try {
-      const r = await this.netapp.call(id, PEERS_ENDPOINT, { ...this.announce(), peers: this.list() }, { priority: 'high', timeoutMs: this.pingTimeoutMs });
+      const r = await call(this.netapp, id, PEERS, { ...this.announce(), peers: this.list() }, { priority: 'high', timeoutMs: this.pingTimeoutMs });
       this.learnAnnounce(id, r.body);
-      this.learnList((r.body as { peers?: unknown } | null)?.peers);
+      this.learnList(r.body.peers);
       this.touch(id);
     } catch (e) {
       // Short-lived clients (CLI) do not serve peering: not an error.

@@ -1,14 +1,9 @@
-import type { Readable } from 'node:stream';
 import { QuorumError, errorMessage } from '../util/errors.ts';
+import { call, type Endpoint, type RpcTransport } from '../net/endpoint.ts';
+import type { Priority } from '../net/netapp.ts';
 
-export type Priority = 'high' | 'normal' | 'background';
-
-/** The part of the node-to-node transport that the layers above use. */
-export interface RpcTransport {
-  readonly id: string;
-  call(to: string, endpoint: string, body: unknown, opts?: { timeoutMs?: number; priority?: Priority; stream?: Readable; signal?: AbortSignal }): Promise<{ body: unknown; stream?: Readable }>;
-  register(endpoint: string, handler: (from: string, body: unknown, stream: Readable | undefined) => Promise<{ body: unknown; stream?: Readable }>): void;
-}
+export type { RpcTransport } from '../net/endpoint.ts';
+export type { Priority } from '../net/netapp.ts';
 
 export interface QuorumOptions {
   quorum: number;
@@ -20,21 +15,21 @@ export interface QuorumOptions {
  * Sends the same request to every node at once and resolves with the first `quorum`
  * answers; slower nodes finish in the background. Rejects as soon as the quorum is out of reach.
  */
-export function callQuorum<T>(rpc: RpcTransport, nodes: string[], endpoint: string, body: unknown, opts: QuorumOptions): Promise<{ node: string; body: T }[]> {
+export function callQuorum<Req, Res>(rpc: RpcTransport, nodes: string[], ep: Endpoint<Req, Res>, body: Req, opts: QuorumOptions): Promise<{ node: string; body: Res }[]> {
   const { quorum } = opts;
   return new Promise((resolve, reject) => {
     if (nodes.length < quorum) {
       reject(new QuorumError(quorum, 0, [`only ${nodes.length} node(s) to ask`]));
       return;
     }
-    const ok: { node: string; body: T }[] = [];
+    const ok: { node: string; body: Res }[] = [];
     const errors: string[] = [];
     let done = false;
     for (const node of nodes) {
-      rpc.call(node, endpoint, body, { timeoutMs: opts.timeoutMs, priority: opts.priority }).then(
+      call(rpc, node, ep, body, { timeoutMs: opts.timeoutMs, priority: opts.priority }).then(
         (r) => {
           if (done) return;
-          ok.push({ node, body: r.body as T });
+          ok.push({ node, body: r.body });
           if (ok.length >= quorum) {
             done = true;
             resolve(ok);
@@ -54,10 +49,10 @@ export function callQuorum<T>(rpc: RpcTransport, nodes: string[], endpoint: stri
 }
 
 /** Like callQuorum for several node sets at once: the quorum must be met in each set. */
-export async function callQuorumSets<T>(rpc: RpcTransport, sets: string[][], endpoint: string, body: unknown, quorumOf: (setSize: number) => number, opts: Omit<QuorumOptions, 'quorum'> = {}): Promise<void> {
+export async function callQuorumSets<Req, Res>(rpc: RpcTransport, sets: string[][], ep: Endpoint<Req, Res>, body: Req, quorumOf: (setSize: number) => number, opts: Omit<QuorumOptions, 'quorum'> = {}): Promise<void> {
   const all = [...new Set(sets.flat())];
   if (sets.length <= 1) {
-    await callQuorum<T>(rpc, all, endpoint, body, { ...opts, quorum: quorumOf(all.length) });
+    await callQuorum(rpc, all, ep, body, { ...opts, quorum: quorumOf(all.length) });
     return;
   }
   // One request per node, then wait until every set has its quorum.
@@ -77,7 +72,7 @@ export async function callQuorumSets<T>(rpc: RpcTransport, sets: string[][], end
       }
     };
     for (const node of all) {
-      rpc.call(node, endpoint, body, { timeoutMs: opts.timeoutMs, priority: opts.priority }).then(
+      call(rpc, node, ep, body, { timeoutMs: opts.timeoutMs, priority: opts.priority }).then(
         () => {
           okNodes.add(node);
           check();

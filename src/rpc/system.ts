@@ -2,8 +2,9 @@ import { hostname } from 'node:os';
 import { statfs } from 'node:fs/promises';
 import type { RpcTransport } from './rpc_helper.ts';
 import type { LayoutManager } from './layout/manager.ts';
-import type { LayoutHistory } from './layout/history.ts';
-import { current } from './layout/history.ts';
+import { z } from 'zod';
+import { current, layoutHistorySchema, type LayoutHistory } from './layout/history.ts';
+import { call, endpoint, serve } from '../net/endpoint.ts';
 import type { Logger } from '../util/log.ts';
 import { errorMessage } from '../util/errors.ts';
 
@@ -32,7 +33,14 @@ export interface Membership {
   connectTo(idAtAddr: string): Promise<void>;
 }
 
-type SystemRpc = { op: 'status' } | { op: 'layout' } | { op: 'layout-push'; history: LayoutHistory };
+const zAvail = z.object({ free: z.number(), total: z.number() }).optional();
+const zStatus: z.ZodType<NodeStatus> = z.object({ id: z.string(), hostname: z.string(), addr: z.string().nullable(), layoutVersion: z.number(), dataAvail: zAvail, metaAvail: zAvail });
+/** Status and layout gossip between nodes. */
+const SYSTEM = {
+  status: endpoint('system/status', z.object({}), zStatus),
+  layout: endpoint('system/layout', z.object({}), layoutHistorySchema),
+  layoutPush: endpoint('system/layout-push', z.object({ history: layoutHistorySchema }), z.null()),
+};
 
 async function diskAvail(path: string): Promise<{ free: number; total: number } | undefined> {
   try {
@@ -62,21 +70,14 @@ export class System {
     this.publicAddr = o.publicAddr;
     this.dirs = o.dirs;
     this.log = o.logger;
-    this.rpc.register('system', async (_from, body) => ({ body: await this.#handle(body as SystemRpc) }));
+    serve(this.rpc, SYSTEM.status, () => this.localStatus());
+    serve(this.rpc, SYSTEM.layout, async () => this.layout.history);
+    serve(this.rpc, SYSTEM.layoutPush, async (_from, m) => {
+      await this.layout.update(m.history);
+      return null;
+    });
     // Every layout change is pushed to every peer; they merge and push on if it changed for them.
     this.layout.on('changed', (h: LayoutHistory) => void this.#broadcast(h));
-  }
-
-  async #handle(m: SystemRpc): Promise<unknown> {
-    switch (m.op) {
-      case 'status':
-        return this.localStatus();
-      case 'layout':
-        return this.layout.history;
-      case 'layout-push':
-        await this.layout.update(m.history);
-        return null;
-    }
   }
 
   /** This node's status. */
@@ -99,8 +100,7 @@ export class System {
       peers.map(async (peer) => {
         if (!peer.connected) return { node: undefined, peer };
         try {
-          const r = await this.rpc.call(peer.id, 'system', { op: 'status' } satisfies SystemRpc, { timeoutMs: 5000, priority: 'high' });
-          return { node: r.body as NodeStatus, peer };
+          return { node: (await call(this.rpc, peer.id, SYSTEM.status, {}, { timeoutMs: 5000, priority: 'high' })).body, peer };
         } catch {
           return { node: undefined, peer: { ...peer, connected: false } };
         }
@@ -118,7 +118,7 @@ export class System {
   async #broadcast(h: LayoutHistory): Promise<void> {
     await Promise.all(
       this.membership.peers().filter((p) => p.connected && p.id !== this.rpc.id).map((p) =>
-        this.rpc.call(p.id, 'system', { op: 'layout-push', history: h } satisfies SystemRpc, { timeoutMs: 10_000, priority: 'high' }).catch((e: unknown) => {
+        call(this.rpc, p.id, SYSTEM.layoutPush, { history: h }, { timeoutMs: 10_000, priority: 'high' }).catch((e: unknown) => {
           this.log.debug({ peer: p.id.slice(0, 16), err: errorMessage(e) }, 'layout push failed');
         }),
       ),
@@ -128,9 +128,9 @@ export class System {
   /** Pulls the layout of a peer that just connected. */
   async pullLayout(peer: string): Promise<void> {
     try {
-      const r = await this.rpc.call(peer, 'system', { op: 'layout' } satisfies SystemRpc, { timeoutMs: 10_000, priority: 'high' });
-      await this.layout.update(r.body as LayoutHistory);
-      await this.rpc.call(peer, 'system', { op: 'layout-push', history: this.layout.history } satisfies SystemRpc, { timeoutMs: 10_000, priority: 'high' });
+      const r = await call(this.rpc, peer, SYSTEM.layout, {}, { timeoutMs: 10_000, priority: 'high' });
+      await this.layout.update(r.body);
+      await call(this.rpc, peer, SYSTEM.layoutPush, { history: this.layout.history }, { timeoutMs: 10_000, priority: 'high' });
     } catch (e) {
       this.log.debug({ peer: peer.slice(0, 16), err: errorMessage(e) }, 'layout pull failed');
     }

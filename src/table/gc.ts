@@ -1,12 +1,21 @@
 import { createHash } from 'node:crypto';
+import { z } from 'zod';
 import type { RpcTransport } from '../rpc/rpc_helper.ts';
+import { call, endpoint, serve, zBuf } from '../net/endpoint.ts';
 import type { LayoutView } from '../rpc/layout/manager.ts';
 import { Periodic, type Workers } from '../util/background.ts';
 import type { Logger } from '../util/log.ts';
 import { errorMessage } from '../util/errors.ts';
 import type { Table } from './table.ts';
 
-type GcRpc = { op: 'check'; items: [Buffer, Buffer][] } | { op: 'delete'; items: [Buffer, Buffer][] };
+const zItems = z.array(z.tuple([zBuf, zBuf]));
+/** The tombstone GC endpoints of one table: which of these (key, value hash) a replica holds; delete them. */
+function gcEndpoints(name: string) {
+  return {
+    check: endpoint(`table-gc/${name}/check`, z.object({ items: zItems }), z.array(z.boolean())),
+    delete: endpoint(`table-gc/${name}/delete`, z.object({ items: zItems }), z.null()),
+  };
+}
 
 /** Hash of a stored value, as recorded in the GC queue. */
 export function valueHash(v: Buffer): Buffer {
@@ -25,7 +34,7 @@ export class TableGc<E> {
   readonly log: Logger;
   readonly workers: Workers;
   readonly delayMs: number;
-  readonly endpoint: string;
+  readonly endpoints: ReturnType<typeof gcEndpoints>;
   #periodic: Periodic | undefined;
 
   constructor(table: Table<E>, rpc: RpcTransport, layout: LayoutView, workers: Workers, log: Logger, delayMs: number) {
@@ -35,17 +44,17 @@ export class TableGc<E> {
     this.workers = workers;
     this.log = log;
     this.delayMs = delayMs;
-    this.endpoint = `table-gc/${table.schema.name}`;
-    rpc.register(this.endpoint, async (_from, body) => ({ body: await this.#handle(body as GcRpc) }));
-  }
-
-  async #handle(m: GcRpc): Promise<unknown> {
-    if (m.op === 'check') return m.items.map(([k, h]) => {
-      const v = this.table.store.get(k);
-      return v !== undefined && valueHash(v).equals(h);
+    this.endpoints = gcEndpoints(table.schema.name);
+    serve(rpc, this.endpoints.check, async (_from, m) =>
+      m.items.map(([k, h]) => {
+        const v = this.table.store.get(k);
+        return v !== undefined && valueHash(v).equals(h);
+      }),
+    );
+    serve(rpc, this.endpoints.delete, async (_from, m) => {
+      await this.table.deleteIfEqual(m.items);
+      return null;
     });
-    await this.table.deleteIfEqual(m.items);
-    return null;
   }
 
   /** Runs a GC pass every `intervalMs`. */
@@ -86,10 +95,10 @@ export class TableGc<E> {
     let deleted = 0;
     for (const { nodes, items } of groups.values()) {
       try {
-        const answers = await Promise.all(nodes.map((n) => this.rpc.call(n, this.endpoint, { op: 'check', items } satisfies GcRpc, { priority: 'background', timeoutMs: 30_000 }).then((r) => r.body as boolean[])));
+        const answers = await Promise.all(nodes.map(async (n) => (await call(this.rpc, n, this.endpoints.check, { items }, { priority: 'background', timeoutMs: 30_000 })).body));
         const everywhere = items.filter((_, i) => answers.every((a) => a[i]));
         if (everywhere.length === 0) continue;
-        await Promise.all(nodes.map((n) => this.rpc.call(n, this.endpoint, { op: 'delete', items: everywhere } satisfies GcRpc, { priority: 'background', timeoutMs: 30_000 })));
+        await Promise.all(nodes.map((n) => call(this.rpc, n, this.endpoints.delete, { items: everywhere }, { priority: 'background', timeoutMs: 30_000 })));
         deleted += everywhere.length;
       } catch (e) {
         // A replica is unreachable: try again on a later pass.

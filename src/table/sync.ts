@@ -1,15 +1,22 @@
+import { z } from 'zod';
 import type { RpcTransport } from '../rpc/rpc_helper.ts';
+import { call, endpoint, serve, zBuf, type Endpoint } from '../net/endpoint.ts';
 import type { LayoutView } from '../rpc/layout/manager.ts';
 import { errorMessage } from '../util/errors.ts';
 import type { Logger } from '../util/log.ts';
 import type { Table } from './table.ts';
 import { SUBS } from './merkle.ts';
 
-type SyncRpc =
-  | { op: 'roots' }
-  | { op: 'sums'; partition: number }
-  | { op: 'leaves'; partition: number; subs: number[] }
-  | { op: 'get'; keys: Buffer[] };
+const zPartition = z.number().int().min(0).max(255);
+/** The anti-entropy endpoints of one table (see merkle.ts for the digest they compare). */
+function syncEndpoints(name: string) {
+  return {
+    roots: endpoint(`table-sync/${name}/roots`, z.object({}), zBuf),
+    sums: endpoint(`table-sync/${name}/sums`, z.object({ partition: zPartition }), zBuf),
+    leaves: endpoint(`table-sync/${name}/leaves`, z.object({ partition: zPartition, subs: z.array(z.number().int().nonnegative()) }), z.array(z.array(z.tuple([zBuf, zBuf])))),
+    get: endpoint(`table-sync/${name}/get`, z.object({ keys: z.array(zBuf) }), z.array(zBuf.nullable())),
+  };
+}
 
 /** Result of one anti-entropy pass. */
 export interface SyncReport {
@@ -30,29 +37,19 @@ export class TableSyncer<E> {
   readonly rpc: RpcTransport;
   readonly layout: LayoutView;
   readonly log: Logger;
-  readonly endpoint: string;
+  readonly endpoints: ReturnType<typeof syncEndpoints>;
 
   constructor(table: Table<E>, rpc: RpcTransport, layout: LayoutView, log: Logger) {
     this.table = table;
     this.rpc = rpc;
     this.layout = layout;
     this.log = log;
-    this.endpoint = `table-sync/${table.schema.name}`;
-    rpc.register(this.endpoint, async (_from, body) => ({ body: this.#handle(body as SyncRpc) }));
-  }
-
-  #handle(m: SyncRpc): unknown {
-    const d = this.table.digest;
-    switch (m.op) {
-      case 'roots':
-        return d.partitionRoots();
-      case 'sums':
-        return d.partitionSums(m.partition);
-      case 'leaves':
-        return m.subs.map((s) => d.leavesOf(m.partition, s));
-      case 'get':
-        return m.keys.map((k) => this.table.store.get(k) ?? null);
-    }
+    this.endpoints = syncEndpoints(table.schema.name);
+    const d = table.digest;
+    serve(rpc, this.endpoints.roots, async () => d.partitionRoots());
+    serve(rpc, this.endpoints.sums, async (_from, m) => d.partitionSums(m.partition));
+    serve(rpc, this.endpoints.leaves, async (_from, m) => m.subs.map((s) => d.leavesOf(m.partition, s)));
+    serve(rpc, this.endpoints.get, async (_from, m) => m.keys.map((k) => table.store.get(k) ?? null));
   }
 
   /** Replica sets (one per live layout version) of each partition this node holds. */
@@ -96,24 +93,24 @@ export class TableSyncer<E> {
     return report;
   }
 
-  async #call<T>(peer: string, m: SyncRpc): Promise<T> {
-    return (await this.rpc.call(peer, this.endpoint, m, { priority: 'background', timeoutMs: 60_000 })).body as T;
+  async #call<Req, Res>(peer: string, ep: Endpoint<Req, Res>, m: Req): Promise<Res> {
+    return (await call(this.rpc, peer, ep, m, { priority: 'background', timeoutMs: 60_000 })).body;
   }
 
   async #syncWith(peer: string, partitions: number[], report: SyncReport): Promise<void> {
     const d = this.table.digest;
-    const remoteRoots = await this.#call<Buffer>(peer, { op: 'roots' });
+    const remoteRoots = await this.#call(peer, this.endpoints.roots, {});
     const localRoots = d.partitionRoots();
     for (const p of partitions) {
       report.partitions++;
       if (remoteRoots.subarray(32 * p, 32 * p + 32).equals(localRoots.subarray(32 * p, 32 * p + 32))) continue;
-      const remoteSums = await this.#call<Buffer>(peer, { op: 'sums', partition: p });
+      const remoteSums = await this.#call(peer, this.endpoints.sums, { partition: p });
       const localSums = d.partitionSums(p);
       const subs: number[] = [];
       for (let s = 0; s < SUBS; s++) if (!remoteSums.subarray(32 * s, 32 * s + 32).equals(localSums.subarray(32 * s, 32 * s + 32))) subs.push(s);
       for (let i = 0; i < subs.length; i += 32) {
         const batch = subs.slice(i, i + 32);
-        const remote = await this.#call<[Buffer, Buffer][][]>(peer, { op: 'leaves', partition: p, subs: batch });
+        const remote = await this.#call(peer, this.endpoints.leaves, { partition: p, subs: batch });
         const push: Buffer[] = [];
         const pull: Buffer[] = [];
         batch.forEach((s, j) => {
@@ -129,12 +126,12 @@ export class TableSyncer<E> {
         if (push.length) {
           const entries = push.map((k) => this.table.store.get(k)).filter((b): b is Buffer => b !== undefined);
           for (let j = 0; j < entries.length; j += 100) {
-            await this.rpc.call(peer, this.table.endpoint, { op: 'update', entries: entries.slice(j, j + 100) }, { priority: 'background', timeoutMs: 60_000 });
+            await this.#call(peer, this.table.endpoints.update, { entries: entries.slice(j, j + 100) });
           }
           report.pushed += entries.length;
         }
         for (let j = 0; j < pull.length; j += 100) {
-          const got = await this.#call<(Buffer | null)[]>(peer, { op: 'get', keys: pull.slice(j, j + 100) });
+          const got = await this.#call(peer, this.endpoints.get, { keys: pull.slice(j, j + 100) });
           const entries = got.filter((b): b is Buffer => b !== null);
           if (entries.length) await this.table.applyLocal(entries);
           report.pulled += entries.length;

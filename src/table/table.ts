@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { Db, Tree, Tx } from '../db/db.ts';
 import { prefixEnd } from '../db/db.ts';
+import { z } from 'zod';
 import { callQuorum, callQuorumSets, quorums, type RpcTransport } from '../rpc/rpc_helper.ts';
+import { call, endpoint, serve, zBuf } from '../net/endpoint.ts';
 import type { LayoutView } from '../rpc/layout/manager.ts';
 import { GarageError, LayoutError, errorMessage } from '../util/errors.ts';
 import type { Logger } from '../util/log.ts';
@@ -21,11 +23,23 @@ export interface RangeQuery {
   filter?: unknown;
 }
 
-type TableRpc =
-  | { op: 'update'; entries: Buffer[]; fresh?: FreshMode }
-  | { op: 'get'; key: Buffer }
-  | { op: 'range'; pk: Buffer; q: RangeQuery }
-  | { op: 'all' };
+const zRange: z.ZodType<RangeQuery> = z.object({
+  start: zBuf.optional(),
+  end: zBuf.optional(),
+  limit: z.number().int().nonnegative().optional(),
+  reverse: z.boolean().optional(),
+  filter: z.unknown().optional(),
+});
+
+/** The RPC endpoints of one table. */
+function tableEndpoints(name: string) {
+  return {
+    update: endpoint(`table/${name}/update`, z.object({ entries: z.array(zBuf), fresh: z.enum(['new', 'finish']).optional() }), z.null()),
+    get: endpoint(`table/${name}/get`, z.object({ key: zBuf }), zBuf.nullable()),
+    range: endpoint(`table/${name}/range`, z.object({ pk: zBuf, q: zRange }), z.array(zBuf)),
+    all: endpoint(`table/${name}/all`, z.object({}), z.array(zBuf)),
+  };
+}
 
 /** A schema may filter range reads on the replicas. */
 export interface Filterable<E> {
@@ -51,7 +65,7 @@ export class Table<E> {
   /** storage key → [time it became a tombstone u64][sha256 of the tombstone]: candidates for GC. */
   readonly gcTodo: Tree;
   readonly opts: TableOptions;
-  readonly endpoint: string;
+  readonly endpoints: ReturnType<typeof tableEndpoints>;
   /** Incremental content summary used by anti-entropy (see merkle.ts). */
   readonly digest: TableDigest;
   #queueWake: (() => void) | undefined;
@@ -67,9 +81,15 @@ export class Table<E> {
     this.store = db.tree(`table:${schema.name}`);
     this.queue = db.tree(`table:${schema.name}:insert_queue`);
     this.gcTodo = db.tree(`table:${schema.name}:gc_todo`);
-    this.endpoint = `table/${schema.name}`;
+    this.endpoints = tableEndpoints(schema.name);
     this.digest = new TableDigest(db, schema.name);
-    rpc.register(this.endpoint, async (_from, body) => ({ body: await this.#handle(body as TableRpc) }));
+    serve(rpc, this.endpoints.update, async (_from, r) => {
+      await this.applyLocal(r.entries, r.fresh);
+      return null;
+    });
+    serve(rpc, this.endpoints.get, async (_from, r) => this.store.get(r.key) ?? null);
+    serve(rpc, this.endpoints.range, async (_from, r) => this.rangeLocal(r.pk, r.q).map((e) => this.schema.encode(e)));
+    serve(rpc, this.endpoints.all, async () => [...this.store.range({})].map(([, v]) => v));
   }
 
   /** The partition hash of a partition key. */
@@ -152,23 +172,6 @@ export class Table<E> {
     return out;
   }
 
-  async #handle(msg: TableRpc): Promise<unknown> {
-    switch (msg.op) {
-      case 'update':
-        await this.applyLocal(msg.entries, msg.fresh === 'new' || msg.fresh === 'finish' ? msg.fresh : undefined);
-        return null;
-      case 'get': {
-        return this.store.get(msg.key) ?? null;
-      }
-      case 'range': {
-        return this.rangeLocal(msg.pk, msg.q).map((e) => this.schema.encode(e));
-      }
-      case 'all': {
-        return [...this.store.range({})].map(([, v]) => v);
-      }
-    }
-  }
-
   // ---- replicated side ----
 
   #quorums() {
@@ -226,7 +229,7 @@ export class Table<E> {
     }
     await Promise.all(
       [...byReplicas.values()].map((g) =>
-        callQuorumSets(this.rpc, g.sets, this.endpoint, { op: 'update', entries: g.entries, fresh: opts.fresh } satisfies TableRpc, (n) => this.writeQuorum(n)),
+        callQuorumSets(this.rpc, g.sets, this.endpoints.update, { entries: g.entries, fresh: opts.fresh }, (n) => this.writeQuorum(n)),
       ),
     );
   }
@@ -241,7 +244,7 @@ export class Table<E> {
     const hash = this.partitionHash(pk);
     const key = Buffer.concat([hash, sk]);
     const { nodes, quorum } = this.#readNodes(hash);
-    const answers = await callQuorum<Buffer | null>(this.rpc, nodes, this.endpoint, { op: 'get', key } satisfies TableRpc, { quorum });
+    const answers = await callQuorum(this.rpc, nodes, this.endpoints.get, { key }, { quorum });
     let merged: E | undefined;
     for (const a of answers) if (a.body) merged = merged ? this.schema.merge(merged, this.schema.decode(a.body)) : this.schema.decode(a.body);
     if (merged !== undefined && answers.length > 1) this.#repair(answers.map((a) => ({ node: a.node, entries: a.body ? [a.body] : [] })), [merged]);
@@ -253,10 +256,10 @@ export class Table<E> {
   // (the write quorum need not include every node): ask a few other holders before saying no.
   async #getFromPeers(key: Buffer): Promise<E | undefined> {
     const others = this.layout.readStorageNodes().filter((n) => n !== this.rpc.id).slice(0, 3);
-    const answers = await Promise.allSettled(others.map((n) => this.rpc.call(n, this.endpoint, { op: 'get', key } satisfies TableRpc, { timeoutMs: 2000, priority: 'high' })));
+    const answers = await Promise.allSettled(others.map((n) => call(this.rpc, n, this.endpoints.get, { key }, { timeoutMs: 2000, priority: 'high' })));
     let merged: E | undefined;
     for (const a of answers) {
-      const b = a.status === 'fulfilled' ? (a.value.body as Buffer | null) : null;
+      const b = a.status === 'fulfilled' ? a.value.body : null;
       if (b) merged = merged ? this.schema.merge(merged, this.schema.decode(b)) : this.schema.decode(b);
     }
     if (merged !== undefined) await this.applyLocal([this.schema.encode(merged)]);
@@ -288,7 +291,7 @@ export class Table<E> {
   async #rangeOnce(pk: Buffer, q: RangeQuery): Promise<E[]> {
     const hash = this.partitionHash(pk);
     const { nodes, quorum } = this.#readNodes(hash);
-    const answers = await callQuorum<Buffer[]>(this.rpc, nodes, this.endpoint, { op: 'range', pk, q } satisfies TableRpc, { quorum });
+    const answers = await callQuorum(this.rpc, nodes, this.endpoints.range, { pk, q }, { quorum });
     if (answers.length === 1) return answers[0]!.body.map((b) => this.schema.decode(b));
     const merged = new Map<string, E>();
     for (const a of answers) {
@@ -312,7 +315,7 @@ export class Table<E> {
     if (this.schema.replication !== 'full') throw new GarageError(`table ${this.schema.name} is sharded: cannot list it whole`);
     const { nodes } = this.#readNodes(Buffer.alloc(32));
     if (nodes.includes(this.rpc.id)) return [...this.store.range({})].map(([, v]) => this.schema.decode(v));
-    const [a] = await callQuorum<Buffer[]>(this.rpc, nodes, this.endpoint, { op: 'all' } satisfies TableRpc, { quorum: 1 });
+    const [a] = await callQuorum(this.rpc, nodes, this.endpoints.all, {}, { quorum: 1 });
     return a!.body.map((b) => this.schema.decode(b));
   }
 
@@ -323,7 +326,7 @@ export class Table<E> {
       const have = new Set(a.entries.map((b) => b.toString('base64')));
       const stale = mergedBytes.filter((b) => !have.has(b.toString('base64')));
       if (stale.length === 0) continue;
-      this.rpc.call(a.node, this.endpoint, { op: 'update', entries: stale } satisfies TableRpc, { priority: 'background' }).catch((e: unknown) => {
+      call(this.rpc, a.node, this.endpoints.update, { entries: stale }, { priority: 'background' }).catch((e: unknown) => {
         this.opts.logger.debug({ table: this.schema.name, err: errorMessage(e) }, 'read repair failed');
       });
     }

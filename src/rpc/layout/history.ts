@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { LayoutError } from '../../util/errors.ts';
 import { mergeLww, mergeLwwMap, lwwNext, lwwSet, type Lww, type LwwMap } from '../../table/crdt.ts';
 import { computeAssignment, type NodeRole, type ZoneRedundancy, type AssignReport } from './assign.ts';
@@ -35,6 +36,36 @@ export interface LayoutHistory {
   sync: [string, number][];
   syncAck: [string, number][];
 }
+
+const zNodeId = z.string().regex(/^[0-9a-f]{64}$/, 'a node id is 64 hex characters');
+const zRole: z.ZodType<NodeRole> = z.object({ id: zNodeId, zone: z.string(), capacity: z.number().nonnegative().nullable(), tags: z.array(z.string()).optional() });
+const zZoneRedundancy: z.ZodType<ZoneRedundancy> = z.union([z.literal('maximum'), z.number().int().positive()]);
+const lww = <T>(v: z.ZodType<T>): z.ZodType<Lww<T>> => z.object({ ts: z.number(), v });
+const zTracker = z.array(z.tuple([zNodeId, z.number().int().nonnegative()]));
+
+/** The shape of a layout history, checked where one enters: from a peer, or from disk. */
+export const layoutHistorySchema: z.ZodType<LayoutHistory> = z.object({
+  versions: z
+    .array(
+      z.object({
+        version: z.number().int().nonnegative(),
+        replicationFactor: z.number().int().positive(),
+        zoneRedundancy: zZoneRedundancy,
+        roles: z.array(zRole),
+        assignment: z.array(z.array(zNodeId)),
+        partitionSize: z.number().nonnegative(),
+      }),
+    )
+    .min(1),
+  staging: z.object({
+    base: z.number().int().nonnegative(),
+    roles: z.array(z.tuple([zNodeId, lww(zRole.nullable())])),
+    zoneRedundancy: lww(zZoneRedundancy.nullable()),
+  }),
+  ack: zTracker,
+  sync: zTracker,
+  syncAck: zTracker,
+});
 
 /** The empty layout every node starts with. */
 export function emptyHistory(replicationFactor: number): LayoutHistory {

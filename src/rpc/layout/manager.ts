@@ -4,9 +4,11 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../../util/fs.ts';
 import { pack, unpack } from '../../table/codec.ts';
 import {
-  current, emptyHistory, mergeHistory, partitionOf, pruneHistory, readVersion, setTracker, trackedNodes,
+  current, emptyHistory, layoutHistorySchema, mergeHistory, partitionOf, pruneHistory, readVersion, setTracker, trackedNodes,
   type LayoutHistory, type LayoutVersion,
 } from './history.ts';
+import { z } from 'zod';
+import { LayoutError } from '../../util/errors.ts';
 
 /** What the tables and the block manager need to know of the layout. */
 export interface LayoutView {
@@ -46,14 +48,16 @@ export class LayoutManager extends EventEmitter implements LayoutView {
   /** Loads `metadata_dir/cluster_layout` or starts with the empty layout. */
   static async open(metadataDir: string, self: string, replicationFactor: number): Promise<LayoutManager> {
     const file = join(metadataDir, 'cluster_layout');
-    let h: LayoutHistory;
+    let raw: Buffer;
     try {
-      h = unpack(await readFile(file)) as LayoutHistory;
+      raw = await readFile(file);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      h = emptyHistory(replicationFactor);
+      return new LayoutManager(file, self, replicationFactor, emptyHistory(replicationFactor));
     }
-    return new LayoutManager(file, self, replicationFactor, h);
+    const parsed = layoutHistorySchema.safeParse(unpack(raw));
+    if (!parsed.success) throw new LayoutError(`${file} is not a valid layout history (${z.prettifyError(parsed.error).replace(/\n/g, '; ')})`);
+    return new LayoutManager(file, self, replicationFactor, parsed.data);
   }
 
   /** Merges a history (ours changed or a peer's); persists and notifies when it changed. */
