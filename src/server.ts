@@ -96,7 +96,7 @@ export async function startNode(config: Config): Promise<RunningNode> {
   const metrics = new Metrics(model, system);
   let s3Server: Server | undefined;
   if (config.s3Api.bindAddr) {
-    s3Server = await startHttpServer(config.s3Api.bindAddr, s3Handler({ model, helpers, region: config.s3Api.region, rootDomain: config.s3Api.rootDomain, blockSize: config.blockSize, logger: logger('s3'), observe: (e, st, sec) => metrics.observe(e, st, sec) }), logger('s3'), 'S3 API');
+    s3Server = await startHttpServer(config.s3Api.bindAddr, s3Handler({ model, helpers, region: config.s3Api.region, rootDomain: config.s3Api.rootDomain, blockSize: config.blockSize, logger: logger('s3'), postFormTimeoutMs: envMs('GARAGE_POST_FORM_TIMEOUT_MS'), observe: (e, st, sec) => metrics.observe(e, st, sec) }), logger('s3'), 'S3 API');
     log.info({ addr: config.s3Api.bindAddr }, 'S3 API listening');
   }
 

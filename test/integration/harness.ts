@@ -316,13 +316,19 @@ export class RawS3 {
   async send(method: string, path: string, query: Record<string, string> = {}, headers: Record<string, string> = {}, body?: Buffer | ((req: ClientRequest) => void)): Promise<RawResponse> {
     const s = await this.sign(method, path, query, Buffer.isBuffer(body) ? { 'content-length': String(body.length), ...headers } : headers);
     return new Promise<RawResponse>((resolve, reject) => {
+      let answered = false;
       const req = httpRequest({ host: '127.0.0.1', port: this.#g.s3Port, method, path: s.path, headers: s.headers, agent: false }, (res) => {
+        answered = true;
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
         res.on('error', reject);
       });
-      req.on('error', reject);
+      // After an early answer to a body still being sent, writing the rest may fail (EPIPE once
+      // the server closes): the answer is what counts.
+      req.on('error', (e) => {
+        if (!answered) reject(e);
+      });
       if (typeof body === 'function') body(req);
       else req.end(body);
     });

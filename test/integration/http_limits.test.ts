@@ -5,7 +5,8 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { GarageProcess, RawS3, quickStart, xmlErrorCode, type RawResponse } from './harness.ts';
+import { connect } from 'node:net';
+import { GarageProcess, RawS3, quickStart, waitFor, xmlErrorCode, type RawResponse } from './harness.ts';
 
 const BUCKET = 'limits';
 
@@ -13,6 +14,110 @@ function assertError(r: RawResponse, status: number, code: string, what: string)
   assert.equal(r.status, status, `${what}: status (body: ${r.body.toString('utf8').slice(0, 300)})`);
   assert.equal(xmlErrorCode(r.body), code, what);
 }
+
+/** A raw connection: what the server sent, and whether (and when) it closed the connection. */
+class RawConn {
+  readonly sock;
+  data = Buffer.alloc(0);
+  closed = false;
+  readonly opened = Date.now();
+  closedAfterMs = -1;
+
+  constructor(port: number) {
+    this.sock = connect(port, '127.0.0.1');
+    this.sock.on('data', (d: Buffer) => (this.data = Buffer.concat([this.data, d])));
+    this.sock.on('error', () => undefined);
+    this.sock.on('close', () => {
+      this.closed = true;
+      this.closedAfterMs = Date.now() - this.opened;
+    });
+  }
+
+  /** Resolves once the socket is connected. */
+  ready(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (this.sock.readyState === 'open') resolve();
+      this.sock.once('connect', () => resolve());
+      this.sock.once('error', reject);
+    });
+  }
+
+  write(b: string | Buffer): Promise<void> {
+    return new Promise((resolve) => this.sock.write(b, () => resolve()));
+  }
+
+  /** Waits until the server closed the connection. */
+  async waitClosed(what: string, timeoutMs = 15_000): Promise<void> {
+    await waitFor(`the server to close the connection (${what})`, () => this.closed, timeoutMs);
+  }
+
+  get text(): string {
+    return this.data.toString('latin1');
+  }
+}
+
+/** A multipart/form-data body: fields, then the start of a file part (the rest is up to the caller). */
+function formStart(boundary: string, fields: [string, string][]): string {
+  let s = '';
+  for (const [k, v] of fields) s += `--${boundary}\r\ncontent-disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`;
+  return s;
+}
+
+describe('PostObject reads its form within bounds, before authenticating', () => {
+  let g: GarageProcess;
+  const boundary = 'xxBOUNDARYxx';
+  const head = (port: number, length: number) => `POST /${BUCKET} HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\ncontent-type: multipart/form-data; boundary=${boundary}\r\ncontent-length: ${length}\r\n\r\n`;
+
+  before(async () => {
+    g = await GarageProcess.create();
+    await g.start({ GARAGE_POST_FORM_TIMEOUT_MS: '1500' });
+    await quickStart(g, BUCKET);
+  });
+  after(async () => {
+    await g?.destroy();
+  });
+
+  it('form fields that trickle in past the deadline get 400 RequestTimeout and the connection closed', async () => {
+    const c = new RawConn(g.s3Port);
+    await c.ready();
+    await c.write(head(g.s3Port, 1_000_000));
+    await c.write(formStart(boundary, [['key', 'slow']]).slice(0, 60));
+    await c.waitClosed('form deadline');
+    assert.match(c.text, /^HTTP\/1\.1 400 /);
+    assert.match(c.text, /<Code>RequestTimeout<\/Code>/);
+    assert.ok(c.closedAfterMs < 10_000, `closed after ${c.closedAfterMs} ms`);
+  });
+
+  it('more than 1 MiB of form before the file part is 400 MaxPostPreDataLengthExceeded', async () => {
+    const fields: [string, string][] = [];
+    for (let i = 0; i < 20; i++) fields.push([`x-ignore-${i}`, 'v'.repeat(60_000)]);
+    const body = formStart(boundary, fields);
+    const c = new RawConn(g.s3Port);
+    await c.ready();
+    await c.write(head(g.s3Port, body.length + 100));
+    await c.write(body);
+    await waitFor('an answer', () => /\r\n\r\n/.test(c.text));
+    assert.match(c.text, /^HTTP\/1\.1 400 /);
+    assert.match(c.text, /<Code>MaxPostPreDataLengthExceeded<\/Code>/);
+    c.sock.destroy();
+  });
+
+  it('a form field longer than 64 KiB is refused, not truncated', async () => {
+    const body = formStart(boundary, [['x-ignore-long', 'v'.repeat(70_000)], ['key', 'k']]);
+    const c = new RawConn(g.s3Port);
+    await c.ready();
+    await c.write(head(g.s3Port, body.length + 100));
+    await c.write(body);
+    await waitFor('an answer', () => /\r\n\r\n/.test(c.text));
+    assert.match(c.text, /<Code>MaxPostPreDataLengthExceeded<\/Code>/);
+    c.sock.destroy();
+  });
+
+  it('the server logged no internal error', () => {
+    assert.equal(g.proc?.exitCode, null);
+    assert.doesNotMatch(g.log, /internal error|uncaught|unhandled/i, g.log.slice(-3000));
+  });
+});
 
 describe('request parameters and headers', () => {
   let g: GarageProcess;

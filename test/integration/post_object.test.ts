@@ -119,4 +119,29 @@ describe('POST object: browser form uploads with a signed policy', () => {
     assert.match(text, /<Code>InvalidArgument<\/Code>.*success_action_redirect/s);
     await assert.rejects(s3.send(new HeadObjectCommand({ Bucket: 'forms', Key: 'redir/x' })));
   });
+
+  it('counts the file against the bucket size quota as it streams (403 QuotaExceeded, nothing stored)', async () => {
+    const used = Number(/\((\d+) bytes\)/.exec(await g.cliOk('bucket', 'info', 'forms'))![1]);
+    await g.cliOk('bucket', 'set-quotas', 'forms', '--max-size', String(used + 5000));
+    try {
+      const base = [{ bucket: 'forms' }, ['starts-with', '$key', 'quota/']];
+      for (const size of [5001, 3 * 1024 * 1024]) {
+        const r = await post({ key: 'quota/big', ...signedFields(base) }, 'x'.repeat(size));
+        assert.equal(r.status, 403, `${size} bytes`);
+        assert.match(await r.text(), /<Code>QuotaExceeded<\/Code>/);
+        await assert.rejects(s3.send(new HeadObjectCommand({ Bucket: 'forms', Key: 'quota/big' })));
+      }
+      const ok = await post({ key: 'quota/fits', ...signedFields(base) }, 'x'.repeat(5000));
+      assert.equal(ok.status, 204, await ok.text());
+    } finally {
+      await g.cliOk('bucket', 'set-quotas', 'forms', '--max-size', 'none');
+    }
+  });
+
+  it('stores a file of several blocks whole', async () => {
+    const content = 'abcdefghij'.repeat(350_000);
+    const r = await post({ key: 'big/file', ...signedFields([{ bucket: 'forms' }, ['starts-with', '$key', 'big/']]) }, content);
+    assert.equal(r.status, 204, await r.text());
+    assert.equal((await getBytes(s3, 'forms', 'big/file')).toString(), content);
+  });
 });

@@ -50,6 +50,33 @@ export function checkHeader(field: string, name: string, value: string): void {
   }
 }
 
+/**
+ * After an early answer to a client still sending its body: reads and discards up to DRAIN_LIMIT more
+ * bytes for at most `timeoutMs`, then closes. Closing at once (Connection: close) would reset the
+ * connection while the client writes, and the reset can lose the answer before the client reads it.
+ */
+function lingerAfter(req: IncomingMessage, res: ServerResponse, timeoutMs: number): void {
+  res.once('finish', () => {
+    if (req.complete) return;
+    let n = 0;
+    const close = () => {
+      clearTimeout(t);
+      req.off('data', count).off('end', done);
+      req.socket.destroy();
+    };
+    const count = (c: Buffer) => {
+      n += c.length;
+      if (n > DRAIN_LIMIT) close();
+    };
+    const done = () => {
+      clearTimeout(t);
+      req.off('data', count);
+    };
+    const t = setTimeout(close, timeoutMs);
+    req.on('data', count).once('end', done);
+  });
+}
+
 /** Parses "[::]:3900", "0.0.0.0:3900", "127.0.0.1:0" or "3900" into host and port. */
 export function parseBindAddr(addr: string): { host: string; port: number } {
   const m = /^\[([^\]]+)\]:(\d+)$/.exec(addr) ?? /^([^:]+):(\d+)$/.exec(addr);
@@ -88,12 +115,16 @@ export async function startHttpServer(bindAddr: string, handler: Handler, log: L
       const err = asS3Error(e);
       if (err.code === 'ServiceUnavailable') log.warn({ err: errorMessage(e), url: req.url }, 'request failed: replicas unavailable');
       else if (!(e instanceof S3Error)) log.error({ err: errorMessage(e), stack: (e as Error).stack, url: req.url }, 'internal error');
-      if (!req.complete && !res.headersSent) {
+      if ((err.code === 'RequestTimeout' || err.code === 'MaxPostPreDataLengthExceeded') && !res.headersSent) {
+        // A client too slow, or sending too much before it can be authenticated, gets no time to drain.
+        res.setHeader('connection', 'close');
+      } else if (!req.complete && !res.headersSent) {
         // A client still sending a small body gets its error after the body (it may not read
         // before it has written everything); a large or unsolicited body: answer and close.
         const length = Number(req.headers['content-length'] ?? Number.NaN);
         const sending = !expectContinue || continued.has(res);
         if (sending && length <= DRAIN_LIMIT) await drain(req, 10_000);
+        else if (sending) lingerAfter(req, res, 10_000);
         else res.setHeader('connection', 'close');
       }
       sendS3Error(res, err, (req.url ?? '/').split('?')[0]!, requestId, req.method === 'HEAD');

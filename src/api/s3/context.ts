@@ -17,6 +17,8 @@ export interface S3Services {
   rootDomain?: string;
   blockSize: number;
   logger: Logger;
+  /** Time allowed for a PostObject's form fields before the file part (default 30 s). */
+  postFormTimeoutMs?: number;
   /** Records each request (endpoint, status, duration). */
   observe?: (endpoint: string, status: number, seconds: number) => void;
 }

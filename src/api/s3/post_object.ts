@@ -9,7 +9,12 @@ import { keyPerms } from '../../model/key.ts';
 import type { S3Services } from './context.ts';
 import { keyLookup, refuseSse, sendEmpty, sendXml } from './context.ts';
 import { checkObjectKey, putObjectStream } from './put.ts';
-import { checkQuotas } from './quotas.ts';
+import { checkQuotas, limitToQuota } from './quotas.ts';
+
+/** Bytes of form before the file part (AWS: MaxPostPreDataLengthExceeded past its limit). */
+const FORM_LIMIT = 1024 * 1024;
+/** Time for the form fields before the file part to arrive (the request is unauthenticated until then). */
+const POST_FORM_TIMEOUT_MS = 30_000;
 
 /** Fields that need no policy condition. */
 const EXEMPT = new Set(['policy', 'x-amz-signature', 'file', 'x-amz-algorithm', 'x-amz-credential', 'x-amz-date', 'bucket']);
@@ -61,22 +66,83 @@ export async function handlePostObject(svc: S3Services, req: IncomingMessage, re
   const ct = req.headers['content-type'] ?? '';
   if (!ct.toLowerCase().startsWith('multipart/form-data')) throw new S3Error('InvalidRequest', 'POST object needs a multipart/form-data body');
   const fields = new Map<string, string>();
-  const file = await new Promise<{ stream: BusboyFileStream; filename: string }>((resolve, reject) => {
+  const file = await readFormFields(req, ct, fields, svc.postFormTimeoutMs ?? POST_FORM_TIMEOUT_MS);
+  try {
+    return await authorizeAndStore(svc, req, res, bucketName, fields, file);
+  } catch (e) {
+    // The rest of the body is the server's to drain or refuse, not busboy's.
+    file.stop();
+    throw e;
+  }
+}
+
+/** Whatever the form sent: its fields before the file, and the file part, paused until `resume`. */
+interface FormFile {
+  stream: BusboyFileStream;
+  filename: string;
+  /** Lets the file part flow (once the request is authorized). */
+  resume: () => void;
+  /** Stops feeding the form parser. */
+  stop: () => void;
+}
+
+/**
+ * Reads the form fields up to the file part, within `timeoutMs` and FORM_LIMIT bytes, and pauses
+ * there: the policy is checked before a byte of the file is consumed.
+ */
+function readFormFields(req: IncomingMessage, ct: string, fields: Map<string, string>, timeoutMs: number): Promise<FormFile> {
+  return new Promise<FormFile>((resolve, reject) => {
+    let seen = 0;
+    let inFile = false;
     const bb = Busboy({ headers: { ...req.headers, 'content-type': ct }, limits: { fields: 100, fieldSize: 64 * 1024, files: 1 } });
-    bb.on('field', (name, value) => fields.set(name.toLowerCase(), value));
+    // Counts what comes before the file part; bounded so the unauthenticated part of a request is too.
+    const counter = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        seen += chunk.length;
+        if (!inFile && seen > FORM_LIMIT) cb(new S3Error('MaxPostPreDataLengthExceeded', `Your POST request fields preceding the upload file were too large (at most ${FORM_LIMIT} bytes)`));
+        else cb(null, chunk);
+      },
+    });
+    const stop = () => {
+      clearTimeout(timer);
+      req.unpipe(counter);
+    };
+    const fail = (e: S3Error) => {
+      stop();
+      reject(e);
+    };
+    const timer = setTimeout(() => fail(new S3Error('RequestTimeout', `The form fields before the file did not arrive within ${timeoutMs} ms`)), timeoutMs);
+    counter.on('error', (e) => fail(e instanceof S3Error ? e : new S3Error('MalformedPOSTRequest', String(e))));
+    bb.on('field', (name, value, _nameTruncated, valueTruncated) => {
+      // Fields after the file are not read (S3 ignores them too).
+      if (inFile) return;
+      if (valueTruncated) fail(new S3Error('MaxPostPreDataLengthExceeded', `The form field '${name.slice(0, 100)}' is longer than 64 KiB`));
+      else fields.set(name.toLowerCase(), value);
+    });
+    bb.on('fieldsLimit', () => fail(new S3Error('MaxPostPreDataLengthExceeded', 'Your POST request has more than 100 form fields')));
     bb.on('file', (name, stream, filename) => {
-      if (name.toLowerCase() !== 'file') {
+      if (inFile || name.toLowerCase() !== 'file') {
         stream.resume();
         return;
       }
-      // Fields after the file are not read (S3 ignores them too).
-      req.unpipe(bb);
-      resolve({ stream, filename });
+      inFile = true;
+      stop();
+      // A request that ends early (hang-up, idle timeout) must fail the upload, not leave it waiting.
+      const onClose = () => {
+        if (!req.complete) stream.destroy(new S3Error('IncompleteBody', 'The request body ended prematurely.'));
+      };
+      req.once('close', onClose);
+      bb.on('error', (e) => stream.destroy(new S3Error('MalformedPOSTRequest', `The body of your POST request is not well-formed multipart/form-data: ${(e as Error).message}`)));
+      resolve({ stream, filename, resume: () => req.pipe(counter), stop: () => req.unpipe(counter) });
     });
-    bb.on('error', (e) => reject(new S3Error('MalformedPOSTRequest', `The body of your POST request is not well-formed multipart/form-data: ${(e as Error).message}`)));
-    bb.on('finish', () => reject(new S3Error('InvalidArgument', 'POST requires exactly one file upload per request (a field named file, last)')));
-    req.pipe(bb);
+    bb.on('error', (e) => fail(new S3Error('MalformedPOSTRequest', `The body of your POST request is not well-formed multipart/form-data: ${(e as Error).message}`)));
+    bb.on('finish', () => fail(new S3Error('InvalidArgument', 'POST requires exactly one file upload per request (a field named file, last)')));
+    req.pipe(counter).pipe(bb);
   });
+}
+
+/** Checks the signed policy and stores the file part. */
+async function authorizeAndStore(svc: S3Services, req: IncomingMessage, res: ServerResponse, bucketName: string, fields: Map<string, string>, file: FormFile): Promise<void> {
   const field = (k: string) => fields.get(k);
   for (const k of ['policy', 'x-amz-algorithm', 'x-amz-credential', 'x-amz-date', 'x-amz-signature', 'key']) {
     if (field(k) === undefined) throw new S3Error('InvalidArgument', `Bucket POST must contain a field named '${k}'`, { ArgumentName: k });
@@ -132,12 +198,14 @@ export async function handlePostObject(svc: S3Services, req: IncomingMessage, re
     }
   }
 
-  await checkQuotas(svc, bucket, key, 0);
-  const body: Readable = file.stream.pipe(lengthGuard(range.min, range.max));
-  file.stream.on('error', (e) => body.destroy(e));
+  const status = field('success_action_status');
+
+  const allowed = await checkQuotas(svc, bucket, key, 0);
+  const sized: Readable = file.stream.pipe(lengthGuard(range.min, range.max));
+  file.stream.on('error', (e) => sized.destroy(e));
+  const body = limitToQuota(sized, allowed);
+  file.resume();
   const { etag } = await putObjectStream({ model: svc.model, blockSize: svc.blockSize }, bucket.id, key, headers, body, undefined);
-  // The rest of the form is not needed.
-  req.resume();
 
   if (redirectUrl) {
     const u = redirectUrl;
@@ -147,9 +215,8 @@ export async function handlePostObject(svc: S3Services, req: IncomingMessage, re
     sendEmpty(res, 303, { location: u.toString(), etag: `"${etag}"` });
     return;
   }
-  const status = Number(field('success_action_status') ?? 204);
-  if (status === 201) {
+  if (status === '201') {
     const host = req.headers.host ?? 'localhost';
     sendXml(res, 201, toXml('PostResponse', { Location: `http://${host}/${bucketName}/${encodeURIComponent(key)}`, Bucket: bucketName, Key: key, ETag: `"${etag}"` }), { etag: `"${etag}"` });
-  } else sendEmpty(res, status === 200 ? 200 : 204, { etag: `"${etag}"` });
+  } else sendEmpty(res, status === '200' ? 200 : 204, { etag: `"${etag}"` });
 }

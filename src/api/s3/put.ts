@@ -6,7 +6,7 @@ import { blockRefKey, groupKey, GROUP_SIZE } from '../../model/version.ts';
 import type { ObjectMeta } from '../../model/object.ts';
 import { S3Error } from '../common/s3_error.ts';
 import type { BodyChecks } from '../common/signature/index.ts';
-import { checkQuotas, declaredSize } from './quotas.ts';
+import { checkQuotas, declaredSize, limitToQuota } from './quotas.ts';
 import { requestBody, requireBucket, requireKey, sendEmpty, storedHeaders, type ReqCtx, type S3Services } from './context.ts';
 
 /** Objects smaller than this are stored inline in the object table (one quorum write). */
@@ -152,8 +152,9 @@ export async function handlePutObject(ctx: ReqCtx): Promise<void> {
   const key = requireKey(ctx);
   checkObjectKey(key);
   if (ctx.req.headers['content-length'] === undefined && ctx.req.headers['transfer-encoding'] === undefined) throw new S3Error('MissingContentLength', 'You must provide the Content-Length HTTP header.');
-  await checkQuotas(ctx.svc, bucket, key, declaredSize(ctx.req.headers));
+  const allowed = await checkQuotas(ctx.svc, bucket, key, declaredSize(ctx.req.headers));
   const body = requestBody(ctx);
-  const { etag, meta } = await putObjectStream(ctx.svc, bucket.id, key, storedHeaders(ctx.req.headers), body.stream, body.done);
+  const stream = limitToQuota(body.stream, allowed);
+  const { etag, meta } = await putObjectStream(ctx.svc, bucket.id, key, storedHeaders(ctx.req.headers), stream, body.done);
   sendEmpty(ctx.res, 200, { etag: `"${etag}"`, ...checksumHeaders(meta.checksum) });
 }
