@@ -28,6 +28,9 @@ function drain(req: IncomingMessage, timeoutMs: number): Promise<void> {
       resolve();
     }
     req.on('end', done).on('error', done).on('close', done);
+    // A handler that stopped reading early leaves the request piped into its (destroyed) body
+    // stream, which keeps it paused: without unpiping, the rest never flows and 'end' never comes.
+    req.unpipe();
     req.resume();
   });
 }
@@ -91,8 +94,10 @@ export function sendS3Error(res: ServerResponse, err: S3Error, resource: string,
     res.destroy();
     return;
   }
-  const extra = Object.entries(err.extra).map(([k, v]) => `<${k}>${xmlEscape(v)}</${k}>`).join('');
-  const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${err.code}</Code><Message>${xmlEscape(err.message)}</Message><Resource>${xmlEscape(resource)}</Resource><RequestId>${requestId}</RequestId>${extra}</Error>`;
+  // Messages may quote client input (keys, bucket names): characters XML 1.0 cannot carry become U+FFFD.
+  const esc = (s: string) => xmlEscape(s, true);
+  const extra = Object.entries(err.extra).map(([k, v]) => `<${k}>${esc(v)}</${k}>`).join('');
+  const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${err.code}</Code><Message>${esc(err.message)}</Message><Resource>${esc(resource)}</Resource><RequestId>${requestId}</RequestId>${extra}</Error>`;
   res.statusCode = err.status;
   res.setHeader('content-type', 'application/xml');
   res.setHeader('x-amz-request-id', requestId);
@@ -128,7 +133,10 @@ export async function startHttpServer(bindAddr: string, handler: Handler, log: L
         else res.setHeader('connection', 'close');
       }
       sendS3Error(res, err, (req.url ?? '/').split('?')[0]!, requestId, req.method === 'HEAD');
-      if (!req.readableEnded) req.resume();
+      if (!req.readableEnded) {
+        req.unpipe();
+        req.resume();
+      }
     });
   };
   const server = createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000, maxHeaderSize: 64 * 1024 }, serve(false));

@@ -27,6 +27,7 @@ export const S3_ERROR_STATUS = {
   InvalidRequest: 400,
   KeyTooLongError: 400,
   MalformedXML: 400,
+  MaxMessageLengthExceeded: 400,
   MethodNotAllowed: 405,
   MissingContentLength: 411,
   MissingSecurityHeader: 400,

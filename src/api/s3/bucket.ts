@@ -1,8 +1,8 @@
 import { AdminError, BucketNotEmptyError } from '../../util/errors.ts';
 import { keyPerms } from '../../model/key.ts';
 import { S3Error } from '../common/s3_error.ts';
-import { toXml, parseXml } from '../common/xml.ts';
-import { isoDate, readSmallBody, requireBucket, sendEmpty, sendXml, type ReqCtx } from './context.ts';
+import { toXml, xmlChildText } from '../common/xml.ts';
+import { isoDate, readOptionalXmlBody, requireBucket, sendEmpty, sendXml, type ReqCtx } from './context.ts';
 
 /** ListBuckets: the buckets the key has any permission on, under the names it sees. */
 export async function handleListBuckets(ctx: ReqCtx): Promise<void> {
@@ -31,13 +31,10 @@ export async function handleCreateBucket(ctx: ReqCtx): Promise<void> {
     throw new S3Error('BucketAlreadyExists', 'The requested bucket name is not available.');
   }
   // An optional CreateBucketConfiguration body names a location; it must be our region.
-  const body = await readSmallBody(ctx);
-  if (body.length) {
-    const doc = parseXml(body.toString('utf8'));
-    const conf = doc.CreateBucketConfiguration as { LocationConstraint?: string } | undefined;
-    if (conf?.LocationConstraint && conf.LocationConstraint !== ctx.svc.region) {
-      throw new S3Error('InvalidArgument', `location constraint '${conf.LocationConstraint}' does not match this server's region '${ctx.svc.region}'`);
-    }
+  const conf = await readOptionalXmlBody(ctx, 'CreateBucketConfiguration', { maxBytes: 64 * 1024 });
+  const location = conf && xmlChildText(conf, 'LocationConstraint');
+  if (location && location !== ctx.svc.region) {
+    throw new S3Error('InvalidArgument', `location constraint '${location}' does not match this server's region '${ctx.svc.region}'`);
   }
   if (!ctx.key.allowCreateBucket.v) throw new S3Error('AccessDenied', `key ${ctx.key.id} is not allowed to create buckets (garage key allow --create-bucket)`);
   try {

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuthResult, VerifiedBody } from '../common/signature/index.ts';
 import { verifiedBody } from '../common/signature/index.ts';
 import { S3Error } from '../common/s3_error.ts';
+import { XmlParser, xmlRoot, type XmlElement, type XmlLimits } from '../common/xml.ts';
 import { checkHeader, sendContinue } from '../common/http.ts';
 import type { Model } from '../../model/garage.ts';
 import type { ModelHelpers } from '../../model/helpers.ts';
@@ -62,20 +63,6 @@ export function requestBody(ctx: ReqCtx): VerifiedBody {
   return body;
 }
 
-/** Reads a small request body (XML documents) whole, up to `max` bytes. */
-export async function readSmallBody(ctx: ReqCtx, max = 4 * 1024 * 1024): Promise<Buffer> {
-  const body = requestBody(ctx);
-  const chunks: Buffer[] = [];
-  let n = 0;
-  for await (const c of body.stream as AsyncIterable<Buffer>) {
-    n += c.length;
-    if (n > max) throw new S3Error('EntityTooLarge', `request body larger than ${max} bytes`);
-    chunks.push(c);
-  }
-  await body.done;
-  return Buffer.concat(chunks);
-}
-
 /**
  * A query parameter that must be plain decimal digits (no sign, exponent, hex or whitespace, which
  * Number() would accept) within [min, max]; undefined when absent.
@@ -103,6 +90,34 @@ export function refuseSse(names: Iterable<string>): void {
       throw new S3Error('NotImplemented', `Server-side encryption (SSE-C, SSE-S3, SSE-KMS) is not implemented: the request was refused because of ${name.slice(0, 100)} rather than served without encryption`);
     }
   }
+}
+
+/**
+ * Reads a request's XML document, parsing it as it streams, and checks its root element. A body
+ * declared larger than the limit is refused before any of it is read (no 100 Continue), and a
+ * malformed or over-limit one as soon as its first offending bytes arrive.
+ */
+export async function readXmlBody(ctx: ReqCtx, root: string, limits: XmlLimits): Promise<XmlElement> {
+  const doc = await readOptionalXmlBody(ctx, root, limits);
+  if (!doc) throw new S3Error('MalformedXML', `The XML you provided was not well-formed or did not validate against our published schema: expected a <${root}> document, got an empty body`);
+  return doc;
+}
+
+/** Like readXmlBody, for requests whose document is optional: undefined for an empty body. */
+export async function readOptionalXmlBody(ctx: ReqCtx, root: string, limits: XmlLimits): Promise<XmlElement | undefined> {
+  const declared = Number(ctx.req.headers['x-amz-decoded-content-length'] ?? ctx.req.headers['content-length'] ?? 0);
+  if (declared > limits.maxBytes) throw new S3Error('MaxMessageLengthExceeded', `Your request was too big: this request's XML body may have at most ${limits.maxBytes} bytes`);
+  const body = requestBody(ctx);
+  const parser = new XmlParser(limits);
+  let bytes = 0;
+  for await (const c of body.stream as AsyncIterable<Buffer>) {
+    bytes += c.length;
+    parser.write(c);
+  }
+  const doc = bytes === 0 ? undefined : parser.end();
+  // Nothing is acted on before the body's signature and checksums are verified.
+  await body.done;
+  return doc && xmlRoot(doc, root);
 }
 
 /** Sends an XML document. */

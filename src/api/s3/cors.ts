@@ -2,14 +2,14 @@ import { lwwNext } from '../../table/crdt.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BucketEntry, CorsRule } from '../../model/bucket.ts';
 import { S3Error } from '../common/s3_error.ts';
-import { parseXml, toXml } from '../common/xml.ts';
-import { readSmallBody, requireBucket, sendEmpty, sendXml, type ReqCtx } from './context.ts';
+import { toXml, xmlChildren, xmlChildToken, xmlText, type XmlElement } from '../common/xml.ts';
+import { readXmlBody, requireBucket, sendEmpty, sendXml, type ReqCtx } from './context.ts';
 
 const METHODS = ['GET', 'PUT', 'POST', 'DELETE', 'HEAD'];
 
-function asStrings(v: unknown): string[] {
-  const arr = v === undefined ? [] : Array.isArray(v) ? v : [v];
-  return arr.map(String);
+/** The values of the children `name`, exactly as written (origins and headers keep their spaces). */
+function values(rule: XmlElement, name: string): string[] {
+  return xmlChildren(rule, name).map(xmlText);
 }
 
 // S3 allows one '*' wildcard in origins and allowed headers.
@@ -73,23 +73,22 @@ export function handleGetCors(ctx: ReqCtx): void {
 /** PutBucketCors. */
 export async function handlePutCors(ctx: ReqCtx): Promise<void> {
   const bucket = requireBucket(ctx);
-  const doc = parseXml((await readSmallBody(ctx)).toString('utf8'));
-  const conf = doc.CORSConfiguration as { CORSRule?: unknown } | undefined;
-  if (!conf || typeof conf !== 'object') throw new S3Error('MalformedXML', 'expected a <CORSConfiguration> document');
-  const raw = (Array.isArray(conf.CORSRule) ? conf.CORSRule : []) as Record<string, unknown>[];
+  const conf = await readXmlBody(ctx, 'CORSConfiguration', { maxBytes: 64 * 1024 });
+  const raw = xmlChildren(conf, 'CORSRule');
   if (raw.length === 0 || raw.length > 100) throw new S3Error('MalformedXML', 'a CORSConfiguration holds 1 to 100 CORSRule elements');
   const rules: CorsRule[] = raw.map((r) => {
+    const maxAge = xmlChildToken(r, 'MaxAgeSeconds');
+    if (maxAge !== undefined && !/^[0-9]{1,9}$/.test(maxAge)) throw new S3Error('MalformedXML', 'MaxAgeSeconds must be a non-negative integer');
     const rule: CorsRule = {
-      allowedOrigins: asStrings(r.AllowedOrigin),
-      allowedMethods: asStrings(r.AllowedMethod).map((m) => m.toUpperCase()),
-      allowedHeaders: asStrings(r.AllowedHeader),
-      exposeHeaders: asStrings(r.ExposeHeader),
-      maxAgeSeconds: r.MaxAgeSeconds === undefined ? null : Number(r.MaxAgeSeconds),
+      allowedOrigins: values(r, 'AllowedOrigin'),
+      allowedMethods: values(r, 'AllowedMethod').map((m) => m.toUpperCase()),
+      allowedHeaders: values(r, 'AllowedHeader'),
+      exposeHeaders: values(r, 'ExposeHeader'),
+      maxAgeSeconds: maxAge === undefined ? null : Number(maxAge),
     };
     if (rule.allowedOrigins.length === 0 || rule.allowedMethods.length === 0) throw new S3Error('MalformedXML', 'each CORSRule needs AllowedOrigin and AllowedMethod');
     const bad = rule.allowedMethods.find((m) => !METHODS.includes(m));
     if (bad) throw new S3Error('InvalidRequest', `Found unsupported HTTP method in CORS config. Unsupported method is ${bad}`);
-    if (rule.maxAgeSeconds !== null && (!Number.isInteger(rule.maxAgeSeconds) || rule.maxAgeSeconds < 0)) throw new S3Error('MalformedXML', 'MaxAgeSeconds must be a non-negative integer');
     return rule;
   });
   await ctx.svc.model.bucket.insert({ ...bucket, cors: lwwNext(bucket.cors, rules) });

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Model } from '../../model/garage.ts';
 import { S3Error } from '../common/s3_error.ts';
-import { parseXml, toXml } from '../common/xml.ts';
-import { readSmallBody, requireBucket, requireKey, sendEmpty, sendXml, type ReqCtx } from './context.ts';
+import { toXml, xmlChildren, xmlChildText, xmlChildToken, type XmlLimits } from '../common/xml.ts';
+import { readXmlBody, requireBucket, requireKey, sendEmpty, sendXml, type ReqCtx } from './context.ts';
 
 /**
  * Deletes an object with one quorum write: a delete marker that every replica orders after
@@ -19,24 +19,35 @@ export async function handleDeleteObject(ctx: ReqCtx): Promise<void> {
   sendEmpty(ctx.res, 204);
 }
 
-function asArray<T>(v: T | T[] | undefined): T[] {
-  return v === undefined ? [] : Array.isArray(v) ? v : [v];
-}
+/** DeleteObjects takes at most this many keys (as S3). */
+const MAX_KEYS = 1000;
+/**
+ * DeleteObjects bodies: 1000 keys of up to 1024 bytes each, escaped, with version ids and ETags,
+ * fit well within this; the parser refuses the 1001st <Object> as soon as it opens.
+ */
+const DELETE_LIMITS: XmlLimits = {
+  maxBytes: 8 * 1024 * 1024,
+  maxDepth: 4,
+  maxElements: 1 + MAX_KEYS * 8,
+  maxCount: { Object: { max: MAX_KEYS, message: `DeleteObjects accepts at most ${MAX_KEYS} keys per request` } },
+};
 
 /** DeleteObjects (POST ?delete). */
 export async function handleDeleteObjects(ctx: ReqCtx): Promise<void> {
   const bucket = requireBucket(ctx);
-  const doc = parseXml((await readSmallBody(ctx)).toString('utf8'));
-  const del = doc.Delete as { Object?: unknown; Quiet?: string } | undefined;
-  if (!del || typeof del !== 'object') throw new S3Error('MalformedXML', 'expected a <Delete> document');
-  const objects = asArray(del.Object as { Key?: unknown }[] | { Key?: unknown } | undefined);
-  if (objects.length > 1000) throw new S3Error('MalformedXML', 'at most 1000 keys can be deleted at once');
-  const quiet = String(del.Quiet ?? '').toLowerCase() === 'true';
+  const del = await readXmlBody(ctx, 'Delete', DELETE_LIMITS);
+  const objects = xmlChildren(del, 'Object');
+  if (objects.length === 0) throw new S3Error('MalformedXML', 'a <Delete> document names at least one <Object>');
+  // Keys are exactly the text of <Key>, spaces and all: " a" and "a" are different objects.
+  const keys = objects.map((o) => {
+    const key = xmlChildText(o, 'Key');
+    if (key === undefined || key === '') throw new S3Error('MalformedXML', 'each <Object> needs a non-empty <Key>');
+    return key;
+  });
+  const quiet = (xmlChildToken(del, 'Quiet') ?? 'false').toLowerCase() === 'true';
   const deleted: { Key: string }[] = [];
   const errors: { Key: string; Code: string; Message: string }[] = [];
-  for (const o of objects) {
-    if (typeof o?.Key !== 'string' && typeof o?.Key !== 'number') throw new S3Error('MalformedXML', 'each <Object> needs a <Key>');
-    const key = String(o.Key);
+  for (const key of keys) {
     try {
       await deleteObject(ctx.svc.model, bucket.id, key);
       deleted.push({ Key: key });

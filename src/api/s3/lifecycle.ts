@@ -1,43 +1,48 @@
 import { lwwNext } from '../../table/crdt.ts';
 import type { LifecycleRule } from '../../model/bucket.ts';
 import { S3Error } from '../common/s3_error.ts';
-import { parseXml, toXml } from '../common/xml.ts';
-import { readSmallBody, requireBucket, sendEmpty, sendXml, type ReqCtx } from './context.ts';
+import { toXml, xmlChild, xmlChildren, xmlChildText, xmlChildToken, type XmlElement } from '../common/xml.ts';
+import { readXmlBody, requireBucket, sendEmpty, sendXml, type ReqCtx } from './context.ts';
 
-function posInt(v: unknown, what: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new S3Error('InvalidArgument', `${what} must be a positive integer`);
+/** The positive integer in the child `name` of `el` (XML whitespace around it allowed), if it is there. */
+function posInt(el: XmlElement | undefined, name: string, what: string): number | null {
+  const v = el && xmlChildToken(el, name);
+  if (v === undefined) return null;
+  const n = /^[0-9]{1,9}$/.test(v) ? Number(v) : 0;
+  if (n <= 0) throw new S3Error('InvalidArgument', `${what} must be a positive integer`);
   return n;
 }
 
 /** Parses one <Rule>; throws NotImplemented for actions this server does not perform. */
-function parseRule(r: Record<string, unknown>): LifecycleRule {
+function parseRule(r: XmlElement): LifecycleRule {
   for (const k of ['Transition', 'NoncurrentVersionTransition', 'NoncurrentVersionExpiration']) {
-    if (r[k] !== undefined) throw new S3Error('NotImplemented', `lifecycle ${k} is not supported`);
+    if (xmlChildren(r, k).length) throw new S3Error('NotImplemented', `lifecycle ${k} is not supported`);
   }
-  const filter = r.Filter as Record<string, unknown> | undefined;
-  if (filter && (filter.And !== undefined || filter.Tag !== undefined || filter.ObjectSizeGreaterThan !== undefined || filter.ObjectSizeLessThan !== undefined)) {
+  const filter = xmlChild(r, 'Filter');
+  if (filter && ['And', 'Tag', 'ObjectSizeGreaterThan', 'ObjectSizeLessThan'].some((k) => xmlChildren(filter, k).length)) {
     throw new S3Error('NotImplemented', 'lifecycle filters other than Prefix are not supported');
   }
-  const prefix = String(filter?.Prefix ?? r.Prefix ?? '');
-  const status = String(r.Status ?? '');
+  // The prefix and the ID are strings, used exactly as written.
+  const prefix = (filter && xmlChildText(filter, 'Prefix')) ?? xmlChildText(r, 'Prefix') ?? '';
+  const status = xmlChildText(r, 'Status');
   if (status !== 'Enabled' && status !== 'Disabled') throw new S3Error('MalformedXML', 'Status must be Enabled or Disabled');
-  const exp = r.Expiration as Record<string, unknown> | undefined;
-  const abort = r.AbortIncompleteMultipartUpload as Record<string, unknown> | undefined;
+  const exp = xmlChild(r, 'Expiration');
+  const abort = xmlChild(r, 'AbortIncompleteMultipartUpload');
   const rule: LifecycleRule = {
-    id: r.ID === undefined ? null : String(r.ID),
+    id: xmlChildText(r, 'ID') ?? null,
     enabled: status === 'Enabled',
     prefix,
-    expirationDays: exp?.Days !== undefined ? posInt(exp.Days, 'Expiration.Days') : null,
+    expirationDays: posInt(exp, 'Days', 'Expiration.Days'),
     expirationDate: null,
-    abortMpuDays: abort?.DaysAfterInitiation !== undefined ? posInt(abort.DaysAfterInitiation, 'DaysAfterInitiation') : null,
+    abortMpuDays: posInt(abort, 'DaysAfterInitiation', 'DaysAfterInitiation'),
   };
-  if (exp?.Date !== undefined) {
-    const t = Date.parse(String(exp.Date));
+  const date = exp && xmlChildToken(exp, 'Date');
+  if (date !== undefined) {
+    const t = Date.parse(date);
     if (Number.isNaN(t)) throw new S3Error('InvalidArgument', 'Expiration.Date must be an ISO 8601 date');
     rule.expirationDate = t;
   }
-  if (exp?.ExpiredObjectDeleteMarker !== undefined && rule.expirationDays === null && rule.expirationDate === null) throw new S3Error('NotImplemented', 'ExpiredObjectDeleteMarker is not supported');
+  if (exp && xmlChild(exp, 'ExpiredObjectDeleteMarker') && rule.expirationDays === null && rule.expirationDate === null) throw new S3Error('NotImplemented', 'ExpiredObjectDeleteMarker is not supported');
   if (rule.expirationDays === null && rule.expirationDate === null && rule.abortMpuDays === null) throw new S3Error('MalformedXML', 'a rule needs Expiration or AbortIncompleteMultipartUpload');
   return rule;
 }
@@ -57,14 +62,19 @@ export function handleGetLifecycle(ctx: ReqCtx): void {
   }));
 }
 
+/** A configuration holds at most 1000 rules (as S3); the 1001st is refused as it opens. */
+const LIFECYCLE_LIMITS = {
+  maxBytes: 1024 * 1024,
+  maxElements: 20_000,
+  maxCount: { Rule: { max: 1000, message: 'a LifecycleConfiguration holds 1 to 1000 rules' } },
+};
+
 /** PutBucketLifecycleConfiguration. */
 export async function handlePutLifecycle(ctx: ReqCtx): Promise<void> {
   const bucket = requireBucket(ctx);
-  const doc = parseXml((await readSmallBody(ctx)).toString('utf8'));
-  const conf = doc.LifecycleConfiguration as { Rule?: unknown } | undefined;
-  if (!conf || typeof conf !== 'object') throw new S3Error('MalformedXML', 'expected a <LifecycleConfiguration> document');
-  const raw = (Array.isArray(conf.Rule) ? conf.Rule : []) as Record<string, unknown>[];
-  if (raw.length === 0 || raw.length > 1000) throw new S3Error('MalformedXML', 'a LifecycleConfiguration holds 1 to 1000 rules');
+  const conf = await readXmlBody(ctx, 'LifecycleConfiguration', LIFECYCLE_LIMITS);
+  const raw = xmlChildren(conf, 'Rule');
+  if (raw.length === 0) throw new S3Error('MalformedXML', 'a LifecycleConfiguration holds 1 to 1000 rules');
   const rules = raw.map(parseRule);
   await ctx.svc.model.bucket.insert({ ...bucket, lifecycle: lwwNext(bucket.lifecycle, rules) });
   sendEmpty(ctx.res, 200);

@@ -4,8 +4,8 @@ import { partKey, parsePartKey } from '../../model/mpu.ts';
 import { parseGroupKey, type ChosenPart } from '../../model/version.ts';
 import type { ObjectEntry, ObjectMeta } from '../../model/object.ts';
 import { S3Error } from '../common/s3_error.ts';
-import { parseXml, toXml } from '../common/xml.ts';
-import { decimalParam, isoDate, partNumberParam, readSmallBody, requestBody, requireBucket, requireKey, sendEmpty, sendXml, storedHeaders, type ReqCtx } from './context.ts';
+import { toXml, xmlChildren, xmlChildText, xmlChildToken, type XmlLimits } from '../common/xml.ts';
+import { decimalParam, isoDate, partNumberParam, readXmlBody, requestBody, requireBucket, requireKey, sendEmpty, sendXml, storedHeaders, type ReqCtx } from './context.ts';
 import { checkObjectKey, md5Etag, saveBlocks } from './put.ts';
 import { checkQuotas } from './quotas.ts';
 
@@ -83,9 +83,15 @@ async function latestParts(ctx: ReqCtx, uploadId: Buffer): Promise<Map<number, {
   return parts;
 }
 
-function asArray<T>(v: T | T[] | undefined): T[] {
-  return v === undefined ? [] : Array.isArray(v) ? v : [v];
-}
+/** An upload has at most this many parts (as S3). */
+const MAX_PARTS = 10_000;
+/** Each <Part> holds a number, an ETag and up to five checksums: room for 10,000 of them, pretty-printed. */
+const COMPLETE_LIMITS: XmlLimits = {
+  maxBytes: 10 * 1024 * 1024,
+  maxDepth: 4,
+  maxElements: 1 + MAX_PARTS * 8,
+  maxCount: { Part: { max: MAX_PARTS, message: `CompleteMultipartUpload takes at most ${MAX_PARTS} parts` } },
+};
 
 /** CompleteMultipartUpload. */
 export async function handleCompleteUpload(ctx: ReqCtx): Promise<void> {
@@ -93,10 +99,13 @@ export async function handleCompleteUpload(ctx: ReqCtx): Promise<void> {
   const key = requireKey(ctx);
   const uploadId = uploadIdParam(ctx);
   const { model } = ctx.svc;
-  const doc = parseXml((await readSmallBody(ctx)).toString('utf8'));
-  const cmu = doc.CompleteMultipartUpload as { Part?: unknown } | undefined;
-  if (!cmu || typeof cmu !== 'object') throw new S3Error('MalformedXML', 'expected a <CompleteMultipartUpload> document');
-  const requested = asArray(cmu.Part as { PartNumber?: string; ETag?: string }[] | undefined).map((p) => ({ part: Number(p.PartNumber), etag: String(p.ETag ?? '').replace(/"/g, '') }));
+  const cmu = await readXmlBody(ctx, 'CompleteMultipartUpload', COMPLETE_LIMITS);
+  const requested = xmlChildren(cmu, 'Part').map((p) => {
+    const number = xmlChildToken(p, 'PartNumber');
+    // The ETag is compared exactly; only the quotes S3 puts around it are optional.
+    const etag = xmlChildText(p, 'ETag') ?? '';
+    return { part: number !== undefined && /^[0-9]+$/.test(number) ? Number(number) : Number.NaN, etag: /^"[^"]*"$/.test(etag) ? etag.slice(1, -1) : etag };
+  });
   if (requested.length === 0) throw new S3Error('MalformedXML', 'You must specify at least one part');
   for (let i = 0; i < requested.length; i++) {
     if (!Number.isInteger(requested[i]!.part)) throw new S3Error('MalformedXML', 'invalid PartNumber');
