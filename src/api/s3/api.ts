@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { authenticate } from '../common/signature/index.ts';
 import { S3Error } from '../common/s3_error.ts';
+import { decodeUtf8Component } from '../common/uri.ts';
 import { sendContinue } from '../common/http.ts';
 import { keyPerms } from '../../model/key.ts';
 import { keyLookup, partNumberParam, refuseSse, type S3Services, type ReqCtx } from './context.ts';
@@ -22,12 +23,7 @@ type Route = { name: string; need: Need; run: (ctx: ReqCtx) => Promise<void> | v
 
 /** Splits a request into bucket name and object key (path-style, or vhost-style under root_domain). */
 export function parseTarget(path: string, host: string | undefined, rootDomain: string | undefined): { bucket?: string; key?: string } {
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(path);
-  } catch {
-    throw new S3Error('InvalidRequest', 'invalid percent-encoding in the request path');
-  }
+  const decoded = decodeUtf8Component(path, 'the request path');
   const hostname = (host ?? '').replace(/:\d+$/, '').toLowerCase();
   if (rootDomain) {
     const suffix = rootDomain.startsWith('.') ? rootDomain : `.${rootDomain}`;

@@ -4,6 +4,7 @@ import { keyPerms } from '../../model/key.ts';
 import { visibleVersion, type ObjectMeta } from '../../model/object.ts';
 import { blockRefKey, groupKey, GROUP_SIZE } from '../../model/version.ts';
 import { S3Error } from '../common/s3_error.ts';
+import { decodeUtf8Component } from '../common/uri.ts';
 import { toXml } from '../common/xml.ts';
 import { isoDate, requireBucket, requireKey, sendXml, storedHeaders, type ReqCtx } from './context.ts';
 import { checkConditions, checkCoverage, streamBlocks, versionBlocks } from './get.ts';
@@ -18,12 +19,7 @@ const EMPTY = Buffer.alloc(0);
 async function copySource(ctx: ReqCtx) {
   const raw = ctx.req.headers['x-amz-copy-source'];
   if (typeof raw !== 'string') throw new S3Error('InvalidArgument', 'missing x-amz-copy-source');
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(raw.split('?')[0]!);
-  } catch {
-    throw new S3Error('InvalidArgument', 'invalid x-amz-copy-source encoding');
-  }
+  const decoded = decodeUtf8Component(raw.split('?')[0]!, 'x-amz-copy-source');
   const path = decoded.startsWith('/') ? decoded.slice(1) : decoded;
   const slash = path.indexOf('/');
   if (slash <= 0 || slash === path.length - 1) throw new S3Error('InvalidArgument', 'x-amz-copy-source must be bucket/key');

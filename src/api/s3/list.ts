@@ -58,6 +58,13 @@ function enc(s: string, url: boolean): string {
   return url ? encodeURIComponent(s).replace(/%2F/g, '/') : s;
 }
 
+/** Whether the listing asks for encoding-type=url (the only encoding S3 defines). */
+function urlEncoding(q: URLSearchParams): boolean {
+  const encodingType = q.get('encoding-type');
+  if (encodingType !== null && encodingType !== 'url') throw new S3Error('InvalidArgument', `invalid encoding-type '${encodingType}'`);
+  return encodingType === 'url';
+}
+
 function maxKeys(q: URLSearchParams): number {
   return Math.min(decimalParam(q, 'max-keys', 0, 2 ** 31 - 1, 'Provided max-keys not an integer or within integer range') ?? 1000, 1000);
 }
@@ -97,9 +104,7 @@ export async function handleListObjects(ctx: ReqCtx, v2: boolean): Promise<void>
   const q = ctx.query;
   const prefix = q.get('prefix') ?? '';
   const delimiter = q.get('delimiter') ?? '';
-  const encodingType = q.get('encoding-type');
-  if (encodingType !== null && encodingType !== 'url') throw new S3Error('InvalidArgument', `invalid encoding-type '${encodingType}'`);
-  const url = encodingType === 'url';
+  const url = urlEncoding(q);
   const mk = maxKeys(q);
   let start: Buffer = Buffer.alloc(0);
   if (v2) {
@@ -152,13 +157,14 @@ export async function handleListUploads(ctx: ReqCtx): Promise<void> {
   const q = ctx.query;
   const prefix = q.get('prefix') ?? '';
   const delimiter = q.get('delimiter') ?? '';
+  const url = urlEncoding(q);
   const maxUploads = Math.min(decimalParam(q, 'max-uploads', 0, 2 ** 31 - 1) || 1000, 1000);
   const keyMarker = q.get('key-marker');
   const start = keyMarker ? afterMarker(keyMarker, prefix, delimiter) : Buffer.alloc(0);
   const page = await listPage(ctx.svc.model, bucket.id, { prefix, delimiter, start, maxKeys: maxUploads, filter: 'uploads' });
   const uploads = page.contents.flatMap((o) =>
     o.versions.filter((v) => v.state.t === 'uploading' && v.state.multipart).map((v) => ({
-      Key: o.key,
+      Key: enc(o.key, url),
       UploadId: v.uuid.toString('hex'),
       Initiator: { ID: ctx.key.id, DisplayName: ctx.key.name.v },
       Owner: { ID: ctx.key.id, DisplayName: ctx.key.name.v },
@@ -168,15 +174,16 @@ export async function handleListUploads(ctx: ReqCtx): Promise<void> {
   );
   sendXml(ctx.res, 200, toXml('ListMultipartUploadsResult', {
     Bucket: ctx.bucketName,
-    KeyMarker: keyMarker ?? '',
+    KeyMarker: enc(keyMarker ?? '', url),
     UploadIdMarker: q.get('upload-id-marker') ?? '',
-    ...(page.truncated && page.last ? { NextKeyMarker: page.last, NextUploadIdMarker: '' } : {}),
-    Prefix: prefix,
-    ...(delimiter ? { Delimiter: delimiter } : {}),
+    ...(page.truncated && page.last ? { NextKeyMarker: enc(page.last, url), NextUploadIdMarker: '' } : {}),
+    Prefix: enc(prefix, url),
+    ...(delimiter ? { Delimiter: enc(delimiter, url) } : {}),
+    ...(url ? { EncodingType: 'url' } : {}),
     MaxUploads: maxUploads,
     IsTruncated: page.truncated,
     Upload: uploads,
-    CommonPrefixes: page.prefixes.map((p) => ({ Prefix: p })),
+    CommonPrefixes: page.prefixes.map((p) => ({ Prefix: enc(p, url) })),
   }));
 }
 
@@ -186,8 +193,7 @@ export async function handleListVersions(ctx: ReqCtx): Promise<void> {
   const q = ctx.query;
   const prefix = q.get('prefix') ?? '';
   const delimiter = q.get('delimiter') ?? '';
-  const encodingType = q.get('encoding-type');
-  const url = encodingType === 'url';
+  const url = urlEncoding(q);
   const mk = maxKeys(q);
   const keyMarker = q.get('key-marker');
   const start = keyMarker ? afterMarker(keyMarker, prefix, delimiter) : Buffer.alloc(0);

@@ -5,6 +5,7 @@ import type { Model } from '../../model/garage.ts';
 import { blockRefKey, groupKey, GROUP_SIZE } from '../../model/version.ts';
 import type { ObjectMeta } from '../../model/object.ts';
 import { S3Error } from '../common/s3_error.ts';
+import { xmlForbiddenChar } from '../common/xml.ts';
 import type { BodyChecks } from '../common/signature/index.ts';
 import { checkQuotas, declaredSize, limitToQuota } from './quotas.ts';
 import { requestBody, requireBucket, requireKey, sendEmpty, storedHeaders, type ReqCtx, type S3Services } from './context.ts';
@@ -144,6 +145,13 @@ export async function putObjectStream(svc: Pick<S3Services, 'model' | 'blockSize
 /** Validates the request's object key (S3 allows at most 1024 bytes). */
 export function checkObjectKey(key: string): void {
   if (Buffer.byteLength(key) > 1024) throw new S3Error('KeyTooLongError', 'Your key is too long (maximum 1024 bytes)');
+  // Listings are XML 1.0 documents, which cannot hold these characters at all (not even as
+  // character references): accepting such a key would break every client's listing of the bucket.
+  const bad = xmlForbiddenChar(key);
+  if (bad !== undefined) {
+    const name = `U+${bad.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`;
+    throw new S3Error('InvalidArgument', `Object key contains ${name}, a character XML 1.0 cannot represent (NUL, C0 controls other than tab, LF and CR, U+FFFE, U+FFFF); such keys are refused`, { ArgumentName: 'key' });
+  }
 }
 
 /** PutObject. */
