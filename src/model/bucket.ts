@@ -1,5 +1,5 @@
-import { encodeVersioned, decodeVersioned } from '../table/codec.ts';
-import { mergeLww, mergeLwwMap, type Lww, type LwwMap } from '../table/crdt.ts';
+import { encodeVersioned, decodeVersioned } from '../util/codec.ts';
+import { mergeLww, mergeLwwMap, type Lww, type LwwMap } from '../util/crdt.ts';
 import type { TableSchema } from '../table/schema.ts';
 
 /** What a key may do on a bucket. */

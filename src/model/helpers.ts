@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { AdminError, BucketNotEmptyError } from '../util/errors.ts';
-import { lwwGet, lwwSet } from '../table/crdt.ts';
+import { lwwGet, lwwSet } from '../util/crdt.ts';
 import type { Model } from './garage.ts';
 import { newBucket, validBucketName, type BucketEntry, type Perms } from './bucket.ts';
 import { newKey, type KeyEntry } from './key.ts';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { encodeVersioned, decodeVersioned } from '../table/codec.ts';
-import { mergeLww, mergeLwwMap, lwwGet, type Lww, type LwwMap } from '../table/crdt.ts';
+import { encodeVersioned, decodeVersioned } from '../util/codec.ts';
+import { mergeLww, mergeLwwMap, lwwGet, type Lww, type LwwMap } from '../util/crdt.ts';
 import type { TableSchema } from '../table/schema.ts';
 import type { Perms } from './bucket.ts';
 

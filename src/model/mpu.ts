@@ -1,5 +1,5 @@
 import type { Tx } from '../db/db.ts';
-import { encodeVersioned, decodeVersioned } from '../table/codec.ts';
+import { encodeVersioned, decodeVersioned } from '../util/codec.ts';
 import type { TableSchema } from '../table/schema.ts';
 
 /**

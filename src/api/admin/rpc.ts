@@ -10,7 +10,7 @@ import type { Model } from '../../model/garage.ts';
 import type { ModelHelpers } from '../../model/helpers.ts';
 import type { BucketEntry } from '../../model/bucket.ts';
 import type { KeyEntry } from '../../model/key.ts';
-import { lwwSet, lwwNext } from '../../table/crdt.ts';
+import { lwwSet, lwwNext } from '../../util/crdt.ts';
 import { createHash } from 'node:crypto';
 
 const EMPTY = Buffer.alloc(0);

@@ -1,4 +1,4 @@
-import { lwwNext } from '../../table/crdt.ts';
+import { lwwNext } from '../../util/crdt.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BucketEntry, CorsRule } from '../../model/bucket.ts';
 import { S3Error } from '../common/s3_error.ts';

@@ -1,4 +1,4 @@
-import { lwwNext } from '../../table/crdt.ts';
+import { lwwNext } from '../../util/crdt.ts';
 import type { LifecycleRule } from '../../model/bucket.ts';
 import { S3Error } from '../common/s3_error.ts';
 import { toXml, xmlChild, xmlChildren, xmlChildText, xmlChildToken, type XmlElement } from '../common/xml.ts';

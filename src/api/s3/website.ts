@@ -1,4 +1,4 @@
-import { lwwNext } from '../../table/crdt.ts';
+import { lwwNext } from '../../util/crdt.ts';
 import { S3Error } from '../common/s3_error.ts';
 import { toXml, xmlChild, xmlChildText } from '../common/xml.ts';
 import { readXmlBody, requireBucket, sendEmpty, sendXml, type ReqCtx } from './context.ts';

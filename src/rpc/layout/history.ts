@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { LayoutError } from '../../util/errors.ts';
-import { mergeLww, mergeLwwMap, lwwNext, lwwSet, type Lww, type LwwMap } from '../../table/crdt.ts';
+import { mergeLww, mergeLwwMap, lwwNext, lwwSet, type Lww, type LwwMap } from '../../util/crdt.ts';
 import { computeAssignment, type NodeRole, type ZoneRedundancy, type AssignReport } from './assign.ts';
 
 export const PARTITION_BITS = 8;

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../util/fs.ts';
-import { pack, unpack } from '../../table/codec.ts';
+import { pack, unpack } from '../../util/codec.ts';
 import {
   current, emptyHistory, layoutHistorySchema, mergeHistory, partitionOf, pruneHistory, readVersion, setTracker, trackedNodes,
   type LayoutHistory, type LayoutVersion,

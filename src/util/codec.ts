@@ -1,5 +1,5 @@
 import { Packr } from 'msgpackr';
-import { GarageError } from '../util/errors.ts';
+import { GarageError } from './errors.ts';
 
 // Plain msgpack (no records, no structured clone) so bytes are stable across nodes and versions.
 const packr = new Packr({ useRecords: false, moreTypes: false, int64AsType: 'number' });
