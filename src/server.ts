@@ -19,7 +19,7 @@ import { BlockManager } from './block/manager.ts';
 import { Model } from './model/garage.ts';
 import { ModelHelpers } from './model/helpers.ts';
 import { AdminRpc } from './api/admin/rpc.ts';
-import { startHttpServer } from './api/common/http.ts';
+import { startHttpServer, type HttpLimits } from './api/common/http.ts';
 import { s3Handler } from './api/s3/api.ts';
 import { webHandler } from './web/server.ts';
 import { Metrics } from './api/admin/metrics.ts';
@@ -38,6 +38,18 @@ export interface RunningNode {
 }
 
 // Test and tuning knobs that are not part of Garage's configuration file.
+/** HTTP listener bounds from GARAGE_HEADERS_TIMEOUT_MS, GARAGE_BODY_IDLE_TIMEOUT_MS, GARAGE_MAX_CONNECTIONS. */
+function httpLimits(): Partial<HttpLimits> {
+  const limits: Partial<HttpLimits> = {};
+  const headers = envMs('GARAGE_HEADERS_TIMEOUT_MS');
+  const idle = envMs('GARAGE_BODY_IDLE_TIMEOUT_MS');
+  const conns = envMs('GARAGE_MAX_CONNECTIONS');
+  if (headers !== undefined && headers > 0) limits.headersTimeoutMs = headers;
+  if (idle !== undefined) limits.bodyIdleTimeoutMs = idle;
+  if (conns !== undefined && conns > 0) limits.maxConnections = conns;
+  return limits;
+}
+
 function envMs(name: string): number | undefined {
   const v = process.env[name];
   return v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined;
@@ -96,19 +108,19 @@ export async function startNode(config: Config): Promise<RunningNode> {
   const metrics = new Metrics(model, system);
   let s3Server: Server | undefined;
   if (config.s3Api.bindAddr) {
-    s3Server = await startHttpServer(config.s3Api.bindAddr, s3Handler({ model, helpers, region: config.s3Api.region, rootDomain: config.s3Api.rootDomain, blockSize: config.blockSize, logger: logger('s3'), postFormTimeoutMs: envMs('GARAGE_POST_FORM_TIMEOUT_MS'), observe: (e, st, sec) => metrics.observe(e, st, sec) }), logger('s3'), 'S3 API');
+    s3Server = await startHttpServer(config.s3Api.bindAddr, s3Handler({ model, helpers, region: config.s3Api.region, rootDomain: config.s3Api.rootDomain, blockSize: config.blockSize, logger: logger('s3'), postFormTimeoutMs: envMs('GARAGE_POST_FORM_TIMEOUT_MS'), observe: (e, st, sec) => metrics.observe(e, st, sec) }), logger('s3'), 'S3 API', httpLimits());
     log.info({ addr: config.s3Api.bindAddr }, 'S3 API listening');
   }
 
   let webServer: Server | undefined;
   if (config.s3Web?.bindAddr) {
-    webServer = await startHttpServer(config.s3Web.bindAddr, webHandler({ model, helpers, logger: logger('web'), rootDomain: config.s3Web.rootDomain, index: config.s3Web.index }), logger('web'), 'web');
+    webServer = await startHttpServer(config.s3Web.bindAddr, webHandler({ model, helpers, logger: logger('web'), rootDomain: config.s3Web.rootDomain, index: config.s3Web.index }), logger('web'), 'web', httpLimits());
     log.info({ addr: config.s3Web.bindAddr }, 'website endpoint listening');
   }
 
   let adminServer: Server | undefined;
   if (config.admin.bindAddr) {
-    adminServer = await startHttpServer(config.admin.bindAddr, adminHttpHandler({ system, admin, metrics, adminToken: config.admin.adminToken, metricsToken: config.admin.metricsToken, replicationFactor: config.replicationFactor, consistency: config.consistencyMode }), logger('admin'), 'admin API');
+    adminServer = await startHttpServer(config.admin.bindAddr, adminHttpHandler({ system, admin, metrics, adminToken: config.admin.adminToken, metricsToken: config.admin.metricsToken, replicationFactor: config.replicationFactor, consistency: config.consistencyMode }), logger('admin'), 'admin API', httpLimits());
     log.info({ addr: config.admin.bindAddr }, 'admin API listening');
   }
 

@@ -6,7 +6,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
-import { GarageProcess, RawS3, quickStart, waitFor, xmlErrorCode, type RawResponse } from './harness.ts';
+import { GarageProcess, RawS3, freePort, quickStart, waitFor, xmlErrorCode, type RawResponse } from './harness.ts';
 
 const BUCKET = 'limits';
 
@@ -63,16 +63,66 @@ function formStart(boundary: string, fields: [string, string][]): string {
   return s;
 }
 
-describe('PostObject reads its form within bounds, before authenticating', () => {
+describe('bounds on unauthenticated and idle connections', () => {
   let g: GarageProcess;
+  let raw: RawS3;
+  let adminPort = 0;
   const boundary = 'xxBOUNDARYxx';
   const head = (port: number, length: number) => `POST /${BUCKET} HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\ncontent-type: multipart/form-data; boundary=${boundary}\r\ncontent-length: ${length}\r\n\r\n`;
 
   before(async () => {
-    g = await GarageProcess.create();
-    await g.start({ GARAGE_POST_FORM_TIMEOUT_MS: '1500' });
-    await quickStart(g, BUCKET);
+    adminPort = await freePort();
+    g = await GarageProcess.create(`[admin]\napi_bind_addr = "127.0.0.1:${adminPort}"\n`);
+    await g.start({ GARAGE_POST_FORM_TIMEOUT_MS: '1000', GARAGE_HEADERS_TIMEOUT_MS: '1500', GARAGE_BODY_IDLE_TIMEOUT_MS: '2500' });
+    const { keyId, secret } = await quickStart(g, BUCKET);
+    raw = new RawS3(g, keyId, secret);
   });
+
+  for (const [listener, port] of [['S3 API', () => g.s3Port], ['website', () => g.webPort], ['admin API', () => adminPort]] as const) {
+    it(`${listener}: headers must arrive within the headers timeout (a trickle or silence gets the connection closed)`, async () => {
+      const silent = new RawConn(port());
+      const partial = new RawConn(port());
+      await Promise.all([silent.ready(), partial.ready()]);
+      await partial.write(`GET / HTTP/1.1\r\nhost: 127.0.0.1\r\nx-slow: `);
+      const ticker = setInterval(() => void partial.write('a'), 300);
+      try {
+        await Promise.all([silent.waitClosed('no bytes at all'), partial.waitClosed('header bytes trickling in')]);
+      } finally {
+        clearInterval(ticker);
+      }
+      assert.ok(partial.closedAfterMs < 10_000, `closed after ${partial.closedAfterMs} ms`);
+    });
+  }
+
+  it('a body that sends nothing for the idle timeout gets its connection closed and nothing is stored', async () => {
+    const s = await raw.sign('PUT', `/${BUCKET}/idle`, {}, { 'content-length': '10000000' });
+    const c = new RawConn(g.s3Port);
+    await c.ready();
+    await c.write(`PUT ${s.path} HTTP/1.1\r\n${Object.entries(s.headers).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n`);
+    await c.write(randomBytes(2 * 1024 * 1024 + 100));
+    await c.waitClosed('idle body');
+    assert.ok(c.closedAfterMs < 15_000, `closed after ${c.closedAfterMs} ms`);
+    await waitFor('the aborted upload to stay invisible', async () => (await raw.send('GET', `/${BUCKET}/idle`)).status === 404);
+    const list = await raw.send('GET', `/${BUCKET}`, { 'list-type': '2', prefix: 'idle' });
+    assert.doesNotMatch(list.body.toString(), /<Key>/);
+  });
+
+  it('a slow but steady body is not cut off (no overall request timeout)', async () => {
+    const total = 6 * 256 * 1024;
+    const r = await raw.send('PUT', `/${BUCKET}/steady`, {}, { 'content-length': String(total) }, (req) => {
+      let sent = 0;
+      const tick = setInterval(() => {
+        req.write(randomBytes(256 * 1024));
+        sent += 256 * 1024;
+        if (sent >= total) {
+          clearInterval(tick);
+          req.end();
+        }
+      }, 1000);
+    });
+    assert.equal(r.status, 200, r.body.toString());
+  });
+
   after(async () => {
     await g?.destroy();
   });
@@ -260,5 +310,36 @@ describe('request parameters and headers', () => {
   it('the server logged no internal error', () => {
     assert.equal(g.proc?.exitCode, null);
     assert.doesNotMatch(g.log, /internal error|uncaught|unhandled/i, g.log.slice(-3000));
+  });
+});
+
+describe('connections per listener are capped', () => {
+  let g: GarageProcess;
+  before(async () => {
+    g = await GarageProcess.create();
+    await g.start({ GARAGE_MAX_CONNECTIONS: '4' });
+  });
+  after(async () => {
+    await g?.destroy();
+  });
+
+  it('a connection past GARAGE_MAX_CONNECTIONS is closed at once; one frees up when another closes', async () => {
+    const holders = [0, 1, 2, 3].map(() => new RawConn(g.s3Port));
+    await Promise.all(holders.map((h) => h.ready()));
+    // Each holder is in the middle of a request, so the server counts it as busy.
+    await Promise.all(holders.map((h) => h.write('GET / HTTP/1.1\r\nhost: 127.0.0.1\r\n')));
+    const extra = new RawConn(g.s3Port);
+    await extra.waitClosed('connection over the cap', 5_000);
+    assert.equal(extra.data.length, 0);
+    assert.ok(holders.every((h) => !h.closed), 'the connections under the cap stay open');
+    holders[0]!.sock.destroy();
+    await waitFor('a new connection to be served', async () => {
+      const c = new RawConn(g.s3Port);
+      await c.ready();
+      await c.write('GET / HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n');
+      await waitFor('the answer', () => c.closed, 5_000);
+      return /^HTTP\/1\.1 403 /.test(c.text);
+    }, 10_000);
+    for (const h of holders) h.sock.destroy();
   });
 });

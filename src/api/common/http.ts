@@ -9,6 +9,34 @@ import { xmlEscape } from './xml.ts';
 export type Handler = (req: IncomingMessage, res: ServerResponse, ctx: { requestId: string; expectContinue: boolean }) => Promise<void>;
 
 const DRAIN_LIMIT = 8 * 1024 * 1024;
+
+/** Bounds on what a client may hold of a listener (env GARAGE_HEADERS_TIMEOUT_MS, ..._BODY_IDLE_..., _MAX_CONNECTIONS). */
+export interface HttpLimits {
+  /** Time for a request's headers to arrive, from its first byte (or from the connection). */
+  headersTimeoutMs: number;
+  /** A request body that sends nothing for this long has its connection closed (0: never). */
+  bodyIdleTimeoutMs: number;
+  /** Connections open at once on the listener; more are closed as they arrive. */
+  maxConnections: number;
+}
+
+/** The bounds used unless configured otherwise. */
+export const DEFAULT_HTTP_LIMITS: HttpLimits = { headersTimeoutMs: 60_000, bodyIdleTimeoutMs: 60_000, maxConnections: 4096 };
+
+// While a request body is expected, a socket idle for `ms` is closed: the handler's body stream
+// then fails and the upload is aborted. Idle, not total: a long steady upload is never cut off.
+function watchBodyIdle(req: IncomingMessage, res: ServerResponse, ms: number): void {
+  const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+  if (ms <= 0 || !hasBody || req.complete) return;
+  const socket = req.socket;
+  socket.setTimeout(ms);
+  // Emitted only while the request is incomplete; a listener keeps Node from closing on its own.
+  req.on('timeout', () => socket.destroy());
+  req.once('end', () => {
+    // Once the response is finished, Node has put the keep-alive timeout in place.
+    if (!res.writableFinished) socket.setTimeout(0);
+  });
+}
 const continued = new WeakSet<ServerResponse>();
 
 /** Sends `100 Continue` (once the request is authenticated) and remembers it was sent. */
@@ -107,12 +135,15 @@ export function sendS3Error(res: ServerResponse, err: S3Error, resource: string,
 }
 
 /**
- * Starts an HTTP server tuned for object storage: no request timeout (long uploads),
+ * Starts an HTTP server tuned for object storage: no request timeout (long uploads), but bounded
+ * time for headers, bounded idle time for bodies and a connection cap (`limits`);
  * `Expect: 100-continue` handed to the handler so it authenticates before reading the body.
  */
-export async function startHttpServer(bindAddr: string, handler: Handler, log: Logger, name: string): Promise<Server> {
+export async function startHttpServer(bindAddr: string, handler: Handler, log: Logger, name: string, limits: Partial<HttpLimits> = {}): Promise<Server> {
   const { host, port } = parseBindAddr(bindAddr);
+  const { headersTimeoutMs, bodyIdleTimeoutMs, maxConnections } = { ...DEFAULT_HTTP_LIMITS, ...limits };
   const serve = (expectContinue: boolean) => (req: IncomingMessage, res: ServerResponse) => {
+    watchBodyIdle(req, res, bodyIdleTimeoutMs);
     const requestId = randomBytes(8).toString('hex').toUpperCase();
     const started = Date.now();
     res.on('finish', () => log.debug({ method: req.method, url: req.url, status: res.statusCode, ms: Date.now() - started, requestId }, `${name} request`));
@@ -139,7 +170,26 @@ export async function startHttpServer(bindAddr: string, handler: Handler, log: L
       }
     });
   };
-  const server = createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000, maxHeaderSize: 64 * 1024 }, serve(false));
+  // No overall request timeout (long uploads); headers within headersTimeoutMs, checked often enough
+  // that the bound holds to within a quarter of it.
+  const server = createServer({
+    requestTimeout: 0,
+    headersTimeout: headersTimeoutMs,
+    connectionsCheckingInterval: Math.max(100, Math.min(30_000, Math.floor(headersTimeoutMs / 4))),
+    keepAliveTimeout: 65_000,
+    maxHeaderSize: 64 * 1024,
+  }, serve(false));
+  server.maxConnections = maxConnections;
+  // At most one warning per 10 s: a flood of refused connections must not flood the log too.
+  let dropped = 0;
+  let warnedAt = 0;
+  server.on('drop', () => {
+    dropped++;
+    if (Date.now() - warnedAt < 10_000) return;
+    warnedAt = Date.now();
+    log.warn({ dropped, maxConnections }, `${name}: connections refused, too many open (GARAGE_MAX_CONNECTIONS)`);
+    dropped = 0;
+  });
   server.on('checkContinue', serve(true));
   server.on('clientError', (err, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
