@@ -9,7 +9,7 @@ import type { Logger } from '../util/log.ts';
 import type { Workers } from '../util/background.ts';
 import { bucketSchema, bucketAliasSchema, type BucketEntry, type BucketAliasEntry } from './bucket.ts';
 import { keySchema, type KeyEntry } from './key.ts';
-import { objectSchema, type ObjectEntry } from './object.ts';
+import { nextVersionTs, objectSchema, type ObjectEntry } from './object.ts';
 import { versionSchema, blockRefSchema, blockRefKey, type VersionEntry, type BlockRefEntry } from './version.ts';
 import { mpuSchema, type MpuEntry } from './mpu.ts';
 
@@ -115,6 +115,11 @@ export class Model {
       }),
     );
     this.#tables = [this.bucket, this.bucketAlias, this.key, this.object, this.version, this.blockRef, this.mpu] as unknown as Table<never>[];
+  }
+
+  /** The timestamp for a new version of an object (read from a quorum: see nextVersionTs). */
+  async nextObjectTs(bucketId: Buffer, key: string): Promise<number> {
+    return nextVersionTs(await this.object.get(bucketId, Buffer.from(key)));
   }
 
   /** A bucket's counts from this node's object rows (in a transaction when given). */

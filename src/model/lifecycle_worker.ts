@@ -55,7 +55,7 @@ export class LifecycleWorker {
         if (!o) continue;
         const v = visibleVersion(o);
         if (v && matching.some((r) => this.#expired(r, v.ts, now))) {
-          await model.object.insert({ bucketId: b.id, key: o.key, versions: [{ uuid: randomBytes(16), ts: now, state: { t: 'complete', data: { t: 'deleteMarker' } } }] }, { fresh: 'new' });
+          await model.object.insert({ bucketId: b.id, key: o.key, versions: [{ uuid: randomBytes(16), ts: await model.nextObjectTs(b.id, o.key), state: { t: 'complete', data: { t: 'deleteMarker' } } }] });
           expired++;
         }
         const old = o.versions.filter((x) => x.state.t === 'uploading' && x.state.multipart && matching.some((r) => r.abortMpuDays !== null && now - x.ts >= r.abortMpuDays * this.dayMs));

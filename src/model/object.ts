@@ -2,6 +2,15 @@ import type { Tx } from '../db/db.ts';
 import { encodeVersioned, decodeVersioned } from '../util/codec.ts';
 import type { TableSchema } from '../table/schema.ts';
 
+/**
+ * The timestamp for a client's new version of an object: after every version a read quorum
+ * holds, whatever the clock says. Chosen once by the writer, it is the same on every replica,
+ * so replicas agree on which version supersedes which (and so on which to free).
+ */
+export function nextVersionTs(e: ObjectEntry | undefined, now = Date.now()): number {
+  return Math.max(now, ...(e?.versions ?? []).map((v) => v.ts + 1));
+}
+
 /** Metadata of a complete object version. */
 export interface ObjectMeta {
   size: number;
@@ -82,7 +91,7 @@ export function mergeVersions(a: ObjectVersion[], b: ObjectVersion[]): ObjectVer
     break;
   }
   // A newer complete version supersedes older ones, single PUTs still uploading included (their
-  // completion will find nothing to complete: see freshen); unfinished multipart uploads
+  // completion will find nothing to complete: see `completion`); unfinished multipart uploads
   // survive it, as in S3.
   return all.filter((v, i) => i >= lastIdx || (v.state.t === 'uploading' && v.state.multipart));
 }
@@ -133,29 +142,15 @@ export function objectSchema(hooks: ObjectHooks): TableSchema<ObjectEntry> & { m
     merge: (a, b) => ({ bucketId: a.bucketId, key: a.key, versions: mergeVersions(a.versions, b.versions) }),
     // Nothing left but a delete marker, or only aborted uploads: the row can go once every replica has it.
     isTombstone: (e) => e.versions.every((v) => v.state.t === 'aborted') || (e.versions.length === 1 && e.versions[0]!.state.t === 'complete' && e.versions[0]!.state.data.t === 'deleteMarker'),
-    // A client's new version (`new`) must come after every version this replica has seen,
-    // whatever the writer's clock said. Doing it here, on each replica of the write quorum,
-    // instead of reading the object first saves a round trip; replicas converge on the highest
-    // timestamp. A completion (`finish`) only completes a version this replica holds as
-    // uploading: one it does not hold was superseded (its rows are being freed) or never
-    // reached it (anti-entropy brings it), and must not be re-created above what superseded
-    // it. A single PUT keeps the place it took when it started (linearizable); a multipart
-    // upload moves after everything seen, so the upload completed last wins, as in S3.
-    // Replication traffic (sync, repair, queues) is never freshened, so it cannot reorder history.
-    freshen: (incoming, old, mode) => {
-      const oldVersions = old?.versions ?? [];
-      const held = new Map(oldVersions.map((v) => [v.uuid.toString('hex'), v]));
-      const after = (v: ObjectVersion, others: ObjectVersion[]): ObjectVersion => {
-        const floor = Math.max(-1, ...others.map((x) => x.ts));
-        return v.ts > floor ? v : { ...v, ts: floor + 1 };
-      };
-      const versions: ObjectVersion[] = [];
-      for (const v of incoming.versions) {
-        const h = held.get(v.uuid.toString('hex'));
-        if (mode === 'new') versions.push(h ? v : after(v, oldVersions));
-        else if (h?.state.t === 'uploading') versions.push(h.state.multipart ? after(v, oldVersions.filter((x) => x !== h)) : v);
-      }
-      return { ...incoming, versions };
+    // A completion only completes a version this replica holds as uploading. One it does not
+    // hold was superseded (its rows and block references are being freed) or never reached it
+    // (anti-entropy brings it), and must not be re-created above what superseded it. The
+    // writer chose the timestamp (see nextObjectTs), the same on every replica: a multipart
+    // upload takes a new one at completion (the upload completed last wins, as in S3), which
+    // is safe because an upload in progress neither supersedes nor is superseded.
+    completion: (incoming, old) => {
+      const held = new Map((old?.versions ?? []).map((v) => [v.uuid.toString('hex'), v]));
+      return { ...incoming, versions: incoming.versions.filter((v) => held.get(v.uuid.toString('hex'))?.state.t === 'uploading') };
     },
     updated: (tx, old, cur) => {
       const [o0, b0, u0] = objectCounts(old);

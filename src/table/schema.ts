@@ -1,12 +1,5 @@
 import type { Tx } from '../db/db.ts';
 
-/**
- * How a client's write is ordered against what a replica holds: `new` is the first write of
- * a new item (ordered after everything the replica has seen), `finish` completes an item the
- * replica already holds (which may move it after everything seen, as a multipart completion).
- */
-export type FreshMode = 'new' | 'finish';
-
 /** How a table's entries are spread over nodes. */
 export type ReplicationKind = 'sharded' | 'full';
 
@@ -28,10 +21,10 @@ export interface TableSchema<E> {
    */
   fixup?(tx: Tx, merged: E, incoming: E): E;
   /**
-   * Adjusts a client's write (not replication traffic) against what this replica already
-   * holds, before merging: `new` for the first write of something, `finish` for its completion.
+   * Adjusts a client's completion of something it wrote earlier (never replication traffic)
+   * against what this replica holds, before merging: it may complete only what is still there.
    */
-  freshen?(incoming: E, old: E | undefined, mode: FreshMode): E;
+  completion?(incoming: E, old: E | undefined): E;
   /** Runs in the write transaction after an entry changed; used to cascade to other tables. */
   updated?(tx: Tx, old: E | undefined, cur: E): void;
 }

@@ -7,7 +7,7 @@ import { call, endpoint, serve, zBuf } from '../net/endpoint.ts';
 import type { LayoutView } from '../rpc/layout/manager.ts';
 import { GarageError, LayoutError, errorMessage } from '../util/errors.ts';
 import type { Logger } from '../util/log.ts';
-import type { FreshMode, TableSchema } from './schema.ts';
+import type { TableSchema } from './schema.ts';
 import type { Workers } from '../util/background.ts';
 import { TableDigest } from './merkle.ts';
 
@@ -34,7 +34,7 @@ const zRange: z.ZodType<RangeQuery> = z.object({
 /** The RPC endpoints of one table. */
 function tableEndpoints(name: string) {
   return {
-    update: endpoint(`table/${name}/update`, z.object({ entries: z.array(zBuf), fresh: z.enum(['new', 'finish']).optional() }), z.null()),
+    update: endpoint(`table/${name}/update`, z.object({ entries: z.array(zBuf), completion: z.boolean().optional() }), z.null()),
     get: endpoint(`table/${name}/get`, z.object({ key: zBuf }), zBuf.nullable()),
     range: endpoint(`table/${name}/range`, z.object({ pk: zBuf, q: zRange }), z.array(zBuf)),
     all: endpoint(`table/${name}/all`, z.object({}), z.array(zBuf)),
@@ -84,7 +84,7 @@ export class Table<E> {
     this.endpoints = tableEndpoints(schema.name);
     this.digest = new TableDigest(db, schema.name);
     serve(rpc, this.endpoints.update, async (_from, r) => {
-      await this.applyLocal(r.entries, r.fresh);
+      await this.applyLocal(r.entries, r.completion === true);
       return null;
     });
     serve(rpc, this.endpoints.get, async (_from, r) => this.store.get(r.key) ?? null);
@@ -105,20 +105,20 @@ export class Table<E> {
   // ---- local side ----
 
   /** Merges entries into local storage in one transaction, running hooks; returns once committed. */
-  async applyLocal(encoded: Buffer[], fresh?: FreshMode): Promise<void> {
+  async applyLocal(encoded: Buffer[], completion = false): Promise<void> {
     const entries = encoded.map((b) => this.schema.decode(b));
     await this.db.transaction((tx) => {
-      for (const e of entries) this.applyInTx(tx, e, fresh);
+      for (const e of entries) this.applyInTx(tx, e, completion);
     });
   }
 
   /** Merges one entry in an open transaction (used by hooks of other tables on this node). */
-  applyInTx(tx: Tx, e: E, fresh?: FreshMode): void {
+  applyInTx(tx: Tx, e: E, completion = false): void {
     const s = this.schema;
     const key = this.storageKey(s.partitionKey(e), s.sortKey(e));
     const oldBytes = tx.get(this.store, key);
     const old = oldBytes ? s.decode(oldBytes) : undefined;
-    const incoming = fresh && s.freshen ? s.freshen(e, old, fresh) : e;
+    const incoming = completion && s.completion ? s.completion(e, old) : e;
     let cur = old ? s.merge(old, incoming) : incoming;
     if (s.fixup) cur = s.fixup(tx, cur, incoming);
     const curBytes = s.encode(cur);
@@ -205,10 +205,10 @@ export class Table<E> {
 
   /**
    * Writes entries to a write quorum of their replicas (in every live layout version).
-   * `fresh`: a client's write, which the schema may order against what each replica holds
-   * (see TableSchema.freshen); replication traffic never sets it.
+   * `completion`: a client completes something it wrote earlier (see TableSchema.completion);
+   * replication traffic never sets it.
    */
-  async insertMany(entries: E[], opts: { fresh?: FreshMode } = {}): Promise<void> {
+  async insertMany(entries: E[], opts: { completion?: boolean } = {}): Promise<void> {
     const done = this.layout.beginWrite();
     try {
       await this.#insertMany(entries, opts);
@@ -217,7 +217,7 @@ export class Table<E> {
     }
   }
 
-  async #insertMany(entries: E[], opts: { fresh?: FreshMode }): Promise<void> {
+  async #insertMany(entries: E[], opts: { completion?: boolean }): Promise<void> {
     // Entries with the same replica sets travel in one message.
     const byReplicas = new Map<string, { sets: string[][]; entries: Buffer[] }>();
     for (const e of entries) {
@@ -229,13 +229,13 @@ export class Table<E> {
     }
     await Promise.all(
       [...byReplicas.values()].map((g) =>
-        callQuorumSets(this.rpc, g.sets, this.endpoints.update, { entries: g.entries, fresh: opts.fresh }, (n) => this.writeQuorum(n)),
+        callQuorumSets(this.rpc, g.sets, this.endpoints.update, { entries: g.entries, completion: opts.completion }, (n) => this.writeQuorum(n)),
       ),
     );
   }
 
   /** Writes one entry with quorum. */
-  insert(e: E, opts: { fresh?: FreshMode } = {}): Promise<void> {
+  insert(e: E, opts: { completion?: boolean } = {}): Promise<void> {
     return this.insertMany([e], opts);
   }
 

@@ -1,8 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Tx } from '../../src/db/db.ts';
-import type { FreshMode } from '../../src/table/schema.ts';
-import { mergeVersions, objectSchema, visibleVersion, type ObjectEntry, type ObjectVersion } from '../../src/model/object.ts';
+import { mergeVersions, nextVersionTs, objectSchema, visibleVersion, type ObjectEntry, type ObjectVersion } from '../../src/model/object.ts';
 
 const u = (n: number) => Buffer.alloc(16, n);
 const meta = { size: 1, etag: 'e', headers: [] as [string, string][] };
@@ -33,18 +32,14 @@ test('an uploading version never hides the previous complete one', () => {
   assert.equal(visibleVersion({ bucketId: u(0), key: 'k', versions: a })?.uuid[0], 1);
 });
 
-test('a fresh write is ordered after everything the replica holds, replication traffic is not', () => {
+test('a new version is placed after every version read, whatever the clock says', () => {
+  const e = { bucketId: u(0), key: 'k', versions: [complete(1, 1000), uploading(2, 1500, true)] };
+  // A writer with a slow clock still supersedes what it read.
+  assert.equal(nextVersionTs(e, 500), 1501);
+  assert.equal(nextVersionTs(e, 2000), 2000);
+  assert.equal(nextVersionTs(undefined, 7), 7);
+  // Replicas that hold the same version with different timestamps converge on the highest.
   const schema = objectSchema({ versionGone: () => undefined, countsChanged: () => undefined });
-  const old = { bucketId: u(0), key: 'k', versions: [complete(1, 1000)] };
-  // A writer with a slow clock: its version still supersedes the one this replica has.
-  const fresh = schema.freshen!({ bucketId: u(0), key: 'k', versions: [complete(2, 500)] }, old, 'new');
-  const merged = schema.merge(old, fresh);
-  assert.equal(visibleVersion(merged)?.uuid[0], 2);
-  assert.ok(merged.versions[0]!.ts > 1000);
-  // The same write arriving by anti-entropy is merged as is: the older timestamp loses.
-  const replicated = schema.merge(old, { bucketId: u(0), key: 'k', versions: [complete(2, 500)] });
-  assert.equal(visibleVersion(replicated)?.uuid[0], 1);
-  // Replicas that bumped differently converge on the highest timestamp.
   const a = { bucketId: u(0), key: 'k', versions: [{ ...complete(3, 2000) }] };
   const b = { bucketId: u(0), key: 'k', versions: [{ ...complete(3, 2100) }] };
   assert.equal(schema.merge(a, b).versions[0]!.ts, 2100);
@@ -62,9 +57,9 @@ function replica() {
   const gone: number[] = [];
   const schema = objectSchema({ versionGone: (_tx, uuid) => gone.push(uuid[0]!), countsChanged: () => undefined });
   let row: ObjectEntry | undefined;
-  const apply = (versions: ObjectVersion[], fresh?: FreshMode) => {
+  const apply = (versions: ObjectVersion[], completion = false) => {
     const e = { bucketId: u(0), key: 'k', versions };
-    const incoming = fresh && schema.freshen ? schema.freshen(e, row, fresh) : e;
+    const incoming = completion && schema.completion ? schema.completion(e, row) : e;
     const cur = row ? schema.merge(row, incoming) : incoming;
     schema.updated!(noTx, row, cur);
     row = cur;
@@ -75,38 +70,38 @@ function replica() {
 test('issue 7 defect 1: a PUT that completes after a concurrent one never comes back without its blocks', () => {
   // B starts, A starts after it and completes while B is still uploading, then B completes.
   const r = replica();
-  r.apply([uploading(2, 100)], 'new');
-  r.apply([uploading(1, 100)], 'new');
-  r.apply([complete(1, 100)]);
+  r.apply([uploading(2, 100)]);
+  r.apply([uploading(1, 101)]);
+  r.apply([complete(1, 101)]);
   // A is ordered after B (it started later) and supersedes it: B's rows are freed now.
   assert.equal(r.visible(), 1);
   assert.deepEqual(r.gone, [2]);
   // B's completion finds nothing to complete: it was linearized before A. On main it was
   // re-ordered after A and became visible with its blocks already collected.
-  r.apply([complete(2, 100)], 'finish');
+  r.apply([complete(2, 100)], true);
   assert.equal(r.visible(), 1);
   assert.deepEqual(r.gone, [2]);
 });
 
 test('a completion never re-creates a version this replica no longer holds', () => {
   const r = replica();
-  r.apply([complete(3, 200)], 'new');
+  r.apply([complete(3, 200)]);
   // The completion of a version this replica never saw (or pruned) is not re-created, even
   // once the row is gone (tombstone GC).
-  r.apply([complete(2, 100)], 'finish');
+  r.apply([complete(2, 100)], true);
   assert.equal(r.visible(), 3);
   const empty = replica();
-  empty.apply([complete(2, 100)], 'finish');
+  empty.apply([complete(2, 100)], true);
   assert.equal(empty.visible(), undefined);
 });
 
-test('a multipart completion is ordered after what the replica holds (the upload completed last wins)', () => {
+test('a multipart completion takes its new place (the upload completed last wins)', () => {
   const r = replica();
-  r.apply([uploading(7, 100, true)], 'new');
-  r.apply([complete(8, 150)], 'new');
-  r.apply([complete(7, 120)], 'finish');
+  r.apply([uploading(7, 100, true)]);
+  r.apply([complete(8, 150)]);
+  r.apply([complete(7, 151)], true);
   assert.equal(r.visible(), 7);
-  // A finish for an upload the replica does not hold as uploading changes nothing.
-  r.apply([complete(9, 90)], 'finish');
+  // A completion of an upload the replica does not hold as uploading changes nothing.
+  r.apply([complete(9, 190)], true);
   assert.equal(r.visible(), 7);
 });

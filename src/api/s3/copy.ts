@@ -38,12 +38,34 @@ async function copySource(ctx: ReqCtx) {
   return { bucket, key, version: v };
 }
 
+/** The source version was superseded while we copied it: its rows may be going. */
+class SourceChanged extends BlockError {
+  constructor() {
+    super('the source object was replaced during the copy; retry');
+  }
+}
+
+/** Tries a copy this many times when its source is overwritten meanwhile (then 503). */
+const COPY_ATTEMPTS = 5;
+
 /** CopyObject: the new version shares the source's blocks (no data is copied). */
 export async function handleCopyObject(ctx: ReqCtx): Promise<void> {
   const bucket = requireBucket(ctx);
   const key = requireKey(ctx);
   checkObjectKey(key);
-  const src = await copySource(ctx);
+  // An overwrite of the source in the middle is not the client's problem: copy what is
+  // visible now (one of the values the source had during the request).
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await copyOnce(ctx, bucket, key, await copySource(ctx));
+      return;
+    } catch (e) {
+      if (!(e instanceof SourceChanged) || attempt >= COPY_ATTEMPTS) throw e;
+    }
+  }
+}
+
+async function copyOnce(ctx: ReqCtx, bucket: ReturnType<typeof requireBucket>, key: string, src: Awaited<ReturnType<typeof copySource>>): Promise<void> {
   const { model } = ctx.svc;
   const srcData = src.version.state.data;
   const directive = (ctx.req.headers['x-amz-metadata-directive'] ?? 'COPY').toString().toUpperCase();
@@ -54,16 +76,20 @@ export async function handleCopyObject(ctx: ReqCtx): Promise<void> {
   const headers = directive === 'REPLACE' ? storedHeaders(ctx.req.headers) : srcData.meta.headers;
   const meta: ObjectMeta = { ...srcData.meta, headers };
   const uuid = randomBytes(16);
-  const ts = Date.now();
+  const ts = await model.nextObjectTs(bucket.id, key);
   if (srcData.t === 'inline') {
-    await model.object.insert({ bucketId: bucket.id, key, versions: [{ uuid, ts, state: { t: 'complete', data: { t: 'inline', meta, bytes: srcData.bytes } } }] }, { fresh: 'new' });
+    await model.object.insert({ bucketId: bucket.id, key, versions: [{ uuid, ts, state: { t: 'complete', data: { t: 'inline', meta, bytes: srcData.bytes } } }] });
   } else {
-    await model.object.insert({ bucketId: bucket.id, key, versions: [{ uuid, ts, state: { t: 'uploading', multipart: false, headers } }] }, { fresh: 'new' });
+    await model.object.insert({ bucketId: bucket.id, key, versions: [{ uuid, ts, state: { t: 'uploading', multipart: false, headers } }] });
     try {
       await model.version.insert({ uuid, sk: EMPTY, deleted: false, header: { bucketId: bucket.id, key, parts: null }, blocks: [] });
       const blocks = await versionBlocks(model, src.version.uuid);
       // A source superseded a moment ago may be losing its rows: never share a partial list.
-      checkCoverage(blocks, srcData.meta.size);
+      try {
+        checkCoverage(blocks, srcData.meta.size);
+      } catch {
+        throw new SourceChanged();
+      }
       const rows = [];
       for (let i = 0; i < blocks.length; i += GROUP_SIZE) {
         rows.push({ uuid, sk: groupKey(0, 0, i / GROUP_SIZE), deleted: false, blocks: blocks.slice(i, i + GROUP_SIZE).map((b) => [b.offset, b.hash, b.size] as [number, Buffer, number]) });
@@ -76,8 +102,8 @@ export async function handleCopyObject(ctx: ReqCtx): Promise<void> {
       // collected) before ours arrived: that shows as a deleted source version. Its blocks
       // cannot have been collected earlier than the GC delay after that, so checking now is enough.
       const header = await model.version.get(src.version.uuid, EMPTY);
-      if (!header || header.deleted) throw new BlockError('the source object was replaced during the copy; retry');
-      await model.object.insert({ bucketId: bucket.id, key, versions: [{ uuid, ts, state: { t: 'complete', data: { t: 'blocks', meta, firstBlock: srcData.firstBlock } } }] }, { fresh: 'finish' });
+      if (!header || header.deleted) throw new SourceChanged();
+      await model.object.insert({ bucketId: bucket.id, key, versions: [{ uuid, ts, state: { t: 'complete', data: { t: 'blocks', meta, firstBlock: srcData.firstBlock } } }] }, { completion: true });
     } catch (e) {
       await model.object.insert({ bucketId: bucket.id, key, versions: [{ uuid, ts, state: { t: 'aborted' } }] }).catch(() => undefined);
       throw e;

@@ -38,7 +38,7 @@ export async function handleCreateUpload(ctx: ReqCtx): Promise<void> {
   const ts = Date.now();
   const headers = storedHeaders(ctx.req.headers);
   const checksumAlgorithm = ctx.req.headers['x-amz-checksum-algorithm'];
-  await model.object.insert({ bucketId: bucket.id, key, versions: [{ uuid, ts, state: { t: 'uploading', multipart: true, headers, checksumAlgorithm: typeof checksumAlgorithm === 'string' ? checksumAlgorithm.toUpperCase() : undefined } }] }, { fresh: 'new' });
+  await model.object.insert({ bucketId: bucket.id, key, versions: [{ uuid, ts, state: { t: 'uploading', multipart: true, headers, checksumAlgorithm: typeof checksumAlgorithm === 'string' ? checksumAlgorithm.toUpperCase() : undefined } }] });
   await Promise.all([
     model.mpu.insert({ uploadId: uuid, sk: EMPTY, deleted: false, header: { bucketId: bucket.id, key, created: ts } }),
     model.version.insert({ uuid, sk: EMPTY, deleted: false, header: { bucketId: bucket.id, key, parts: null }, blocks: [] }),
@@ -134,12 +134,12 @@ export async function handleCompleteUpload(ctx: ReqCtx): Promise<void> {
   if (stale.length) await model.version.insertMany(stale.map((r) => ({ ...r, deleted: true, blocks: [] })));
   const first = rows.filter((r) => !r.deleted && keep.has(`${parseGroupKey(r.sk).part}:${parseGroupKey(r.sk).partTs}`)).sort((a, b) => Buffer.compare(a.sk, b.sk))[0];
   const meta: ObjectMeta = { size, etag, headers, parts: chosen.length };
-  // The upload completed last wins, as in S3: replicas order it after what they hold (freshen).
-  const completedAt = Date.now();
+  // The upload completed last wins, as in S3: it takes its place now.
+  const completedAt = await model.nextObjectTs(bucket.id, key);
   if (size === 0 || !first) {
-    await model.object.insert({ bucketId: bucket.id, key, versions: [{ uuid: uploadId, ts: completedAt, state: { t: 'complete', data: { t: 'inline', meta, bytes: EMPTY } } }] }, { fresh: 'finish' });
+    await model.object.insert({ bucketId: bucket.id, key, versions: [{ uuid: uploadId, ts: completedAt, state: { t: 'complete', data: { t: 'inline', meta, bytes: EMPTY } } }] }, { completion: true });
   } else {
-    await model.object.insert({ bucketId: bucket.id, key, versions: [{ uuid: uploadId, ts: completedAt, state: { t: 'complete', data: { t: 'blocks', meta, firstBlock: first.blocks[0]![1] } } }] }, { fresh: 'finish' });
+    await model.object.insert({ bucketId: bucket.id, key, versions: [{ uuid: uploadId, ts: completedAt, state: { t: 'complete', data: { t: 'blocks', meta, firstBlock: first.blocks[0]![1] } } }] }, { completion: true });
   }
   await model.mpu.insert({ uploadId, sk: EMPTY, deleted: true, header: { bucketId: bucket.id, key, created: ts } });
   const host = ctx.req.headers.host ?? 'localhost';

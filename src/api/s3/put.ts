@@ -116,12 +116,15 @@ export function checksumHeaders(c: ObjectMeta['checksum']): Record<string, strin
 export async function putObjectStream(svc: Pick<S3Services, 'model' | 'blockSize'>, bucketId: Buffer, key: string, headers: [string, string][], stream: Readable, done: Promise<BodyChecks> | undefined): Promise<{ etag: string; meta: ObjectMeta; ts: number }> {
   const { model, blockSize } = svc;
   const uuid = randomBytes(16);
-  // Replicas order a fresh version after whatever they hold (see objectSchema.freshen).
-  const ts = Date.now();
+  // The version's place among the key's versions is read while the first block arrives.
+  const place = model.nextObjectTs(bucketId, key);
+  place.catch(() => undefined);
+  let ts = 0;
   let registered = false;
   const register = async () => {
+    ts = await place;
     registered = true;
-    await model.object.insert({ bucketId, key, versions: [{ uuid, ts, state: { t: 'uploading', multipart: false, headers } }] }, { fresh: 'new' });
+    await model.object.insert({ bucketId, key, versions: [{ uuid, ts, state: { t: 'uploading', multipart: false, headers } }] });
     await model.version.insert({ uuid, sk: EMPTY, deleted: false, header: { bucketId, key, parts: null }, blocks: [] });
   };
   try {
@@ -131,7 +134,8 @@ export async function putObjectStream(svc: Pick<S3Services, 'model' | 'blockSize
     const meta: ObjectMeta = { size: saved.size, etag, headers, checksum: checks ? checksumOf(checks) : undefined };
     const data = saved.inline ? { t: 'inline' as const, meta, bytes: saved.inline } : { t: 'blocks' as const, meta, firstBlock: saved.firstBlock! };
     // A registered version is completed where it stands, if a newer one has not superseded it.
-    await model.object.insert({ bucketId, key, versions: [{ uuid, ts, state: { t: 'complete', data } }] }, { fresh: registered ? 'finish' : 'new' });
+    if (!registered) ts = await place;
+    await model.object.insert({ bucketId, key, versions: [{ uuid, ts, state: { t: 'complete', data } }] }, { completion: registered });
     return { etag, meta, ts };
   } catch (e) {
     if (registered) {
