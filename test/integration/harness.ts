@@ -12,16 +12,29 @@ import type { Checksum, SourceData } from '@smithy/types';
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const MAIN = join(ROOT, 'src/main.ts');
 
-/** A free TCP port on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
+// Ports handed out by this process: never twice.
+const handedOut = new Set<number>();
+
+function canBind(port: number): Promise<boolean> {
+  return new Promise((res) => {
     const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => res(p));
-    });
+    s.once('error', () => res(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => res(true)));
   });
+}
+
+/**
+ * A free TCP port on 127.0.0.1, below the kernel's ephemeral range (32768 and up): a port
+ * from that range can be taken by any outgoing connection between this check and the
+ * server's listen, and the server then fails with EADDRINUSE.
+ */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const p = 10_000 + Math.floor(Math.random() * 22_000);
+    if (handedOut.has(p)) continue;
+    handedOut.add(p);
+    if (await canBind(p)) return p;
+  }
 }
 
 /** Polls `check` until it returns truthy or the deadline passes. */
@@ -204,6 +217,16 @@ export async function nodeIds(nodes: GarageProcess[]): Promise<string[]> {
 export async function startCluster(roles: { zone: string; capacity: number | null }[], opts: { replicationMode?: string; bucket?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ nodes: GarageProcess[]; ids: string[]; keyId: string; secret: string }> {
   const rpcSecret = randomBytes(32).toString('hex');
   const nodes: GarageProcess[] = [];
+  try {
+    return await formCluster(nodes, roles, rpcSecret, opts);
+  } catch (e) {
+    // Nothing started here may outlive a failed set-up (it would keep the test process alive).
+    await Promise.all(nodes.map((n) => n.destroy()));
+    throw e;
+  }
+}
+
+async function formCluster(nodes: GarageProcess[], roles: { zone: string; capacity: number | null }[], rpcSecret: string, opts: { replicationMode?: string; bucket?: string; env?: NodeJS.ProcessEnv }): Promise<{ nodes: GarageProcess[]; ids: string[]; keyId: string; secret: string }> {
   for (let i = 0; i < roles.length; i++) nodes.push(await GarageProcess.create('', { replicationMode: opts.replicationMode ?? '3', rpcSecret }));
   await Promise.all(nodes.map((n) => n.start({ ...FAST_ENV, ...opts.env })));
   const ids = await nodeIds(nodes);

@@ -72,8 +72,17 @@ class Cluster {
 
   static async start(n: 1 | 3): Promise<Cluster> {
     const rpcSecret = randomBytes(32).toString('hex');
-    const fsync = 'metadata_fsync = true\ndata_fsync = true\n';
     const nodes: GarageProcess[] = [];
+    try {
+      return await Cluster.#form(nodes, n, rpcSecret);
+    } catch (e) {
+      await Promise.all(nodes.map((g) => g.destroy()));
+      throw e;
+    }
+  }
+
+  static async #form(nodes: GarageProcess[], n: 1 | 3, rpcSecret: string): Promise<Cluster> {
+    const fsync = 'metadata_fsync = true\ndata_fsync = true\n';
     for (let i = 0; i < n; i++) nodes.push(await GarageProcess.create(fsync, { replicationMode: n === 1 ? 'none' : '3', rpcSecret }));
     await Promise.all(nodes.map((g) => g.start(TORTURE_ENV)));
     const ids = await nodeIds(nodes);
