@@ -6,43 +6,15 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { connect } from 'node:net';
-import { createHash, createHmac, randomBytes, type Hash, type Hmac } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { SignatureV4 } from '@smithy/signature-v4';
-import type { Checksum, SourceData } from '@smithy/types';
-import { GarageProcess, MAIN, freePort, quickStart, run } from './harness.ts';
+import { GarageProcess, MAIN, Sha256, freePort, quickStart, run } from './harness.ts';
 
 const BUCKET = 'bad-input';
 
-function toBuffer(d: SourceData): Buffer {
-  if (typeof d === 'string') return Buffer.from(d, 'utf8');
-  if (ArrayBuffer.isView(d)) return Buffer.from(d.buffer, d.byteOffset, d.byteLength);
-  return Buffer.from(d);
-}
-
-/** SHA-256 (or HMAC-SHA256 when given a secret) for the SigV4 signer, on node:crypto. */
-class Sha256 implements Checksum {
-  readonly #secret: Buffer | undefined;
-  #h: Hash | Hmac;
-  constructor(secret?: SourceData) {
-    this.#secret = secret === undefined ? undefined : toBuffer(secret);
-    this.#h = this.#fresh();
-  }
-  #fresh(): Hash | Hmac {
-    return this.#secret ? createHmac('sha256', this.#secret) : createHash('sha256');
-  }
-  update(chunk: Uint8Array): void {
-    this.#h.update(chunk);
-  }
-  async digest(): Promise<Uint8Array> {
-    return new Uint8Array(this.#h.digest());
-  }
-  reset(): void {
-    this.#h = this.#fresh();
-  }
-}
 
 /** Encodes an object key for a request path as SigV4 canonicalizes it (each segment; '/' and '.' kept). */
 function encodeKey(key: string): string {

@@ -280,7 +280,7 @@ function sourceBytes(d: SourceData): Buffer {
 }
 
 /** SHA-256 (or HMAC-SHA256 when given a secret) for the SigV4 signer, on node:crypto. */
-class Sha256 implements Checksum {
+export class Sha256 implements Checksum {
   readonly #secret: Buffer | undefined;
   #h: Hash | Hmac;
   constructor(secret?: SourceData) {

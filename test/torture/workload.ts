@@ -13,7 +13,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { NodeSha256 } from '../api/common/sigv4_helpers.ts';
+import { Sha256 } from '../integration/harness.ts';
 import { ABSENT, type Outcome, type Read, type Value, type Write } from './history.ts';
 
 const MiB = 1 << 20;
@@ -397,7 +397,7 @@ async function putVia(t: Target, s3: S3Client, node: number, via: 'sdk' | 'strea
   if (via === 'presigned') {
     target = new URL(await getSignedUrl(s3, new PutObjectCommand({ Bucket: t.bucket, Key: k }), { expiresIn: 600 }));
   } else {
-    const signer = new SignatureV4({ service: 's3', region: 'garage', credentials: t.credentials, sha256: NodeSha256, uriEscapePath: false, applyChecksum: true });
+    const signer = new SignatureV4({ service: 's3', region: 'garage', credentials: t.credentials, sha256: Sha256, uriEscapePath: false, applyChecksum: true });
     const sha = createHash('sha256').update(data).digest('hex');
     const signed = await signer.sign({ method: 'PUT', protocol: 'http:', hostname: url.hostname, port: Number(url.port), path: url.pathname, query: {}, headers: { host: url.host, 'content-length': String(data.length), 'x-amz-content-sha256': sha } });
     headers = Object.fromEntries(Object.entries(signed.headers).map(([a, b]) => [a, String(b)]));
