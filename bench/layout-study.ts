@@ -135,7 +135,9 @@ function summary(study: Study, file: string, partitions: number): void {
   const n = r.perNode.length;
   console.log(
     `relative deviation from share: max ${(maxDev * 100).toFixed(2)}%, rms ${(Math.sqrt(sq / n) * 100).toFixed(2)}%` +
-      (refComparable ? `   (reference: max ${(refMaxDev * 100).toFixed(2)}%, rms ${(Math.sqrt(refSq / n) * 100).toFixed(2)}%)` : ''),
+      (refComparable
+        ? `   (reference: max ${(refMaxDev * 100).toFixed(2)}%, rms ${(Math.sqrt(refSq / n) * 100).toFixed(2)}%)`
+        : ''),
   );
 
   console.log('');
@@ -179,7 +181,8 @@ function main(): void {
       summary: { type: 'boolean' },
     },
   });
-  const file = positionals[0] !== undefined ? resolve(positionals[0]) : resolve(repoRoot, 'test/data/layout-study.json');
+  const file =
+    positionals[0] !== undefined ? resolve(positionals[0]) : resolve(repoRoot, 'test/data/layout-study.json');
   const partitions = values.partitions !== undefined ? Number(values.partitions) : 256;
   if (!Number.isInteger(partitions) || partitions < 1) throw new Error(`--partitions: not a positive integer`);
   const study = loadStudy(file);

@@ -9,7 +9,9 @@ import { Agent } from 'node:http';
 import { timed } from './lib.ts';
 import { GarageProcess, quickStart } from '../test/integration/harness.ts';
 
-const { values } = parseArgs({ options: { 'big-mib': { type: 'string', default: '64' }, 'small-ops': { type: 'string', default: '2000' } } });
+const { values } = parseArgs({
+  options: { 'big-mib': { type: 'string', default: '64' }, 'small-ops': { type: 'string', default: '2000' } },
+});
 const BIG = Number(values['big-mib']) * 1024 * 1024;
 const SMALL_OPS = Number(values['small-ops']);
 
@@ -17,14 +19,22 @@ const g = await GarageProcess.create();
 try {
   const { keyId, secret } = await quickStart(g, 'bench');
   const s3 = new S3Client({
-    endpoint: g.endpoint, region: 'garage', forcePathStyle: true, credentials: { accessKeyId: keyId, secretAccessKey: secret },
+    endpoint: g.endpoint,
+    region: 'garage',
+    forcePathStyle: true,
+    credentials: { accessKeyId: keyId, secretAccessKey: secret },
     requestHandler: new NodeHttpHandler({ httpAgent: new Agent({ keepAlive: true, maxSockets: 64 }) }),
   });
   const big = randomBytes(BIG);
   const results: Record<string, string> = {};
   for (const clients of [1, 8]) {
     const n = clients;
-    const put = await timed(n, clients, async (i) => void (await s3.send(new PutObjectCommand({ Bucket: 'bench', Key: `big-${clients}-${i}`, Body: big }))));
+    const put = await timed(
+      n,
+      clients,
+      async (i) =>
+        void (await s3.send(new PutObjectCommand({ Bucket: 'bench', Key: `big-${clients}-${i}`, Body: big }))),
+    );
     results[`PUT ${BIG >> 20} MiB x${clients} clients`] = `${((n * BIG) / 1e6 / put).toFixed(1)} MB/s`;
     const get = await timed(n, clients, async (i) => {
       const r = await s3.send(new GetObjectCommand({ Bucket: 'bench', Key: `big-${clients}-${i}` }));
@@ -33,7 +43,11 @@ try {
     results[`GET ${BIG >> 20} MiB x${clients} clients`] = `${((n * BIG) / 1e6 / get).toFixed(1)} MB/s`;
   }
   const small = randomBytes(4096);
-  const sput = await timed(SMALL_OPS, 32, async (i) => void (await s3.send(new PutObjectCommand({ Bucket: 'bench', Key: `small/${i}`, Body: small }))));
+  const sput = await timed(
+    SMALL_OPS,
+    32,
+    async (i) => void (await s3.send(new PutObjectCommand({ Bucket: 'bench', Key: `small/${i}`, Body: small }))),
+  );
   results['PUT 4 KiB x32 clients'] = `${(SMALL_OPS / sput).toFixed(0)} ops/s`;
   const sget = await timed(SMALL_OPS, 32, async (i) => {
     const r = await s3.send(new GetObjectCommand({ Bucket: 'bench', Key: `small/${i}` }));

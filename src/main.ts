@@ -17,7 +17,11 @@ function configPath(opt: string | undefined): string {
 }
 
 /** The embedded default of `garage server --single-node`: everything under one directory. */
-async function singleNodeConfig(dataDir: string, s3Bind: string, rpcBind: string): Promise<{ config: Config; file: string }> {
+async function singleNodeConfig(
+  dataDir: string,
+  s3Bind: string,
+  rpcBind: string,
+): Promise<{ config: Config; file: string }> {
   const dir = resolve(dataDir);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const secretFile = join(dir, 'rpc_secret');
@@ -46,7 +50,10 @@ async function singleNodeConfig(dataDir: string, s3Bind: string, rpcBind: string
 }
 
 /** Assigns the layout, creates a key and (optionally) a bucket, the first time only. */
-async function provisionSingleNode(node: RunningNode, defaultBucket: boolean): Promise<{ key: KeyInfo; bucket?: string }> {
+async function provisionSingleNode(
+  node: RunningNode,
+  defaultBucket: boolean,
+): Promise<{ key: KeyInfo; bucket?: string }> {
   const admin = node.admin;
   if (!node.system.layout.ready()) {
     await admin.handle({ op: 'layout-assign', nodes: [node.id], zone: 'dc1', capacity: 1e12 });
@@ -54,15 +61,18 @@ async function provisionSingleNode(node: RunningNode, defaultBucket: boolean): P
   }
   const keys = (await admin.handle({ op: 'key-list' })) as { id: string; name: string }[];
   const existing = keys.find((k) => k.name === 'default-key');
-  const key = (existing
-    ? await admin.handle({ op: 'key-info', pattern: existing.id, showSecret: true })
-    : await admin.handle({ op: 'key-new', name: 'default-key' })) as KeyInfo;
+  const key = (
+    existing
+      ? await admin.handle({ op: 'key-info', pattern: existing.id, showSecret: true })
+      : await admin.handle({ op: 'key-new', name: 'default-key' })
+  ) as KeyInfo;
   await admin.handle({ op: 'key-allow', pattern: key.id, createBucket: true });
   let bucket: string | undefined;
   if (defaultBucket) {
     bucket = 'default-bucket';
     const buckets = (await admin.handle({ op: 'bucket-list' })) as { globalAliases: string[] }[];
-    if (!buckets.some((b) => b.globalAliases.includes(bucket!))) await admin.handle({ op: 'bucket-create', name: bucket });
+    if (!buckets.some((b) => b.globalAliases.includes(bucket!)))
+      await admin.handle({ op: 'bucket-create', name: bucket });
     await admin.handle({ op: 'bucket-allow', bucket, key: key.id, read: true, write: true, owner: true });
   }
   return { key, bucket };
@@ -73,27 +83,46 @@ function hostPort(bind: string): string {
   return `http://127.0.0.1:${m ? m[1] : bind}`;
 }
 
-async function runServer(opts: { config?: string; singleNode?: boolean; defaultBucket?: boolean; dataDir?: string; s3Bind?: string; rpcBind?: string }): Promise<void> {
+async function runServer(opts: {
+  config?: string;
+  singleNode?: boolean;
+  defaultBucket?: boolean;
+  dataDir?: string;
+  s3Bind?: string;
+  rpcBind?: string;
+}): Promise<void> {
   let config: Config;
   let file: string | undefined;
   if (opts.singleNode) {
     const dataDir = opts.dataDir ?? process.env.GARAGE_DATA_DIR ?? './garage-data';
-    ({ config, file } = await singleNodeConfig(dataDir, opts.s3Bind ?? process.env.GARAGE_S3_BIND ?? '127.0.0.1:3900', opts.rpcBind ?? process.env.GARAGE_RPC_BIND ?? '127.0.0.1:3901'));
+    ({ config, file } = await singleNodeConfig(
+      dataDir,
+      opts.s3Bind ?? process.env.GARAGE_S3_BIND ?? '127.0.0.1:3900',
+      opts.rpcBind ?? process.env.GARAGE_RPC_BIND ?? '127.0.0.1:3901',
+    ));
   } else {
     config = loadConfig(configPath(opts.config));
   }
   const node = await startNode(config);
   // A background task that fails unexpectedly is logged; it must not take the node down.
-  process.on('unhandledRejection', (e) => rootLogger().error({ err: errorMessage(e), stack: (e as Error)?.stack }, 'unhandled rejection in a background task'));
+  process.on('unhandledRejection', (e) =>
+    rootLogger().error(
+      { err: errorMessage(e), stack: (e as Error)?.stack },
+      'unhandled rejection in a background task',
+    ),
+  );
   let stopping = false;
   const shutdown = (sig: string) => {
     if (stopping) return;
     stopping = true;
     process.stderr.write(`received ${sig}, shutting down\n`);
-    node.stop().then(() => process.exit(0), (e: unknown) => {
-      process.stderr.write(`error during shutdown: ${errorMessage(e)}\n`);
-      process.exit(1);
-    });
+    node.stop().then(
+      () => process.exit(0),
+      (e: unknown) => {
+        process.stderr.write(`error during shutdown: ${errorMessage(e)}\n`);
+        process.exit(1);
+      },
+    );
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
@@ -110,7 +139,9 @@ async function runServer(opts: { config?: string; singleNode?: boolean; defaultB
       `  Data:          ${resolve(config.dataDirs[0]!.path, '..')}`,
       `  CLI:           garage -c ${file} status`,
       '',
-      'Example: AWS_ACCESS_KEY_ID=... AWS_SECRET_ACCESS_KEY=... aws --endpoint-url ' + hostPort(config.s3Api.bindAddr!) + ' --region garage s3 ls',
+      'Example: AWS_ACCESS_KEY_ID=... AWS_SECRET_ACCESS_KEY=... aws --endpoint-url ' +
+        hostPort(config.s3Api.bindAddr!) +
+        ' --region garage s3 ls',
       '',
     ];
     process.stdout.write(lines.join('\n') + '\n');
@@ -126,13 +157,18 @@ export function buildProgram(): Command {
     .helpOption('--help', 'display help for command')
     .enablePositionalOptions()
     .showHelpAfterError();
-  program.command('server').description('run a Garage node')
+  program
+    .command('server')
+    .description('run a Garage node')
     .option('--single-node', 'run one node on an embedded default configuration (no file needed)')
     .option('--default-bucket', 'with --single-node: create a key and a bucket and print them')
     .option('--data-dir <dir>', 'with --single-node: where to keep data (default ./garage-data or $GARAGE_DATA_DIR)')
     .option('--s3-bind <addr>', 'with --single-node: S3 API address (default 127.0.0.1:3900)')
     .option('--rpc-bind <addr>', 'with --single-node: RPC address (default 127.0.0.1:3901)')
-    .action((o: { singleNode?: boolean; defaultBucket?: boolean; dataDir?: string; s3Bind?: string; rpcBind?: string }) => runServer({ ...o, config: program.opts<{ config?: string }>().config }));
+    .action(
+      (o: { singleNode?: boolean; defaultBucket?: boolean; dataDir?: string; s3Bind?: string; rpcBind?: string }) =>
+        runServer({ ...o, config: program.opts<{ config?: string }>().config }),
+    );
   addClientCommands(program, async (fn) => {
     const g = program.opts<{ config?: string; rpcHost?: string }>();
     const config = loadConfig(configPath(g.config));
@@ -143,15 +179,19 @@ export function buildProgram(): Command {
       await client.close();
     }
   });
-  program.command('help').description('show help').argument('[command...]').action((cmd: string[]) => {
-    let c: Command = program;
-    for (const name of cmd) {
-      const sub = c.commands.find((x) => x.name() === name || x.aliases().includes(name));
-      if (!sub) break;
-      c = sub;
-    }
-    c.outputHelp();
-  });
+  program
+    .command('help')
+    .description('show help')
+    .argument('[command...]')
+    .action((cmd: string[]) => {
+      let c: Command = program;
+      for (const name of cmd) {
+        const sub = c.commands.find((x) => x.name() === name || x.aliases().includes(name));
+        if (!sub) break;
+        c = sub;
+      }
+      c.outputHelp();
+    });
   return program;
 }
 

@@ -72,29 +72,77 @@ export async function startNode(config: Config): Promise<RunningNode> {
   const workers = new Workers();
   const layout = await LayoutManager.open(config.metadataDir, key.id, config.replicationFactor);
   const peering = new Peering({
-    netapp, publicAddr: config.rpcPublicAddr, bootstrap: config.bootstrapPeers, peerListFile: join(config.metadataDir, 'peer_list'),
+    netapp,
+    publicAddr: config.rpcPublicAddr,
+    bootstrap: config.bootstrapPeers,
+    peerListFile: join(config.metadataDir, 'peer_list'),
     pingIntervalMs: envMs('GARAGE_PING_INTERVAL_MS'),
   });
-  const system = new System({ rpc: netapp, layout, membership: peering, publicAddr: config.rpcPublicAddr ?? null, bindAddr: config.rpcBindAddr, dirs: { meta: config.metadataDir, data: config.dataDirs[0]!.path }, logger: logger('system') });
+  const system = new System({
+    rpc: netapp,
+    layout,
+    membership: peering,
+    publicAddr: config.rpcPublicAddr ?? null,
+    bindAddr: config.rpcBindAddr,
+    dirs: { meta: config.metadataDir, data: config.dataDirs[0]!.path },
+    logger: logger('system'),
+  });
 
   const blocks = new BlockManager({
-    db, rpc: netapp, layout, dataDirs: config.dataDirs, compressionLevel: config.compressionLevel, fsync: config.dataFsync,
-    consistency: config.consistencyMode, logger: logger('block'), workers, gcDelayMs: envMs('GARAGE_BLOCK_GC_DELAY_MS'),
+    db,
+    rpc: netapp,
+    layout,
+    dataDirs: config.dataDirs,
+    compressionLevel: config.compressionLevel,
+    fsync: config.dataFsync,
+    consistency: config.consistencyMode,
+    logger: logger('block'),
+    workers,
+    gcDelayMs: envMs('GARAGE_BLOCK_GC_DELAY_MS'),
     rttOf: (node) => peering.peers().find((p) => p.id === node)?.rttMs,
   });
-  const model = new Model({ db, rpc: netapp, layout, blocks, consistency: config.consistencyMode, logger: logger('table'), workers });
+  const model = new Model({
+    db,
+    rpc: netapp,
+    layout,
+    blocks,
+    consistency: config.consistencyMode,
+    logger: logger('table'),
+    workers,
+  });
   const helpers = new ModelHelpers(model);
-  const sync = new SyncManager({ model, rpc: netapp, layout, system, workers, logger: logger('sync'), intervalMs: envMs('GARAGE_SYNC_INTERVAL_MS') ?? 10 * 60_000,
-    tombstoneDelayMs: envMs('GARAGE_TOMBSTONE_GC_DELAY_MS') ?? 24 * 3600_000, gcIntervalMs: envMs('GARAGE_GC_INTERVAL_MS') ?? 10 * 60_000,
+  const sync = new SyncManager({
+    model,
+    rpc: netapp,
+    layout,
+    system,
+    workers,
+    logger: logger('sync'),
+    intervalMs: envMs('GARAGE_SYNC_INTERVAL_MS') ?? 10 * 60_000,
+    tombstoneDelayMs: envMs('GARAGE_TOMBSTONE_GC_DELAY_MS') ?? 24 * 3600_000,
+    gcIntervalMs: envMs('GARAGE_GC_INTERVAL_MS') ?? 10 * 60_000,
   });
   const repair = new Repair(model, sync, logger('repair'));
-  const admin = new AdminRpc({ rpc: netapp, system, model, helpers, workers, replicationFactor: config.replicationFactor, repair });
+  const admin = new AdminRpc({
+    rpc: netapp,
+    system,
+    model,
+    helpers,
+    workers,
+    replicationFactor: config.replicationFactor,
+    repair,
+  });
   netapp.on('peer-connected', (id) => {
     void system.pullLayout(id).then(() => sync.trigger());
   });
   await peering.start();
   const lifecycle = new LifecycleWorker({
-    model, layout, self: key.id, isUp: (n) => peering.peers().some((p) => p.id === n && p.connected), logger: logger('lifecycle'), dayMs: envMs('GARAGE_LIFECYCLE_DAY_MS'),
+    model,
+    layout,
+    self: key.id,
+    isUp: (n) => peering.peers().some((p) => p.id === n && p.connected),
+    logger: logger('lifecycle'),
+    dayMs: envMs('GARAGE_LIFECYCLE_DAY_MS'),
   });
   const staleUploads = new StaleUploadCleaner(model, logger('model'), envMs('GARAGE_STALE_UPLOAD_AGE_MS'));
   model.start();
@@ -102,25 +150,72 @@ export async function startNode(config: Config): Promise<RunningNode> {
   sync.start();
   staleUploads.start(envMs('GARAGE_GC_INTERVAL_MS'));
   lifecycle.start(envMs('GARAGE_LIFECYCLE_INTERVAL_MS'));
-  const scrub = new ScrubWorker(config.metadataDir, { repair, workers, logger: logger('scrub'), everyMs: envMs('GARAGE_SCRUB_EVERY_MS'), checkMs: envMs('GARAGE_SCRUB_CHECK_MS') });
+  const scrub = new ScrubWorker(config.metadataDir, {
+    repair,
+    workers,
+    logger: logger('scrub'),
+    everyMs: envMs('GARAGE_SCRUB_EVERY_MS'),
+    checkMs: envMs('GARAGE_SCRUB_CHECK_MS'),
+  });
   if (!config.disableScrub) scrub.start();
 
   const metrics = new Metrics(model, system);
   let s3Server: Server | undefined;
   if (config.s3Api.bindAddr) {
-    s3Server = await startHttpServer(config.s3Api.bindAddr, s3Handler({ model, helpers, region: config.s3Api.region, rootDomain: config.s3Api.rootDomain, blockSize: config.blockSize, logger: logger('s3'), postFormTimeoutMs: envMs('GARAGE_POST_FORM_TIMEOUT_MS'), observe: (e, st, sec) => metrics.observe(e, st, sec) }), logger('s3'), 'S3 API', httpLimits());
+    s3Server = await startHttpServer(
+      config.s3Api.bindAddr,
+      s3Handler({
+        model,
+        helpers,
+        region: config.s3Api.region,
+        rootDomain: config.s3Api.rootDomain,
+        blockSize: config.blockSize,
+        logger: logger('s3'),
+        postFormTimeoutMs: envMs('GARAGE_POST_FORM_TIMEOUT_MS'),
+        observe: (e, st, sec) => metrics.observe(e, st, sec),
+      }),
+      logger('s3'),
+      'S3 API',
+      httpLimits(),
+    );
     log.info({ addr: config.s3Api.bindAddr }, 'S3 API listening');
   }
 
   let webServer: Server | undefined;
   if (config.s3Web?.bindAddr) {
-    webServer = await startHttpServer(config.s3Web.bindAddr, webHandler({ model, helpers, logger: logger('web'), rootDomain: config.s3Web.rootDomain, index: config.s3Web.index }), logger('web'), 'web', httpLimits());
+    webServer = await startHttpServer(
+      config.s3Web.bindAddr,
+      webHandler({
+        model,
+        helpers,
+        logger: logger('web'),
+        rootDomain: config.s3Web.rootDomain,
+        index: config.s3Web.index,
+      }),
+      logger('web'),
+      'web',
+      httpLimits(),
+    );
     log.info({ addr: config.s3Web.bindAddr }, 'website endpoint listening');
   }
 
   let adminServer: Server | undefined;
   if (config.admin.bindAddr) {
-    adminServer = await startHttpServer(config.admin.bindAddr, adminHttpHandler({ system, admin, metrics, adminToken: config.admin.adminToken, metricsToken: config.admin.metricsToken, replicationFactor: config.replicationFactor, consistency: config.consistencyMode }), logger('admin'), 'admin API', httpLimits());
+    adminServer = await startHttpServer(
+      config.admin.bindAddr,
+      adminHttpHandler({
+        system,
+        admin,
+        metrics,
+        adminToken: config.admin.adminToken,
+        metricsToken: config.admin.metricsToken,
+        replicationFactor: config.replicationFactor,
+        consistency: config.consistencyMode,
+      }),
+      logger('admin'),
+      'admin API',
+      httpLimits(),
+    );
     log.info({ addr: config.admin.bindAddr }, 'admin API listening');
   }
 
@@ -129,14 +224,21 @@ export async function startNode(config: Config): Promise<RunningNode> {
     stopping ??= (async () => {
       log.info('shutting down');
       // Requests in progress get 10 s to finish; then their connections are cut.
-      await Promise.all([s3Server, webServer, adminServer].filter((x): x is Server => x !== undefined).map((srv) => new Promise<void>((r) => {
-        const force = setTimeout(() => srv.closeAllConnections(), 10_000);
-        srv.close(() => {
-          clearTimeout(force);
-          r();
-        });
-        srv.closeIdleConnections();
-      })));
+      await Promise.all(
+        [s3Server, webServer, adminServer]
+          .filter((x): x is Server => x !== undefined)
+          .map(
+            (srv) =>
+              new Promise<void>((r) => {
+                const force = setTimeout(() => srv.closeAllConnections(), 10_000);
+                srv.close(() => {
+                  clearTimeout(force);
+                  r();
+                });
+                srv.closeIdleConnections();
+              }),
+          ),
+      );
       sync.stop();
       staleUploads.stop();
       lifecycle.stop();

@@ -9,7 +9,20 @@ import { dirname, join, relative, resolve } from 'node:path';
 
 const SRC = resolve(import.meta.dirname, '../src');
 // Rank of each top-level directory of src/ (a file directly in src/ is the top).
-const RANK: Record<string, number> = { util: 0, db: 1, net: 2, rpc: 3, table: 4, block: 4, model: 5, admin: 6, api: 7, cli: 7, web: 8, '': 9 };
+const RANK: Record<string, number> = {
+  util: 0,
+  db: 1,
+  net: 2,
+  rpc: 3,
+  table: 4,
+  block: 4,
+  model: 5,
+  admin: 6,
+  api: 7,
+  cli: 7,
+  web: 8,
+  '': 9,
+};
 
 function files(dir: string): string[] {
   return readdirSync(dir).flatMap((e) => {

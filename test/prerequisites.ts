@@ -5,13 +5,20 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
-const TOOLS: [bin: string, pkg: string][] = [['aws', 'awscli'], ['rclone', 'rclone'], ['s3cmd', 's3cmd'], ['restic', 'restic']];
+const TOOLS: [bin: string, pkg: string][] = [
+  ['aws', 'awscli'],
+  ['rclone', 'rclone'],
+  ['s3cmd', 's3cmd'],
+  ['restic', 'restic'],
+];
 const missing = TOOLS.filter(([bin]) => !existsSync(`/usr/bin/${bin}`)).map(([, pkg]) => pkg);
 if (missing.length > 0) {
   const cmd = `apt-get update && apt-get install -y ${missing.join(' ')}`;
   const root = process.getuid?.() === 0;
   if (!root || !existsSync('/usr/bin/apt-get')) {
-    process.stderr.write(`npm test needs the Debian packages ${missing.join(', ')}. Install them first:\n  sudo ${cmd}\n`);
+    process.stderr.write(
+      `npm test needs the Debian packages ${missing.join(', ')}. Install them first:\n  sudo ${cmd}\n`,
+    );
     process.exit(1);
   }
   process.stderr.write(`installing ${missing.join(', ')} for the integration tests …\n`);

@@ -111,7 +111,8 @@ export class BlockManager {
   /** Decompresses a stored block and checks its hash. */
   async decode(hash: Buffer, b: StoredBlock): Promise<Buffer> {
     const plain = b.compressed ? await decompress(b.data) : b.data;
-    if (!BlockManager.hash(plain).equals(hash)) throw new BlockError(`block ${hash.toString('hex')} is corrupt (hash mismatch)`);
+    if (!BlockManager.hash(plain).equals(hash))
+      throw new BlockError(`block ${hash.toString('hex')} is corrupt (hash mismatch)`);
     return plain;
   }
 
@@ -122,7 +123,14 @@ export class BlockManager {
     const { write } = quorums(this.opts.layout.replicationFactor(), this.opts.consistency);
     const done = this.opts.layout.beginWrite();
     try {
-      await callQuorumSets(this.opts.rpc, this.opts.layout.writeSets(hash), BLOCK.put, { hash, data: stored.data, compressed: stored.compressed }, (n) => Math.min(n, write), { priority: 'background', timeoutMs: 60_000 });
+      await callQuorumSets(
+        this.opts.rpc,
+        this.opts.layout.writeSets(hash),
+        BLOCK.put,
+        { hash, data: stored.data, compressed: stored.compressed },
+        (n) => Math.min(n, write),
+        { priority: 'background', timeoutMs: 60_000 },
+      );
     } finally {
       done();
     }
@@ -138,25 +146,33 @@ export class BlockManager {
       try {
         return await this.decode(hash, local);
       } catch (e) {
-        this.opts.logger.warn({ block: hash.toString('hex'), err: errorMessage(e) }, 'local block unreadable; trying replicas');
+        this.opts.logger.warn(
+          { block: hash.toString('hex'), err: errorMessage(e) },
+          'local block unreadable; trying replicas',
+        );
         await this.store.delete(hash);
       }
     }
     const self = this.opts.rpc.id;
     if (this.refcount(hash) > 0 && this.shouldHold(hash)) await this.requeue(hash);
     const rtt = (n: string) => this.opts.rttOf?.(n) ?? Number.MAX_SAFE_INTEGER;
-    const nodes = [...new Set([...this.opts.layout.readNodes(hash), ...this.opts.layout.writeSets(hash).flat()])].filter((n) => n !== self).sort((a, b) => rtt(a) - rtt(b));
+    const nodes = [...new Set([...this.opts.layout.readNodes(hash), ...this.opts.layout.writeSets(hash).flat()])]
+      .filter((n) => n !== self)
+      .sort((a, b) => rtt(a) - rtt(b));
     const errors: string[] = [];
     for (const node of nodes) {
       try {
-        const b = (await call(this.opts.rpc, node, BLOCK.get, { hash }, { priority: 'background', timeoutMs: 30_000 })).body;
+        const b = (await call(this.opts.rpc, node, BLOCK.get, { hash }, { priority: 'background', timeoutMs: 30_000 }))
+          .body;
         if (b) return await this.decode(hash, b);
         errors.push(`${node.slice(0, 16)}: not found`);
       } catch (e) {
         errors.push(`${node.slice(0, 16)}: ${errorMessage(e)}`);
       }
     }
-    const err = new BlockError(`block ${hash.toString('hex')} could not be read${errors.length ? ` (${errors.join('; ')})` : ''}`);
+    const err = new BlockError(
+      `block ${hash.toString('hex')} could not be read${errors.length ? ` (${errors.join('; ')})` : ''}`,
+    );
     this.opts.logger.error({ block: hash.toString('hex'), err: err.message }, 'block missing on every replica asked');
     throw err;
   }
@@ -165,7 +181,9 @@ export class BlockManager {
 
   #rcGet(tx: Tx, hash: Buffer): { count: number; zeroSince: number } {
     const b = tx.get(this.rc, hash);
-    return b ? { count: Number(b.readBigUInt64BE(0)), zeroSince: Number(b.readBigUInt64BE(8)) } : { count: 0, zeroSince: 0 };
+    return b
+      ? { count: Number(b.readBigUInt64BE(0)), zeroSince: Number(b.readBigUInt64BE(8)) }
+      : { count: 0, zeroSince: 0 };
   }
 
   /** One more reference to a block. */
@@ -314,10 +332,17 @@ export class BlockManager {
     if (targets.length === 0) return;
     let stored: StoredBlock | undefined;
     for (const node of targets) {
-      if ((await call(this.opts.rpc, node, BLOCK.has, { hash }, { priority: 'background', timeoutMs: 30_000 })).body) continue;
+      if ((await call(this.opts.rpc, node, BLOCK.has, { hash }, { priority: 'background', timeoutMs: 30_000 })).body)
+        continue;
       stored ??= await this.store.read(hash);
       if (!stored) return;
-      await call(this.opts.rpc, node, BLOCK.put, { hash, data: stored.data, compressed: stored.compressed }, { priority: 'background', timeoutMs: 60_000 });
+      await call(
+        this.opts.rpc,
+        node,
+        BLOCK.put,
+        { hash, data: stored.data, compressed: stored.compressed },
+        { priority: 'background', timeoutMs: 60_000 },
+      );
     }
     await this.store.delete(hash);
     this.opts.logger.debug({ block: hash.toString('hex') }, 'block offloaded');
@@ -337,9 +362,15 @@ export class BlockManager {
   }
 
   /** What this node knows of a block: refcount, local copy, references. */
-  async info(hash: Buffer): Promise<{ refcount: number; stored?: { path: string; compressed: boolean; size: number }; error?: string }> {
+  async info(
+    hash: Buffer,
+  ): Promise<{ refcount: number; stored?: { path: string; compressed: boolean; size: number }; error?: string }> {
     const e = this.errors.get(hash);
-    return { refcount: this.refcount(hash), stored: await this.store.locate(hash), error: e ? e.subarray(12).toString() : undefined };
+    return {
+      refcount: this.refcount(hash),
+      stored: await this.store.locate(hash),
+      error: e ? e.subarray(12).toString() : undefined,
+    };
   }
 
   /** Lists blocks whose resync failed: hash, tries, next retry, error. */

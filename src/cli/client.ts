@@ -28,7 +28,9 @@ export class AdminClient {
       try {
         id = (await readFile(join(config.metadataDir, 'node_key.pub'))).toString('hex');
       } catch {
-        throw new AdminError(`cannot read the node key in ${config.metadataDir} (has 'garage server' been started with this configuration?); or use --rpc-host <id>@<addr>`);
+        throw new AdminError(
+          `cannot read the node key in ${config.metadataDir} (has 'garage server' been started with this configuration?); or use --rpc-host <id>@<addr>`,
+        );
       }
       addr = localAddr(config.rpcPublicAddr ?? config.rpcBindAddr);
     }
@@ -37,7 +39,9 @@ export class AdminClient {
       await netapp.connect(id, addr);
     } catch (e) {
       await netapp.close();
-      throw new AdminError(`cannot reach the garage daemon at ${addr} (node ${id.slice(0, 16)}…): ${errorMessage(e)}. Is 'garage server' running, with the same rpc_secret?`);
+      throw new AdminError(
+        `cannot reach the garage daemon at ${addr} (node ${id.slice(0, 16)}…): ${errorMessage(e)}. Is 'garage server' running, with the same rpc_secret?`,
+      );
     }
     return new AdminClient(netapp, id);
   }

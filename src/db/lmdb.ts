@@ -16,7 +16,8 @@ class LmdbTree implements Tree {
   *range(opts: RangeOptions): Iterable<[Buffer, Buffer]> {
     // lmdb's reverse ranges go from start (high) down to end (low), exclusive of end.
     if (!opts.reverse) {
-      for (const { key, value } of this.inner.getRange({ start: opts.start, end: opts.end, limit: opts.limit })) yield [key, value];
+      for (const { key, value } of this.inner.getRange({ start: opts.start, end: opts.end, limit: opts.limit }))
+        yield [key, value];
       return;
     }
     let n = 0;
@@ -68,7 +69,10 @@ export class LmdbDb implements Db {
   tree(name: string): Tree {
     let t = this.trees.get(name);
     if (!t) {
-      t = new LmdbTree(name, this.root.openDB<Buffer, Buffer>({ name, encoding: 'binary', keyEncoding: 'binary', compression: false }));
+      t = new LmdbTree(
+        name,
+        this.root.openDB<Buffer, Buffer>({ name, encoding: 'binary', keyEncoding: 'binary', compression: false }),
+      );
       this.trees.set(name, t);
     }
     return t;

@@ -55,19 +55,57 @@ export interface BucketEntry {
 
 /** A new, empty bucket. */
 export function newBucket(id: Buffer): BucketEntry {
-  return { id, deleted: false, created: Date.now(), aliases: [], localAliases: [], keys: [], website: { ts: 0, v: null }, cors: { ts: 0, v: null }, lifecycle: { ts: 0, v: null }, quotas: { ts: 0, v: { maxSize: null, maxObjects: null } } };
+  return {
+    id,
+    deleted: false,
+    created: Date.now(),
+    aliases: [],
+    localAliases: [],
+    keys: [],
+    website: { ts: 0, v: null },
+    cors: { ts: 0, v: null },
+    lifecycle: { ts: 0, v: null },
+    quotas: { ts: 0, v: { maxSize: null, maxObjects: null } },
+  };
 }
 
-type Row = [Buffer, boolean, number, LwwMap<boolean>, LwwMap<boolean>, LwwMap<Perms>, Lww<WebsiteConfig | null>, Lww<{ maxSize: number | null; maxObjects: number | null }>, Lww<CorsRule[] | null>, Lww<LifecycleRule[] | null>];
+type Row = [
+  Buffer,
+  boolean,
+  number,
+  LwwMap<boolean>,
+  LwwMap<boolean>,
+  LwwMap<Perms>,
+  Lww<WebsiteConfig | null>,
+  Lww<{ maxSize: number | null; maxObjects: number | null }>,
+  Lww<CorsRule[] | null>,
+  Lww<LifecycleRule[] | null>,
+];
 
 export const bucketSchema: TableSchema<BucketEntry> = {
   name: 'bucket',
   replication: 'full',
   partitionKey: (e) => e.id,
   sortKey: () => Buffer.alloc(0),
-  encode: (e) => encodeVersioned(1, [e.id, e.deleted, e.created, e.aliases, e.localAliases, e.keys, e.website, e.quotas, e.cors, e.lifecycle] satisfies Row),
+  encode: (e) =>
+    encodeVersioned(1, [
+      e.id,
+      e.deleted,
+      e.created,
+      e.aliases,
+      e.localAliases,
+      e.keys,
+      e.website,
+      e.quotas,
+      e.cors,
+      e.lifecycle,
+    ] satisfies Row),
   decode: (b) => {
-    const [id, deleted, created, aliases, localAliases, keys, website, quotas, cors, lifecycle] = decodeVersioned(1, b, 'bucket') as Row;
+    const [id, deleted, created, aliases, localAliases, keys, website, quotas, cors, lifecycle] = decodeVersioned(
+      1,
+      b,
+      'bucket',
+    ) as Row;
     return { id, deleted, created, aliases, localAliases, keys, website, quotas, cors, lifecycle };
   },
   merge: (a, b) => {

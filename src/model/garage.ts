@@ -55,7 +55,8 @@ export class Model {
     this.#layout = o.layout;
     this.#rpc = o.rpc;
     const topt = { consistency: o.consistency, logger: o.logger, workers: o.workers };
-    const mk = <E>(schema: ConstructorParameters<typeof Table<E>>[0]) => new Table<E>(schema, o.db, o.rpc, o.layout, topt);
+    const mk = <E>(schema: ConstructorParameters<typeof Table<E>>[0]) =>
+      new Table<E>(schema, o.db, o.rpc, o.layout, topt);
     this.blocks = o.blocks;
     this.workers = o.workers;
     this.counters = o.db.tree('counter:bucket');
@@ -70,7 +71,12 @@ export class Model {
     };
     const deleteRows = <E extends { deleted: boolean; sk: Buffer }>(t: Table<E>, tx: Tx, pk: Buffer) => {
       const prefix = t.partitionHash(pk);
-      const rows = [...tx.range(t.store, { start: Buffer.concat([prefix, Buffer.from([0])]), end: Buffer.concat([prefix, Buffer.alloc(32, 0xff)]) })];
+      const rows = [
+        ...tx.range(t.store, {
+          start: Buffer.concat([prefix, Buffer.from([0])]),
+          end: Buffer.concat([prefix, Buffer.alloc(32, 0xff)]),
+        }),
+      ];
       for (const [, v] of rows) {
         const e = t.schema.decode(v);
         if (e.sk.length > 0 && !e.deleted) t.applyInTx(tx, { ...e, deleted: true });
@@ -79,8 +85,20 @@ export class Model {
     this.object = mk(
       objectSchema({
         versionGone: (tx, uuid, multipart, bucketId, key) => {
-          this.version.queueInsert(tx, { uuid, sk: empty, deleted: true, header: { bucketId, key, parts: null }, blocks: [] });
-          if (multipart) this.mpu.queueInsert(tx, { uploadId: uuid, sk: empty, deleted: true, header: { bucketId, key, created: 0 } });
+          this.version.queueInsert(tx, {
+            uuid,
+            sk: empty,
+            deleted: true,
+            header: { bucketId, key, parts: null },
+            blocks: [],
+          });
+          if (multipart)
+            this.mpu.queueInsert(tx, {
+              uploadId: uuid,
+              sk: empty,
+              deleted: true,
+              header: { bucketId, key, created: 0 },
+            });
         },
         countsChanged: (tx, bucketId, objects, bytes, uploads) => {
           const cur = this.localCounts(bucketId, tx);
@@ -107,14 +125,24 @@ export class Model {
         },
       }),
     );
-    this.blockRef = mk(blockRefSchema({ incref: (tx, h) => o.blocks.incref(tx, h), decref: (tx, h) => o.blocks.decref(tx, h) }));
+    this.blockRef = mk(
+      blockRefSchema({ incref: (tx, h) => o.blocks.incref(tx, h), decref: (tx, h) => o.blocks.decref(tx, h) }),
+    );
     this.mpu = mk(
       mpuSchema({
         deleteParts: (tx, id) => deleteRows(this.mpu, tx, id),
         headerDeleted: (tx, id) => rowDeleted(this.mpu, tx, id),
       }),
     );
-    this.#tables = [this.bucket, this.bucketAlias, this.key, this.object, this.version, this.blockRef, this.mpu] as unknown as Table<never>[];
+    this.#tables = [
+      this.bucket,
+      this.bucketAlias,
+      this.key,
+      this.object,
+      this.version,
+      this.blockRef,
+      this.mpu,
+    ] as unknown as Table<never>[];
   }
 
   /** The timestamp for a new version of an object (read from a quorum: see nextVersionTs). */
@@ -125,13 +153,21 @@ export class Model {
   /** A bucket's counts from this node's object rows (in a transaction when given). */
   localCounts(bucketId: Buffer, tx?: Tx): BucketCounts {
     const b = tx ? tx.get(this.counters, bucketId) : this.counters.get(bucketId);
-    return b ? { objects: Number(b.readBigInt64BE(0)), bytes: Number(b.readBigInt64BE(8)), uploads: Number(b.readBigInt64BE(16)) } : { objects: 0, bytes: 0, uploads: 0 };
+    return b
+      ? {
+          objects: Number(b.readBigInt64BE(0)),
+          bytes: Number(b.readBigInt64BE(8)),
+          uploads: Number(b.readBigInt64BE(16)),
+        }
+      : { objects: 0, bytes: 0, uploads: 0 };
   }
 
   /** A bucket's counts, from its replicas (the highest each reports: a lagging replica undercounts). */
   async bucketCounts(bucketId: Buffer): Promise<BucketCounts> {
     const nodes = this.#layout.readNodes(this.object.partitionHash(bucketId));
-    const answers = await Promise.allSettled(nodes.map((n) => call(this.#rpc, n, COUNTER, { bucketId }, { timeoutMs: 10_000, priority: 'high' })));
+    const answers = await Promise.allSettled(
+      nodes.map((n) => call(this.#rpc, n, COUNTER, { bucketId }, { timeoutMs: 10_000, priority: 'high' })),
+    );
     const out = { objects: 0, bytes: 0, uploads: 0 };
     for (const a of answers) {
       if (a.status !== 'fulfilled') continue;

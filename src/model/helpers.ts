@@ -40,7 +40,8 @@ export class ModelHelpers {
     if (/^[0-9a-f]{2,64}$/.test(pattern)) {
       const matches = (await this.listBuckets()).filter((b) => b.id.toString('hex').startsWith(pattern));
       if (matches.length === 1) return matches[0]!;
-      if (matches.length > 1) throw new AdminError(`bucket id prefix '${pattern}' is ambiguous (${matches.length} buckets match)`);
+      if (matches.length > 1)
+        throw new AdminError(`bucket id prefix '${pattern}' is ambiguous (${matches.length} buckets match)`);
     }
     throw new AdminError(`bucket '${pattern}' not found`);
   }
@@ -57,7 +58,10 @@ export class ModelHelpers {
 
   /** Creates a bucket with a global alias (and owner permissions for a key, if given). */
   async createBucket(name: string, owner?: KeyEntry): Promise<BucketEntry> {
-    if (!validBucketName(name)) throw new AdminError(`invalid bucket name '${name}': 3-63 characters among a-z, 0-9, '.', '-', starting and ending with a letter or digit`);
+    if (!validBucketName(name))
+      throw new AdminError(
+        `invalid bucket name '${name}': 3-63 characters among a-z, 0-9, '.', '-', starting and ending with a letter or digit`,
+      );
     const existing = await this.resolveBucket(name, owner);
     if (existing && (await this.getBucket(existing))) throw new AdminError(`bucket '${name}' already exists`);
     let b = newBucket(randomBytes(32));
@@ -107,8 +111,11 @@ export class ModelHelpers {
     // Uploads first: should this fail, the bucket stays and a retry finishes the job, whereas a
     // bucket deleted first would leave uploads nobody can reach or abort, their blocks kept forever.
     await this.abortUploads(b.id);
-    for (const name of this.globalAliases(b)) await this.m.bucketAlias.insert({ name, bucket: { ts: Date.now(), v: null } });
-    for (const [keyId, p] of b.keys) if (p.v.read || p.v.write || p.v.owner) await this.setKeyPerms(b, keyId, { read: false, write: false, owner: false }, true);
+    for (const name of this.globalAliases(b))
+      await this.m.bucketAlias.insert({ name, bucket: { ts: Date.now(), v: null } });
+    for (const [keyId, p] of b.keys)
+      if (p.v.read || p.v.write || p.v.owner)
+        await this.setKeyPerms(b, keyId, { read: false, write: false, owner: false }, true);
     await this.m.bucket.insert({ ...newBucket(b.id), created: b.created, deleted: true });
   }
 
@@ -131,17 +138,21 @@ export class ModelHelpers {
     if (exact.length === 1) return exact[0]!;
     const matches = keys.filter((k) => k.id.startsWith(pattern) || k.name.v === pattern);
     if (matches.length === 1) return matches[0]!;
-    if (matches.length > 1) throw new AdminError(`key '${pattern}' is ambiguous: ${matches.map((k) => `${k.id} (${k.name.v})`).join(', ')}`);
+    if (matches.length > 1)
+      throw new AdminError(`key '${pattern}' is ambiguous: ${matches.map((k) => `${k.id} (${k.name.v})`).join(', ')}`);
     throw new AdminError(`key '${pattern}' not found`);
   }
 
   /** Creates a key (or imports one with a given id and secret). */
   async createKey(name: string, id?: string, secret?: string): Promise<KeyEntry> {
     if (id !== undefined) {
-      if (!/^GK[0-9a-f]{24}$/.test(id)) throw new AdminError(`invalid key id '${id}': expected GK followed by 24 hex characters`);
-      if (!secret || !/^[0-9a-f]{64}$/.test(secret)) throw new AdminError('invalid secret key: expected 64 hex characters');
+      if (!/^GK[0-9a-f]{24}$/.test(id))
+        throw new AdminError(`invalid key id '${id}': expected GK followed by 24 hex characters`);
+      if (!secret || !/^[0-9a-f]{64}$/.test(secret))
+        throw new AdminError('invalid secret key: expected 64 hex characters');
       const existing = await this.m.key.get(Buffer.from(id), EMPTY);
-      if (existing) throw new AdminError(`key ${id} already exists${existing.deleted ? ' (deleted; ids cannot be reused)' : ''}`);
+      if (existing)
+        throw new AdminError(`key ${id} already exists${existing.deleted ? ' (deleted; ids cannot be reused)' : ''}`);
     }
     const k = newKey(name, id, secret);
     await this.m.key.insert(k);
@@ -153,7 +164,8 @@ export class ModelHelpers {
     for (const [bid, p] of k.buckets) {
       if (!(p.v.read || p.v.write || p.v.owner)) continue;
       const b = await this.getBucket(Buffer.from(bid, 'hex'));
-      if (b) await this.m.bucket.insert({ ...b, keys: lwwSet(b.keys, k.id, { read: false, write: false, owner: false }) });
+      if (b)
+        await this.m.bucket.insert({ ...b, keys: lwwSet(b.keys, k.id, { read: false, write: false, owner: false }) });
     }
     await this.m.key.insert({ ...k, deleted: true, secret: '' });
   }

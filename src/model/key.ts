@@ -42,13 +42,31 @@ export const keySchema: TableSchema<KeyEntry> = {
   replication: 'full',
   partitionKey: (e) => Buffer.from(e.id),
   sortKey: () => Buffer.alloc(0),
-  encode: (e) => encodeVersioned(1, [e.id, e.secret, e.deleted, e.name, e.allowCreateBucket, e.buckets, e.localAliases] satisfies Row),
+  encode: (e) =>
+    encodeVersioned(1, [
+      e.id,
+      e.secret,
+      e.deleted,
+      e.name,
+      e.allowCreateBucket,
+      e.buckets,
+      e.localAliases,
+    ] satisfies Row),
   decode: (b) => {
     const [id, secret, deleted, name, allowCreateBucket, buckets, localAliases] = decodeVersioned(1, b, 'key') as Row;
     return { id, secret, deleted, name, allowCreateBucket, buckets, localAliases };
   },
   merge: (a, b) => {
-    if (a.deleted || b.deleted) return { ...a, secret: '', deleted: true, buckets: [], localAliases: [], name: mergeLww(a.name, b.name), allowCreateBucket: { ts: 0, v: false } };
+    if (a.deleted || b.deleted)
+      return {
+        ...a,
+        secret: '',
+        deleted: true,
+        buckets: [],
+        localAliases: [],
+        name: mergeLww(a.name, b.name),
+        allowCreateBucket: { ts: 0, v: false },
+      };
     return {
       id: a.id,
       secret: a.secret || b.secret,

@@ -43,7 +43,9 @@ export class LifecycleWorker {
     const now = Date.now();
     let expired = 0;
     let aborted = 0;
-    const buckets: BucketEntry[] = [...model.bucket.store.range({})].map(([, v]) => model.bucket.schema.decode(v)).filter((b) => !b.deleted && b.lifecycle.v?.some((r) => r.enabled));
+    const buckets: BucketEntry[] = [...model.bucket.store.range({})]
+      .map(([, v]) => model.bucket.schema.decode(v))
+      .filter((b) => !b.deleted && b.lifecycle.v?.some((r) => r.enabled));
     for (const b of buckets) {
       if (!this.#leads(b.id)) continue;
       const rules = b.lifecycle.v!.filter((r) => r.enabled);
@@ -55,12 +57,31 @@ export class LifecycleWorker {
         if (!o) continue;
         const v = visibleVersion(o);
         if (v && matching.some((r) => this.#expired(r, v.ts, now))) {
-          await model.object.insert({ bucketId: b.id, key: o.key, versions: [{ uuid: randomBytes(16), ts: await model.nextObjectTs(b.id, o.key), state: { t: 'complete', data: { t: 'deleteMarker' } } }] });
+          await model.object.insert({
+            bucketId: b.id,
+            key: o.key,
+            versions: [
+              {
+                uuid: randomBytes(16),
+                ts: await model.nextObjectTs(b.id, o.key),
+                state: { t: 'complete', data: { t: 'deleteMarker' } },
+              },
+            ],
+          });
           expired++;
         }
-        const old = o.versions.filter((x) => x.state.t === 'uploading' && x.state.multipart && matching.some((r) => r.abortMpuDays !== null && now - x.ts >= r.abortMpuDays * this.dayMs));
+        const old = o.versions.filter(
+          (x) =>
+            x.state.t === 'uploading' &&
+            x.state.multipart &&
+            matching.some((r) => r.abortMpuDays !== null && now - x.ts >= r.abortMpuDays * this.dayMs),
+        );
         if (old.length) {
-          await model.object.insert({ bucketId: b.id, key: o.key, versions: old.map((x) => ({ ...x, state: { t: 'aborted' as const } })) });
+          await model.object.insert({
+            bucketId: b.id,
+            key: o.key,
+            versions: old.map((x) => ({ ...x, state: { t: 'aborted' as const } })),
+          });
           aborted += old.length;
         }
       }
@@ -70,13 +91,20 @@ export class LifecycleWorker {
   }
 
   #expired(r: LifecycleRule, ts: number, now: number): boolean {
-    return (r.expirationDays !== null && now - ts >= r.expirationDays * this.dayMs) || (r.expirationDate !== null && now >= r.expirationDate);
+    return (
+      (r.expirationDays !== null && now - ts >= r.expirationDays * this.dayMs) ||
+      (r.expirationDate !== null && now >= r.expirationDate)
+    );
   }
 
   /** Runs a pass every `intervalMs` (default: hourly). */
   start(intervalMs = 3600_000): void {
     this.o.model.workers.register('lifecycle', 'expires objects and aborts old multipart uploads per bucket rules');
-    this.#periodic = new Periodic(intervalMs, () => this.pass(), (e) => this.o.logger.warn({ err: errorMessage(e) }, 'lifecycle pass failed'));
+    this.#periodic = new Periodic(
+      intervalMs,
+      () => this.pass(),
+      (e) => this.o.logger.warn({ err: errorMessage(e) }, 'lifecycle pass failed'),
+    );
   }
 
   stop(): void {

@@ -44,14 +44,18 @@ export function mpuSchema(hooks: MpuHooks): TableSchema<MpuEntry> {
     sortKey: (e) => e.sk,
     encode: (e) =>
       encodeVersioned(1, [
-        e.uploadId, e.sk, e.deleted,
+        e.uploadId,
+        e.sk,
+        e.deleted,
         e.header ? [e.header.bucketId, e.header.key, e.header.created] : null,
         e.part ? [e.part.etag, e.part.size, e.part.checksum ?? null] : null,
       ] satisfies Row),
     decode: (b) => {
       const [uploadId, sk, deleted, h, p] = decodeVersioned(1, b, 'mpu') as Row;
       return {
-        uploadId, sk, deleted,
+        uploadId,
+        sk,
+        deleted,
         header: h ? { bucketId: h[0], key: h[1], created: h[2] } : undefined,
         part: p ? { etag: p[0], size: p[1], checksum: p[2] ?? undefined } : undefined,
       };
@@ -64,7 +68,10 @@ export function mpuSchema(hooks: MpuHooks): TableSchema<MpuEntry> {
       part: a.deleted || b.deleted ? undefined : (a.part ?? b.part),
     }),
     isTombstone: (e) => e.deleted,
-    fixup: (tx, e) => (e.sk.length > 0 && !e.deleted && hooks.headerDeleted(tx, e.uploadId) ? { ...e, deleted: true, part: undefined } : e),
+    fixup: (tx, e) =>
+      e.sk.length > 0 && !e.deleted && hooks.headerDeleted(tx, e.uploadId)
+        ? { ...e, deleted: true, part: undefined }
+        : e,
     updated: (tx, old, cur) => {
       if (cur.sk.length === 0 && cur.deleted && !old?.deleted) hooks.deleteParts(tx, cur.uploadId);
     },

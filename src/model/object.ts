@@ -62,7 +62,9 @@ export function lastComplete(e: ObjectEntry): ObjectVersion | undefined {
 }
 
 /** The version a GET sees: the newest complete one unless it is a delete marker. */
-export function visibleVersion(e: ObjectEntry | undefined): (ObjectVersion & { state: { t: 'complete'; data: Exclude<VersionData, { t: 'deleteMarker' }> } }) | undefined {
+export function visibleVersion(
+  e: ObjectEntry | undefined,
+): (ObjectVersion & { state: { t: 'complete'; data: Exclude<VersionData, { t: 'deleteMarker' }> } }) | undefined {
   if (!e) return undefined;
   const v = lastComplete(e);
   if (!v || v.state.t !== 'complete' || v.state.data.t === 'deleteMarker') return undefined;
@@ -82,14 +84,20 @@ export function mergeVersions(a: ObjectVersion[], b: ObjectVersion[]): ObjectVer
     const cur = m.get(k);
     // Per version: the most advanced state, and the highest timestamp any replica gave it.
     if (!cur) m.set(k, v);
-    else m.set(k, { uuid: v.uuid, ts: Math.max(cur.ts, v.ts), state: stateRank(v.state) > stateRank(cur.state) ? v.state : cur.state });
+    else
+      m.set(k, {
+        uuid: v.uuid,
+        ts: Math.max(cur.ts, v.ts),
+        state: stateRank(v.state) > stateRank(cur.state) ? v.state : cur.state,
+      });
   }
   const all = [...m.values()].sort(cmpVersion);
   let lastIdx = -1;
-  for (let i = all.length - 1; i >= 0; i--) if (all[i]!.state.t === 'complete') {
-    lastIdx = i;
-    break;
-  }
+  for (let i = all.length - 1; i >= 0; i--)
+    if (all[i]!.state.t === 'complete') {
+      lastIdx = i;
+      break;
+    }
   // A newer complete version supersedes older ones, single PUTs still uploading included (their
   // completion will find nothing to complete: see `completion`); unfinished multipart uploads
   // survive it, as in S3.
@@ -107,7 +115,11 @@ export interface ObjectHooks {
 export function objectCounts(e: ObjectEntry | undefined): [objects: number, bytes: number, uploads: number] {
   if (!e) return [0, 0, 0];
   const v = visibleVersion(e);
-  return [v ? 1 : 0, v ? v.state.data.meta.size : 0, e.versions.filter((x) => x.state.t === 'uploading' && x.state.multipart).length];
+  return [
+    v ? 1 : 0,
+    v ? v.state.data.meta.size : 0,
+    e.versions.filter((x) => x.state.t === 'uploading' && x.state.multipart).length,
+  ];
 }
 
 /** Range filters of the object table. */
@@ -120,28 +132,39 @@ export interface ObjectFilter {
 type Row = [Buffer, string, [Buffer, number, VersionState][]];
 
 /** The object table: partition = bucket, sort = object key. */
-export function objectSchema(hooks: ObjectHooks): TableSchema<ObjectEntry> & { matches(e: ObjectEntry, f: unknown): boolean } {
+export function objectSchema(
+  hooks: ObjectHooks,
+): TableSchema<ObjectEntry> & { matches(e: ObjectEntry, f: unknown): boolean } {
   return {
     // Listing filters, applied to merged answers (see Table.getRange).
     matches: (e, f) => {
       const filter = f as ObjectFilter;
       if (filter.visible && visibleVersion(e)) return true;
       if (filter.uploads && e.versions.some((v) => v.state.t === 'uploading' && v.state.multipart)) return true;
-      if (filter.anyVersion && (visibleVersion(e) || e.versions.some((v) => v.state.t === 'uploading' && v.state.multipart))) return true;
+      if (
+        filter.anyVersion &&
+        (visibleVersion(e) || e.versions.some((v) => v.state.t === 'uploading' && v.state.multipart))
+      )
+        return true;
       return false;
     },
     name: 'object',
     replication: 'sharded',
     partitionKey: (e) => e.bucketId,
     sortKey: (e) => Buffer.from(e.key),
-    encode: (e) => encodeVersioned(1, [e.bucketId, e.key, e.versions.map((v) => [v.uuid, v.ts, v.state])] satisfies Row),
+    encode: (e) =>
+      encodeVersioned(1, [e.bucketId, e.key, e.versions.map((v) => [v.uuid, v.ts, v.state])] satisfies Row),
     decode: (b) => {
       const [bucketId, key, versions] = decodeVersioned(1, b, 'object') as Row;
       return { bucketId, key, versions: versions.map(([uuid, ts, state]) => ({ uuid, ts, state })) };
     },
     merge: (a, b) => ({ bucketId: a.bucketId, key: a.key, versions: mergeVersions(a.versions, b.versions) }),
     // Nothing left but a delete marker, or only aborted uploads: the row can go once every replica has it.
-    isTombstone: (e) => e.versions.every((v) => v.state.t === 'aborted') || (e.versions.length === 1 && e.versions[0]!.state.t === 'complete' && e.versions[0]!.state.data.t === 'deleteMarker'),
+    isTombstone: (e) =>
+      e.versions.every((v) => v.state.t === 'aborted') ||
+      (e.versions.length === 1 &&
+        e.versions[0]!.state.t === 'complete' &&
+        e.versions[0]!.state.data.t === 'deleteMarker'),
     // A completion only completes a version this replica holds as uploading. One it does not
     // hold was superseded (its rows and block references are being freed) or never reached it
     // (anti-entropy brings it), and must not be re-created above what superseded it. The
@@ -150,7 +173,10 @@ export function objectSchema(hooks: ObjectHooks): TableSchema<ObjectEntry> & { m
     // is safe because an upload in progress neither supersedes nor is superseded.
     completion: (incoming, old) => {
       const held = new Map((old?.versions ?? []).map((v) => [v.uuid.toString('hex'), v]));
-      return { ...incoming, versions: incoming.versions.filter((v) => held.get(v.uuid.toString('hex'))?.state.t === 'uploading') };
+      return {
+        ...incoming,
+        versions: incoming.versions.filter((v) => held.get(v.uuid.toString('hex'))?.state.t === 'uploading'),
+      };
     },
     updated: (tx, old, cur) => {
       const [o0, b0, u0] = objectCounts(old);
@@ -161,7 +187,8 @@ export function objectSchema(hooks: ObjectHooks): TableSchema<ObjectEntry> & { m
       for (const v of old.versions) {
         if (!hasVersionRows(v.state)) continue;
         const n = now.get(v.uuid.toString('hex'));
-        if (!n || n.state.t === 'aborted') hooks.versionGone(tx, v.uuid, v.state.t === 'uploading' && v.state.multipart, cur.bucketId, cur.key);
+        if (!n || n.state.t === 'aborted')
+          hooks.versionGone(tx, v.uuid, v.state.t === 'uploading' && v.state.multipart, cur.bucketId, cur.key);
       }
     },
   };

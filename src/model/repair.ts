@@ -166,4 +166,3 @@ export class Repair {
     return `${checked} block(s) checked, ${corrupt} corrupt`;
   }
 }
-

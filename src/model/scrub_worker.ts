@@ -61,7 +61,11 @@ export class ScrubWorker {
 
   start(): void {
     this.o.workers.register('scrub', 'reads every local block about once every 25 days and repairs corrupt ones');
-    this.#periodic = new Periodic(this.o.checkMs ?? 3600_000, () => this.tick(), (e) => this.o.logger.warn({ err: errorMessage(e) }, 'scheduled scrub failed'));
+    this.#periodic = new Periodic(
+      this.o.checkMs ?? 3600_000,
+      () => this.tick(),
+      (e) => this.o.logger.warn({ err: errorMessage(e) }, 'scheduled scrub failed'),
+    );
   }
 
   stop(): void {

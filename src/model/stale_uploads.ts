@@ -27,7 +27,10 @@ export class StaleUploadCleaner {
       const o = this.model.object.schema.decode(v);
       const stale = o.versions.filter((x) => x.state.t === 'uploading' && !x.state.multipart && x.ts < limit);
       if (stale.length === 0) continue;
-      await this.model.object.insert({ ...o, versions: stale.map((x) => ({ ...x, state: { t: 'aborted' as const } })) });
+      await this.model.object.insert({
+        ...o,
+        versions: stale.map((x) => ({ ...x, state: { t: 'aborted' as const } })),
+      });
       aborted += stale.length;
     }
     this.model.workers.report('stale uploads', { lastPass: new Date().toISOString(), aborted });
@@ -37,7 +40,11 @@ export class StaleUploadCleaner {
   /** Runs a pass every hour. */
   start(intervalMs = 3600_000): void {
     this.model.workers.register('stale uploads', 'aborts single PUTs interrupted by a crash');
-    this.#periodic = new Periodic(intervalMs, () => this.pass(), (e) => this.log.warn({ err: errorMessage(e) }, 'stale upload cleanup failed'));
+    this.#periodic = new Periodic(
+      intervalMs,
+      () => this.pass(),
+      (e) => this.log.warn({ err: errorMessage(e) }, 'stale upload cleanup failed'),
+    );
   }
 
   stop(): void {

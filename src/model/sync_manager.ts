@@ -29,7 +29,17 @@ export class SyncManager {
   #again = false;
   #stopped = false;
 
-  constructor(o: { model: Model; rpc: RpcTransport; layout: LayoutManager; system: System; workers: Workers; logger: Logger; intervalMs: number; tombstoneDelayMs: number; gcIntervalMs: number }) {
+  constructor(o: {
+    model: Model;
+    rpc: RpcTransport;
+    layout: LayoutManager;
+    system: System;
+    workers: Workers;
+    logger: Logger;
+    intervalMs: number;
+    tombstoneDelayMs: number;
+    gcIntervalMs: number;
+  }) {
     this.model = o.model;
     this.layout = o.layout;
     this.system = o.system;
@@ -37,7 +47,9 @@ export class SyncManager {
     this.log = o.logger;
     this.intervalMs = o.intervalMs;
     this.syncers = o.model.tables().map((t) => new TableSyncer<unknown>(t as never, o.rpc, o.layout, o.logger));
-    this.gcs = o.model.tables().map((t) => new TableGc<unknown>(t as never, o.rpc, o.layout, o.workers, o.logger, o.tombstoneDelayMs));
+    this.gcs = o.model
+      .tables()
+      .map((t) => new TableGc<unknown>(t as never, o.rpc, o.layout, o.workers, o.logger, o.tombstoneDelayMs));
     this.gcIntervalMs = o.gcIntervalMs;
     let live = this.layout.history.versions.length;
     this.layout.on('changed', (_h: unknown, newVersion: boolean) => {

@@ -66,13 +66,21 @@ export function versionSchema(hooks: VersionHooks): TableSchema<VersionEntry> {
     replication: 'sharded',
     partitionKey: (e) => e.uuid,
     sortKey: (e) => e.sk,
-    encode: (e) => encodeVersioned(1, [e.uuid, e.sk, e.deleted, e.header ? [e.header.bucketId, e.header.key, e.header.parts] : null, e.blocks] satisfies Row),
+    encode: (e) =>
+      encodeVersioned(1, [
+        e.uuid,
+        e.sk,
+        e.deleted,
+        e.header ? [e.header.bucketId, e.header.key, e.header.parts] : null,
+        e.blocks,
+      ] satisfies Row),
     decode: (b) => {
       const [uuid, sk, deleted, h, blocks] = decodeVersioned(1, b, 'version') as Row;
       return { uuid, sk, deleted, header: h ? { bucketId: h[0], key: h[1], parts: h[2] } : undefined, blocks };
     },
     merge: (a, b) => {
-      const header = a.header && b.header ? { ...a.header, parts: a.header.parts ?? b.header.parts } : (a.header ?? b.header);
+      const header =
+        a.header && b.header ? { ...a.header, parts: a.header.parts ?? b.header.parts } : (a.header ?? b.header);
       if (a.deleted || b.deleted) return { uuid: a.uuid, sk: a.sk, deleted: true, header, blocks: [] };
       return { uuid: a.uuid, sk: a.sk, deleted: false, header, blocks: mergeBlocks(a.blocks, b.blocks) };
     },
@@ -116,7 +124,9 @@ export interface BlockRefHooks {
 }
 
 /** The block_ref table schema: its hook feeds the local block refcounts. */
-export function blockRefSchema(hooks: BlockRefHooks): TableSchema<BlockRefEntry> & { partitionHash(pk: Buffer): Buffer } {
+export function blockRefSchema(
+  hooks: BlockRefHooks,
+): TableSchema<BlockRefEntry> & { partitionHash(pk: Buffer): Buffer } {
   return {
     name: 'block_ref',
     replication: 'sharded',

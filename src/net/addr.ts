@@ -59,7 +59,9 @@ export function parsePeerAddr(s: string): PeerAddr {
   if (at < 0) throw new NetError(`invalid peer "${s}": expected <node id>@<host>:<port>`);
   const id = str.slice(0, at).toLowerCase();
   if (!NODE_ID_RE.test(id)) {
-    throw new NetError(`invalid peer "${s}": node id must be 64 hex characters, got ${id.length} character(s)${/^[0-9a-f]*$/.test(id) ? '' : ' with non-hex'}`);
+    throw new NetError(
+      `invalid peer "${s}": node id must be 64 hex characters, got ${id.length} character(s)${/^[0-9a-f]*$/.test(id) ? '' : ' with non-hex'}`,
+    );
   }
   const addr = str.slice(at + 1);
   const hp = parseHostPort(addr);

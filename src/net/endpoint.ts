@@ -15,7 +15,11 @@ export interface Endpoint<Req, Res> {
 }
 
 /** Defines an endpoint. */
-export function endpoint<Req, Res>(name: string, request: z.ZodType<Req>, response: z.ZodType<Res>): Endpoint<Req, Res> {
+export function endpoint<Req, Res>(
+  name: string,
+  request: z.ZodType<Req>,
+  response: z.ZodType<Res>,
+): Endpoint<Req, Res> {
   return { name, request, response };
 }
 
@@ -36,12 +40,24 @@ function check<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
 }
 
 /** Calls an endpoint on a node; the answer is checked against the endpoint's schema. */
-export async function call<Req, Res>(rpc: RpcTransport, to: string, ep: Endpoint<Req, Res>, req: Req, opts?: CallOptions): Promise<{ body: Res; stream?: Readable }> {
+export async function call<Req, Res>(
+  rpc: RpcTransport,
+  to: string,
+  ep: Endpoint<Req, Res>,
+  req: Req,
+  opts?: CallOptions,
+): Promise<{ body: Res; stream?: Readable }> {
   const r = await rpc.call(to, ep.name, req, opts);
   return { body: check(ep.response, r.body, `answer to ${ep.name} from ${to.slice(0, 16)}`), stream: r.stream };
 }
 
 /** Serves an endpoint; a request that does not match its schema is refused with a clear error. */
-export function serve<Req, Res>(rpc: RpcTransport, ep: Endpoint<Req, Res>, handler: (from: string, req: Req, stream: Readable | undefined) => Promise<Res>): void {
-  rpc.register(ep.name, async (from, body, stream) => ({ body: await handler(from, check(ep.request, body, `${ep.name} request from ${from.slice(0, 16)}`), stream) }));
+export function serve<Req, Res>(
+  rpc: RpcTransport,
+  ep: Endpoint<Req, Res>,
+  handler: (from: string, req: Req, stream: Readable | undefined) => Promise<Res>,
+): void {
+  rpc.register(ep.name, async (from, body, stream) => ({
+    body: await handler(from, check(ep.request, body, `${ep.name} request from ${from.slice(0, 16)}`), stream),
+  }));
 }

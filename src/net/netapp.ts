@@ -25,7 +25,19 @@ import { formatHostPort, isNodeId, parseHostPort } from './addr.ts';
 import type { NodeKey } from './node_key.ts';
 import { InStream, OutSender, Scheduler, SendQueue } from './stream.ts';
 import { clientTlsOptions, makeTlsMaterial, peerNodeId, serverTlsOptions, type TlsMaterial } from './tls.ts';
-import { decode, encode, FIN, frame, FrameParser, header, Kind, MAX_MESSAGE_BYTES, MAX_PAYLOAD_BYTES, PROTOCOL_VERSION, u32 } from './wire.ts';
+import {
+  decode,
+  encode,
+  FIN,
+  frame,
+  FrameParser,
+  header,
+  Kind,
+  MAX_MESSAGE_BYTES,
+  MAX_PAYLOAD_BYTES,
+  PROTOCOL_VERSION,
+  u32,
+} from './wire.ts';
 
 const log = logger('net/netapp');
 
@@ -56,7 +68,12 @@ export interface RpcResponse {
  * when the handler settles. `signal` aborts when the caller cancels or the
  * connection drops.
  */
-export type RpcHandler = (from: string, body: unknown, stream: Readable | undefined, signal: AbortSignal) => Promise<RpcResponse>;
+export type RpcHandler = (
+  from: string,
+  body: unknown,
+  stream: Readable | undefined,
+  signal: AbortSignal,
+) => Promise<RpcResponse>;
 
 /** Construction options of a NetApp. */
 export interface NetAppOptions {
@@ -194,9 +211,14 @@ class Conn {
     });
     s.on('error', (e) => this.fail(e));
     s.on('close', () => this.fail(new NetError('connection closed')));
-    this.helloTimer = setTimeout(() => this.fail(new NetError('no HELLO from peer in time')), this.app.connectTimeoutMs);
+    this.helloTimer = setTimeout(
+      () => this.fail(new NetError('no HELLO from peer in time')),
+      this.app.connectTimeoutMs,
+    );
     this.helloTimer.unref();
-    this.sched.sendControl(frame(Kind.HELLO, 0, encode({ v: PROTOCOL_VERSION, id: this.app.id, window: this.app.streamWindow })));
+    this.sched.sendControl(
+      frame(Kind.HELLO, 0, encode({ v: PROTOCOL_VERSION, id: this.app.id, window: this.app.streamWindow })),
+    );
   }
 
   /** Calls in flight on this connection (both directions). */
@@ -260,13 +282,27 @@ class Conn {
     if (prio === undefined) return Promise.reject(new NetError(`invalid priority ${String(opts.priority)}`));
     const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     const msg = encode([endpoint, body, opts.stream !== undefined, prio, timeoutMs]);
-    if (msg.length > MAX_MESSAGE_BYTES) return Promise.reject(new NetError(`request message too large (${msg.length} bytes)`));
+    if (msg.length > MAX_MESSAGE_BYTES)
+      return Promise.reject(new NetError(`request message too large (${msg.length} bytes)`));
     const sid = this.allocSid();
     return new Promise<RpcResponse>((resolve, reject) => {
       const c: OutCall = {
-        sid, endpoint, q: new SendQueue(prio), settled: false, done: false, resolve, reject,
-        respChunks: [], respBytes: 0, respReceived: false, respStream: undefined, reqSender: undefined,
-        timer: undefined, signal: opts.signal, onAbort: undefined, timeoutMs,
+        sid,
+        endpoint,
+        q: new SendQueue(prio),
+        settled: false,
+        done: false,
+        resolve,
+        reject,
+        respChunks: [],
+        respBytes: 0,
+        respReceived: false,
+        respStream: undefined,
+        reqSender: undefined,
+        timer: undefined,
+        signal: opts.signal,
+        onAbort: undefined,
+        timeoutMs,
       };
       this.outCalls.set(sid, c);
       c.timer = setTimeout(() => {
@@ -274,12 +310,20 @@ class Conn {
       }, timeoutMs);
       if (opts.signal) {
         const signal = opts.signal;
-        c.onAbort = () => this.cancelOut(c, new NetError(`call ${endpoint} to ${shortId(this.peerId)} aborted${signal.reason instanceof Error ? `: ${signal.reason.message}` : ''}`));
+        c.onAbort = () =>
+          this.cancelOut(
+            c,
+            new NetError(
+              `call ${endpoint} to ${shortId(this.peerId)} aborted${signal.reason instanceof Error ? `: ${signal.reason.message}` : ''}`,
+            ),
+          );
         signal.addEventListener('abort', c.onAbort, { once: true });
       }
       this.enqueueMessage(c.q, Kind.REQ, sid, msg);
       if (opts.stream) {
-        c.reqSender = new OutSender(this, c.q, sid, Kind.REQ_DATA, Kind.REQ_ERR, opts.stream, this.peerWindow, () => this.checkOutDone(c));
+        c.reqSender = new OutSender(this, c.q, sid, Kind.REQ_DATA, Kind.REQ_ERR, opts.stream, this.peerWindow, () =>
+          this.checkOutDone(c),
+        );
         c.reqSender.start();
       }
     });
@@ -331,7 +375,12 @@ class Conn {
     const [ok, payload, hasStream, errName] = m as [boolean, unknown, boolean, unknown];
     c.settled = true;
     if (!ok) {
-      c.reject(new RemoteError(typeof payload === 'string' ? payload : String(payload), typeof errName === 'string' ? errName : 'Error'));
+      c.reject(
+        new RemoteError(
+          typeof payload === 'string' ? payload : String(payload),
+          typeof errName === 'string' ? errName : 'Error',
+        ),
+      );
     } else if (hasStream) {
       c.respStream = new InStream({
         window: this.app.streamWindow,
@@ -420,7 +469,9 @@ class Conn {
     this.enqueueMessage(c.q!, Kind.RESP, c.sid, msg);
     c.respQueued = true;
     if (stream) {
-      c.respSender = new OutSender(this, c.q!, c.sid, Kind.RESP_DATA, Kind.RESP_ERR, stream, this.peerWindow, () => this.checkInDone(c));
+      c.respSender = new OutSender(this, c.q!, c.sid, Kind.RESP_DATA, Kind.RESP_ERR, stream, this.peerWindow, () =>
+        this.checkInDone(c),
+      );
       c.respSender.start();
     }
     this.checkInDone(c);
@@ -482,12 +533,23 @@ class Conn {
         return;
       case Kind.REQ: {
         // Calls started by the peer carry the peer's parity.
-        if ((sid & 1) === (this.outgoing ? 1 : 0) || sid === 0) throw new NetError('protocol error: request id of wrong parity');
+        if ((sid & 1) === (this.outgoing ? 1 : 0) || sid === 0)
+          throw new NetError('protocol error: request id of wrong parity');
         let c = this.inCalls.get(sid);
         if (!c) {
           c = {
-            sid, chunks: [], bytes: 0, started: false, prio: 1, q: undefined, reqStream: undefined, respSender: undefined,
-            respQueued: false, cancelled: false, ac: new AbortController(), timeoutMs: DEFAULT_TIMEOUT_MS,
+            sid,
+            chunks: [],
+            bytes: 0,
+            started: false,
+            prio: 1,
+            q: undefined,
+            reqStream: undefined,
+            respSender: undefined,
+            respQueued: false,
+            cancelled: false,
+            ac: new AbortController(),
+            timeoutMs: DEFAULT_TIMEOUT_MS,
           };
           this.inCalls.set(sid, c);
         } else if (c.started) throw new NetError('protocol error: request id reused');
@@ -506,7 +568,9 @@ class Conn {
         return;
       }
       case Kind.REQ_ERR:
-        this.inCalls.get(sid)?.reqStream?.fail(new RemoteError(`request stream failed at caller: ${p.toString()}`, 'StreamError'));
+        this.inCalls
+          .get(sid)
+          ?.reqStream?.fail(new RemoteError(`request stream failed at caller: ${p.toString()}`, 'StreamError'));
         return;
       case Kind.RESP_WINDOW:
         this.inCalls.get(sid)?.respSender?.addCredit(readU32(p));
@@ -612,7 +676,8 @@ export class NetApp extends EventEmitter<NetAppEvents> {
     super();
     this.id = opts.key.id;
     this.streamWindow = opts.streamWindowBytes ?? DEFAULT_WINDOW;
-    if (this.streamWindow < MAX_PAYLOAD_BYTES || this.streamWindow > 0xffffffff) throw new NetError('streamWindowBytes out of range');
+    if (this.streamWindow < MAX_PAYLOAD_BYTES || this.streamWindow > 0xffffffff)
+      throw new NetError('streamWindowBytes out of range');
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 10_000;
     // Certificates are made once, asynchronously (WebCrypto); listen/connect await them.
     this.material = makeTlsMaterial(opts.rpcSecret, opts.key);
@@ -688,11 +753,13 @@ export class NetApp extends EventEmitter<NetAppEvents> {
     if (peer === this.id || this.active.has(peer)) return Promise.resolve();
     const pending = this.dialing.get(peer);
     if (pending) return pending;
-    const p = this.dial(peer, addr).catch((e: unknown) => {
-      // An incoming connection from that peer may have won meanwhile.
-      if (this.active.has(peer)) return;
-      throw e;
-    }).finally(() => this.dialing.delete(peer));
+    const p = this.dial(peer, addr)
+      .catch((e: unknown) => {
+        // An incoming connection from that peer may have won meanwhile.
+        if (this.active.has(peer)) return;
+        throw e;
+      })
+      .finally(() => this.dialing.delete(peer));
     this.dialing.set(peer, p);
     return p;
   }
@@ -868,7 +935,10 @@ export class NetApp extends EventEmitter<NetAppEvents> {
         release(reqStream);
         reject(err);
       };
-      const timer = setTimeout(() => fail(new NetError(`call ${endpoint} to self timed out after ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(
+        () => fail(new NetError(`call ${endpoint} to self timed out after ${timeoutMs} ms`)),
+        timeoutMs,
+      );
       const onAbort = (): void => fail(new NetError(`call ${endpoint} to self aborted`));
       signal?.addEventListener('abort', onAbort, { once: true });
       const done = (): void => {
@@ -877,37 +947,40 @@ export class NetApp extends EventEmitter<NetAppEvents> {
       };
       Promise.resolve()
         .then(() => handler(this.id, reqBody, reqStream, ac.signal))
-        .then((resp) => {
-          if (settled) {
-            resp.stream?.destroy();
-            return;
-          }
-          done();
-          if (!resp.stream) release(reqStream);
-          let out: unknown;
-          try {
-            out = decode(encode(resp.body));
-          } catch (e) {
-            resp.stream?.destroy();
+        .then(
+          (resp) => {
+            if (settled) {
+              resp.stream?.destroy();
+              return;
+            }
+            done();
+            if (!resp.stream) release(reqStream);
+            let out: unknown;
+            try {
+              out = decode(encode(resp.body));
+            } catch (e) {
+              resp.stream?.destroy();
+              signal?.removeEventListener('abort', onAbort);
+              reject(new RemoteError(errMsg(e), 'NetError'));
+              return;
+            }
+            if (resp.stream) {
+              respStream = resp.stream;
+              respStream.once('close', () => signal?.removeEventListener('abort', onAbort));
+              resolve({ body: out, stream: resp.stream });
+            } else {
+              signal?.removeEventListener('abort', onAbort);
+              resolve({ body: out });
+            }
+          },
+          (e: unknown) => {
+            if (settled) return;
+            done();
             signal?.removeEventListener('abort', onAbort);
-            reject(new RemoteError(errMsg(e), 'NetError'));
-            return;
-          }
-          if (resp.stream) {
-            respStream = resp.stream;
-            respStream.once('close', () => signal?.removeEventListener('abort', onAbort));
-            resolve({ body: out, stream: resp.stream });
-          } else {
-            signal?.removeEventListener('abort', onAbort);
-            resolve({ body: out });
-          }
-        }, (e: unknown) => {
-          if (settled) return;
-          done();
-          signal?.removeEventListener('abort', onAbort);
-          release(reqStream);
-          reject(new RemoteError(errMsg(e), e instanceof Error ? e.name : 'Error'));
-        });
+            release(reqStream);
+            reject(new RemoteError(errMsg(e), e instanceof Error ? e.name : 'Error'));
+          },
+        );
     });
   }
 

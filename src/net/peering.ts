@@ -220,8 +220,17 @@ export class Peering extends EventEmitter<PeeringEvents> {
     let p = this.known.get(id);
     if (!p) {
       p = {
-        id, addr: undefined, up: false, lastSeen: 0, rttMs: undefined,
-        downSince: undefined, failures: 0, backoffMs: this.reconnectBaseMs, reconnectTimer: undefined, connecting: false, pinging: false,
+        id,
+        addr: undefined,
+        up: false,
+        lastSeen: 0,
+        rttMs: undefined,
+        downSince: undefined,
+        failures: 0,
+        backoffMs: this.reconnectBaseMs,
+        reconnectTimer: undefined,
+        connecting: false,
+        pinging: false,
       };
       this.known.set(id, p);
     }
@@ -345,16 +354,19 @@ export class Peering extends EventEmitter<PeeringEvents> {
     p.reconnectTimer = undefined;
     p.connecting = true;
     const addr = p.addr;
-    this.netapp.connect(p.id, addr).then(() => {
-      p.connecting = false;
-      p.backoffMs = this.reconnectBaseMs;
-    }, (e: unknown) => {
-      p.connecting = false;
-      log.debug({ peer: shortId(p.id), addr, err: errMsg(e), retryInMs: p.backoffMs }, 'connection attempt failed');
-      if (p.downSince === undefined) p.downSince = Date.now();
-      this.scheduleReconnect(p);
-      p.backoffMs = Math.min(this.reconnectMaxMs, p.backoffMs * 2);
-    });
+    this.netapp.connect(p.id, addr).then(
+      () => {
+        p.connecting = false;
+        p.backoffMs = this.reconnectBaseMs;
+      },
+      (e: unknown) => {
+        p.connecting = false;
+        log.debug({ peer: shortId(p.id), addr, err: errMsg(e), retryInMs: p.backoffMs }, 'connection attempt failed');
+        if (p.downSince === undefined) p.downSince = Date.now();
+        this.scheduleReconnect(p);
+        p.backoffMs = Math.min(this.reconnectMaxMs, p.backoffMs * 2);
+      },
+    );
   }
 
   private scheduleReconnect(p: PeerState): void {
@@ -381,7 +393,10 @@ export class Peering extends EventEmitter<PeeringEvents> {
     p.pinging = true;
     const t0 = performance.now();
     try {
-      const r = await call(this.netapp, p.id, PING, this.announce(), { priority: 'high', timeoutMs: this.pingTimeoutMs });
+      const r = await call(this.netapp, p.id, PING, this.announce(), {
+        priority: 'high',
+        timeoutMs: this.pingTimeoutMs,
+      });
       p.rttMs = performance.now() - t0;
       p.lastSeen = Date.now();
       p.failures = 0;
@@ -403,7 +418,13 @@ export class Peering extends EventEmitter<PeeringEvents> {
 
   private async exchange(id: string): Promise<void> {
     try {
-      const r = await call(this.netapp, id, PEERS, { ...this.announce(), peers: this.list() }, { priority: 'high', timeoutMs: this.pingTimeoutMs });
+      const r = await call(
+        this.netapp,
+        id,
+        PEERS,
+        { ...this.announce(), peers: this.list() },
+        { priority: 'high', timeoutMs: this.pingTimeoutMs },
+      );
       this.learnAnnounce(id, r.body);
       this.learnList(r.body.peers);
       this.touch(id);

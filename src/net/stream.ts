@@ -254,17 +254,20 @@ export class InStream extends Readable {
 
   private armIdle(ms: number): void {
     if (ms <= 0) return;
-    this.idleTimer = setTimeout(() => {
-      this.idleTimer = undefined;
-      if (this.finished || this.destroyed) return;
-      const idleFor = Date.now() - this.lastActivity;
-      const waitingOnSender = this.granted > this.received;
-      if (waitingOnSender && idleFor >= this.opts.idleTimeoutMs) {
-        this.destroy(new NetError(`attached stream stalled: no data for ${this.opts.idleTimeoutMs} ms`));
-      } else {
-        this.armIdle(waitingOnSender ? this.opts.idleTimeoutMs - idleFor : this.opts.idleTimeoutMs);
-      }
-    }, Math.max(1, ms));
+    this.idleTimer = setTimeout(
+      () => {
+        this.idleTimer = undefined;
+        if (this.finished || this.destroyed) return;
+        const idleFor = Date.now() - this.lastActivity;
+        const waitingOnSender = this.granted > this.received;
+        if (waitingOnSender && idleFor >= this.opts.idleTimeoutMs) {
+          this.destroy(new NetError(`attached stream stalled: no data for ${this.opts.idleTimeoutMs} ms`));
+        } else {
+          this.armIdle(waitingOnSender ? this.opts.idleTimeoutMs - idleFor : this.opts.idleTimeoutMs);
+        }
+      },
+      Math.max(1, ms),
+    );
     this.idleTimer.unref();
   }
 
@@ -294,7 +297,16 @@ export class OutSender {
   private readonly source: Readable;
   private readonly onDone: () => void;
 
-  constructor(host: OutSenderHost, q: SendQueue, sid: number, dataKind: number, errKind: number, source: Readable, initialCredit: number, onDone: () => void) {
+  constructor(
+    host: OutSenderHost,
+    q: SendQueue,
+    sid: number,
+    dataKind: number,
+    errKind: number,
+    source: Readable,
+    initialCredit: number,
+    onDone: () => void,
+  ) {
     this.host = host;
     this.q = q;
     this.sid = sid;
@@ -340,7 +352,9 @@ export class OutSender {
         let off = 0;
         while (off < buf.length) {
           while (!this.stopped && (this.credit <= 0 || !this.q.hasRoom())) {
-            await new Promise<void>((resolve) => { this.waiter = resolve; });
+            await new Promise<void>((resolve) => {
+              this.waiter = resolve;
+            });
           }
           if (this.stopped) return;
           const n = Math.min(buf.length - off, this.credit, MAX_PAYLOAD_BYTES);

@@ -47,12 +47,19 @@ const crypto = webcrypto;
 async function toCryptoKey(key: KeyObject, usage: 'sign' | 'verify'): Promise<webcrypto.CryptoKey> {
   return usage === 'sign'
     ? await webcrypto.subtle.importKey('pkcs8', key.export({ format: 'der', type: 'pkcs8' }), ED25519, true, ['sign'])
-    : await webcrypto.subtle.importKey('spki', createPublicKey(key).export({ format: 'der', type: 'spki' }), ED25519, true, ['verify']);
+    : await webcrypto.subtle.importKey(
+        'spki',
+        createPublicKey(key).export({ format: 'der', type: 'spki' }),
+        ED25519,
+        true,
+        ['verify'],
+      );
 }
 
 /** Checks and returns a 32-byte rpc_secret. */
 function checkSecret(rpcSecret: Buffer): Buffer {
-  if (rpcSecret.length !== 32) throw new NetError(`rpc_secret must be 32 bytes (64 hex chars), got ${rpcSecret.length} bytes`);
+  if (rpcSecret.length !== 32)
+    throw new NetError(`rpc_secret must be 32 bytes (64 hex chars), got ${rpcSecret.length} bytes`);
   return rpcSecret;
 }
 
@@ -66,19 +73,22 @@ export function deriveCaKey(rpcSecret: Buffer): KeyObject {
 export async function deriveCaCertificate(rpcSecret: Buffer): Promise<string> {
   const caKey = deriveCaKey(rpcSecret);
   const keys = { privateKey: await toCryptoKey(caKey, 'sign'), publicKey: await toCryptoKey(caKey, 'verify') };
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: CA_SERIAL,
-    name: CA_NAME,
-    notBefore: NOT_BEFORE,
-    notAfter: NOT_AFTER,
-    keys,
-    signingAlgorithm: ED25519,
-    extensions: [
-      new x509.BasicConstraintsExtension(true, 0, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, crypto),
-    ],
-  }, crypto);
+  const cert = await x509.X509CertificateGenerator.createSelfSigned(
+    {
+      serialNumber: CA_SERIAL,
+      name: CA_NAME,
+      notBefore: NOT_BEFORE,
+      notAfter: NOT_AFTER,
+      keys,
+      signingAlgorithm: ED25519,
+      extensions: [
+        new x509.BasicConstraintsExtension(true, 0, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, crypto),
+      ],
+    },
+    crypto,
+  );
   return cert.toString('pem');
 }
 
@@ -87,31 +97,37 @@ export async function issueNodeCertificate(rpcSecret: Buffer, nodeKey: NodeKey):
   const caKey = deriveCaKey(rpcSecret);
   const caPublic = await toCryptoKey(caKey, 'verify');
   const nodePublic = await toCryptoKey(nodeKey.privateKey, 'verify');
-  const cert = await x509.X509CertificateGenerator.create({
-    // Positive serial derived from the node id keeps the certificate deterministic.
-    serialNumber: '01' + nodeKey.id.slice(0, 30),
-    subject: `CN=${nodeKey.id}`,
-    issuer: CA_NAME,
-    notBefore: NOT_BEFORE,
-    notAfter: NOT_AFTER,
-    publicKey: nodePublic,
-    signingKey: await toCryptoKey(caKey, 'sign'),
-    signingAlgorithm: ED25519,
-    extensions: [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      // Every node is both a TLS server and a TLS client.
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth], false),
-      await x509.SubjectKeyIdentifierExtension.create(nodePublic, false, crypto),
-      await x509.AuthorityKeyIdentifierExtension.create(caPublic, false, crypto),
-    ],
-  }, crypto);
+  const cert = await x509.X509CertificateGenerator.create(
+    {
+      // Positive serial derived from the node id keeps the certificate deterministic.
+      serialNumber: '01' + nodeKey.id.slice(0, 30),
+      subject: `CN=${nodeKey.id}`,
+      issuer: CA_NAME,
+      notBefore: NOT_BEFORE,
+      notAfter: NOT_AFTER,
+      publicKey: nodePublic,
+      signingKey: await toCryptoKey(caKey, 'sign'),
+      signingAlgorithm: ED25519,
+      extensions: [
+        new x509.BasicConstraintsExtension(false, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+        // Every node is both a TLS server and a TLS client.
+        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth], false),
+        await x509.SubjectKeyIdentifierExtension.create(nodePublic, false, crypto),
+        await x509.AuthorityKeyIdentifierExtension.create(caPublic, false, crypto),
+      ],
+    },
+    crypto,
+  );
   return cert.toString('pem');
 }
 
 /** Derives the CA and issues this node's certificate. */
 export async function makeTlsMaterial(rpcSecret: Buffer, nodeKey: NodeKey): Promise<TlsMaterial> {
-  const [caPem, certPem] = await Promise.all([deriveCaCertificate(rpcSecret), issueNodeCertificate(rpcSecret, nodeKey)]);
+  const [caPem, certPem] = await Promise.all([
+    deriveCaCertificate(rpcSecret),
+    issueNodeCertificate(rpcSecret, nodeKey),
+  ]);
   const keyPem = nodeKey.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
   return { caPem, certPem, keyPem, nodeId: nodeKey.id };
 }
@@ -150,7 +166,8 @@ export function clientTlsOptions(m: TlsMaterial, expectedId: string): Connection
       } catch (e) {
         return new NetError(`peer certificate unusable: ${e instanceof Error ? e.message : String(e)}`);
       }
-      if (got !== want) return new NetError(`peer presented node id ${got.slice(0, 16)}…, expected ${want.slice(0, 16)}…`);
+      if (got !== want)
+        return new NetError(`peer presented node id ${got.slice(0, 16)}…, expected ${want.slice(0, 16)}…`);
       return undefined;
     },
   };

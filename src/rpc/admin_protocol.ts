@@ -7,7 +7,15 @@ export type AdminRequest =
   | { op: 'node-id' }
   | { op: 'node-connect'; peer: string }
   | { op: 'layout-show' }
-  | { op: 'layout-assign'; nodes: string[]; zone?: string; capacity?: number; gateway?: boolean; tags?: string[]; replace?: string[] }
+  | {
+      op: 'layout-assign';
+      nodes: string[];
+      zone?: string;
+      capacity?: number;
+      gateway?: boolean;
+      tags?: string[];
+      replace?: string[];
+    }
   | { op: 'layout-remove'; node: string }
   | { op: 'layout-config'; zoneRedundancy: ZoneRedundancy }
   | { op: 'layout-apply'; version?: number }

@@ -15,7 +15,13 @@ export interface QuorumOptions {
  * Sends the same request to every node at once and resolves with the first `quorum`
  * answers; slower nodes finish in the background. Rejects as soon as the quorum is out of reach.
  */
-export function callQuorum<Req, Res>(rpc: RpcTransport, nodes: string[], ep: Endpoint<Req, Res>, body: Req, opts: QuorumOptions): Promise<{ node: string; body: Res }[]> {
+export function callQuorum<Req, Res>(
+  rpc: RpcTransport,
+  nodes: string[],
+  ep: Endpoint<Req, Res>,
+  body: Req,
+  opts: QuorumOptions,
+): Promise<{ node: string; body: Res }[]> {
   const { quorum } = opts;
   return new Promise((resolve, reject) => {
     if (nodes.length < quorum) {
@@ -49,7 +55,14 @@ export function callQuorum<Req, Res>(rpc: RpcTransport, nodes: string[], ep: End
 }
 
 /** Like callQuorum for several node sets at once: the quorum must be met in each set. */
-export async function callQuorumSets<Req, Res>(rpc: RpcTransport, sets: string[][], ep: Endpoint<Req, Res>, body: Req, quorumOf: (setSize: number) => number, opts: Omit<QuorumOptions, 'quorum'> = {}): Promise<void> {
+export async function callQuorumSets<Req, Res>(
+  rpc: RpcTransport,
+  sets: string[][],
+  ep: Endpoint<Req, Res>,
+  body: Req,
+  quorumOf: (setSize: number) => number,
+  opts: Omit<QuorumOptions, 'quorum'> = {},
+): Promise<void> {
   const all = [...new Set(sets.flat())];
   if (sets.length <= 1) {
     await callQuorum(rpc, all, ep, body, { ...opts, quorum: quorumOf(all.length) });

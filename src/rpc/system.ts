@@ -34,7 +34,14 @@ export interface Membership {
 }
 
 const zAvail = z.object({ free: z.number(), total: z.number() }).optional();
-const zStatus: z.ZodType<NodeStatus> = z.object({ id: z.string(), hostname: z.string(), addr: z.string().nullable(), layoutVersion: z.number(), dataAvail: zAvail, metaAvail: zAvail });
+const zStatus: z.ZodType<NodeStatus> = z.object({
+  id: z.string(),
+  hostname: z.string(),
+  addr: z.string().nullable(),
+  layoutVersion: z.number(),
+  dataAvail: zAvail,
+  metaAvail: zAvail,
+});
 /** Status and layout gossip between nodes. */
 const SYSTEM = {
   status: endpoint('system/status', z.object({}), zStatus),
@@ -62,7 +69,15 @@ export class System {
   readonly dirs: { meta: string; data: string };
   readonly log: Logger;
 
-  constructor(o: { rpc: RpcTransport; layout: LayoutManager; membership: Membership; publicAddr: string | null; bindAddr?: string; dirs: { meta: string; data: string }; logger: Logger }) {
+  constructor(o: {
+    rpc: RpcTransport;
+    layout: LayoutManager;
+    membership: Membership;
+    publicAddr: string | null;
+    bindAddr?: string;
+    dirs: { meta: string; data: string };
+    logger: Logger;
+  }) {
     this.displayAddr = o.publicAddr ?? (o.bindAddr && !/^(\[::\]|0\.0\.0\.0):/.test(o.bindAddr) ? o.bindAddr : null);
     this.rpc = o.rpc;
     this.layout = o.layout;
@@ -95,12 +110,18 @@ export class System {
   /** Status of every known node: ours, and each connected peer's. */
   async clusterStatus(): Promise<{ node: NodeStatus | undefined; peer: PeerInfo }[]> {
     const peers = this.membership.peers().filter((p) => p.id !== this.rpc.id);
-    const self = { node: await this.localStatus(), peer: { id: this.rpc.id, addr: this.displayAddr ?? undefined, connected: true } };
+    const self = {
+      node: await this.localStatus(),
+      peer: { id: this.rpc.id, addr: this.displayAddr ?? undefined, connected: true },
+    };
     const others = await Promise.all(
       peers.map(async (peer) => {
         if (!peer.connected) return { node: undefined, peer };
         try {
-          return { node: (await call(this.rpc, peer.id, SYSTEM.status, {}, { timeoutMs: 5000, priority: 'high' })).body, peer };
+          return {
+            node: (await call(this.rpc, peer.id, SYSTEM.status, {}, { timeoutMs: 5000, priority: 'high' })).body,
+            peer,
+          };
         } catch {
           return { node: undefined, peer: { ...peer, connected: false } };
         }
@@ -117,11 +138,16 @@ export class System {
 
   async #broadcast(h: LayoutHistory): Promise<void> {
     await Promise.all(
-      this.membership.peers().filter((p) => p.connected && p.id !== this.rpc.id).map((p) =>
-        call(this.rpc, p.id, SYSTEM.layoutPush, { history: h }, { timeoutMs: 10_000, priority: 'high' }).catch((e: unknown) => {
-          this.log.debug({ peer: p.id.slice(0, 16), err: errorMessage(e) }, 'layout push failed');
-        }),
-      ),
+      this.membership
+        .peers()
+        .filter((p) => p.connected && p.id !== this.rpc.id)
+        .map((p) =>
+          call(this.rpc, p.id, SYSTEM.layoutPush, { history: h }, { timeoutMs: 10_000, priority: 'high' }).catch(
+            (e: unknown) => {
+              this.log.debug({ peer: p.id.slice(0, 16), err: errorMessage(e) }, 'layout push failed');
+            },
+          ),
+        ),
     );
   }
 
@@ -130,7 +156,13 @@ export class System {
     try {
       const r = await call(this.rpc, peer, SYSTEM.layout, {}, { timeoutMs: 10_000, priority: 'high' });
       await this.layout.update(r.body);
-      await call(this.rpc, peer, SYSTEM.layoutPush, { history: this.layout.history }, { timeoutMs: 10_000, priority: 'high' });
+      await call(
+        this.rpc,
+        peer,
+        SYSTEM.layoutPush,
+        { history: this.layout.history },
+        { timeoutMs: 10_000, priority: 'high' },
+      );
     } catch (e) {
       this.log.debug({ peer: peer.slice(0, 16), err: errorMessage(e) }, 'layout pull failed');
     }

@@ -60,7 +60,11 @@ export class TableGc<E> {
   /** Runs a GC pass every `intervalMs`. */
   start(intervalMs: number): void {
     this.workers.register(`${this.table.schema.name} gc`, 'deletes tombstones every replica holds');
-    this.#periodic = new Periodic(intervalMs, () => this.pass(), (e) => this.log.warn({ table: this.table.schema.name, err: errorMessage(e) }, 'tombstone gc failed'));
+    this.#periodic = new Periodic(
+      intervalMs,
+      () => this.pass(),
+      (e) => this.log.warn({ table: this.table.schema.name, err: errorMessage(e) }, 'tombstone gc failed'),
+    );
   }
 
   stop(): void {
@@ -86,7 +90,14 @@ export class TableGc<E> {
     for (const item of due) {
       const hash = Buffer.alloc(32);
       hash[0] = item[0][0]!;
-      const nodes = [...new Set((this.table.schema.replication === 'full' ? this.layout.storageNodeSets() : this.layout.writeSets(hash)).flat())].sort();
+      const nodes = [
+        ...new Set(
+          (this.table.schema.replication === 'full'
+            ? this.layout.storageNodeSets()
+            : this.layout.writeSets(hash)
+          ).flat(),
+        ),
+      ].sort();
       const key = nodes.join(',');
       let g = groups.get(key);
       if (!g) groups.set(key, (g = { nodes, items: [] }));
@@ -95,10 +106,26 @@ export class TableGc<E> {
     let deleted = 0;
     for (const { nodes, items } of groups.values()) {
       try {
-        const answers = await Promise.all(nodes.map(async (n) => (await call(this.rpc, n, this.endpoints.check, { items }, { priority: 'background', timeoutMs: 30_000 })).body));
+        const answers = await Promise.all(
+          nodes.map(
+            async (n) =>
+              (await call(this.rpc, n, this.endpoints.check, { items }, { priority: 'background', timeoutMs: 30_000 }))
+                .body,
+          ),
+        );
         const everywhere = items.filter((_, i) => answers.every((a) => a[i]));
         if (everywhere.length === 0) continue;
-        await Promise.all(nodes.map((n) => call(this.rpc, n, this.endpoints.delete, { items: everywhere }, { priority: 'background', timeoutMs: 30_000 })));
+        await Promise.all(
+          nodes.map((n) =>
+            call(
+              this.rpc,
+              n,
+              this.endpoints.delete,
+              { items: everywhere },
+              { priority: 'background', timeoutMs: 30_000 },
+            ),
+          ),
+        );
         deleted += everywhere.length;
       } catch (e) {
         // A replica is unreachable: try again on a later pass.

@@ -13,7 +13,11 @@ function syncEndpoints(name: string) {
   return {
     roots: endpoint(`table-sync/${name}/roots`, z.object({}), zBuf),
     sums: endpoint(`table-sync/${name}/sums`, z.object({ partition: zPartition }), zBuf),
-    leaves: endpoint(`table-sync/${name}/leaves`, z.object({ partition: zPartition, subs: z.array(z.number().int().nonnegative()) }), z.array(z.array(z.tuple([zBuf, zBuf])))),
+    leaves: endpoint(
+      `table-sync/${name}/leaves`,
+      z.object({ partition: zPartition, subs: z.array(z.number().int().nonnegative()) }),
+      z.array(z.array(z.tuple([zBuf, zBuf]))),
+    ),
     get: endpoint(`table-sync/${name}/get`, z.object({ keys: z.array(zBuf) }), z.array(zBuf.nullable())),
   };
 }
@@ -59,7 +63,8 @@ export class TableSyncer<E> {
     for (let p = 0; p < 256; p++) {
       const hash = Buffer.alloc(32);
       hash[0] = p;
-      const sets = this.table.schema.replication === 'full' ? this.layout.storageNodeSets() : this.layout.writeSets(hash);
+      const sets =
+        this.table.schema.replication === 'full' ? this.layout.storageNodeSets() : this.layout.writeSets(hash);
       if (sets.some((s) => s.includes(self))) out.set(p, sets);
     }
     return out;
@@ -76,18 +81,23 @@ export class TableSyncer<E> {
     const report: SyncReport = { partitions: 0, pushed: 0, pulled: 0, errors: [], incomplete: 0 };
     const setsByPartition = this.#setsByPartition();
     const byPeer = new Map<string, number[]>();
-    for (const [p, sets] of setsByPartition) for (const peer of new Set(sets.flat())) if (peer !== self) byPeer.set(peer, [...(byPeer.get(peer) ?? []), p]);
+    for (const [p, sets] of setsByPartition)
+      for (const peer of new Set(sets.flat())) if (peer !== self) byPeer.set(peer, [...(byPeer.get(peer) ?? []), p]);
     const ok = new Set<string>([self]);
-    await Promise.all([...byPeer].map(async ([peer, partitions]) => {
-      try {
-        await this.#syncWith(peer, partitions, report);
-        ok.add(peer);
-      } catch (e) {
-        report.errors.push(`${peer.slice(0, 16)}: ${errorMessage(e)}`);
-      }
-    }));
+    await Promise.all(
+      [...byPeer].map(async ([peer, partitions]) => {
+        try {
+          await this.#syncWith(peer, partitions, report);
+          ok.add(peer);
+        } catch (e) {
+          report.errors.push(`${peer.slice(0, 16)}: ${errorMessage(e)}`);
+        }
+      }),
+    );
     for (const sets of setsByPartition.values()) {
-      const enough = sets.every((s) => s.filter((n) => ok.has(n)).length >= s.length - this.table.writeQuorum(s.length) + 1);
+      const enough = sets.every(
+        (s) => s.filter((n) => ok.has(n)).length >= s.length - this.table.writeQuorum(s.length) + 1,
+      );
       if (!enough) report.incomplete++;
     }
     return report;
@@ -107,7 +117,8 @@ export class TableSyncer<E> {
       const remoteSums = await this.#call(peer, this.endpoints.sums, { partition: p });
       const localSums = d.partitionSums(p);
       const subs: number[] = [];
-      for (let s = 0; s < SUBS; s++) if (!remoteSums.subarray(32 * s, 32 * s + 32).equals(localSums.subarray(32 * s, 32 * s + 32))) subs.push(s);
+      for (let s = 0; s < SUBS; s++)
+        if (!remoteSums.subarray(32 * s, 32 * s + 32).equals(localSums.subarray(32 * s, 32 * s + 32))) subs.push(s);
       for (let i = 0; i < subs.length; i += 32) {
         const batch = subs.slice(i, i + 32);
         const remote = await this.#call(peer, this.endpoints.leaves, { partition: p, subs: batch });

@@ -34,7 +34,11 @@ const zRange: z.ZodType<RangeQuery> = z.object({
 /** The RPC endpoints of one table. */
 function tableEndpoints(name: string) {
   return {
-    update: endpoint(`table/${name}/update`, z.object({ entries: z.array(zBuf), completion: z.boolean().optional() }), z.null()),
+    update: endpoint(
+      `table/${name}/update`,
+      z.object({ entries: z.array(zBuf), completion: z.boolean().optional() }),
+      z.null(),
+    ),
     get: endpoint(`table/${name}/get`, z.object({ key: zBuf }), zBuf.nullable()),
     range: endpoint(`table/${name}/range`, z.object({ pk: zBuf, q: zRange }), z.array(zBuf)),
     all: endpoint(`table/${name}/all`, z.object({}), z.array(zBuf)),
@@ -72,7 +76,13 @@ export class Table<E> {
   #queueTimer: NodeJS.Timeout | undefined;
   #stopped = false;
 
-  constructor(schema: TableSchema<E> & Filterable<E>, db: Db, rpc: RpcTransport, layout: LayoutView, opts: TableOptions) {
+  constructor(
+    schema: TableSchema<E> & Filterable<E>,
+    db: Db,
+    rpc: RpcTransport,
+    layout: LayoutView,
+    opts: TableOptions,
+  ) {
     this.schema = schema;
     this.db = db;
     this.rpc = rpc;
@@ -160,7 +170,11 @@ export class Table<E> {
     const out: E[] = [];
     // Forward: start <= sk < end. Reverse: from start (inclusive) down to end (exclusive).
     const iter = q.reverse
-      ? this.store.range({ start: q.end ? full(q.end) : prefix, end: q.start ? full(Buffer.concat([q.start, Buffer.from([0])])) : prefixEnd(prefix), reverse: true })
+      ? this.store.range({
+          start: q.end ? full(q.end) : prefix,
+          end: q.start ? full(Buffer.concat([q.start, Buffer.from([0])])) : prefixEnd(prefix),
+          reverse: true,
+        })
       : this.store.range({ start: q.start ? full(q.start) : prefix, end: q.end ? full(q.end) : prefixEnd(prefix) });
     for (const [k, v] of iter) {
       if (q.reverse && q.end && k.equals(full(q.end))) continue;
@@ -179,12 +193,18 @@ export class Table<E> {
   }
 
   #writeSets(hash: Buffer): string[][] {
-    if (!this.layout.ready()) throw new LayoutError('the cluster layout is not ready: assign roles with `garage layout assign` then `garage layout apply`');
+    if (!this.layout.ready())
+      throw new LayoutError(
+        'the cluster layout is not ready: assign roles with `garage layout assign` then `garage layout apply`',
+      );
     return this.schema.replication === 'full' ? this.layout.storageNodeSets() : this.layout.writeSets(hash);
   }
 
   #readNodes(hash: Buffer): { nodes: string[]; quorum: number } {
-    if (!this.layout.ready()) throw new LayoutError('the cluster layout is not ready: assign roles with `garage layout assign` then `garage layout apply`');
+    if (!this.layout.ready())
+      throw new LayoutError(
+        'the cluster layout is not ready: assign roles with `garage layout assign` then `garage layout apply`',
+      );
     if (this.schema.replication === 'full') {
       const nodes = this.layout.readStorageNodes();
       // Fully replicated tables are read locally when this node holds them.
@@ -229,7 +249,13 @@ export class Table<E> {
     }
     await Promise.all(
       [...byReplicas.values()].map((g) =>
-        callQuorumSets(this.rpc, g.sets, this.endpoints.update, { entries: g.entries, completion: opts.completion }, (n) => this.writeQuorum(n)),
+        callQuorumSets(
+          this.rpc,
+          g.sets,
+          this.endpoints.update,
+          { entries: g.entries, completion: opts.completion },
+          (n) => this.writeQuorum(n),
+        ),
       ),
     );
   }
@@ -246,17 +272,28 @@ export class Table<E> {
     const { nodes, quorum } = this.#readNodes(hash);
     const answers = await callQuorum(this.rpc, nodes, this.endpoints.get, { key }, { quorum });
     let merged: E | undefined;
-    for (const a of answers) if (a.body) merged = merged ? this.schema.merge(merged, this.schema.decode(a.body)) : this.schema.decode(a.body);
-    if (merged !== undefined && answers.length > 1) this.#repair(answers.map((a) => ({ node: a.node, entries: a.body ? [a.body] : [] })), [merged]);
-    if (merged === undefined && this.schema.replication === 'full' && nodes.length === 1 && nodes[0] === this.rpc.id) return this.#getFromPeers(key);
+    for (const a of answers)
+      if (a.body) merged = merged ? this.schema.merge(merged, this.schema.decode(a.body)) : this.schema.decode(a.body);
+    if (merged !== undefined && answers.length > 1)
+      this.#repair(
+        answers.map((a) => ({ node: a.node, entries: a.body ? [a.body] : [] })),
+        [merged],
+      );
+    if (merged === undefined && this.schema.replication === 'full' && nodes.length === 1 && nodes[0] === this.rpc.id)
+      return this.#getFromPeers(key);
     return merged;
   }
 
   // A fully replicated entry missing here may have been written a moment ago without us
   // (the write quorum need not include every node): ask a few other holders before saying no.
   async #getFromPeers(key: Buffer): Promise<E | undefined> {
-    const others = this.layout.readStorageNodes().filter((n) => n !== this.rpc.id).slice(0, 3);
-    const answers = await Promise.allSettled(others.map((n) => call(this.rpc, n, this.endpoints.get, { key }, { timeoutMs: 2000, priority: 'high' })));
+    const others = this.layout
+      .readStorageNodes()
+      .filter((n) => n !== this.rpc.id)
+      .slice(0, 3);
+    const answers = await Promise.allSettled(
+      others.map((n) => call(this.rpc, n, this.endpoints.get, { key }, { timeoutMs: 2000, priority: 'high' })),
+    );
     let merged: E | undefined;
     for (const a of answers) {
       const b = a.status === 'fulfilled' ? a.value.body : null;
@@ -306,13 +343,17 @@ export class Table<E> {
     if (q.reverse) keys.reverse();
     if (q.limit !== undefined) keys = keys.slice(0, q.limit);
     const out = keys.map((k) => merged.get(k)!);
-    this.#repair(answers.map((a) => ({ node: a.node, entries: a.body })), out);
+    this.#repair(
+      answers.map((a) => ({ node: a.node, entries: a.body })),
+      out,
+    );
     return out;
   }
 
   /** Every entry of a fully replicated table (read locally when this node holds it). */
   async getRangeAll(): Promise<E[]> {
-    if (this.schema.replication !== 'full') throw new GarageError(`table ${this.schema.name} is sharded: cannot list it whole`);
+    if (this.schema.replication !== 'full')
+      throw new GarageError(`table ${this.schema.name} is sharded: cannot list it whole`);
     const { nodes } = this.#readNodes(Buffer.alloc(32));
     if (nodes.includes(this.rpc.id)) return [...this.store.range({})].map(([, v]) => this.schema.decode(v));
     const [a] = await callQuorum(this.rpc, nodes, this.endpoints.all, {}, { quorum: 1 });
@@ -326,9 +367,11 @@ export class Table<E> {
       const have = new Set(a.entries.map((b) => b.toString('base64')));
       const stale = mergedBytes.filter((b) => !have.has(b.toString('base64')));
       if (stale.length === 0) continue;
-      call(this.rpc, a.node, this.endpoints.update, { entries: stale }, { priority: 'background' }).catch((e: unknown) => {
-        this.opts.logger.debug({ table: this.schema.name, err: errorMessage(e) }, 'read repair failed');
-      });
+      call(this.rpc, a.node, this.endpoints.update, { entries: stale }, { priority: 'background' }).catch(
+        (e: unknown) => {
+          this.opts.logger.debug({ table: this.schema.name, err: errorMessage(e) }, 'read repair failed');
+        },
+      );
     }
   }
 
@@ -368,7 +411,10 @@ export class Table<E> {
           backoff = 1000;
           this.opts.workers?.report(`${this.schema.name} queue`, { queueLength: this.queue.count() });
         } catch (e) {
-          this.opts.logger.warn({ table: this.schema.name, err: errorMessage(e) }, 'deferred insert failed; will retry');
+          this.opts.logger.warn(
+            { table: this.schema.name, err: errorMessage(e) },
+            'deferred insert failed; will retry',
+          );
           this.opts.workers?.report(`${this.schema.name} queue`, { lastError: errorMessage(e) });
           await new Promise((r) => (this.#queueTimer = setTimeout(r, backoff)));
           backoff = Math.min(backoff * 2, 60_000);

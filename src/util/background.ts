@@ -38,9 +38,11 @@ export class Periodic {
   constructor(intervalMs: number, task: () => Promise<unknown>, onError: (e: unknown) => void) {
     const loop = () => {
       this.#timer = setTimeout(() => {
-        task().catch(onError).finally(() => {
-          if (!this.#stopped) loop();
-        });
+        task()
+          .catch(onError)
+          .finally(() => {
+            if (!this.#stopped) loop();
+          });
       }, intervalMs);
     };
     loop();

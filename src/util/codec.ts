@@ -25,6 +25,7 @@ export function encodeVersioned(version: number, value: unknown): Buffer {
 
 /** Decodes a stored entry, checking its version byte. */
 export function decodeVersioned(expected: number, buf: Buffer, what: string): unknown {
-  if (buf[0] !== expected) throw new GarageError(`cannot decode ${what}: stored format version ${buf[0]} (expected ${expected})`);
+  if (buf[0] !== expected)
+    throw new GarageError(`cannot decode ${what}: stored format version ${buf[0]} (expected ${expected})`);
   return packr.unpack(buf.subarray(1));
 }

@@ -146,7 +146,8 @@ function describeIssue(issue: z.core.$ZodIssue): string {
     const keys = issue.keys.map((k) => (path ? `${path}.${k}` : k));
     return `unknown key${keys.length > 1 ? 's' : ''} ${keys.map((k) => `'${k}'`).join(', ')}${path ? ` in [${path}]` : ''}`;
   }
-  if (issue.code === 'invalid_type' && issue.input === undefined) return `missing required key '${path}' (expected ${issue.expected})`;
+  if (issue.code === 'invalid_type' && issue.input === undefined)
+    return `missing required key '${path}' (expected ${issue.expected})`;
   return `key '${path}': ${issue.message}`;
 }
 
@@ -158,14 +159,24 @@ export function configFromObject(obj: unknown, source: string, env: NodeJS.Proce
   }
   const raw: RawConfig = res.data;
   const warnings: string[] = [];
-  for (const k of IGNORED_KEYS) if ((raw as Record<string, unknown>)[k] !== undefined) warnings.push(`${source}: key '${k}' is accepted for compatibility and ignored`);
+  for (const k of IGNORED_KEYS)
+    if ((raw as Record<string, unknown>)[k] !== undefined)
+      warnings.push(`${source}: key '${k}' is accepted for compatibility and ignored`);
   if (raw.db_engine !== 'lmdb') warnings.push(`${source}: db_engine '${raw.db_engine}' is not available; using 'lmdb'`);
 
   let secretHex = env.GARAGE_RPC_SECRET ?? raw.rpc_secret;
-  if (secretHex === undefined && raw.rpc_secret_file) secretHex = readSecretFile(raw.rpc_secret_file, 'rpc_secret_file', source);
-  if (secretHex === undefined && env.GARAGE_RPC_SECRET_FILE) secretHex = readSecretFile(env.GARAGE_RPC_SECRET_FILE, 'GARAGE_RPC_SECRET_FILE', source);
-  if (secretHex === undefined) throw new ConfigError(`invalid configuration in ${source}: missing 'rpc_secret' (or 'rpc_secret_file', or env GARAGE_RPC_SECRET): expected 64 hex characters`);
-  if (!/^[0-9a-fA-F]{64}$/.test(secretHex)) throw new ConfigError(`invalid configuration in ${source}: key 'rpc_secret': expected 32 bytes as 64 hex characters (e.g. from 'openssl rand -hex 32')`);
+  if (secretHex === undefined && raw.rpc_secret_file)
+    secretHex = readSecretFile(raw.rpc_secret_file, 'rpc_secret_file', source);
+  if (secretHex === undefined && env.GARAGE_RPC_SECRET_FILE)
+    secretHex = readSecretFile(env.GARAGE_RPC_SECRET_FILE, 'GARAGE_RPC_SECRET_FILE', source);
+  if (secretHex === undefined)
+    throw new ConfigError(
+      `invalid configuration in ${source}: missing 'rpc_secret' (or 'rpc_secret_file', or env GARAGE_RPC_SECRET): expected 64 hex characters`,
+    );
+  if (!/^[0-9a-fA-F]{64}$/.test(secretHex))
+    throw new ConfigError(
+      `invalid configuration in ${source}: key 'rpc_secret': expected 32 bytes as 64 hex characters (e.g. from 'openssl rand -hex 32')`,
+    );
 
   let replicationFactor = raw.replication_factor;
   let consistency = raw.consistency_mode;
@@ -173,19 +184,35 @@ export function configFromObject(obj: unknown, source: string, env: NodeJS.Proce
     const [n, mode] = raw.replication_mode.split('-') as [string, string | undefined];
     const rf = n === 'none' ? 1 : Number(n);
     if (replicationFactor !== undefined && replicationFactor !== rf) {
-      throw new ConfigError(`invalid configuration in ${source}: 'replication_mode' (${raw.replication_mode}) and 'replication_factor' (${replicationFactor}) disagree`);
+      throw new ConfigError(
+        `invalid configuration in ${source}: 'replication_mode' (${raw.replication_mode}) and 'replication_factor' (${replicationFactor}) disagree`,
+      );
     }
     replicationFactor = rf;
     if (mode && consistency === undefined) consistency = mode as 'degraded' | 'dangerous';
   }
-  if (replicationFactor === undefined) throw new ConfigError(`invalid configuration in ${source}: missing 'replication_factor' (or 'replication_mode'): expected 1, 2 or 3`);
+  if (replicationFactor === undefined)
+    throw new ConfigError(
+      `invalid configuration in ${source}: missing 'replication_factor' (or 'replication_mode'): expected 1, 2 or 3`,
+    );
 
-  const dataDirs = typeof raw.data_dir === 'string'
-    ? [{ path: raw.data_dir, readOnly: false }]
-    : raw.data_dir.map((d) => ({ path: d.path, capacity: d.capacity, readOnly: d.read_only ?? false }));
+  const dataDirs =
+    typeof raw.data_dir === 'string'
+      ? [{ path: raw.data_dir, readOnly: false }]
+      : raw.data_dir.map((d) => ({ path: d.path, capacity: d.capacity, readOnly: d.read_only ?? false }));
 
-  const adminToken = env.GARAGE_ADMIN_TOKEN ?? raw.admin.admin_token ?? (raw.admin.admin_token_file ? readSecretFile(raw.admin.admin_token_file, 'admin.admin_token_file', source) : undefined);
-  const metricsToken = env.GARAGE_METRICS_TOKEN ?? raw.admin.metrics_token ?? (raw.admin.metrics_token_file ? readSecretFile(raw.admin.metrics_token_file, 'admin.metrics_token_file', source) : undefined);
+  const adminToken =
+    env.GARAGE_ADMIN_TOKEN ??
+    raw.admin.admin_token ??
+    (raw.admin.admin_token_file
+      ? readSecretFile(raw.admin.admin_token_file, 'admin.admin_token_file', source)
+      : undefined);
+  const metricsToken =
+    env.GARAGE_METRICS_TOKEN ??
+    raw.admin.metrics_token ??
+    (raw.admin.metrics_token_file
+      ? readSecretFile(raw.admin.metrics_token_file, 'admin.metrics_token_file', source)
+      : undefined);
 
   return {
     metadataDir: raw.metadata_dir,
@@ -202,8 +229,14 @@ export function configFromObject(obj: unknown, source: string, env: NodeJS.Proce
     rpcBindAddr: raw.rpc_bind_addr,
     rpcPublicAddr: raw.rpc_public_addr ? raw.rpc_public_addr : undefined,
     bootstrapPeers: raw.bootstrap_peers,
-    s3Api: { bindAddr: raw.s3_api.api_bind_addr, region: raw.s3_api.s3_region, rootDomain: raw.s3_api.root_domain || undefined },
-    s3Web: raw.s3_web ? { bindAddr: raw.s3_web.bind_addr, rootDomain: raw.s3_web.root_domain || undefined, index: raw.s3_web.index } : undefined,
+    s3Api: {
+      bindAddr: raw.s3_api.api_bind_addr,
+      region: raw.s3_api.s3_region,
+      rootDomain: raw.s3_api.root_domain || undefined,
+    },
+    s3Web: raw.s3_web
+      ? { bindAddr: raw.s3_web.bind_addr, rootDomain: raw.s3_web.root_domain || undefined, index: raw.s3_web.index }
+      : undefined,
     admin: { bindAddr: raw.admin.api_bind_addr, adminToken, metricsToken },
     warnings,
   };
@@ -215,7 +248,9 @@ export function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): 
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    throw new ConfigError(`cannot read configuration file '${path}': ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file (use -c <path> or GARAGE_CONFIG_FILE)' : (e as Error).message}`);
+    throw new ConfigError(
+      `cannot read configuration file '${path}': ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file (use -c <path> or GARAGE_CONFIG_FILE)' : (e as Error).message}`,
+    );
   }
   let doc: unknown;
   try {

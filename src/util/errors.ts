@@ -20,7 +20,9 @@ export class QuorumError extends GarageError {
   readonly needed: number;
   readonly errors: string[];
   constructor(needed: number, ok: number, errors: string[]) {
-    super(`quorum not reached: ${ok} of ${needed} needed succeeded${errors.length ? ` (${errors.slice(0, 3).join('; ')})` : ''}`);
+    super(
+      `quorum not reached: ${ok} of ${needed} needed succeeded${errors.length ? ` (${errors.slice(0, 3).join('; ')})` : ''}`,
+    );
     this.needed = needed;
     this.ok = ok;
     this.errors = errors;

@@ -3,7 +3,12 @@ import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
 /** Writes a file atomically: temp file in the same directory, optional fsync, rename. */
-export async function writeFileAtomic(path: string, data: Buffer | string, fsync: boolean, mode = 0o600): Promise<void> {
+export async function writeFileAtomic(
+  path: string,
+  data: Buffer | string,
+  fsync: boolean,
+  mode = 0o600,
+): Promise<void> {
   const dir = dirname(path);
   await mkdir(dir, { recursive: true });
   const tmp = join(dir, `.${basename(path)}.tmp-${randomBytes(6).toString('hex')}`);

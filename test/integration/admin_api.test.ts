@@ -9,14 +9,18 @@ describe('admin HTTP API: /health, /metrics, /v1', () => {
   let base = '';
   /** A GET that reads the whole answer and closes its connection. */
   const get = async (path: string, token?: string) => {
-    const r = await fetch(`${base}${path}`, { headers: { connection: 'close', ...(token ? { authorization: `Bearer ${token}` } : {}) } });
+    const r = await fetch(`${base}${path}`, {
+      headers: { connection: 'close', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    });
     return { status: r.status, text: await r.text() };
   };
 
   before(async () => {
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
-    g = await GarageProcess.create(`[admin]\napi_bind_addr = "127.0.0.1:${port}"\nadmin_token = "admin-secret-token"\nmetrics_token = "metrics-secret-token"\n`);
+    g = await GarageProcess.create(
+      `[admin]\napi_bind_addr = "127.0.0.1:${port}"\nadmin_token = "admin-secret-token"\nmetrics_token = "metrics-secret-token"\n`,
+    );
   });
   after(async () => {
     s3?.destroy();
@@ -55,7 +59,10 @@ describe('admin HTTP API: /health, /metrics, /v1', () => {
     const body = JSON.parse(r.text) as { nodes: { peer: { id: string } }[]; layoutVersion: number };
     assert.equal(body.layoutVersion, 1);
     assert.equal(body.nodes.length, 1);
-    const h = JSON.parse((await get('/v1/health', 'admin-secret-token')).text) as { status: string; partitions: number };
+    const h = JSON.parse((await get('/v1/health', 'admin-secret-token')).text) as {
+      status: string;
+      partitions: number;
+    };
     assert.deepEqual([h.status, h.partitions], ['healthy', 256]);
     assert.doesNotMatch(g.log, /admin-secret-token|metrics-secret-token/, 'tokens never reach the logs');
   });

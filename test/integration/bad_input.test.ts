@@ -15,10 +15,12 @@ import { GarageProcess, MAIN, Sha256, freePort, quickStart, run } from './harnes
 
 const BUCKET = 'bad-input';
 
-
 /** Encodes an object key for a request path as SigV4 canonicalizes it (each segment; '/' and '.' kept). */
 function encodeKey(key: string): string {
-  return key.split('/').map((s) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)).join('/');
+  return key
+    .split('/')
+    .map((s) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`))
+    .join('/');
 }
 
 interface Resp {
@@ -35,29 +37,62 @@ describe('bad input against a garage server', () => {
   let signer: SignatureV4;
 
   /** Signs a request for `path` (already encoded) with the quick-start key. */
-  async function sign(method: string, path: string, query: Record<string, string> = {}, headers: Record<string, string> = {}, body?: Buffer): Promise<{ path: string; headers: Record<string, string> }> {
-    const req = await signer.sign({ method, protocol: 'http:', hostname: '127.0.0.1', port: g.s3Port, path, query, headers: { host: `127.0.0.1:${g.s3Port}`, ...(body ? { 'content-length': String(body.length) } : {}), ...headers }, body });
-    const qs = Object.entries(query).map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');
+  async function sign(
+    method: string,
+    path: string,
+    query: Record<string, string> = {},
+    headers: Record<string, string> = {},
+    body?: Buffer,
+  ): Promise<{ path: string; headers: Record<string, string> }> {
+    const req = await signer.sign({
+      method,
+      protocol: 'http:',
+      hostname: '127.0.0.1',
+      port: g.s3Port,
+      path,
+      query,
+      headers: {
+        host: `127.0.0.1:${g.s3Port}`,
+        ...(body ? { 'content-length': String(body.length) } : {}),
+        ...headers,
+      },
+      body,
+    });
+    const qs = Object.entries(query)
+      .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`)
+      .join('&');
     return { path: qs ? `${path}?${qs}` : path, headers: req.headers };
   }
 
   /** Sends a signed request with node:http (no path normalization) and reads the whole answer. */
-  async function send(method: string, path: string, query: Record<string, string> = {}, headers: Record<string, string> = {}, body?: Buffer): Promise<Resp> {
+  async function send(
+    method: string,
+    path: string,
+    query: Record<string, string> = {},
+    headers: Record<string, string> = {},
+    body?: Buffer,
+  ): Promise<Resp> {
     const s = await sign(method, path, query, headers, body);
     return new Promise<Resp>((resolve, reject) => {
-      const req = httpRequest({ host: '127.0.0.1', port: g.s3Port, method, path: s.path, headers: s.headers, agent: false }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-        res.on('error', reject);
-      });
+      const req = httpRequest(
+        { host: '127.0.0.1', port: g.s3Port, method, path: s.path, headers: s.headers, agent: false },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+          );
+          res.on('error', reject);
+        },
+      );
       req.on('error', reject);
       req.end(body);
     });
   }
 
   const objPath = (key: string) => `/${BUCKET}/${encodeKey(key)}`;
-  const putObject = (key: string, body: Buffer, headers: Record<string, string> = {}) => send('PUT', objPath(key), {}, headers, body);
+  const putObject = (key: string, body: Buffer, headers: Record<string, string> = {}) =>
+    send('PUT', objPath(key), {}, headers, body);
   const getObject = (key: string) => send('GET', objPath(key));
 
   function assertError(r: Resp, status: number, code: string): void {
@@ -98,7 +133,13 @@ describe('bad input against a garage server', () => {
     }
     assert.equal(dirname(g.dir), sandbox);
     const { keyId, secret } = await quickStart(g, BUCKET);
-    signer = new SignatureV4({ credentials: { accessKeyId: keyId, secretAccessKey: secret }, region: 'garage', service: 's3', sha256: Sha256, uriEscapePath: false });
+    signer = new SignatureV4({
+      credentials: { accessKeyId: keyId, secretAccessKey: secret },
+      region: 'garage',
+      service: 's3',
+      sha256: Sha256,
+      uriEscapePath: false,
+    });
     await assertHealthy();
   });
 
@@ -120,14 +161,26 @@ describe('bad input against a garage server', () => {
         '<Delete><Object><NotAKey>xml/keep</NotAKey></Object></Delete>',
       ];
       for (const b of bodies) {
-        const r = await send('POST', `/${BUCKET}`, { delete: '' }, { 'content-type': 'application/xml' }, Buffer.from(b));
+        const r = await send(
+          'POST',
+          `/${BUCKET}`,
+          { delete: '' },
+          { 'content-type': 'application/xml' },
+          Buffer.from(b),
+        );
         assertError(r, 400, 'MalformedXML');
         const still = await getObject('xml/keep');
         assert.equal(still.status, 200, `after ${JSON.stringify(b)}`);
         await assertHealthy();
       }
       // A well-formed one works.
-      const ok = await send('POST', `/${BUCKET}`, { delete: '' }, {}, Buffer.from('<Delete><Object><Key>xml/keep</Key></Object></Delete>'));
+      const ok = await send(
+        'POST',
+        `/${BUCKET}`,
+        { delete: '' },
+        {},
+        Buffer.from('<Delete><Object><Key>xml/keep</Key></Object></Delete>'),
+      );
       assert.equal(ok.status, 200, ok.body.toString());
       assert.match(ok.body.toString(), /<Deleted>\s*<Key>xml\/keep<\/Key>/);
       await assertMissing('xml/keep');
@@ -143,7 +196,12 @@ describe('bad input against a garage server', () => {
       assert.equal(u.status, 200, u.body.toString());
       const etag = String(u.headers.etag);
 
-      for (const b of ['<CompleteMultipartUpload><Part><PartNumber>1</PartNumber>', 'garbage', '', `<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>${etag}</ETag></Part></CompleteMultipartUpload></CompleteMultipartUpload>`]) {
+      for (const b of [
+        '<CompleteMultipartUpload><Part><PartNumber>1</PartNumber>',
+        'garbage',
+        '',
+        `<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>${etag}</ETag></Part></CompleteMultipartUpload></CompleteMultipartUpload>`,
+      ]) {
         const r = await send('POST', objPath(key), { uploadId }, {}, Buffer.from(b));
         assertError(r, 400, 'MalformedXML');
         await assertMissing(key);
@@ -153,7 +211,15 @@ describe('bad input against a garage server', () => {
       const list = await send('GET', objPath(key), { uploadId });
       assert.equal(list.status, 200);
       assert.match(list.body.toString(), /<PartNumber>1<\/PartNumber>/);
-      const done = await send('POST', objPath(key), { uploadId }, {}, Buffer.from(`<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>${etag}</ETag></Part></CompleteMultipartUpload>`));
+      const done = await send(
+        'POST',
+        objPath(key),
+        { uploadId },
+        {},
+        Buffer.from(
+          `<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>${etag}</ETag></Part></CompleteMultipartUpload>`,
+        ),
+      );
       assert.equal(done.status, 200, done.body.toString());
       const got = await getObject(key);
       assert.ok(got.body.equals(part));
@@ -177,7 +243,10 @@ describe('bad input against a garage server', () => {
         assert.ok((await getObject(key)).body.equals(data));
       }
       const list = await send('GET', `/${BUCKET}`, { 'list-type': '2', prefix: 'md5/' });
-      assert.deepEqual([...list.body.toString().matchAll(/<Key>([^<]+)<\/Key>/g)].map((m) => m[1]), ['md5/wrong-100', 'md5/wrong-3145733']);
+      assert.deepEqual(
+        [...list.body.toString().matchAll(/<Key>([^<]+)<\/Key>/g)].map((m) => m[1]),
+        ['md5/wrong-100', 'md5/wrong-3145733'],
+      );
     });
 
     it('a wrong Content-MD5 on an overwrite leaves the previous version in place', async () => {
@@ -203,9 +272,21 @@ describe('bad input against a garage server', () => {
 
   describe('truncated bodies', () => {
     /** Sends the head and part of the body over a raw socket, then closes it. */
-    async function truncatedPut(key: string, declared: number, sent: Buffer, extraHeaders: Record<string, string> = {}): Promise<void> {
-      const s = await sign('PUT', objPath(key), {}, { 'content-length': String(declared), 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', ...extraHeaders });
-      const head = `PUT ${s.path} HTTP/1.1\r\n${Object.entries(s.headers).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n`;
+    async function truncatedPut(
+      key: string,
+      declared: number,
+      sent: Buffer,
+      extraHeaders: Record<string, string> = {},
+    ): Promise<void> {
+      const s = await sign(
+        'PUT',
+        objPath(key),
+        {},
+        { 'content-length': String(declared), 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', ...extraHeaders },
+      );
+      const head = `PUT ${s.path} HTTP/1.1\r\n${Object.entries(s.headers)
+        .map(([k, v]) => `${k}: ${v}`)
+        .join('\r\n')}\r\n\r\n`;
       await new Promise<void>((resolve, reject) => {
         const sock = connect(g.s3Port, '127.0.0.1', () => {
           sock.write(head);
@@ -296,7 +377,9 @@ describe('bad input against a garage server', () => {
       }
       // The keys list as written, not normalized.
       const list = await send('GET', `/${BUCKET}`, { 'list-type': '2' });
-      const listed = [...list.body.toString().matchAll(/<Key>([^<]+)<\/Key>/g)].map((m) => m[1]!.replace(/&amp;/g, '&'));
+      const listed = [...list.body.toString().matchAll(/<Key>([^<]+)<\/Key>/g)].map((m) =>
+        m[1]!.replace(/&amp;/g, '&'),
+      );
       for (const key of keys) assert.ok(listed.includes(key), `${key} is listed (${listed.join(', ')})`);
       // Nothing is resolved as a path: 'a/../../b' did not overwrite or create 'b'.
       await assertMissing('b');
@@ -368,30 +451,48 @@ api_bind_addr = "127.0.0.1:${await freePort()}"
     async function serverWith(name: string, text: string): Promise<{ code: number; out: string }> {
       const file = join(sandbox, name);
       writeFileSync(file, text);
-      const r = await run(process.execPath, [MAIN, '-c', file, 'server'], { env: { GARAGE_RPC_SECRET: undefined, GARAGE_RPC_SECRET_FILE: undefined, RUST_LOG: 'garage=warn' }, timeoutMs: 20_000 });
+      const r = await run(process.execPath, [MAIN, '-c', file, 'server'], {
+        env: { GARAGE_RPC_SECRET: undefined, GARAGE_RPC_SECRET_FILE: undefined, RUST_LOG: 'garage=warn' },
+        timeoutMs: 20_000,
+      });
       return { code: r.code, out: r.stderr + r.stdout };
     }
 
     it('an unknown key is refused, naming the key', async () => {
-      const r = await serverWith('unknown.toml', `${await goodConfig()}\n`.replace('replication_factor = 1', 'replication_factor = 1\nbogus_setting = 42'));
+      const r = await serverWith(
+        'unknown.toml',
+        `${await goodConfig()}\n`.replace('replication_factor = 1', 'replication_factor = 1\nbogus_setting = 42'),
+      );
       assert.notEqual(r.code, 0, r.out);
       assert.match(r.out, /bogus_setting/);
-      const r2 = await serverWith('unknown-section.toml', (await goodConfig()).replace('s3_region = "garage"', 's3_region = "garage"\nnot_a_real_option = true'));
+      const r2 = await serverWith(
+        'unknown-section.toml',
+        (await goodConfig()).replace('s3_region = "garage"', 's3_region = "garage"\nnot_a_real_option = true'),
+      );
       assert.notEqual(r2.code, 0, r2.out);
       assert.match(r2.out, /not_a_real_option/);
     });
 
     it('a bad rpc_secret is refused, naming rpc_secret', async () => {
-      const r = await serverWith('secret.toml', (await goodConfig()).replace(/rpc_secret = "[0-9a-f]+"/, 'rpc_secret = "not-hex-and-too-short"'));
+      const r = await serverWith(
+        'secret.toml',
+        (await goodConfig()).replace(/rpc_secret = "[0-9a-f]+"/, 'rpc_secret = "not-hex-and-too-short"'),
+      );
       assert.notEqual(r.code, 0, r.out);
       assert.match(r.out, /rpc_secret/);
-      const r2 = await serverWith('secret-short.toml', (await goodConfig()).replace(/rpc_secret = "[0-9a-f]+"/, `rpc_secret = "${randomBytes(16).toString('hex')}"`));
+      const r2 = await serverWith(
+        'secret-short.toml',
+        (await goodConfig()).replace(/rpc_secret = "[0-9a-f]+"/, `rpc_secret = "${randomBytes(16).toString('hex')}"`),
+      );
       assert.notEqual(r2.code, 0, r2.out);
       assert.match(r2.out, /rpc_secret/);
     });
 
     it('a TOML syntax error is refused, naming the file and the line', async () => {
-      const r = await serverWith('syntax.toml', (await goodConfig()).replace('replication_factor = 1', 'replication_factor = 1\nblock_size = "unterminated'));
+      const r = await serverWith(
+        'syntax.toml',
+        (await goodConfig()).replace('replication_factor = 1', 'replication_factor = 1\nblock_size = "unterminated'),
+      );
       assert.notEqual(r.code, 0, r.out);
       assert.match(r.out, /TOML/i);
       assert.match(r.out, /syntax\.toml/);
@@ -399,7 +500,13 @@ api_bind_addr = "127.0.0.1:${await freePort()}"
     });
 
     it('a value of the wrong type is refused, naming the key', async () => {
-      const r = await serverWith('type.toml', (await goodConfig()).replace('replication_factor = 1', 'replication_factor = 1\nbootstrap_peers = "not-a-list"'));
+      const r = await serverWith(
+        'type.toml',
+        (await goodConfig()).replace(
+          'replication_factor = 1',
+          'replication_factor = 1\nbootstrap_peers = "not-a-list"',
+        ),
+      );
       assert.notEqual(r.code, 0, r.out);
       assert.match(r.out, /bootstrap_peers/);
     });
@@ -407,12 +514,30 @@ api_bind_addr = "127.0.0.1:${await freePort()}"
     it('vhost-style requests (root_domain) reach the bucket named by the Host header', async () => {
       const host = `${BUCKET}.s3.garage`;
       const body = Buffer.from('vhost body');
-      const signed = await signer.sign({ method: 'PUT', protocol: 'http:', hostname: host, path: '/vhost/key.txt', query: {}, headers: { host, 'content-length': String(body.length) }, body });
+      const signed = await signer.sign({
+        method: 'PUT',
+        protocol: 'http:',
+        hostname: host,
+        path: '/vhost/key.txt',
+        query: {},
+        headers: { host, 'content-length': String(body.length) },
+        body,
+      });
       const put = await new Promise<number>((resolve, reject) => {
-        const req = httpRequest({ host: '127.0.0.1', port: g.s3Port, method: 'PUT', path: '/vhost/key.txt', headers: signed.headers, agent: false }, (res) => {
-          res.resume();
-          res.on('end', () => resolve(res.statusCode ?? 0));
-        });
+        const req = httpRequest(
+          {
+            host: '127.0.0.1',
+            port: g.s3Port,
+            method: 'PUT',
+            path: '/vhost/key.txt',
+            headers: signed.headers,
+            agent: false,
+          },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          },
+        );
         req.on('error', reject);
         req.end(body);
       });
@@ -425,15 +550,23 @@ api_bind_addr = "127.0.0.1:${await freePort()}"
     it('answers Expect: 100-continue only after authentication', async () => {
       const size = 8 * 1024 * 1024;
       const attempt = async (tamper: boolean) => {
-        const s = await sign('PUT', objPath('continue/obj'), {}, { expect: '100-continue', 'content-length': String(size), 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' });
+        const s = await sign(
+          'PUT',
+          objPath('continue/obj'),
+          {},
+          { expect: '100-continue', 'content-length': String(size), 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
+        );
         if (tamper) s.headers.authorization = s.headers.authorization!.replace(/Signature=\w{4}/, 'Signature=0000');
         return new Promise<{ status: number; sentBody: boolean; body: Buffer }>((resolve, reject) => {
           let sentBody = false;
-          const req = httpRequest({ host: '127.0.0.1', port: g.s3Port, method: 'PUT', path: s.path, headers: s.headers, agent: false }, (res) => {
-            const chunks: Buffer[] = [];
-            res.on('data', (c: Buffer) => chunks.push(c));
-            res.on('end', () => resolve({ status: res.statusCode ?? 0, sentBody, body: Buffer.concat(chunks) }));
-          });
+          const req = httpRequest(
+            { host: '127.0.0.1', port: g.s3Port, method: 'PUT', path: s.path, headers: s.headers, agent: false },
+            (res) => {
+              const chunks: Buffer[] = [];
+              res.on('data', (c: Buffer) => chunks.push(c));
+              res.on('end', () => resolve({ status: res.statusCode ?? 0, sentBody, body: Buffer.concat(chunks) }));
+            },
+          );
           req.on('continue', () => {
             sentBody = true;
             req.end(randomBytes(size));

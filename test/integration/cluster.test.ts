@@ -6,8 +6,6 @@ import { GarageProcess, waitFor, s3Client, getBytes } from './harness.ts';
 
 const FAST = { GARAGE_SYNC_INTERVAL_MS: '3000', GARAGE_PING_INTERVAL_MS: '1000' };
 
-
-
 describe('a real cluster: four nodes in three zones, as in the reference deployment guide', () => {
   const nodes: GarageProcess[] = [];
   const ids: string[] = [];
@@ -30,14 +28,21 @@ describe('a real cluster: four nodes in three zones, as in the reference deploym
     await nodes[1]!.cliOk('node', 'connect', ids[0]!);
     await nodes[2]!.cliOk('node', 'connect', ids[1]!);
     await nodes[3]!.cliOk('node', 'connect', ids[0]!);
-    await waitFor('every node to see the three others', async () => {
-      for (const n of nodes) {
-        const s = await n.cliOk('status');
-        const healthy = s.split('==== FAILED')[0]!.split('\n').filter((l) => /^[0-9a-f]{16}\s/.test(l));
-        if (healthy.length !== 4) return false;
-      }
-      return true;
-    }, 30_000);
+    await waitFor(
+      'every node to see the three others',
+      async () => {
+        for (const n of nodes) {
+          const s = await n.cliOk('status');
+          const healthy = s
+            .split('==== FAILED')[0]!
+            .split('\n')
+            .filter((l) => /^[0-9a-f]{16}\s/.test(l));
+          if (healthy.length !== 4) return false;
+        }
+        return true;
+      },
+      30_000,
+    );
   });
 
   it('assigns the layout of the guide (par1 ×2, lon1, bru1) and applies it everywhere', async () => {
@@ -52,7 +57,8 @@ describe('a real cluster: four nodes in three zones, as in the reference deploym
     const applied = await nodes[0]!.cliOk('layout', 'apply', '--version', '1');
     assert.match(applied, /version 1/);
     await waitFor('every node to adopt layout version 1', async () => {
-      for (const n of nodes) if (!/Current cluster layout version: 1/.test(await n.cliOk('layout', 'show'))) return false;
+      for (const n of nodes)
+        if (!/Current cluster layout version: 1/.test(await n.cliOk('layout', 'show'))) return false;
       return true;
     });
     // Zone constraint: with 3 zones and 3 replicas, lon1 and bru1 hold every partition.

@@ -1,11 +1,23 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { PutBucketCorsCommand, GetBucketCorsCommand, DeleteBucketCorsCommand, PutObjectCommand, GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  PutBucketCorsCommand,
+  GetBucketCorsCommand,
+  DeleteBucketCorsCommand,
+  PutObjectCommand,
+  GetObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { GarageProcess, quickStart, s3Client } from './harness.ts';
 
-function call(port: number, method: string, path: string, headers: Record<string, string>): Promise<{ status: number; headers: Record<string, string | string[] | undefined> }> {
+function call(
+  port: number,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined> }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path, method, headers, agent: false }, (res) => {
       res.resume();
@@ -32,11 +44,28 @@ describe('CORS: bucket rules, preflight and response headers', () => {
   });
 
   it('refuses preflights until rules exist, then answers them from the rules', async () => {
-    const pre = { origin: 'https://app.example.com', 'access-control-request-method': 'PUT', 'access-control-request-headers': 'content-type, x-amz-date' };
+    const pre = {
+      origin: 'https://app.example.com',
+      'access-control-request-method': 'PUT',
+      'access-control-request-headers': 'content-type, x-amz-date',
+    };
     assert.equal((await call(g.s3Port, 'OPTIONS', '/cors-bucket/file', pre)).status, 403);
-    await s3.send(new PutBucketCorsCommand({ Bucket: 'cors-bucket', CORSConfiguration: { CORSRules: [
-      { AllowedOrigins: ['https://*.example.com'], AllowedMethods: ['GET', 'PUT'], AllowedHeaders: ['*'], ExposeHeaders: ['ETag'], MaxAgeSeconds: 600 },
-    ] } }));
+    await s3.send(
+      new PutBucketCorsCommand({
+        Bucket: 'cors-bucket',
+        CORSConfiguration: {
+          CORSRules: [
+            {
+              AllowedOrigins: ['https://*.example.com'],
+              AllowedMethods: ['GET', 'PUT'],
+              AllowedHeaders: ['*'],
+              ExposeHeaders: ['ETag'],
+              MaxAgeSeconds: 600,
+            },
+          ],
+        },
+      }),
+    );
     const got = await s3.send(new GetBucketCorsCommand({ Bucket: 'cors-bucket' }));
     assert.deepEqual(got.CORSRules?.[0]?.AllowedMethods, ['GET', 'PUT']);
     const ok = await call(g.s3Port, 'OPTIONS', '/cors-bucket/file', pre);
@@ -44,12 +73,21 @@ describe('CORS: bucket rules, preflight and response headers', () => {
     assert.equal(ok.headers['access-control-allow-origin'], 'https://app.example.com');
     assert.match(String(ok.headers['access-control-allow-methods']), /PUT/);
     assert.equal(ok.headers['access-control-max-age'], '600');
-    assert.equal((await call(g.s3Port, 'OPTIONS', '/cors-bucket/file', { ...pre, origin: 'https://evil.test' })).status, 403);
-    assert.equal((await call(g.s3Port, 'OPTIONS', '/cors-bucket/file', { ...pre, 'access-control-request-method': 'DELETE' })).status, 403);
+    assert.equal(
+      (await call(g.s3Port, 'OPTIONS', '/cors-bucket/file', { ...pre, origin: 'https://evil.test' })).status,
+      403,
+    );
+    assert.equal(
+      (await call(g.s3Port, 'OPTIONS', '/cors-bucket/file', { ...pre, 'access-control-request-method': 'DELETE' }))
+        .status,
+      403,
+    );
   });
 
   it('adds the allow-origin header to actual requests from an allowed origin', async () => {
-    const url = new URL(await getSignedUrl(s3, new GetObjectCommand({ Bucket: 'cors-bucket', Key: 'index.html' }), { expiresIn: 60 }));
+    const url = new URL(
+      await getSignedUrl(s3, new GetObjectCommand({ Bucket: 'cors-bucket', Key: 'index.html' }), { expiresIn: 60 }),
+    );
     const r = await call(g.s3Port, 'GET', url.pathname + url.search, { origin: 'https://app.example.com' });
     assert.equal(r.status, 200);
     assert.equal(r.headers['access-control-allow-origin'], 'https://app.example.com');
@@ -64,9 +102,26 @@ describe('CORS: bucket rules, preflight and response headers', () => {
     const r = await call(g.webPort, 'GET', '/', { host, origin: 'https://app.example.com' });
     assert.equal(r.status, 200);
     assert.equal(r.headers['access-control-allow-origin'], 'https://app.example.com');
-    assert.equal((await call(g.webPort, 'OPTIONS', '/', { host, origin: 'https://app.example.com', 'access-control-request-method': 'GET' })).status, 200);
+    assert.equal(
+      (
+        await call(g.webPort, 'OPTIONS', '/', {
+          host,
+          origin: 'https://app.example.com',
+          'access-control-request-method': 'GET',
+        })
+      ).status,
+      200,
+    );
     await s3.send(new DeleteBucketCorsCommand({ Bucket: 'cors-bucket' }));
-    await assert.rejects(s3.send(new GetBucketCorsCommand({ Bucket: 'cors-bucket' })), (e: Error) => e.name === 'NoSuchCORSConfiguration');
-    assert.equal((await call(g.webPort, 'GET', '/', { host, origin: 'https://app.example.com' })).headers['access-control-allow-origin'], undefined);
+    await assert.rejects(
+      s3.send(new GetBucketCorsCommand({ Bucket: 'cors-bucket' })),
+      (e: Error) => e.name === 'NoSuchCORSConfiguration',
+    );
+    assert.equal(
+      (await call(g.webPort, 'GET', '/', { host, origin: 'https://app.example.com' })).headers[
+        'access-control-allow-origin'
+      ],
+      undefined,
+    );
   });
 });

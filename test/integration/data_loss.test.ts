@@ -44,7 +44,10 @@ function bodyWithHook(n: number, ch: string, hook: () => Promise<void>): Readabl
 }
 
 /** A raw GET: status, and the body bytes read before the connection ended (or errored). */
-function rawGet(url: string, timeoutMs: number): Promise<{ status: number; length: number; declared: number; received: number; ended: 'end' | 'error' }> {
+function rawGet(
+  url: string,
+  timeoutMs: number,
+): Promise<{ status: number; length: number; declared: number; received: number; ended: 'end' | 'error' }> {
   return new Promise((res, rej) => {
     const req = request(url, (r) => {
       let received = 0;
@@ -86,7 +89,14 @@ describe('issue 7: acknowledged object data is never lost or served short', () =
     const other = async () => {
       await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'o', Body: a }));
     };
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'o', Body: bodyWithHook(4 * MiB, 'B', other), ContentLength: 4 * MiB }));
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: 'o',
+        Body: bodyWithHook(4 * MiB, 'B', other),
+        ContentLength: 4 * MiB,
+      }),
+    );
     const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'o' }));
     const got = await getBytes(s3, bucket, 'o');
     assert.equal(got.length, 4 * MiB);
@@ -110,14 +120,20 @@ describe('issue 7: acknowledged object data is never lost or served short', () =
     const r = await rawGet(url, 10_000);
     assert.ok(r.status >= 500 && r.status < 600, `status ${r.status}`);
     assert.ok(Date.now() - t0 < 5000);
-    await waitFor('the error to be logged', () => /block missing on every replica asked|object data unreadable/.test(g.log), 10_000);
+    await waitFor(
+      'the error to be logged',
+      () => /block missing on every replica asked|object data unreadable/.test(g.log),
+      10_000,
+    );
   });
 
   it('a GET losing a block mid-body cuts the connection at once instead of hanging', async () => {
     const body = Buffer.alloc(3 * MiB);
     for (let i = 0; i < 3; i++) body.fill(65 + i, i * MiB, (i + 1) * MiB);
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'gone-last', Body: body }));
-    const last = createHash('sha256').update(body.subarray(2 * MiB)).digest('hex');
+    const last = createHash('sha256')
+      .update(body.subarray(2 * MiB))
+      .digest('hex');
     for (const f of blockFiles(join(g.dir, 'data'))) if (f.includes(last)) rmSync(f);
     const url = await getSignedUrl(s3, new GetObjectCommand({ Bucket: bucket, Key: 'gone-last' }), { expiresIn: 300 });
     const r = await rawGet(url, 10_000);

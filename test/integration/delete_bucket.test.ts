@@ -3,8 +3,14 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import {
-  S3Client, S3ServiceException, CreateMultipartUploadCommand, UploadPartCommand, DeleteBucketCommand, HeadBucketCommand,
-  PutObjectCommand, DeleteObjectCommand,
+  S3Client,
+  S3ServiceException,
+  CreateMultipartUploadCommand,
+  UploadPartCommand,
+  DeleteBucketCommand,
+  HeadBucketCommand,
+  PutObjectCommand,
+  DeleteObjectCommand,
 } from '@aws-sdk/client-s3';
 import { GarageProcess, quickStart, s3Client, waitFor, countFiles } from './harness.ts';
 
@@ -38,7 +44,15 @@ describe('DeleteBucket with in-progress multipart uploads', () => {
   /** Starts an upload in a bucket and stores one part of a few MiB; returns nothing (the blocks are on disk). */
   async function leaveUpload(bucket: string, key: string): Promise<void> {
     const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
-    await s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: 1, Body: randomBytes(3 * 1024 * 1024 + 17) }));
+    await s3.send(
+      new UploadPartCommand({
+        Bucket: bucket,
+        Key: key,
+        UploadId,
+        PartNumber: 1,
+        Body: randomBytes(3 * 1024 * 1024 + 17),
+      }),
+    );
   }
 
   it('S3 DeleteBucket succeeds (204), the bucket is gone and the part blocks are freed', async () => {
@@ -48,7 +62,7 @@ describe('DeleteBucket with in-progress multipart uploads', () => {
     const r = await s3.send(new DeleteBucketCommand({ Bucket: 'mpu-only' }));
     assert.equal(r.$metadata.httpStatusCode, 204);
     assert.equal(await statusOf(s3.send(new HeadBucketCommand({ Bucket: 'mpu-only' }))), 404);
-    await waitFor('the aborted uploads\' blocks to be collected', () => countFiles(join(g.dir, 'data')) === 0, 30_000);
+    await waitFor("the aborted uploads' blocks to be collected", () => countFiles(join(g.dir, 'data')) === 0, 30_000);
   });
 
   it('a bucket with a visible object is still refused (409 BucketNotEmpty), and deletable once emptied', async () => {
@@ -69,6 +83,6 @@ describe('DeleteBucket with in-progress multipart uploads', () => {
     const del = await g.cli('bucket', 'delete', '--yes', 'cli-mpu');
     assert.equal(del.code, 0, `garage bucket delete failed: ${del.stderr}${del.stdout}`);
     assert.equal(await statusOf(s3.send(new HeadBucketCommand({ Bucket: 'cli-mpu' }))), 404);
-    await waitFor('the aborted upload\'s blocks to be collected', () => countFiles(join(g.dir, 'data')) === 0, 30_000);
+    await waitFor("the aborted upload's blocks to be collected", () => countFiles(join(g.dir, 'data')) === 0, 30_000);
   });
 });

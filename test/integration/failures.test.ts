@@ -4,8 +4,6 @@ import { randomBytes } from 'node:crypto';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { FAST_ENV, GarageProcess, startCluster, waitFor, s3Client, getBytes } from './harness.ts';
 
-
-
 /** Table digests and stored block count as `garage stats` reports them. */
 async function stats(g: GarageProcess): Promise<{ digests: Record<string, string>; stored: number }> {
   const s = await g.cliOk('stats');
@@ -22,7 +20,12 @@ describe('failures: nodes and zones go down, nothing acknowledged is lost', () =
   const acked = new Map<string, Buffer>();
 
   before(async () => {
-    ({ nodes, keyId, secret } = await startCluster([{ zone: 'par1', capacity: 10 }, { zone: 'par1', capacity: 20 }, { zone: 'lon1', capacity: 20 }, { zone: 'bru1', capacity: 15 }]));
+    ({ nodes, keyId, secret } = await startCluster([
+      { zone: 'par1', capacity: 10 },
+      { zone: 'par1', capacity: 20 },
+      { zone: 'lon1', capacity: 20 },
+      { zone: 'bru1', capacity: 15 },
+    ]));
   });
   after(async () => {
     await Promise.all(nodes.map((n) => n.destroy()));
@@ -58,10 +61,14 @@ describe('failures: nodes and zones go down, nothing acknowledged is lost', () =
 
   it('brings a returning node up to date (tables and blocks match its peers)', async () => {
     await nodes[2]!.start(FAST_ENV);
-    await waitFor('lon1 to catch up with bru1 by anti-entropy and resync', async () => {
-      const [a, b] = await Promise.all([stats(nodes[2]!), stats(nodes[3]!)]);
-      return JSON.stringify(a) === JSON.stringify(b) && a.stored > 0 ? true : undefined;
-    }, 60_000);
+    await waitFor(
+      'lon1 to catch up with bru1 by anti-entropy and resync',
+      async () => {
+        const [a, b] = await Promise.all([stats(nodes[2]!), stats(nodes[3]!)]);
+        return JSON.stringify(a) === JSON.stringify(b) && a.stored > 0 ? true : undefined;
+      },
+      60_000,
+    );
   });
 
   it('keeps serving with a whole zone down', async () => {
@@ -73,7 +80,8 @@ describe('failures: nodes and zones go down, nothing acknowledged is lost', () =
         await s3.send(new PutObjectCommand({ Bucket: 'cluster', Key: `zone-down-${i}`, Body: data }));
         acked.set(`zone-down-${i}`, data);
       }
-      for (const [k, v] of acked) assert.ok((await getBytes(s3, 'cluster', k)).equals(v), `${k} readable with par1 down`);
+      for (const [k, v] of acked)
+        assert.ok((await getBytes(s3, 'cluster', k)).equals(v), `${k} readable with par1 down`);
     } finally {
       s3.destroy();
     }
@@ -84,16 +92,26 @@ describe('failures: nodes and zones go down, nothing acknowledged is lost', () =
     const s3 = s3Client(nodes[3]!, keyId, secret);
     try {
       const put = s3.send(new PutObjectCommand({ Bucket: 'cluster', Key: 'no-quorum', Body: 'x' }));
-      await assert.rejects(put, (e: Error & { $metadata?: { httpStatusCode?: number } }) => e.$metadata?.httpStatusCode === 503);
-      await assert.rejects(getBytes(s3, 'cluster', 'w-0'), (e: Error & { $metadata?: { httpStatusCode?: number } }) => e.$metadata?.httpStatusCode === 503);
+      await assert.rejects(
+        put,
+        (e: Error & { $metadata?: { httpStatusCode?: number } }) => e.$metadata?.httpStatusCode === 503,
+      );
+      await assert.rejects(
+        getBytes(s3, 'cluster', 'w-0'),
+        (e: Error & { $metadata?: { httpStatusCode?: number } }) => e.$metadata?.httpStatusCode === 503,
+      );
     } finally {
       s3.destroy();
     }
     await Promise.all([0, 1, 2].map((i) => nodes[i]!.start(FAST_ENV)));
     const reader = s3Client(nodes[1]!, keyId, secret);
     try {
-      await waitFor('quorum to be back', async () => (await getBytes(reader, 'cluster', 'w-0').catch(() => undefined)) !== undefined);
-      for (const [k, v] of acked) assert.ok((await getBytes(reader, 'cluster', k)).equals(v), `${k} intact after the outage`);
+      await waitFor(
+        'quorum to be back',
+        async () => (await getBytes(reader, 'cluster', 'w-0').catch(() => undefined)) !== undefined,
+      );
+      for (const [k, v] of acked)
+        assert.ok((await getBytes(reader, 'cluster', k)).equals(v), `${k} intact after the outage`);
     } finally {
       reader.destroy();
     }

@@ -4,7 +4,6 @@ import { randomBytes } from 'node:crypto';
 import { PutObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { FAST_ENV, GarageProcess, startCluster, nodeIds, waitFor, s3Client, getBytes } from './harness.ts';
 
-
 describe('gateway nodes and cluster security', () => {
   let nodes: GarageProcess[] = [];
   let ids: string[] = [];
@@ -13,7 +12,12 @@ describe('gateway nodes and cluster security', () => {
   let intruder: GarageProcess | undefined;
 
   before(async () => {
-    ({ nodes, ids, keyId, secret } = await startCluster([{ zone: 'a', capacity: 10 }, { zone: 'b', capacity: 10 }, { zone: 'c', capacity: 10 }, { zone: 'a', capacity: null }]));
+    ({ nodes, ids, keyId, secret } = await startCluster([
+      { zone: 'a', capacity: 10 },
+      { zone: 'b', capacity: 10 },
+      { zone: 'c', capacity: 10 },
+      { zone: 'a', capacity: null },
+    ]));
   });
   after(async () => {
     await Promise.all([...nodes, ...(intruder ? [intruder] : [])].map((n) => n.destroy()));
@@ -56,7 +60,7 @@ describe('gateway nodes and cluster security', () => {
     assert.doesNotMatch(cli.stdout, /cluster/);
   });
 
-  it('a node cannot be reached under another node\'s id', async () => {
+  it("a node cannot be reached under another node's id", async () => {
     // Dial node 1's address while claiming it is node 0: the TLS identity check refuses it.
     const forged = `${ids[0]!.split('@')[0]}@${ids[1]!.split('@')[1]}`;
     const r = await nodes[2]!.cli('--rpc-host', forged, 'status');

@@ -2,9 +2,17 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { S3Client, PutObjectCommand, DeleteObjectCommand, CreateMultipartUploadCommand, UploadPartCommand, AbortMultipartUploadCommand, CopyObjectCommand, CompleteMultipartUploadCommand } from '@aws-sdk/client-s3';
+import {
+  S3Client,
+  PutObjectCommand,
+  DeleteObjectCommand,
+  CreateMultipartUploadCommand,
+  UploadPartCommand,
+  AbortMultipartUploadCommand,
+  CopyObjectCommand,
+  CompleteMultipartUploadCommand,
+} from '@aws-sdk/client-s3';
 import { GarageProcess, quickStart, waitFor, countFiles, getBytes } from './harness.ts';
-
 
 describe('garbage collection: deleting objects frees their metadata and blocks', () => {
   let g: GarageProcess;
@@ -13,9 +21,15 @@ describe('garbage collection: deleting objects frees their metadata and blocks',
   before(async () => {
     g = await GarageProcess.create();
     const realStart = g.start.bind(g);
-    g.start = () => realStart({ GARAGE_TOMBSTONE_GC_DELAY_MS: '0', GARAGE_GC_INTERVAL_MS: '300', GARAGE_BLOCK_GC_DELAY_MS: '300' });
+    g.start = () =>
+      realStart({ GARAGE_TOMBSTONE_GC_DELAY_MS: '0', GARAGE_GC_INTERVAL_MS: '300', GARAGE_BLOCK_GC_DELAY_MS: '300' });
     const { keyId, secret } = await quickStart(g, 'gc-bucket');
-    s3 = new S3Client({ endpoint: g.endpoint, region: 'garage', forcePathStyle: true, credentials: { accessKeyId: keyId, secretAccessKey: secret } });
+    s3 = new S3Client({
+      endpoint: g.endpoint,
+      region: 'garage',
+      forcePathStyle: true,
+      credentials: { accessKeyId: keyId, secretAccessKey: secret },
+    });
   });
   after(async () => {
     s3.destroy();
@@ -29,15 +43,34 @@ describe('garbage collection: deleting objects frees their metadata and blocks',
     await s3.send(new PutObjectCommand({ Bucket: 'gc-bucket', Key: 'small', Body: 'tiny' }));
     await s3.send(new CopyObjectCommand({ Bucket: 'gc-bucket', Key: 'copy', CopySource: 'gc-bucket/big' }));
     const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'gc-bucket', Key: 'mpu' }));
-    await s3.send(new UploadPartCommand({ Bucket: 'gc-bucket', Key: 'mpu', UploadId, PartNumber: 1, Body: randomBytes(5 * 1024 * 1024) }));
+    await s3.send(
+      new UploadPartCommand({
+        Bucket: 'gc-bucket',
+        Key: 'mpu',
+        UploadId,
+        PartNumber: 1,
+        Body: randomBytes(5 * 1024 * 1024),
+      }),
+    );
     await s3.send(new AbortMultipartUploadCommand({ Bucket: 'gc-bucket', Key: 'mpu', UploadId }));
     assert.ok(countFiles(join(g.dir, 'data')) > 0);
     for (const Key of ['big', 'small', 'copy']) await s3.send(new DeleteObjectCommand({ Bucket: 'gc-bucket', Key }));
-    await waitFor('every object row, version, ref and block to be collected', async () => {
-      const s = await g.cliOk('stats');
-      const items = (t: string) => Number(new RegExp(`^${t}\\s+(\\d+)`, 'm').exec(s)![1]);
-      return items('object') === 0 && items('version') === 0 && items('block_ref') === 0 && items('mpu') === 0 && /Blocks stored here: 0/.test(s) && countFiles(join(g.dir, 'data')) === 0;
-    }, 30_000);
+    await waitFor(
+      'every object row, version, ref and block to be collected',
+      async () => {
+        const s = await g.cliOk('stats');
+        const items = (t: string) => Number(new RegExp(`^${t}\\s+(\\d+)`, 'm').exec(s)![1]);
+        return (
+          items('object') === 0 &&
+          items('version') === 0 &&
+          items('block_ref') === 0 &&
+          items('mpu') === 0 &&
+          /Blocks stored here: 0/.test(s) &&
+          countFiles(join(g.dir, 'data')) === 0
+        );
+      },
+      30_000,
+    );
   });
 
   it('keeps the blocks of a part that was uploaded twice with the same bytes (a client retry)', async () => {
@@ -45,14 +78,34 @@ describe('garbage collection: deleting objects frees their metadata and blocks',
     const part2 = randomBytes(1000);
     const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'gc-bucket', Key: 'retried' }));
     await s3.send(new UploadPartCommand({ Bucket: 'gc-bucket', Key: 'retried', UploadId, PartNumber: 1, Body: part1 }));
-    const again = await s3.send(new UploadPartCommand({ Bucket: 'gc-bucket', Key: 'retried', UploadId, PartNumber: 1, Body: part1 }));
-    const p2 = await s3.send(new UploadPartCommand({ Bucket: 'gc-bucket', Key: 'retried', UploadId, PartNumber: 2, Body: part2 }));
-    await s3.send(new CompleteMultipartUploadCommand({ Bucket: 'gc-bucket', Key: 'retried', UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: again.ETag }, { PartNumber: 2, ETag: p2.ETag }] } }));
+    const again = await s3.send(
+      new UploadPartCommand({ Bucket: 'gc-bucket', Key: 'retried', UploadId, PartNumber: 1, Body: part1 }),
+    );
+    const p2 = await s3.send(
+      new UploadPartCommand({ Bucket: 'gc-bucket', Key: 'retried', UploadId, PartNumber: 2, Body: part2 }),
+    );
+    await s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: 'gc-bucket',
+        Key: 'retried',
+        UploadId,
+        MultipartUpload: {
+          Parts: [
+            { PartNumber: 1, ETag: again.ETag },
+            { PartNumber: 2, ETag: p2.ETag },
+          ],
+        },
+      }),
+    );
     // The replaced upload of part 1 is collected; the blocks it shares with the kept one stay.
-    await waitFor('the replaced part upload to be collected', async () => {
-      const st = await g.cliOk('stats');
-      return /^block_ref\s+6\s/m.test(st) && /Resync queue length: 0/.test(st);
-    }, 30_000);
+    await waitFor(
+      'the replaced part upload to be collected',
+      async () => {
+        const st = await g.cliOk('stats');
+        return /^block_ref\s+6\s/m.test(st) && /Resync queue length: 0/.test(st);
+      },
+      30_000,
+    );
     await new Promise((r) => setTimeout(r, 1000)); // longer than the block GC delay of this node
     assert.ok((await getBytes(s3, 'gc-bucket', 'retried')).equals(Buffer.concat([part1, part2])));
   });

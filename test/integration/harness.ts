@@ -38,7 +38,11 @@ export async function freePort(): Promise<number> {
 }
 
 /** Polls `check` until it returns truthy or the deadline passes. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 30_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastErr: unknown;
   for (;;) {
@@ -48,7 +52,8 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
     } catch (e) {
       lastErr = e;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${lastErr ? `: ${(lastErr as Error).message}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${lastErr ? `: ${(lastErr as Error).message}` : ''}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -71,12 +76,30 @@ export interface CmdResult {
 }
 
 /** Runs a command to completion. */
-export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string; timeoutMs?: number } = {}): Promise<CmdResult> {
+export function run(
+  cmd: string,
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string; timeoutMs?: number } = {},
+): Promise<CmdResult> {
   return new Promise((res) => {
-    const child = execFile(cmd, args, { env: { ...process.env, ...opts.env }, cwd: opts.cwd, maxBuffer: 256 * 1024 * 1024, timeout: opts.timeoutMs ?? 300_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as NodeJS.ErrnoException & { code?: unknown }).code === 'number' ? ((err as unknown as { code: number }).code) : 1) : 0;
-      res({ code, stdout: stdout.toString(), stderr: stderr.toString() });
-    });
+    const child = execFile(
+      cmd,
+      args,
+      {
+        env: { ...process.env, ...opts.env },
+        cwd: opts.cwd,
+        maxBuffer: 256 * 1024 * 1024,
+        timeout: opts.timeoutMs ?? 300_000,
+      },
+      (err, stdout, stderr) => {
+        const code = err
+          ? typeof (err as NodeJS.ErrnoException & { code?: unknown }).code === 'number'
+            ? (err as unknown as { code: number }).code
+            : 1
+          : 0;
+        res({ code, stdout: stdout.toString(), stderr: stderr.toString() });
+      },
+    );
     if (opts.input !== undefined) child.stdin?.end(opts.input);
   });
 }
@@ -100,7 +123,10 @@ export class GarageProcess {
   }
 
   /** Creates a directory and a config file in the reference's format. */
-  static async create(extra = '', opts: { replicationMode?: string; rpcSecret?: string; rpcPublicPort?: number } = {}): Promise<GarageProcess> {
+  static async create(
+    extra = '',
+    opts: { replicationMode?: string; rpcSecret?: string; rpcPublicPort?: number } = {},
+  ): Promise<GarageProcess> {
     const dir = mkdtempSync(join(tmpdir(), 'garage-it-'));
     const s3Port = await freePort();
     const rpcPort = await freePort();
@@ -138,7 +164,10 @@ index = "index.html"
   /** Starts `garage server` and waits until its S3 and RPC ports answer. */
   async start(env: NodeJS.ProcessEnv = {}): Promise<void> {
     if (this.running()) throw new Error('this garage server is already running');
-    this.proc = spawn(process.execPath, [MAIN, '-c', this.configPath, 'server'], { env: { ...process.env, RUST_LOG: 'garage=warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc = spawn(process.execPath, [MAIN, '-c', this.configPath, 'server'], {
+      env: { ...process.env, RUST_LOG: 'garage=warn', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.proc.stdout!.on('data', (d: Buffer) => (this.log += d.toString()));
     this.proc.stderr!.on('data', (d: Buffer) => (this.log += d.toString()));
     const p = this.proc;
@@ -214,7 +243,10 @@ export async function nodeIds(nodes: GarageProcess[]): Promise<string[]> {
  * Starts nodes sharing one secret, connects them through the first one, assigns the given
  * zones and capacities (null = gateway), applies the layout, and creates a bucket and a key.
  */
-export async function startCluster(roles: { zone: string; capacity: number | null }[], opts: { replicationMode?: string; bucket?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ nodes: GarageProcess[]; ids: string[]; keyId: string; secret: string }> {
+export async function startCluster(
+  roles: { zone: string; capacity: number | null }[],
+  opts: { replicationMode?: string; bucket?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<{ nodes: GarageProcess[]; ids: string[]; keyId: string; secret: string }> {
   const rpcSecret = randomBytes(32).toString('hex');
   const nodes: GarageProcess[] = [];
   try {
@@ -226,13 +258,26 @@ export async function startCluster(roles: { zone: string; capacity: number | nul
   }
 }
 
-async function formCluster(nodes: GarageProcess[], roles: { zone: string; capacity: number | null }[], rpcSecret: string, opts: { replicationMode?: string; bucket?: string; env?: NodeJS.ProcessEnv }): Promise<{ nodes: GarageProcess[]; ids: string[]; keyId: string; secret: string }> {
-  for (let i = 0; i < roles.length; i++) nodes.push(await GarageProcess.create('', { replicationMode: opts.replicationMode ?? '3', rpcSecret }));
+async function formCluster(
+  nodes: GarageProcess[],
+  roles: { zone: string; capacity: number | null }[],
+  rpcSecret: string,
+  opts: { replicationMode?: string; bucket?: string; env?: NodeJS.ProcessEnv },
+): Promise<{ nodes: GarageProcess[]; ids: string[]; keyId: string; secret: string }> {
+  for (let i = 0; i < roles.length; i++)
+    nodes.push(await GarageProcess.create('', { replicationMode: opts.replicationMode ?? '3', rpcSecret }));
   await Promise.all(nodes.map((n) => n.start({ ...FAST_ENV, ...opts.env })));
   const ids = await nodeIds(nodes);
   for (let i = 1; i < nodes.length; i++) await nodes[i]!.cliOk('node', 'connect', ids[0]!);
   for (const [i, r] of roles.entries()) {
-    await nodes[0]!.cliOk('layout', 'assign', '-z', r.zone, ...(r.capacity === null ? ['-g'] : ['-c', String(r.capacity)]), ids[i]!.slice(0, 16));
+    await nodes[0]!.cliOk(
+      'layout',
+      'assign',
+      '-z',
+      r.zone,
+      ...(r.capacity === null ? ['-g'] : ['-c', String(r.capacity)]),
+      ids[i]!.slice(0, 16),
+    );
   }
   await nodes[0]!.cliOk('layout', 'apply');
   await waitFor('every node to adopt the layout', async () => {
@@ -254,7 +299,13 @@ async function formCluster(nodes: GarageProcess[], roles: { zone: string; capaci
 
 /** An AWS SDK client for a node (path-style, region garage, default checksums). */
 export function s3Client(g: GarageProcess, keyId: string, secret: string, maxAttempts = 1): S3Client {
-  return new S3Client({ endpoint: g.endpoint, region: 'garage', forcePathStyle: true, credentials: { accessKeyId: keyId, secretAccessKey: secret }, maxAttempts });
+  return new S3Client({
+    endpoint: g.endpoint,
+    region: 'garage',
+    forcePathStyle: true,
+    credentials: { accessKeyId: keyId, secretAccessKey: secret },
+    maxAttempts,
+  });
 }
 
 /** Reads a whole object. */
@@ -309,7 +360,8 @@ export interface RawResponse {
 }
 
 /** The S3 error code of an XML error body. */
-export const xmlErrorCode = (b: Buffer): string | undefined => /<Error>\s*<Code>([^<]+)<\/Code>/.exec(b.toString('utf8'))?.[1];
+export const xmlErrorCode = (b: Buffer): string | undefined =>
+  /<Error>\s*<Code>([^<]+)<\/Code>/.exec(b.toString('utf8'))?.[1];
 
 /**
  * SigV4-signed raw requests (UNSIGNED-PAYLOAD) to a node's S3 API, for what the SDK cannot send:
@@ -321,14 +373,35 @@ export class RawS3 {
 
   constructor(g: GarageProcess, keyId: string, secret: string) {
     this.#g = g;
-    this.#signer = new SignatureV4({ credentials: { accessKeyId: keyId, secretAccessKey: secret }, region: 'garage', service: 's3', sha256: Sha256, uriEscapePath: false });
+    this.#signer = new SignatureV4({
+      credentials: { accessKeyId: keyId, secretAccessKey: secret },
+      region: 'garage',
+      service: 's3',
+      sha256: Sha256,
+      uriEscapePath: false,
+    });
   }
 
   /** Signs a request for `path` (already encoded); returns the path with its query string and the headers to send. */
-  async sign(method: string, path: string, query: Record<string, string> = {}, headers: Record<string, string> = {}): Promise<{ path: string; headers: Record<string, string> }> {
+  async sign(
+    method: string,
+    path: string,
+    query: Record<string, string> = {},
+    headers: Record<string, string> = {},
+  ): Promise<{ path: string; headers: Record<string, string> }> {
     const all = { host: `127.0.0.1:${this.#g.s3Port}`, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', ...headers };
-    const req = await this.#signer.sign({ method, protocol: 'http:', hostname: '127.0.0.1', port: this.#g.s3Port, path, query, headers: all });
-    const qs = Object.entries(query).map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');
+    const req = await this.#signer.sign({
+      method,
+      protocol: 'http:',
+      hostname: '127.0.0.1',
+      port: this.#g.s3Port,
+      path,
+      query,
+      headers: all,
+    });
+    const qs = Object.entries(query)
+      .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`)
+      .join('&');
     return { path: qs ? `${path}?${qs}` : path, headers: req.headers };
   }
 
@@ -336,17 +409,33 @@ export class RawS3 {
    * Sends a signed request with node:http and reads the whole answer. `body`: bytes (sent with a
    * Content-Length), or a function that writes the body itself (chunked unless it set a length).
    */
-  async send(method: string, path: string, query: Record<string, string> = {}, headers: Record<string, string> = {}, body?: Buffer | ((req: ClientRequest) => void)): Promise<RawResponse> {
-    const s = await this.sign(method, path, query, Buffer.isBuffer(body) ? { 'content-length': String(body.length), ...headers } : headers);
+  async send(
+    method: string,
+    path: string,
+    query: Record<string, string> = {},
+    headers: Record<string, string> = {},
+    body?: Buffer | ((req: ClientRequest) => void),
+  ): Promise<RawResponse> {
+    const s = await this.sign(
+      method,
+      path,
+      query,
+      Buffer.isBuffer(body) ? { 'content-length': String(body.length), ...headers } : headers,
+    );
     return new Promise<RawResponse>((resolve, reject) => {
       let answered = false;
-      const req = httpRequest({ host: '127.0.0.1', port: this.#g.s3Port, method, path: s.path, headers: s.headers, agent: false }, (res) => {
-        answered = true;
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-        res.on('error', reject);
-      });
+      const req = httpRequest(
+        { host: '127.0.0.1', port: this.#g.s3Port, method, path: s.path, headers: s.headers, agent: false },
+        (res) => {
+          answered = true;
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+          );
+          res.on('error', reject);
+        },
+      );
       // After an early answer to a body still being sent, writing the rest may fail (EPIPE once
       // the server closes): the answer is what counts.
       req.on('error', (e) => {

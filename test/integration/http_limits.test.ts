@@ -68,17 +68,26 @@ describe('bounds on unauthenticated and idle connections', () => {
   let raw: RawS3;
   let adminPort = 0;
   const boundary = 'xxBOUNDARYxx';
-  const head = (port: number, length: number) => `POST /${BUCKET} HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\ncontent-type: multipart/form-data; boundary=${boundary}\r\ncontent-length: ${length}\r\n\r\n`;
+  const head = (port: number, length: number) =>
+    `POST /${BUCKET} HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\ncontent-type: multipart/form-data; boundary=${boundary}\r\ncontent-length: ${length}\r\n\r\n`;
 
   before(async () => {
     adminPort = await freePort();
     g = await GarageProcess.create(`[admin]\napi_bind_addr = "127.0.0.1:${adminPort}"\n`);
-    await g.start({ GARAGE_POST_FORM_TIMEOUT_MS: '1000', GARAGE_HEADERS_TIMEOUT_MS: '1500', GARAGE_BODY_IDLE_TIMEOUT_MS: '2500' });
+    await g.start({
+      GARAGE_POST_FORM_TIMEOUT_MS: '1000',
+      GARAGE_HEADERS_TIMEOUT_MS: '1500',
+      GARAGE_BODY_IDLE_TIMEOUT_MS: '2500',
+    });
     const { keyId, secret } = await quickStart(g, BUCKET);
     raw = new RawS3(g, keyId, secret);
   });
 
-  for (const [listener, port] of [['S3 API', () => g.s3Port], ['website', () => g.webPort], ['admin API', () => adminPort]] as const) {
+  for (const [listener, port] of [
+    ['S3 API', () => g.s3Port],
+    ['website', () => g.webPort],
+    ['admin API', () => adminPort],
+  ] as const) {
     it(`${listener}: headers must arrive within the headers timeout (a trickle or silence gets the connection closed)`, async () => {
       const silent = new RawConn(port());
       const partial = new RawConn(port());
@@ -98,11 +107,18 @@ describe('bounds on unauthenticated and idle connections', () => {
     const s = await raw.sign('PUT', `/${BUCKET}/idle`, {}, { 'content-length': '10000000' });
     const c = new RawConn(g.s3Port);
     await c.ready();
-    await c.write(`PUT ${s.path} HTTP/1.1\r\n${Object.entries(s.headers).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n`);
+    await c.write(
+      `PUT ${s.path} HTTP/1.1\r\n${Object.entries(s.headers)
+        .map(([k, v]) => `${k}: ${v}`)
+        .join('\r\n')}\r\n\r\n`,
+    );
     await c.write(randomBytes(2 * 1024 * 1024 + 100));
     await c.waitClosed('idle body');
     assert.ok(c.closedAfterMs < 15_000, `closed after ${c.closedAfterMs} ms`);
-    await waitFor('the aborted upload to stay invisible', async () => (await raw.send('GET', `/${BUCKET}/idle`)).status === 404);
+    await waitFor(
+      'the aborted upload to stay invisible',
+      async () => (await raw.send('GET', `/${BUCKET}/idle`)).status === 404,
+    );
     const list = await raw.send('GET', `/${BUCKET}`, { 'list-type': '2', prefix: 'idle' });
     assert.doesNotMatch(list.body.toString(), /<Key>/);
   });
@@ -153,7 +169,10 @@ describe('bounds on unauthenticated and idle connections', () => {
   });
 
   it('a form field longer than 64 KiB is refused, not truncated', async () => {
-    const body = formStart(boundary, [['x-ignore-long', 'v'.repeat(70_000)], ['key', 'k']]);
+    const body = formStart(boundary, [
+      ['x-ignore-long', 'v'.repeat(70_000)],
+      ['key', 'k'],
+    ]);
     const c = new RawConn(g.s3Port);
     await c.ready();
     await c.write(head(g.s3Port, body.length + 100));
@@ -193,7 +212,12 @@ describe('request parameters and headers', () => {
       for (const partNumber of [...NOT_DECIMAL, '0', '10001', '99999999999999999999']) {
         const up = await raw.send('PUT', `/${BUCKET}/mpu`, { partNumber, uploadId }, {}, Buffer.from('part'));
         assertError(up, 400, 'InvalidArgument', `UploadPart partNumber=${JSON.stringify(partNumber)}`);
-        const copy = await raw.send('PUT', `/${BUCKET}/mpu`, { partNumber, uploadId }, { 'x-amz-copy-source': `/${BUCKET}/src` });
+        const copy = await raw.send(
+          'PUT',
+          `/${BUCKET}/mpu`,
+          { partNumber, uploadId },
+          { 'x-amz-copy-source': `/${BUCKET}/src` },
+        );
         assertError(copy, 400, 'InvalidArgument', `UploadPartCopy partNumber=${JSON.stringify(partNumber)}`);
       }
       const parts = await raw.send('GET', `/${BUCKET}/mpu`, { uploadId });
@@ -203,14 +227,24 @@ describe('request parameters and headers', () => {
         const up = await raw.send('PUT', `/${BUCKET}/mpu`, { partNumber, uploadId }, {}, Buffer.from('part'));
         assert.equal(up.status, 200, `partNumber=${partNumber}: ${up.body.toString()}`);
       }
-      const copy = await raw.send('PUT', `/${BUCKET}/mpu`, { partNumber: '2', uploadId }, { 'x-amz-copy-source': `/${BUCKET}/src` });
+      const copy = await raw.send(
+        'PUT',
+        `/${BUCKET}/mpu`,
+        { partNumber: '2', uploadId },
+        { 'x-amz-copy-source': `/${BUCKET}/src` },
+      );
       assert.equal(copy.status, 200, copy.body.toString());
     });
 
     it('GetObject and HeadObject refuse a partNumber that is not 1..10000', async () => {
       assert.equal((await raw.send('PUT', `/${BUCKET}/obj`, {}, {}, Buffer.from('object'))).status, 200);
       for (const partNumber of [...NOT_DECIMAL, '0', '10001']) {
-        assertError(await raw.send('GET', `/${BUCKET}/obj`, { partNumber }), 400, 'InvalidArgument', `GET partNumber=${JSON.stringify(partNumber)}`);
+        assertError(
+          await raw.send('GET', `/${BUCKET}/obj`, { partNumber }),
+          400,
+          'InvalidArgument',
+          `GET partNumber=${JSON.stringify(partNumber)}`,
+        );
         const head = await raw.send('HEAD', `/${BUCKET}/obj`, { partNumber });
         assert.equal(head.status, 400, `HEAD partNumber=${JSON.stringify(partNumber)}`);
       }
@@ -221,17 +255,51 @@ describe('request parameters and headers', () => {
       const uploadId = /<UploadId>([^<]+)<\/UploadId>/.exec(c.body.toString())![1]!;
       for (const v of NOT_DECIMAL) {
         const what = (p: string) => `${p}=${JSON.stringify(v)}`;
-        assertError(await raw.send('GET', `/${BUCKET}`, { 'list-type': '2', 'max-keys': v }), 400, 'InvalidArgument', what('V2 max-keys'));
-        assertError(await raw.send('GET', `/${BUCKET}`, { 'max-keys': v }), 400, 'InvalidArgument', what('V1 max-keys'));
-        assertError(await raw.send('GET', `/${BUCKET}`, { versions: '', 'max-keys': v }), 400, 'InvalidArgument', what('versions max-keys'));
-        assertError(await raw.send('GET', `/${BUCKET}`, { uploads: '', 'max-uploads': v }), 400, 'InvalidArgument', what('max-uploads'));
-        assertError(await raw.send('GET', `/${BUCKET}/listed`, { uploadId, 'max-parts': v }), 400, 'InvalidArgument', what('max-parts'));
-        assertError(await raw.send('GET', `/${BUCKET}/listed`, { uploadId, 'part-number-marker': v }), 400, 'InvalidArgument', what('part-number-marker'));
+        assertError(
+          await raw.send('GET', `/${BUCKET}`, { 'list-type': '2', 'max-keys': v }),
+          400,
+          'InvalidArgument',
+          what('V2 max-keys'),
+        );
+        assertError(
+          await raw.send('GET', `/${BUCKET}`, { 'max-keys': v }),
+          400,
+          'InvalidArgument',
+          what('V1 max-keys'),
+        );
+        assertError(
+          await raw.send('GET', `/${BUCKET}`, { versions: '', 'max-keys': v }),
+          400,
+          'InvalidArgument',
+          what('versions max-keys'),
+        );
+        assertError(
+          await raw.send('GET', `/${BUCKET}`, { uploads: '', 'max-uploads': v }),
+          400,
+          'InvalidArgument',
+          what('max-uploads'),
+        );
+        assertError(
+          await raw.send('GET', `/${BUCKET}/listed`, { uploadId, 'max-parts': v }),
+          400,
+          'InvalidArgument',
+          what('max-parts'),
+        );
+        assertError(
+          await raw.send('GET', `/${BUCKET}/listed`, { uploadId, 'part-number-marker': v }),
+          400,
+          'InvalidArgument',
+          what('part-number-marker'),
+        );
       }
       const ok = await raw.send('GET', `/${BUCKET}`, { 'list-type': '2', 'max-keys': '2' });
       assert.equal(ok.status, 200);
       assert.match(ok.body.toString(), /<MaxKeys>2<\/MaxKeys>/);
-      const parts = await raw.send('GET', `/${BUCKET}/listed`, { uploadId, 'max-parts': '5', 'part-number-marker': '3' });
+      const parts = await raw.send('GET', `/${BUCKET}/listed`, {
+        uploadId,
+        'max-parts': '5',
+        'part-number-marker': '3',
+      });
       assert.equal(parts.status, 200, parts.body.toString());
       assert.match(parts.body.toString(), /<MaxParts>5<\/MaxParts>/);
       assert.match(parts.body.toString(), /<PartNumberMarker>3<\/PartNumberMarker>/);
@@ -243,7 +311,11 @@ describe('request parameters and headers', () => {
 
   it('response-* overrides that a header cannot carry are 400 InvalidArgument, not 500', async () => {
     assert.equal((await raw.send('PUT', `/${BUCKET}/plain`, {}, {}, Buffer.from('plain'))).status, 200);
-    for (const [param, v] of [['response-content-type', 'text/plain\r\nset-cookie: a=b'], ['response-cache-control', 'x\ny'], ['response-expires', 'euro \u20ac']]) {
+    for (const [param, v] of [
+      ['response-content-type', 'text/plain\r\nset-cookie: a=b'],
+      ['response-cache-control', 'x\ny'],
+      ['response-expires', 'euro \u20ac'],
+    ]) {
       const r = await raw.send('GET', `/${BUCKET}/plain`, { [param]: v });
       assertError(r, 400, 'InvalidArgument', `${param}=${JSON.stringify(v)}`);
       assert.match(r.body.toString(), new RegExp(param));
@@ -259,11 +331,16 @@ describe('request parameters and headers', () => {
       'x-amz-server-side-encryption-customer-key': key.toString('base64'),
       'x-amz-server-side-encryption-customer-key-md5': createHash('md5').update(key).digest('base64'),
     };
-    const COPY_SSEC = Object.fromEntries(Object.entries(SSEC).map(([k, v]) => [k.replace('x-amz-', 'x-amz-copy-source-'), v]));
+    const COPY_SSEC = Object.fromEntries(
+      Object.entries(SSEC).map(([k, v]) => [k.replace('x-amz-', 'x-amz-copy-source-'), v]),
+    );
     const VARIANTS: [string, Record<string, string>][] = [
       ['SSE-C', SSEC],
       ['SSE-S3', { 'x-amz-server-side-encryption': 'AES256' }],
-      ['SSE-KMS', { 'x-amz-server-side-encryption': 'aws:kms', 'x-amz-server-side-encryption-aws-kms-key-id': 'some-key' }],
+      [
+        'SSE-KMS',
+        { 'x-amz-server-side-encryption': 'aws:kms', 'x-amz-server-side-encryption-aws-kms-key-id': 'some-key' },
+      ],
       ['bucket key', { 'x-amz-server-side-encryption-bucket-key-enabled': 'true' }],
     ];
 
@@ -275,12 +352,33 @@ describe('request parameters and headers', () => {
           assertError(put, 501, 'NotImplemented', `${name} PutObject (${size} bytes)`);
           assert.match(put.body.toString(), /encryption/i);
         }
-        assertError(await raw.send('POST', `/${BUCKET}/sse-mpu`, { uploads: '' }, h), 501, 'NotImplemented', `${name} CreateMultipartUpload`);
-        assertError(await raw.send('PUT', `/${BUCKET}/sse-copy`, {}, { 'x-amz-copy-source': `/${BUCKET}/sse-src`, ...h }), 501, 'NotImplemented', `${name} CopyObject`);
+        assertError(
+          await raw.send('POST', `/${BUCKET}/sse-mpu`, { uploads: '' }, h),
+          501,
+          'NotImplemented',
+          `${name} CreateMultipartUpload`,
+        );
+        assertError(
+          await raw.send('PUT', `/${BUCKET}/sse-copy`, {}, { 'x-amz-copy-source': `/${BUCKET}/sse-src`, ...h }),
+          501,
+          'NotImplemented',
+          `${name} CopyObject`,
+        );
       }
-      const copySrc = await raw.send('PUT', `/${BUCKET}/sse-copy`, {}, { 'x-amz-copy-source': `/${BUCKET}/sse-src`, ...COPY_SSEC });
-      assertError(copySrc, 501, 'NotImplemented', 'CopyObject with x-amz-copy-source-server-side-encryption-customer-*');
-      for (const k of ['sse-put', 'sse-copy']) assertError(await raw.send('GET', `/${BUCKET}/${k}`), 404, 'NoSuchKey', `${k} was not stored`);
+      const copySrc = await raw.send(
+        'PUT',
+        `/${BUCKET}/sse-copy`,
+        {},
+        { 'x-amz-copy-source': `/${BUCKET}/sse-src`, ...COPY_SSEC },
+      );
+      assertError(
+        copySrc,
+        501,
+        'NotImplemented',
+        'CopyObject with x-amz-copy-source-server-side-encryption-customer-*',
+      );
+      for (const k of ['sse-put', 'sse-copy'])
+        assertError(await raw.send('GET', `/${BUCKET}/${k}`), 404, 'NoSuchKey', `${k} was not stored`);
       const uploads = await raw.send('GET', `/${BUCKET}`, { uploads: '' });
       assert.doesNotMatch(uploads.body.toString(), /sse-mpu/, 'no multipart upload was created');
     });
@@ -291,12 +389,32 @@ describe('request parameters and headers', () => {
       for (const [name, h] of VARIANTS) {
         assertError(await raw.send('GET', `/${BUCKET}/sse-src`, {}, h), 501, 'NotImplemented', `${name} GetObject`);
         assert.equal((await raw.send('HEAD', `/${BUCKET}/sse-src`, {}, h)).status, 501, `${name} HeadObject`);
-        assertError(await raw.send('PUT', `/${BUCKET}/sse-parts`, { partNumber: '1', uploadId }, h, Buffer.from('part')), 501, 'NotImplemented', `${name} UploadPart`);
-        const copy = await raw.send('PUT', `/${BUCKET}/sse-parts`, { partNumber: '1', uploadId }, { 'x-amz-copy-source': `/${BUCKET}/sse-src`, ...h });
+        assertError(
+          await raw.send('PUT', `/${BUCKET}/sse-parts`, { partNumber: '1', uploadId }, h, Buffer.from('part')),
+          501,
+          'NotImplemented',
+          `${name} UploadPart`,
+        );
+        const copy = await raw.send(
+          'PUT',
+          `/${BUCKET}/sse-parts`,
+          { partNumber: '1', uploadId },
+          { 'x-amz-copy-source': `/${BUCKET}/sse-src`, ...h },
+        );
         assertError(copy, 501, 'NotImplemented', `${name} UploadPartCopy`);
       }
-      const copy = await raw.send('PUT', `/${BUCKET}/sse-parts`, { partNumber: '1', uploadId }, { 'x-amz-copy-source': `/${BUCKET}/sse-src`, ...COPY_SSEC });
-      assertError(copy, 501, 'NotImplemented', 'UploadPartCopy with x-amz-copy-source-server-side-encryption-customer-*');
+      const copy = await raw.send(
+        'PUT',
+        `/${BUCKET}/sse-parts`,
+        { partNumber: '1', uploadId },
+        { 'x-amz-copy-source': `/${BUCKET}/sse-src`, ...COPY_SSEC },
+      );
+      assertError(
+        copy,
+        501,
+        'NotImplemented',
+        'UploadPartCopy with x-amz-copy-source-server-side-encryption-customer-*',
+      );
       const parts = await raw.send('GET', `/${BUCKET}/sse-parts`, { uploadId });
       assert.doesNotMatch(parts.body.toString(), /<Part>/, 'no part was stored');
       // Without SSE headers the same requests work, and nothing claims to be encrypted.
@@ -331,15 +449,22 @@ describe('connections per listener are capped', () => {
     const extra = new RawConn(g.s3Port);
     await extra.waitClosed('connection over the cap', 5_000);
     assert.equal(extra.data.length, 0);
-    assert.ok(holders.every((h) => !h.closed), 'the connections under the cap stay open');
+    assert.ok(
+      holders.every((h) => !h.closed),
+      'the connections under the cap stay open',
+    );
     holders[0]!.sock.destroy();
-    await waitFor('a new connection to be served', async () => {
-      const c = new RawConn(g.s3Port);
-      await c.ready();
-      await c.write('GET / HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n');
-      await waitFor('the answer', () => c.closed, 5_000);
-      return /^HTTP\/1\.1 403 /.test(c.text);
-    }, 10_000);
+    await waitFor(
+      'a new connection to be served',
+      async () => {
+        const c = new RawConn(g.s3Port);
+        await c.ready();
+        await c.write('GET / HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n');
+        await waitFor('the answer', () => c.closed, 5_000);
+        return /^HTTP\/1\.1 403 /.test(c.text);
+      },
+      10_000,
+    );
     for (const h of holders) h.sock.destroy();
   });
 });

@@ -4,8 +4,6 @@ import { randomBytes, createHash } from 'node:crypto';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { FAST_ENV, GarageProcess, startCluster, waitFor, nodeIds, s3Client, getBytes } from './harness.ts';
 
-
-
 async function storedBlocks(g: GarageProcess): Promise<number> {
   return Number(/Blocks stored here: (\d+)/.exec(await g.cliOk('stats'))![1]);
 }
@@ -24,7 +22,12 @@ async function layout(g: GarageProcess): Promise<Layout> {
 function blockHashes(data: Buffer): string[] {
   if (data.length < 3072) return [];
   const out: string[] = [];
-  for (let o = 0; o < data.length; o += 1 << 20) out.push(createHash('sha256').update(data.subarray(o, o + (1 << 20))).digest('hex'));
+  for (let o = 0; o < data.length; o += 1 << 20)
+    out.push(
+      createHash('sha256')
+        .update(data.subarray(o, o + (1 << 20)))
+        .digest('hex'),
+    );
   return out;
 }
 
@@ -36,7 +39,11 @@ describe('layout changes: replacement, repair, growth and shrink without loss', 
   const objects = new Map<string, Buffer>();
 
   before(async () => {
-    ({ nodes, ids, keyId, secret } = await startCluster([{ zone: 'a', capacity: 10 }, { zone: 'b', capacity: 10 }, { zone: 'c', capacity: 10 }]));
+    ({ nodes, ids, keyId, secret } = await startCluster([
+      { zone: 'a', capacity: 10 },
+      { zone: 'b', capacity: 10 },
+      { zone: 'c', capacity: 10 },
+    ]));
     const s3 = s3Client(nodes[0]!, keyId, secret);
     try {
       for (let i = 0; i < 12; i++) {
@@ -58,21 +65,25 @@ describe('layout changes: replacement, repair, growth and shrink without loss', 
   async function settled(): Promise<void> {
     let last = '';
     try {
-      await waitFor('the transition to finish and every block to sit on exactly its assigned nodes', async () => {
-        const l = await layout(nodes[0]!);
-        last = `live versions ${l.liveVersions.join(',')}`;
-        if (l.liveVersions.length !== 1) return false;
-        const blocks = [...distinctBlocks()];
-        let ok = true;
-        for (const [i, n] of nodes.entries()) {
-          const id = ids[i]!.split('@')[0]!;
-          const expected = blocks.filter((h) => l.assignment[parseInt(h.slice(0, 2), 16)]!.includes(id)).length;
-          const got = await storedBlocks(n);
-          last += `; node ${i}: ${got}/${expected}`;
-          if (got !== expected) ok = false;
-        }
-        return ok;
-      }, 90_000);
+      await waitFor(
+        'the transition to finish and every block to sit on exactly its assigned nodes',
+        async () => {
+          const l = await layout(nodes[0]!);
+          last = `live versions ${l.liveVersions.join(',')}`;
+          if (l.liveVersions.length !== 1) return false;
+          const blocks = [...distinctBlocks()];
+          let ok = true;
+          for (const [i, n] of nodes.entries()) {
+            const id = ids[i]!.split('@')[0]!;
+            const expected = blocks.filter((h) => l.assignment[parseInt(h.slice(0, 2), 16)]!.includes(id)).length;
+            const got = await storedBlocks(n);
+            last += `; node ${i}: ${got}/${expected}`;
+            if (got !== expected) ok = false;
+          }
+          return ok;
+        },
+        90_000,
+      );
     } catch (e) {
       throw new Error(`${(e as Error).message} (last: ${last})`);
     }
@@ -92,7 +103,8 @@ describe('layout changes: replacement, repair, growth and shrink without loss', 
     await settled();
     const s3 = s3Client(nodes[2]!, keyId, secret);
     try {
-      for (const [k, v] of objects) assert.ok((await getBytes(s3, 'cluster', k)).equals(v), `${k} through the new node`);
+      for (const [k, v] of objects)
+        assert.ok((await getBytes(s3, 'cluster', k)).equals(v), `${k} through the new node`);
     } finally {
       s3.destroy();
     }
@@ -104,11 +116,20 @@ describe('layout changes: replacement, repair, growth and shrink without loss', 
     nodes[1]!.wipe({ data: true });
     await nodes[1]!.start(FAST_ENV);
     assert.match(await nodes[1]!.cliOk('repair', '--yes', 'blocks'), /queued/);
-    await waitFor('node b to fetch every block again', async () => (await storedBlocks(nodes[1]!)) === distinctBlocks().size, 60_000);
+    await waitFor(
+      'node b to fetch every block again',
+      async () => (await storedBlocks(nodes[1]!)) === distinctBlocks().size,
+      60_000,
+    );
   });
 
   it('grows and shrinks while a workload runs: every object stays readable throughout', async () => {
-    const extra = await GarageProcess.create('', { replicationMode: '3', rpcSecret: /rpc_secret = "(\w+)"/.exec(await import('node:fs').then((fs) => fs.readFileSync(nodes[0]!.configPath, 'utf8')))![1] });
+    const extra = await GarageProcess.create('', {
+      replicationMode: '3',
+      rpcSecret: /rpc_secret = "(\w+)"/.exec(
+        await import('node:fs').then((fs) => fs.readFileSync(nodes[0]!.configPath, 'utf8')),
+      )![1],
+    });
     await extra.start(FAST_ENV);
     nodes.push(extra);
     ids.push((await nodeIds([extra]))[0]!);
@@ -140,7 +161,8 @@ describe('layout changes: replacement, repair, growth and shrink without loss', 
         }
         for (const [key, v] of [...objects].slice(-5)) {
           try {
-            if (!(await getBytes(s3s[(i + 1) % 3]!, 'cluster', key)).equals(v)) failures.push(`get ${key}: wrong bytes`);
+            if (!(await getBytes(s3s[(i + 1) % 3]!, 'cluster', key)).equals(v))
+              failures.push(`get ${key}: wrong bytes`);
             reads++;
           } catch (e) {
             failures.push(`get ${key}: ${(e as Error).message}`);
@@ -151,11 +173,13 @@ describe('layout changes: replacement, repair, growth and shrink without loss', 
     })();
     // The transition must finish under load; exact placement is checked with the workload paused
     // (while it writes, the third copy of the newest blocks is always a moment behind).
-    const pause = () => new Promise<void>((r) => {
-      idle = r;
-      paused = true;
-    });
-    const oneVersion = () => waitFor('a single live layout version', async () => (await layout(nodes[0]!)).liveVersions.length === 1, 90_000);
+    const pause = () =>
+      new Promise<void>((r) => {
+        idle = r;
+        paused = true;
+      });
+    const oneVersion = () =>
+      waitFor('a single live layout version', async () => (await layout(nodes[0]!)).liveVersions.length === 1, 90_000);
     try {
       await nodes[0]!.cliOk('layout', 'assign', '-z', 'd', '-c', '10', ids[3]!.slice(0, 16));
       await nodes[0]!.cliOk('layout', 'apply');
@@ -175,7 +199,8 @@ describe('layout changes: replacement, repair, growth and shrink without loss', 
     }
     assert.deepEqual(failures, [], 'no request failed during the changes');
     assert.ok(writes > 3 && reads > 10, `the workload ran (${writes} writes, ${reads} reads)`);
-    for (const [k, v] of objects) assert.ok((await getBytes(s3s[1]!, 'cluster', k)).equals(v), `${k} after growth and shrink`);
+    for (const [k, v] of objects)
+      assert.ok((await getBytes(s3s[1]!, 'cluster', k)).equals(v), `${k} after growth and shrink`);
     for (const c of s3s) c.destroy();
   });
 
@@ -188,10 +213,15 @@ describe('layout changes: replacement, repair, growth and shrink without loss', 
     await new Promise((r) => setTimeout(r, 3000));
     assert.ok((await layout(nodes[0]!)).liveVersions.length > 1, 'the transition waits for the dead node');
     assert.match(await nodes[0]!.cliOk('layout', 'skip-dead-nodes', '--version', String(version)), /1 node/);
-    await waitFor('the transition to finish without b', async () => (await layout(nodes[0]!)).liveVersions.length === 1, 30_000);
+    await waitFor(
+      'the transition to finish without b',
+      async () => (await layout(nodes[0]!)).liveVersions.length === 1,
+      30_000,
+    );
     const s3 = s3Client(nodes[0]!, keyId, secret);
     try {
-      for (const [k, v] of objects) assert.ok((await getBytes(s3, 'cluster', k)).equals(v), `${k} readable with b down`);
+      for (const [k, v] of objects)
+        assert.ok((await getBytes(s3, 'cluster', k)).equals(v), `${k} readable with b down`);
     } finally {
       s3.destroy();
     }

@@ -3,7 +3,13 @@ import assert from 'node:assert/strict';
 import { randomBytes, createHash } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { PutObjectCommand, CreateMultipartUploadCommand, UploadPartCommand, CompleteMultipartUploadCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  PutObjectCommand,
+  CreateMultipartUploadCommand,
+  UploadPartCommand,
+  CompleteMultipartUploadCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { GarageProcess, quickStart, s3Client, getBytes } from './harness.ts';
 
 const MiB = 1024 * 1024;
@@ -11,7 +17,8 @@ const MiB = 1024 * 1024;
 /** Row counts per table from `garage stats`. */
 async function rows(g: GarageProcess): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
-  for (const m of (await g.cliOk('stats')).matchAll(/^(\w+)\s+(\d+)\s+\d+\s+[0-9a-f]{16}$/gm)) out[m[1]!] = Number(m[2]);
+  for (const m of (await g.cliOk('stats')).matchAll(/^(\w+)\s+(\d+)\s+\d+\s+[0-9a-f]{16}$/gm))
+    out[m[1]!] = Number(m[2]);
   return out;
 }
 
@@ -46,13 +53,22 @@ describe('metadata stays linear in the size of an upload (many small rows, no gr
     for (let i = 1; i <= 12; i++) {
       const body = randomBytes(5 * MiB);
       chunks.push(body);
-      const p = await s3.send(new UploadPartCommand({ Bucket: 'linear', Key: 'parts', UploadId, PartNumber: i, Body: body }));
+      const p = await s3.send(
+        new UploadPartCommand({ Bucket: 'linear', Key: 'parts', UploadId, PartNumber: i, Body: body }),
+      );
       parts.push({ PartNumber: i, ETag: p.ETag });
     }
     const during = await rows(g);
     assert.equal(during.mpu! - before.mpu!, 1 + 12, 'an mpu header and one row per part');
     assert.equal(during.version! - before.version!, 1 + 12, 'a version header and one block group per part');
-    await s3.send(new CompleteMultipartUploadCommand({ Bucket: 'linear', Key: 'parts', UploadId, MultipartUpload: { Parts: parts } }));
+    await s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: 'linear',
+        Key: 'parts',
+        UploadId,
+        MultipartUpload: { Parts: parts },
+      }),
+    );
     assert.ok((await getBytes(s3, 'linear', 'parts')).equals(Buffer.concat(chunks)));
   });
 
@@ -61,9 +77,17 @@ describe('metadata stays linear in the size of an upload (many small rows, no gr
     const noise = randomBytes(3 * MiB);
     await s3.send(new PutObjectCommand({ Bucket: 'linear', Key: 'text', Body: text }));
     await s3.send(new PutObjectCommand({ Bucket: 'linear', Key: 'noise', Body: noise }));
-    const files = (dir: string): string[] => readdirSync(dir, { recursive: true, withFileTypes: true }).filter((d) => d.isFile()).map((d) => d.name);
+    const files = (dir: string): string[] =>
+      readdirSync(dir, { recursive: true, withFileTypes: true })
+        .filter((d) => d.isFile())
+        .map((d) => d.name);
     const names = files(join(g.dir, 'data'));
-    const hashesOf = (b: Buffer) => [0, 1, 2].map((i) => createHash('sha256').update(b.subarray(i * MiB, (i + 1) * MiB)).digest('hex'));
+    const hashesOf = (b: Buffer) =>
+      [0, 1, 2].map((i) =>
+        createHash('sha256')
+          .update(b.subarray(i * MiB, (i + 1) * MiB))
+          .digest('hex'),
+      );
     for (const h of hashesOf(text)) assert.ok(names.includes(`${h}.zst`), 'text blocks are stored compressed');
     for (const h of hashesOf(noise)) assert.ok(names.includes(h), 'random blocks are stored raw');
     assert.ok((await getBytes(s3, 'linear', 'text')).equals(text));

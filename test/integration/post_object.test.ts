@@ -23,15 +23,34 @@ describe('POST object: browser form uploads with a signed policy', () => {
   /** Builds the signed form fields for a policy, as a browser page would get them from its server. */
   function signedFields(conditions: unknown[], expiresInMs = 60_000, signWith = secret): Record<string, string> {
     const now = new Date();
-    const date = now.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+    const date = now
+      .toISOString()
+      .replace(/[-:]/g, '')
+      .replace(/\.\d{3}/, '');
     const day = date.slice(0, 8);
     const credential = `${keyId}/${day}/garage/s3/aws4_request`;
-    const policy = Buffer.from(JSON.stringify({
-      expiration: new Date(now.getTime() + expiresInMs).toISOString(),
-      conditions: [...conditions, { 'x-amz-algorithm': 'AWS4-HMAC-SHA256' }, { 'x-amz-credential': credential }, { 'x-amz-date': date }],
-    })).toString('base64');
-    const k = [day, 'garage', 's3', 'aws4_request'].reduce<Buffer>((acc, part) => createHmac('sha256', acc).update(part).digest(), Buffer.from(`AWS4${signWith}`));
-    return { policy, 'x-amz-algorithm': 'AWS4-HMAC-SHA256', 'x-amz-credential': credential, 'x-amz-date': date, 'x-amz-signature': createHmac('sha256', k).update(policy).digest('hex') };
+    const policy = Buffer.from(
+      JSON.stringify({
+        expiration: new Date(now.getTime() + expiresInMs).toISOString(),
+        conditions: [
+          ...conditions,
+          { 'x-amz-algorithm': 'AWS4-HMAC-SHA256' },
+          { 'x-amz-credential': credential },
+          { 'x-amz-date': date },
+        ],
+      }),
+    ).toString('base64');
+    const k = [day, 'garage', 's3', 'aws4_request'].reduce<Buffer>(
+      (acc, part) => createHmac('sha256', acc).update(part).digest(),
+      Buffer.from(`AWS4${signWith}`),
+    );
+    return {
+      policy,
+      'x-amz-algorithm': 'AWS4-HMAC-SHA256',
+      'x-amz-credential': credential,
+      'x-amz-date': date,
+      'x-amz-signature': createHmac('sha256', k).update(policy).digest('hex'),
+    };
   }
 
   async function post(fields: Record<string, string>, content: string, filename = 'photo.jpg'): Promise<Response> {
@@ -42,19 +61,49 @@ describe('POST object: browser form uploads with a signed policy', () => {
   }
 
   it('uploads with ${filename}, stores the content type, answers 204, 201 or a redirect', async () => {
-    const conditions = [{ bucket: 'forms' }, ['starts-with', '$key', 'uploads/'], ['starts-with', '$Content-Type', 'image/'], ['content-length-range', 1, 1000]];
-    const r = await post({ key: 'uploads/${filename}', 'Content-Type': 'image/jpeg', ...signedFields(conditions) }, 'jpeg bytes');
+    const conditions = [
+      { bucket: 'forms' },
+      ['starts-with', '$key', 'uploads/'],
+      ['starts-with', '$Content-Type', 'image/'],
+      ['content-length-range', 1, 1000],
+    ];
+    const r = await post(
+      { key: 'uploads/${filename}', 'Content-Type': 'image/jpeg', ...signedFields(conditions) },
+      'jpeg bytes',
+    );
     assert.equal(r.status, 204, await r.text());
     assert.equal((await getBytes(s3, 'forms', 'uploads/photo.jpg')).toString(), 'jpeg bytes');
-    assert.equal((await s3.send(new HeadObjectCommand({ Bucket: 'forms', Key: 'uploads/photo.jpg' }))).ContentType, 'image/jpeg');
+    assert.equal(
+      (await s3.send(new HeadObjectCommand({ Bucket: 'forms', Key: 'uploads/photo.jpg' }))).ContentType,
+      'image/jpeg',
+    );
 
-    const r201 = await post({ key: 'uploads/two', 'Content-Type': 'image/png', success_action_status: '201', ...signedFields([...conditions, { success_action_status: '201' }]) }, 'png');
+    const r201 = await post(
+      {
+        key: 'uploads/two',
+        'Content-Type': 'image/png',
+        success_action_status: '201',
+        ...signedFields([...conditions, { success_action_status: '201' }]),
+      },
+      'png',
+    );
     assert.equal(r201.status, 201);
     assert.match(await r201.text(), /<Key>uploads\/two<\/Key>/);
 
-    const redir = await post({ key: 'uploads/three', 'Content-Type': 'image/gif', success_action_redirect: 'https://app.example.com/done', ...signedFields([...conditions, ['starts-with', '$success_action_redirect', 'https://app.example.com/']]) }, 'gif');
+    const redir = await post(
+      {
+        key: 'uploads/three',
+        'Content-Type': 'image/gif',
+        success_action_redirect: 'https://app.example.com/done',
+        ...signedFields([...conditions, ['starts-with', '$success_action_redirect', 'https://app.example.com/']]),
+      },
+      'gif',
+    );
     assert.equal(redir.status, 303);
-    assert.match(redir.headers.get('location') ?? '', /^https:\/\/app\.example\.com\/done\?bucket=forms&key=uploads%2Fthree&etag=/);
+    assert.match(
+      redir.headers.get('location') ?? '',
+      /^https:\/\/app\.example\.com\/done\?bucket=forms&key=uploads%2Fthree&etag=/,
+    );
   });
 
   it('refuses what the policy does not allow', async () => {
@@ -78,7 +127,11 @@ describe('POST object: browser form uploads with a signed policy', () => {
 
   it('refuses server-side encryption fields with 501 NotImplemented and stores nothing', async () => {
     const base = [{ bucket: 'forms' }, ['starts-with', '$key', 'sse/']];
-    for (const [k, v] of [['x-amz-server-side-encryption', 'AES256'], ['x-amz-server-side-encryption', 'aws:kms'], ['x-amz-server-side-encryption-customer-algorithm', 'AES256']] as const) {
+    for (const [k, v] of [
+      ['x-amz-server-side-encryption', 'AES256'],
+      ['x-amz-server-side-encryption', 'aws:kms'],
+      ['x-amz-server-side-encryption-customer-algorithm', 'AES256'],
+    ] as const) {
       const r = await post({ key: 'sse/x', [k]: v, ...signedFields([...base, { [k]: v }]) }, 'secret');
       assert.equal(r.status, 501, `${k}: ${v}`);
       assert.match(await r.text(), /<Code>NotImplemented<\/Code>.*encryption/s);
@@ -106,13 +159,24 @@ describe('POST object: browser form uploads with a signed policy', () => {
     }
     await assert.rejects(s3.send(new HeadObjectCommand({ Bucket: 'forms', Key: 'hdr/x' })));
     // A clean one is stored and read back.
-    const ok = await post({ key: 'hdr/ok', 'x-amz-meta-note': 'caf\u00e9 ok', ...signedFields([...base, ['starts-with', '$x-amz-meta-note', '']]) }, 'body');
+    const ok = await post(
+      {
+        key: 'hdr/ok',
+        'x-amz-meta-note': 'caf\u00e9 ok',
+        ...signedFields([...base, ['starts-with', '$x-amz-meta-note', '']]),
+      },
+      'body',
+    );
     assert.equal(ok.status, 204, await ok.text());
     assert.equal((await getBytes(s3, 'forms', 'hdr/ok')).toString(), 'body');
   });
 
   it('refuses a success_action_redirect that is not a URL before storing anything', async () => {
-    const base = [{ bucket: 'forms' }, ['starts-with', '$key', 'redir/'], ['starts-with', '$success_action_redirect', '']];
+    const base = [
+      { bucket: 'forms' },
+      ['starts-with', '$key', 'redir/'],
+      ['starts-with', '$success_action_redirect', ''],
+    ];
     const r = await post({ key: 'redir/x', success_action_redirect: 'not a url', ...signedFields(base) }, 'body');
     const text = await r.text();
     assert.equal(r.status, 400, text);
@@ -140,7 +204,10 @@ describe('POST object: browser form uploads with a signed policy', () => {
 
   it('stores a file of several blocks whole', async () => {
     const content = 'abcdefghij'.repeat(350_000);
-    const r = await post({ key: 'big/file', ...signedFields([{ bucket: 'forms' }, ['starts-with', '$key', 'big/']]) }, content);
+    const r = await post(
+      { key: 'big/file', ...signedFields([{ bucket: 'forms' }, ['starts-with', '$key', 'big/']]) },
+      content,
+    );
     assert.equal(r.status, 204, await r.text());
     assert.equal((await getBytes(s3, 'forms', 'big/file')).toString(), content);
   });

@@ -74,7 +74,15 @@ describe('quick start from the reference documentation, then real S3 clients', (
     const missing = await g.cli('bucket', 'info', 'no-such-bucket');
     assert.notEqual(missing.code, 0);
     assert.match(missing.stderr, /bucket 'no-such-bucket' not found/);
-    env = { AWS_ACCESS_KEY_ID: keyId, AWS_SECRET_ACCESS_KEY: secret, AWS_DEFAULT_REGION: 'garage', AWS_EC2_METADATA_DISABLED: 'true', AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null', AWS_CA_BUNDLE: '' };
+    env = {
+      AWS_ACCESS_KEY_ID: keyId,
+      AWS_SECRET_ACCESS_KEY: secret,
+      AWS_DEFAULT_REGION: 'garage',
+      AWS_EC2_METADATA_DISABLED: 'true',
+      AWS_CONFIG_FILE: '/dev/null',
+      AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+      AWS_CA_BUNDLE: '',
+    };
   });
 
   it('aws s3: cp of a 40 MiB file (multipart), ls, cp back, rm', async () => {
@@ -105,8 +113,15 @@ describe('quick start from the reference documentation, then real S3 clients', (
     writeFileSync(join(dir, 'sub', 'big.bin'), randomBytes(3 * 1024 * 1024 + 17));
     writeFileSync(join(dir, 'sub', 'empty'), '');
     const renv = {
-      RCLONE_CONFIG_G_TYPE: 's3', RCLONE_CONFIG_G_PROVIDER: 'Other', RCLONE_CONFIG_G_ACCESS_KEY_ID: keyId, RCLONE_CONFIG_G_SECRET_ACCESS_KEY: secret,
-      RCLONE_CONFIG_G_ENDPOINT: g.endpoint, RCLONE_CONFIG_G_REGION: 'garage', RCLONE_CONFIG_G_FORCE_PATH_STYLE: 'true', RCLONE_CONFIG: '/dev/null', AWS_CA_BUNDLE: '',
+      RCLONE_CONFIG_G_TYPE: 's3',
+      RCLONE_CONFIG_G_PROVIDER: 'Other',
+      RCLONE_CONFIG_G_ACCESS_KEY_ID: keyId,
+      RCLONE_CONFIG_G_SECRET_ACCESS_KEY: secret,
+      RCLONE_CONFIG_G_ENDPOINT: g.endpoint,
+      RCLONE_CONFIG_G_REGION: 'garage',
+      RCLONE_CONFIG_G_FORCE_PATH_STYLE: 'true',
+      RCLONE_CONFIG: '/dev/null',
+      AWS_CA_BUNDLE: '',
     };
     let r = await run(RCLONE, ['copy', dir, 'g:nextcloud-bucket/rc'], { env: renv });
     assert.equal(r.code, 0, r.stderr);
@@ -126,7 +141,10 @@ describe('quick start from the reference documentation, then real S3 clients', (
   it('s3cmd: put, get, ls', async () => {
     const cfg = join(work, 's3cmd.cfg');
     const host = `127.0.0.1:${g.s3Port}`;
-    writeFileSync(cfg, `[default]\naccess_key = ${keyId}\nsecret_key = ${secret}\nhost_base = ${host}\nhost_bucket = ${host}\nuse_https = False\nbucket_location = garage\nsignature_v2 = False\n`);
+    writeFileSync(
+      cfg,
+      `[default]\naccess_key = ${keyId}\nsecret_key = ${secret}\nhost_base = ${host}\nhost_bucket = ${host}\nuse_https = False\nbucket_location = garage\nsignature_v2 = False\n`,
+    );
     const src = join(work, 's3cmd.bin');
     writeFileSync(src, randomBytes(2 * 1024 * 1024 + 5));
     const s3cmd = (...args: string[]) => run(S3CMD, ['-c', cfg, '--no-progress', ...args]);
@@ -147,7 +165,12 @@ describe('quick start from the reference documentation, then real S3 clients', (
     writeFileSync(join(dir, 'a', 'one.txt'), 'hello restic\n');
     writeFileSync(join(dir, 'a', 'b', 'rand.bin'), randomBytes(5 * 1024 * 1024));
     writeFileSync(join(dir, 'same1.bin'), Buffer.alloc(2 * 1024 * 1024, 7));
-    const renv = { ...env, RESTIC_REPOSITORY: `s3:${g.endpoint}/nextcloud-bucket/restic`, RESTIC_PASSWORD: 'correct horse battery staple', RESTIC_CACHE_DIR: join(work, 'restic-cache') };
+    const renv = {
+      ...env,
+      RESTIC_REPOSITORY: `s3:${g.endpoint}/nextcloud-bucket/restic`,
+      RESTIC_PASSWORD: 'correct horse battery staple',
+      RESTIC_CACHE_DIR: join(work, 'restic-cache'),
+    };
     let r = await run(RESTIC, ['init'], { env: renv });
     assert.equal(r.code, 0, r.stderr);
     r = await run(RESTIC, ['backup', dir], { env: renv });

@@ -20,7 +20,8 @@ describe('bucket counters and quotas', () => {
     await g.destroy();
   });
 
-  const put = (Key: string, size: number) => s3.send(new PutObjectCommand({ Bucket: 'quota-bucket', Key, Body: randomBytes(size) }));
+  const put = (Key: string, size: number) =>
+    s3.send(new PutObjectCommand({ Bucket: 'quota-bucket', Key, Body: randomBytes(size) }));
 
   it('bucket info counts objects and bytes without scanning', async () => {
     await put('a', 1000);
@@ -35,7 +36,11 @@ describe('bucket counters and quotas', () => {
     await g.cliOk('bucket', 'set-quotas', 'quota-bucket', '--max-objects', '3', '--max-size', '3MB');
     assert.match(await g.cliOk('bucket', 'info', 'quota-bucket'), /max 3 objects/);
     await put('c', 100);
-    await assert.rejects(put('d', 100), (e: Error & { $metadata?: { httpStatusCode?: number } }) => e.name === 'QuotaExceeded' && e.$metadata?.httpStatusCode === 403);
+    await assert.rejects(
+      put('d', 100),
+      (e: Error & { $metadata?: { httpStatusCode?: number } }) =>
+        e.name === 'QuotaExceeded' && e.$metadata?.httpStatusCode === 403,
+    );
     await put('c', 900_000); // replacing an object is not one more object, and fits in 3 MB
     await assert.rejects(put('a', 1_500_000), (e: Error) => e.name === 'QuotaExceeded', 'over the size quota');
     await s3.send(new DeleteObjectCommand({ Bucket: 'quota-bucket', Key: 'c' }));
@@ -48,24 +53,30 @@ describe('bucket counters and quotas', () => {
   /** Sends `size` random bytes as a Transfer-Encoding: chunked body (no declared length), stopping once answered. */
   function chunkedPut(key: string, size: number, headers: Record<string, string> = {}) {
     // Keep-alive, as SDK clients do: the server then reads on after answering early, so the answer is not lost.
-    return raw.send('PUT', `/quota-bucket/${key}`, {}, { 'transfer-encoding': 'chunked', connection: 'keep-alive', ...headers }, (req) => {
-      let sent = 0;
-      let answered = false;
-      req.once('response', () => (answered = true));
-      req.on('error', () => undefined);
-      const next = (): void => {
-        while (sent < size && !answered && !req.destroyed) {
-          const n = Math.min(64 * 1024, size - sent);
-          sent += n;
-          if (!req.write(randomBytes(n))) {
-            req.once('drain', next);
-            return;
+    return raw.send(
+      'PUT',
+      `/quota-bucket/${key}`,
+      {},
+      { 'transfer-encoding': 'chunked', connection: 'keep-alive', ...headers },
+      (req) => {
+        let sent = 0;
+        let answered = false;
+        req.once('response', () => (answered = true));
+        req.on('error', () => undefined);
+        const next = (): void => {
+          while (sent < size && !answered && !req.destroyed) {
+            const n = Math.min(64 * 1024, size - sent);
+            sent += n;
+            if (!req.write(randomBytes(n))) {
+              req.once('drain', next);
+              return;
+            }
           }
-        }
-        if (!req.destroyed) req.end();
-      };
-      next();
-    });
+          if (!req.destroyed) req.end();
+        };
+        next();
+      },
+    );
   }
 
   it('counts the bytes of a body without a declared size (chunked) and stops at the size quota', async () => {

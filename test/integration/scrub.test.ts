@@ -10,7 +10,14 @@ describe('scheduled scrub finds bit rot and repairs it from the other replicas',
   let nodes: GarageProcess[] = [];
 
   before(async () => {
-    const c = await startCluster([{ zone: 'a', capacity: 1 }, { zone: 'b', capacity: 1 }, { zone: 'c', capacity: 1 }], { env: { GARAGE_SCRUB_EVERY_MS: '1500', GARAGE_SCRUB_CHECK_MS: '500' } });
+    const c = await startCluster(
+      [
+        { zone: 'a', capacity: 1 },
+        { zone: 'b', capacity: 1 },
+        { zone: 'c', capacity: 1 },
+      ],
+      { env: { GARAGE_SCRUB_EVERY_MS: '1500', GARAGE_SCRUB_CHECK_MS: '500' } },
+    );
     nodes = c.nodes;
     const s3 = s3Client(nodes[0]!, c.keyId, c.secret);
     try {
@@ -28,7 +35,9 @@ describe('scheduled scrub finds bit rot and repairs it from the other replicas',
   it('a corrupted block file on one node is detected and fetched again', async () => {
     const hash = createHash('sha256');
     // Find one block file of node a (random data is stored uncompressed, named by its hash).
-    const files = readdirSync(join(nodes[0]!.dir, 'data'), { recursive: true, withFileTypes: true }).filter((d) => d.isFile() && /^[0-9a-f]{64}$/.test(d.name));
+    const files = readdirSync(join(nodes[0]!.dir, 'data'), { recursive: true, withFileTypes: true }).filter(
+      (d) => d.isFile() && /^[0-9a-f]{64}$/.test(d.name),
+    );
     assert.ok(files.length > 0);
     const f = files[0]!;
     const path = join(f.parentPath, f.name);
@@ -37,13 +46,17 @@ describe('scheduled scrub finds bit rot and repairs it from the other replicas',
     const bad = Buffer.from(good);
     bad[1000] = bad[1000]! ^ 0xff;
     writeFileSync(path, bad);
-    await waitFor('the scrub to restore the block', () => {
-      try {
-        return readFileSync(path).equals(good);
-      } catch {
-        return false;
-      }
-    }, 30_000);
+    await waitFor(
+      'the scrub to restore the block',
+      () => {
+        try {
+          return readFileSync(path).equals(good);
+        } catch {
+          return false;
+        }
+      },
+      30_000,
+    );
     assert.match(await nodes[0]!.cliOk('worker', 'list'), /scrub/);
   });
 });

@@ -72,7 +72,10 @@ describe('AWS SDK v3 against a garage server', () => {
   let s3: S3Client;
   const clients: S3Client[] = [];
 
-  const makeClient = (extra: Partial<S3ClientConfig> = {}, creds?: { accessKeyId: string; secretAccessKey: string }): S3Client => {
+  const makeClient = (
+    extra: Partial<S3ClientConfig> = {},
+    creds?: { accessKeyId: string; secretAccessKey: string },
+  ): S3Client => {
     const c = new S3Client({
       endpoint: g.endpoint,
       region: 'garage',
@@ -99,7 +102,10 @@ describe('AWS SDK v3 against a garage server', () => {
     it('ListBuckets lists the bucket of the key', async () => {
       const r = await s3.send(new ListBucketsCommand({}));
       assert.equal(r.$metadata.httpStatusCode, 200);
-      assert.ok(r.Buckets?.some((b) => b.Name === BUCKET), JSON.stringify(r.Buckets));
+      assert.ok(
+        r.Buckets?.some((b) => b.Name === BUCKET),
+        JSON.stringify(r.Buckets),
+      );
       assert.ok(r.Buckets!.every((b) => b.CreationDate instanceof Date));
     });
 
@@ -118,7 +124,12 @@ describe('AWS SDK v3 against a garage server', () => {
       assert.equal(c.$metadata.httpStatusCode, 200);
       await s3.send(new HeadBucketCommand({ Bucket: 'sdk-created' }));
       const list = await s3.send(new ListBucketsCommand({}));
-      assert.deepEqual(list.Buckets?.map((b) => b.Name).filter((n) => n === BUCKET || n === 'sdk-created').sort(), [BUCKET, 'sdk-created']);
+      assert.deepEqual(
+        list.Buckets?.map((b) => b.Name)
+          .filter((n) => n === BUCKET || n === 'sdk-created')
+          .sort(),
+        [BUCKET, 'sdk-created'],
+      );
 
       await s3.send(new PutObjectCommand({ Bucket: 'sdk-created', Key: 'x', Body: 'x' }));
       await s3Error(s3.send(new DeleteBucketCommand({ Bucket: 'sdk-created' })), 'BucketNotEmpty', 409);
@@ -140,7 +151,15 @@ describe('AWS SDK v3 against a garage server', () => {
   describe('objects', () => {
     it('PutObject from a string, GetObject and HeadObject with metadata', async () => {
       const text = 'hello, garage — ünïcødé ✓';
-      const put = await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'obj/string.txt', Body: text, ContentType: 'text/plain; charset=utf-8', Metadata: { color: 'blue', 'the-answer': '42' } }));
+      const put = await s3.send(
+        new PutObjectCommand({
+          Bucket: BUCKET,
+          Key: 'obj/string.txt',
+          Body: text,
+          ContentType: 'text/plain; charset=utf-8',
+          Metadata: { color: 'blue', 'the-answer': '42' },
+        }),
+      );
       const bytes = Buffer.from(text);
       assert.equal(put.ETag, `"${md5(bytes)}"`);
 
@@ -169,7 +188,9 @@ describe('AWS SDK v3 against a garage server', () => {
       // A range crossing the 1 MiB block boundary.
       const from = MiB - 100;
       const to = MiB + 99;
-      const part = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'obj/buffer.bin', Range: `bytes=${from}-${to}` }));
+      const part = await s3.send(
+        new GetObjectCommand({ Bucket: BUCKET, Key: 'obj/buffer.bin', Range: `bytes=${from}-${to}` }),
+      );
       assert.equal(part.$metadata.httpStatusCode, 206);
       assert.equal(part.ContentRange, `bytes ${from}-${to}/${data.length}`);
       assert.equal(part.ContentLength, 200);
@@ -189,18 +210,32 @@ describe('AWS SDK v3 against a garage server', () => {
       // Record the headers the SDK actually sends, to be sure this is the aws-chunked path.
       const c = makeClient();
       const sent: Record<string, string>[] = [];
-      c.middlewareStack.add((next) => async (args) => {
-        const req = args.request as { headers?: Record<string, string> };
-        if (req.headers) sent.push({ ...req.headers });
-        return next(args);
-      }, { step: 'deserialize', name: 'recordHeaders' });
-      const put = await c.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'obj/stream.bin', Body: Readable.from(pieces), ContentLength: data.length }));
+      c.middlewareStack.add(
+        (next) => async (args) => {
+          const req = args.request as { headers?: Record<string, string> };
+          if (req.headers) sent.push({ ...req.headers });
+          return next(args);
+        },
+        { step: 'deserialize', name: 'recordHeaders' },
+      );
+      const put = await c.send(
+        new PutObjectCommand({
+          Bucket: BUCKET,
+          Key: 'obj/stream.bin',
+          Body: Readable.from(pieces),
+          ContentLength: data.length,
+        }),
+      );
       const h = sent[sent.length - 1]!;
       assert.match(h['content-encoding'] ?? '', /aws-chunked/);
       assert.match(h['x-amz-content-sha256'] ?? '', /^STREAMING-.*TRAILER$/);
       assert.match(h['x-amz-trailer'] ?? '', /^x-amz-checksum-crc/);
       assert.equal(h['x-amz-decoded-content-length'], String(data.length));
-      assert.equal(put.ChecksumCRC32 !== undefined || put.ChecksumCRC32C !== undefined || put.ChecksumCRC64NVME !== undefined, true, 'the server echoes the verified checksum');
+      assert.equal(
+        put.ChecksumCRC32 !== undefined || put.ChecksumCRC32C !== undefined || put.ChecksumCRC64NVME !== undefined,
+        true,
+        'the server echoes the verified checksum',
+      );
       assert.equal(put.$metadata.httpStatusCode, 200);
       assert.equal(put.ETag, `"${md5(data)}"`);
       const get = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'obj/stream.bin' }));
@@ -209,15 +244,26 @@ describe('AWS SDK v3 against a garage server', () => {
 
       // A small stream (stored inline) too.
       const small = Buffer.from('tiny streamed body');
-      await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'obj/stream-small.txt', Body: Readable.from([small]), ContentLength: small.length }));
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: BUCKET,
+          Key: 'obj/stream-small.txt',
+          Body: Readable.from([small]),
+          ContentLength: small.length,
+        }),
+      );
       const g2 = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'obj/stream-small.txt' }));
       assert.ok((await bodyBytes(g2.Body)).equals(small));
     });
 
     it('CopyObject, then read the copy', async () => {
       const data = randomBytes(1_500_000);
-      await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'copy/src.bin', Body: data, Metadata: { origin: 'src' } }));
-      const cp = await s3.send(new CopyObjectCommand({ Bucket: BUCKET, Key: 'copy/dst.bin', CopySource: `${BUCKET}/copy/src.bin` }));
+      await s3.send(
+        new PutObjectCommand({ Bucket: BUCKET, Key: 'copy/src.bin', Body: data, Metadata: { origin: 'src' } }),
+      );
+      const cp = await s3.send(
+        new CopyObjectCommand({ Bucket: BUCKET, Key: 'copy/dst.bin', CopySource: `${BUCKET}/copy/src.bin` }),
+      );
       assert.equal(cp.CopyObjectResult?.ETag, `"${md5(data)}"`);
       const get = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'copy/dst.bin' }));
       assert.deepEqual(get.Metadata, { origin: 'src' });
@@ -225,7 +271,16 @@ describe('AWS SDK v3 against a garage server', () => {
 
       // Inline source, key needing encoding, metadata replaced.
       await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'copy/small src+é.txt', Body: 'small' }));
-      await s3.send(new CopyObjectCommand({ Bucket: BUCKET, Key: 'copy/small dst.txt', CopySource: `${BUCKET}/${encodeURIComponent('copy/small src+é.txt')}`, MetadataDirective: 'REPLACE', Metadata: { k: 'v' }, ContentType: 'text/x-copied' }));
+      await s3.send(
+        new CopyObjectCommand({
+          Bucket: BUCKET,
+          Key: 'copy/small dst.txt',
+          CopySource: `${BUCKET}/${encodeURIComponent('copy/small src+é.txt')}`,
+          MetadataDirective: 'REPLACE',
+          Metadata: { k: 'v' },
+          ContentType: 'text/x-copied',
+        }),
+      );
       const g2 = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'copy/small dst.txt' }));
       assert.equal(await g2.Body!.transformToString(), 'small');
       assert.equal(g2.ContentType, 'text/x-copied');
@@ -238,7 +293,8 @@ describe('AWS SDK v3 against a garage server', () => {
     });
 
     it('DeleteObject and DeleteObjects', async () => {
-      for (const k of ['del/a', 'del/b', 'del/c', 'del/d']) await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: k, Body: k }));
+      for (const k of ['del/a', 'del/b', 'del/c', 'del/d'])
+        await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: k, Body: k }));
       const d = await s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: 'del/a' }));
       assert.equal(d.$metadata.httpStatusCode, 204);
       await s3Error(s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'del/a' })), 'NoSuchKey', 404);
@@ -246,10 +302,17 @@ describe('AWS SDK v3 against a garage server', () => {
       // Deleting a missing key is not an error.
       await s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: 'del/never-existed' }));
 
-      const many = await s3.send(new DeleteObjectsCommand({ Bucket: BUCKET, Delete: { Objects: [{ Key: 'del/b' }, { Key: 'del/c' }, { Key: 'del/missing' }] } }));
+      const many = await s3.send(
+        new DeleteObjectsCommand({
+          Bucket: BUCKET,
+          Delete: { Objects: [{ Key: 'del/b' }, { Key: 'del/c' }, { Key: 'del/missing' }] },
+        }),
+      );
       assert.deepEqual(many.Deleted?.map((o) => o.Key).sort(), ['del/b', 'del/c', 'del/missing']);
       assert.equal(many.Errors?.length ?? 0, 0);
-      const quiet = await s3.send(new DeleteObjectsCommand({ Bucket: BUCKET, Delete: { Objects: [{ Key: 'del/d' }], Quiet: true } }));
+      const quiet = await s3.send(
+        new DeleteObjectsCommand({ Bucket: BUCKET, Delete: { Objects: [{ Key: 'del/d' }], Quiet: true } }),
+      );
       assert.equal(quiet.Deleted?.length ?? 0, 0);
       const left = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'del/' }));
       assert.equal(left.KeyCount, 0);
@@ -260,15 +323,30 @@ describe('AWS SDK v3 against a garage server', () => {
   describe('listing', () => {
     const pageKeys = Array.from({ length: 12 }, (_, i) => `page/${String(i).padStart(3, '0')}`);
     const treeKeys = ['tree/a/1', 'tree/a/2', 'tree/b/1', 'tree/b/c/1', 'tree/c', 'tree/d', 'tree/e/1'];
-    const oddKeys = ['enc/a b.txt', 'enc/plus+sign', 'enc/per%cent', 'enc/ünïcødé/файл.txt', 'enc/dir with space/x', 'enc/emoji 🚀', 'enc/amp&lt;<tag>'];
+    const oddKeys = [
+      'enc/a b.txt',
+      'enc/plus+sign',
+      'enc/per%cent',
+      'enc/ünïcødé/файл.txt',
+      'enc/dir with space/x',
+      'enc/emoji 🚀',
+      'enc/amp&lt;<tag>',
+    ];
 
     before(async () => {
-      await Promise.all([...pageKeys, ...treeKeys, ...oddKeys].map((k) => s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: k, Body: k }))));
+      await Promise.all(
+        [...pageKeys, ...treeKeys, ...oddKeys].map((k) =>
+          s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: k, Body: k })),
+        ),
+      );
     });
 
     it('ListObjectsV2 with prefix', async () => {
       const r = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'page/' }));
-      assert.deepEqual(r.Contents?.map((o) => o.Key), pageKeys);
+      assert.deepEqual(
+        r.Contents?.map((o) => o.Key),
+        pageKeys,
+      );
       assert.equal(r.KeyCount, 12);
       assert.equal(r.IsTruncated, false);
       assert.equal(r.Contents![0]!.Size, Buffer.byteLength(pageKeys[0]!));
@@ -280,7 +358,9 @@ describe('AWS SDK v3 against a garage server', () => {
       let token: string | undefined;
       let pages = 0;
       do {
-        const r = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'page/', MaxKeys: 5, ContinuationToken: token }));
+        const r = await s3.send(
+          new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'page/', MaxKeys: 5, ContinuationToken: token }),
+        );
         pages++;
         assert.ok((r.Contents?.length ?? 0) <= 5);
         seen.push(...(r.Contents ?? []).map((o) => o.Key!));
@@ -290,8 +370,13 @@ describe('AWS SDK v3 against a garage server', () => {
       assert.equal(pages, 3);
       assert.deepEqual(seen, pageKeys);
 
-      const startAfter = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'page/', StartAfter: 'page/009' }));
-      assert.deepEqual(startAfter.Contents?.map((o) => o.Key), ['page/010', 'page/011']);
+      const startAfter = await s3.send(
+        new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'page/', StartAfter: 'page/009' }),
+      );
+      assert.deepEqual(
+        startAfter.Contents?.map((o) => o.Key),
+        ['page/010', 'page/011'],
+      );
     });
 
     it('ListObjects (V1) pagination with MaxKeys and Marker', async () => {
@@ -299,7 +384,9 @@ describe('AWS SDK v3 against a garage server', () => {
       let marker: string | undefined;
       let pages = 0;
       for (;;) {
-        const r = await s3.send(new ListObjectsCommand({ Bucket: BUCKET, Prefix: 'page/', MaxKeys: 5, Marker: marker }));
+        const r = await s3.send(
+          new ListObjectsCommand({ Bucket: BUCKET, Prefix: 'page/', MaxKeys: 5, Marker: marker }),
+        );
         pages++;
         const keys = (r.Contents ?? []).map((o) => o.Key!);
         seen.push(...keys);
@@ -312,25 +399,51 @@ describe('AWS SDK v3 against a garage server', () => {
 
     it('delimiter groups common prefixes (V1 and V2), also across pages', async () => {
       const v2 = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'tree/', Delimiter: '/' }));
-      assert.deepEqual(v2.CommonPrefixes?.map((p) => p.Prefix), ['tree/a/', 'tree/b/', 'tree/e/']);
-      assert.deepEqual(v2.Contents?.map((o) => o.Key), ['tree/c', 'tree/d']);
+      assert.deepEqual(
+        v2.CommonPrefixes?.map((p) => p.Prefix),
+        ['tree/a/', 'tree/b/', 'tree/e/'],
+      );
+      assert.deepEqual(
+        v2.Contents?.map((o) => o.Key),
+        ['tree/c', 'tree/d'],
+      );
       assert.equal(v2.Delimiter, '/');
       assert.equal(v2.KeyCount, 5);
 
       const v1 = await s3.send(new ListObjectsCommand({ Bucket: BUCKET, Prefix: 'tree/', Delimiter: '/' }));
-      assert.deepEqual(v1.CommonPrefixes?.map((p) => p.Prefix), ['tree/a/', 'tree/b/', 'tree/e/']);
-      assert.deepEqual(v1.Contents?.map((o) => o.Key), ['tree/c', 'tree/d']);
+      assert.deepEqual(
+        v1.CommonPrefixes?.map((p) => p.Prefix),
+        ['tree/a/', 'tree/b/', 'tree/e/'],
+      );
+      assert.deepEqual(
+        v1.Contents?.map((o) => o.Key),
+        ['tree/c', 'tree/d'],
+      );
 
       const nested = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'tree/b/', Delimiter: '/' }));
-      assert.deepEqual(nested.CommonPrefixes?.map((p) => p.Prefix), ['tree/b/c/']);
-      assert.deepEqual(nested.Contents?.map((o) => o.Key), ['tree/b/1']);
+      assert.deepEqual(
+        nested.CommonPrefixes?.map((p) => p.Prefix),
+        ['tree/b/c/'],
+      );
+      assert.deepEqual(
+        nested.Contents?.map((o) => o.Key),
+        ['tree/b/1'],
+      );
 
       // Two entries per page: prefixes and keys interleaved in order, none repeated.
       const entries: string[] = [];
       let token: string | undefined;
       let pages = 0;
       do {
-        const r = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'tree/', Delimiter: '/', MaxKeys: 2, ContinuationToken: token }));
+        const r = await s3.send(
+          new ListObjectsV2Command({
+            Bucket: BUCKET,
+            Prefix: 'tree/',
+            Delimiter: '/',
+            MaxKeys: 2,
+            ContinuationToken: token,
+          }),
+        );
         pages++;
         entries.push(...(r.CommonPrefixes ?? []).map((p) => p.Prefix!), ...(r.Contents ?? []).map((o) => o.Key!));
         token = r.IsTruncated ? r.NextContinuationToken : undefined;
@@ -342,7 +455,9 @@ describe('AWS SDK v3 against a garage server', () => {
       let marker: string | undefined;
       pages = 0;
       for (;;) {
-        const r = await s3.send(new ListObjectsCommand({ Bucket: BUCKET, Prefix: 'tree/', Delimiter: '/', MaxKeys: 2, Marker: marker }));
+        const r = await s3.send(
+          new ListObjectsCommand({ Bucket: BUCKET, Prefix: 'tree/', Delimiter: '/', MaxKeys: 2, Marker: marker }),
+        );
         pages++;
         v1entries.push(...(r.CommonPrefixes ?? []).map((p) => p.Prefix!), ...(r.Contents ?? []).map((o) => o.Key!));
         if (!r.IsTruncated || pages > 10) break;
@@ -354,32 +469,68 @@ describe('AWS SDK v3 against a garage server', () => {
 
     it('keys with spaces, unicode, +, %, / list and read back (plain and EncodingType url)', async () => {
       const plain = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'enc/' }));
-      assert.deepEqual(plain.Contents?.map((o) => o.Key), [...oddKeys].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))));
+      assert.deepEqual(
+        plain.Contents?.map((o) => o.Key),
+        [...oddKeys].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))),
+      );
 
       // The SDK hands back url-encoded keys as the server sent them.
       const decode = (s: string) => decodeURIComponent(s.replace(/\+/g, ' '));
       const url = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'enc/', EncodingType: 'url' }));
       assert.equal(url.EncodingType, 'url');
       const rawKeys = url.Contents?.map((o) => o.Key!) ?? [];
-      for (const k of rawKeys) assert.ok(!/[ %+&<]/.test(k.replace(/%[0-9A-F]{2}/g, '')), `url-encoded key has no raw special characters: ${k}`);
+      for (const k of rawKeys)
+        assert.ok(
+          !/[ %+&<]/.test(k.replace(/%[0-9A-F]{2}/g, '')),
+          `url-encoded key has no raw special characters: ${k}`,
+        );
       assert.ok(!rawKeys.some((k) => /[^\x21-\x7e]/.test(k)), 'url-encoded keys are ASCII');
       assert.deepEqual(rawKeys.map(decode).sort(), [...oddKeys].sort());
 
-      const urlDelim = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'enc/', Delimiter: '/', EncodingType: 'url' }));
-      assert.deepEqual(urlDelim.CommonPrefixes?.map((p) => decode(p.Prefix!)).sort(), ['enc/dir with space/', 'enc/ünïcødé/']);
-      assert.deepEqual(urlDelim.Contents?.map((o) => decode(o.Key!)).sort(), ['enc/a b.txt', 'enc/amp&lt;<tag>', 'enc/emoji 🚀', 'enc/per%cent', 'enc/plus+sign']);
+      const urlDelim = await s3.send(
+        new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'enc/', Delimiter: '/', EncodingType: 'url' }),
+      );
+      assert.deepEqual(urlDelim.CommonPrefixes?.map((p) => decode(p.Prefix!)).sort(), [
+        'enc/dir with space/',
+        'enc/ünïcødé/',
+      ]);
+      assert.deepEqual(urlDelim.Contents?.map((o) => decode(o.Key!)).sort(), [
+        'enc/a b.txt',
+        'enc/amp&lt;<tag>',
+        'enc/emoji 🚀',
+        'enc/per%cent',
+        'enc/plus+sign',
+      ]);
 
-      const v1 = await s3.send(new ListObjectsCommand({ Bucket: BUCKET, Prefix: 'enc/', EncodingType: 'url', MaxKeys: 3 }));
+      const v1 = await s3.send(
+        new ListObjectsCommand({ Bucket: BUCKET, Prefix: 'enc/', EncodingType: 'url', MaxKeys: 3 }),
+      );
       assert.equal(v1.IsTruncated, true);
       assert.equal(v1.Contents?.length, 3);
-      const v1rest = await s3.send(new ListObjectsCommand({ Bucket: BUCKET, Prefix: 'enc/', EncodingType: 'url', Marker: decode(v1.NextMarker ?? v1.Contents![2]!.Key!) }));
-      assert.deepEqual([...v1.Contents!, ...(v1rest.Contents ?? [])].map((o) => decode(o.Key!)).sort(), [...oddKeys].sort());
+      const v1rest = await s3.send(
+        new ListObjectsCommand({
+          Bucket: BUCKET,
+          Prefix: 'enc/',
+          EncodingType: 'url',
+          Marker: decode(v1.NextMarker ?? v1.Contents![2]!.Key!),
+        }),
+      );
+      assert.deepEqual(
+        [...v1.Contents!, ...(v1rest.Contents ?? [])].map((o) => decode(o.Key!)).sort(),
+        [...oddKeys].sort(),
+      );
 
       // Prefixes that need encoding in the query work too.
       const sp = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'enc/dir with space/' }));
-      assert.deepEqual(sp.Contents?.map((o) => o.Key), ['enc/dir with space/x']);
+      assert.deepEqual(
+        sp.Contents?.map((o) => o.Key),
+        ['enc/dir with space/x'],
+      );
       const pl = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'enc/plus+' }));
-      assert.deepEqual(pl.Contents?.map((o) => o.Key), ['enc/plus+sign']);
+      assert.deepEqual(
+        pl.Contents?.map((o) => o.Key),
+        ['enc/plus+sign'],
+      );
 
       for (const k of oddKeys) {
         const r = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: k }));
@@ -391,11 +542,18 @@ describe('AWS SDK v3 against a garage server', () => {
   describe('multipart', () => {
     it('lib-storage Upload of ~12 MiB in 5 MiB parts', async () => {
       const data = randomBytes(12 * MiB + 777);
-      const up = new Upload({ client: s3, params: { Bucket: BUCKET, Key: 'mpu/lib-storage.bin', Body: data, ContentType: 'application/x-test' }, partSize: 5 * MiB, queueSize: 2 });
+      const up = new Upload({
+        client: s3,
+        params: { Bucket: BUCKET, Key: 'mpu/lib-storage.bin', Body: data, ContentType: 'application/x-test' },
+        partSize: 5 * MiB,
+        queueSize: 2,
+      });
       const res = await up.done();
       assert.ok(res.ETag?.replace(/"/g, '').endsWith('-3'), `ETag ${res.ETag}`);
       // The multipart ETag: md5 of the concatenated part md5s.
-      const partMd5s = [data.subarray(0, 5 * MiB), data.subarray(5 * MiB, 10 * MiB), data.subarray(10 * MiB)].map((p) => createHash('md5').update(p).digest());
+      const partMd5s = [data.subarray(0, 5 * MiB), data.subarray(5 * MiB, 10 * MiB), data.subarray(10 * MiB)].map((p) =>
+        createHash('md5').update(p).digest(),
+      );
       assert.equal(res.ETag, `"${md5(Buffer.concat(partMd5s))}-3"`);
 
       const head = await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'mpu/lib-storage.bin' }));
@@ -405,7 +563,13 @@ describe('AWS SDK v3 against a garage server', () => {
       const get = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'mpu/lib-storage.bin' }));
       assert.ok((await bodyBytes(get.Body)).equals(data));
       // A range spanning the first part boundary.
-      const r = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'mpu/lib-storage.bin', Range: `bytes=${5 * MiB - 10}-${5 * MiB + 9}` }));
+      const r = await s3.send(
+        new GetObjectCommand({
+          Bucket: BUCKET,
+          Key: 'mpu/lib-storage.bin',
+          Range: `bytes=${5 * MiB - 10}-${5 * MiB + 9}`,
+        }),
+      );
       assert.ok((await bodyBytes(r.Body)).equals(data.subarray(5 * MiB - 10, 5 * MiB + 10)));
     });
 
@@ -416,25 +580,60 @@ describe('AWS SDK v3 against a garage server', () => {
       const c = await s3.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: key, Metadata: { mp: 'yes' } }));
       assert.ok(c.UploadId);
       assert.equal(c.Key, key);
-      const u1 = await s3.send(new UploadPartCommand({ Bucket: BUCKET, Key: key, UploadId: c.UploadId, PartNumber: 1, Body: p1 }));
-      const u2 = await s3.send(new UploadPartCommand({ Bucket: BUCKET, Key: key, UploadId: c.UploadId, PartNumber: 2, Body: p2 }));
+      const u1 = await s3.send(
+        new UploadPartCommand({ Bucket: BUCKET, Key: key, UploadId: c.UploadId, PartNumber: 1, Body: p1 }),
+      );
+      const u2 = await s3.send(
+        new UploadPartCommand({ Bucket: BUCKET, Key: key, UploadId: c.UploadId, PartNumber: 2, Body: p2 }),
+      );
       assert.equal(u1.ETag, `"${md5(p1)}"`);
       assert.equal(u2.ETag, `"${md5(p2)}"`);
 
       const parts = await s3.send(new ListPartsCommand({ Bucket: BUCKET, Key: key, UploadId: c.UploadId }));
-      assert.deepEqual(parts.Parts?.map((p) => [p.PartNumber, p.ETag, p.Size]), [[1, u1.ETag, p1.length], [2, u2.ETag, p2.length]]);
+      assert.deepEqual(
+        parts.Parts?.map((p) => [p.PartNumber, p.ETag, p.Size]),
+        [
+          [1, u1.ETag, p1.length],
+          [2, u2.ETag, p2.length],
+        ],
+      );
       const page = await s3.send(new ListPartsCommand({ Bucket: BUCKET, Key: key, UploadId: c.UploadId, MaxParts: 1 }));
       assert.equal(page.IsTruncated, true);
       assert.equal(page.Parts?.length, 1);
-      const page2 = await s3.send(new ListPartsCommand({ Bucket: BUCKET, Key: key, UploadId: c.UploadId, PartNumberMarker: page.NextPartNumberMarker }));
-      assert.deepEqual(page2.Parts?.map((p) => p.PartNumber), [2]);
+      const page2 = await s3.send(
+        new ListPartsCommand({
+          Bucket: BUCKET,
+          Key: key,
+          UploadId: c.UploadId,
+          PartNumberMarker: page.NextPartNumberMarker,
+        }),
+      );
+      assert.deepEqual(
+        page2.Parts?.map((p) => p.PartNumber),
+        [2],
+      );
 
       const uploads = await s3.send(new ListMultipartUploadsCommand({ Bucket: BUCKET, Prefix: 'mpu/' }));
-      assert.ok(uploads.Uploads?.some((u) => u.Key === key && u.UploadId === c.UploadId), JSON.stringify(uploads.Uploads));
+      assert.ok(
+        uploads.Uploads?.some((u) => u.Key === key && u.UploadId === c.UploadId),
+        JSON.stringify(uploads.Uploads),
+      );
       // Not visible as an object while in progress.
       await s3Error(s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key })), 'NoSuchKey', 404);
 
-      const done = await s3.send(new CompleteMultipartUploadCommand({ Bucket: BUCKET, Key: key, UploadId: c.UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: u1.ETag }, { PartNumber: 2, ETag: u2.ETag }] } }));
+      const done = await s3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: BUCKET,
+          Key: key,
+          UploadId: c.UploadId,
+          MultipartUpload: {
+            Parts: [
+              { PartNumber: 1, ETag: u1.ETag },
+              { PartNumber: 2, ETag: u2.ETag },
+            ],
+          },
+        }),
+      );
       assert.ok(done.ETag?.endsWith('-2"'), `ETag ${done.ETag}`);
       assert.equal(done.Key, key);
       const get = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
@@ -444,24 +643,74 @@ describe('AWS SDK v3 against a garage server', () => {
 
       const remaining = await s3.send(new ListMultipartUploadsCommand({ Bucket: BUCKET, Prefix: 'mpu/' }));
       assert.ok(!remaining.Uploads?.some((u) => u.UploadId === c.UploadId));
-      await s3Error(s3.send(new ListPartsCommand({ Bucket: BUCKET, Key: key, UploadId: c.UploadId })), 'NoSuchUpload', 404);
+      await s3Error(
+        s3.send(new ListPartsCommand({ Bucket: BUCKET, Key: key, UploadId: c.UploadId })),
+        'NoSuchUpload',
+        404,
+      );
     });
 
     it('AbortMultipartUpload; a too-small part and a wrong ETag are refused on completion', async () => {
       const key = 'mpu/aborted.bin';
       const c = await s3.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: key }));
       const small = Buffer.from('small part');
-      const u1 = await s3.send(new UploadPartCommand({ Bucket: BUCKET, Key: key, UploadId: c.UploadId, PartNumber: 1, Body: small }));
-      const u2 = await s3.send(new UploadPartCommand({ Bucket: BUCKET, Key: key, UploadId: c.UploadId, PartNumber: 2, Body: small }));
-      await s3Error(s3.send(new CompleteMultipartUploadCommand({ Bucket: BUCKET, Key: key, UploadId: c.UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: u1.ETag }, { PartNumber: 2, ETag: u2.ETag }] } })), 'EntityTooSmall', 400);
-      await s3Error(s3.send(new CompleteMultipartUploadCommand({ Bucket: BUCKET, Key: key, UploadId: c.UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: '"00000000000000000000000000000000"' }] } })), 'InvalidPart', 400);
+      const u1 = await s3.send(
+        new UploadPartCommand({ Bucket: BUCKET, Key: key, UploadId: c.UploadId, PartNumber: 1, Body: small }),
+      );
+      const u2 = await s3.send(
+        new UploadPartCommand({ Bucket: BUCKET, Key: key, UploadId: c.UploadId, PartNumber: 2, Body: small }),
+      );
+      await s3Error(
+        s3.send(
+          new CompleteMultipartUploadCommand({
+            Bucket: BUCKET,
+            Key: key,
+            UploadId: c.UploadId,
+            MultipartUpload: {
+              Parts: [
+                { PartNumber: 1, ETag: u1.ETag },
+                { PartNumber: 2, ETag: u2.ETag },
+              ],
+            },
+          }),
+        ),
+        'EntityTooSmall',
+        400,
+      );
+      await s3Error(
+        s3.send(
+          new CompleteMultipartUploadCommand({
+            Bucket: BUCKET,
+            Key: key,
+            UploadId: c.UploadId,
+            MultipartUpload: { Parts: [{ PartNumber: 1, ETag: '"00000000000000000000000000000000"' }] },
+          }),
+        ),
+        'InvalidPart',
+        400,
+      );
 
       const a = await s3.send(new AbortMultipartUploadCommand({ Bucket: BUCKET, Key: key, UploadId: c.UploadId }));
       assert.equal(a.$metadata.httpStatusCode, 204);
       const uploads = await s3.send(new ListMultipartUploadsCommand({ Bucket: BUCKET }));
       assert.ok(!uploads.Uploads?.some((u) => u.UploadId === c.UploadId));
-      await s3Error(s3.send(new UploadPartCommand({ Bucket: BUCKET, Key: key, UploadId: c.UploadId, PartNumber: 3, Body: small })), 'NoSuchUpload', 404);
-      await s3Error(s3.send(new CompleteMultipartUploadCommand({ Bucket: BUCKET, Key: key, UploadId: c.UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: u1.ETag }] } })), 'NoSuchUpload', 404);
+      await s3Error(
+        s3.send(new UploadPartCommand({ Bucket: BUCKET, Key: key, UploadId: c.UploadId, PartNumber: 3, Body: small })),
+        'NoSuchUpload',
+        404,
+      );
+      await s3Error(
+        s3.send(
+          new CompleteMultipartUploadCommand({
+            Bucket: BUCKET,
+            Key: key,
+            UploadId: c.UploadId,
+            MultipartUpload: { Parts: [{ PartNumber: 1, ETag: u1.ETag }] },
+          }),
+        ),
+        'NoSuchUpload',
+        404,
+      );
       await s3Error(s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key })), 'NoSuchKey', 404);
     });
   });
@@ -469,13 +718,21 @@ describe('AWS SDK v3 against a garage server', () => {
   describe('presigned URLs with plain fetch', () => {
     it('presigned PUT then presigned GET', async () => {
       const body = Buffer.from(`presigned body ${randomBytes(8).toString('hex')}`);
-      const putUrl = await getSignedUrl(s3, new PutObjectCommand({ Bucket: BUCKET, Key: 'presigned/file name+1.txt' }), { expiresIn: 300 });
+      const putUrl = await getSignedUrl(
+        s3,
+        new PutObjectCommand({ Bucket: BUCKET, Key: 'presigned/file name+1.txt' }),
+        { expiresIn: 300 },
+      );
       assert.match(putUrl, /X-Amz-Signature=/);
       const put = await fetch(putUrl, { method: 'PUT', body });
       assert.equal(put.status, 200, await put.clone().text());
       assert.equal(put.headers.get('etag'), `"${md5(body)}"`);
 
-      const getUrl = await getSignedUrl(s3, new GetObjectCommand({ Bucket: BUCKET, Key: 'presigned/file name+1.txt' }), { expiresIn: 300 });
+      const getUrl = await getSignedUrl(
+        s3,
+        new GetObjectCommand({ Bucket: BUCKET, Key: 'presigned/file name+1.txt' }),
+        { expiresIn: 300 },
+      );
       const get = await fetch(getUrl);
       assert.equal(get.status, 200);
       assert.ok(Buffer.from(await get.arrayBuffer()).equals(body));
@@ -485,7 +742,10 @@ describe('AWS SDK v3 against a garage server', () => {
       assert.ok((await bodyBytes(viaSdk.Body)).equals(body));
 
       // A tampered signature is refused.
-      const bad = getUrl.replace(/X-Amz-Signature=([0-9a-f])/, (_m, c: string) => `X-Amz-Signature=${c === '0' ? '1' : '0'}`);
+      const bad = getUrl.replace(
+        /X-Amz-Signature=([0-9a-f])/,
+        (_m, c: string) => `X-Amz-Signature=${c === '0' ? '1' : '0'}`,
+      );
       const r = await fetch(bad);
       assert.equal(r.status, 403);
       assert.match(await r.text(), /<Code>SignatureDoesNotMatch<\/Code>/);
@@ -500,16 +760,31 @@ describe('AWS SDK v3 against a garage server', () => {
     it('NoSuchBucket and NoSuchKey', async () => {
       await s3Error(s3.send(new GetObjectCommand({ Bucket: 'no-such-bucket', Key: 'x' })), 'NoSuchBucket', 404);
       await s3Error(s3.send(new ListObjectsV2Command({ Bucket: 'no-such-bucket' })), 'NoSuchBucket', 404);
-      await s3Error(s3.send(new PutObjectCommand({ Bucket: 'no-such-bucket', Key: 'x', Body: 'x' })), 'NoSuchBucket', 404);
+      await s3Error(
+        s3.send(new PutObjectCommand({ Bucket: 'no-such-bucket', Key: 'x', Body: 'x' })),
+        'NoSuchBucket',
+        404,
+      );
       await s3Error(s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'no/such/key' })), 'NoSuchKey', 404);
       await s3Error(s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'no/such/key' })), 'NotFound', 404);
-      await s3Error(s3.send(new CopyObjectCommand({ Bucket: BUCKET, Key: 'copy/none', CopySource: `${BUCKET}/no/such/key` })), 'NoSuchKey', 404);
+      await s3Error(
+        s3.send(new CopyObjectCommand({ Bucket: BUCKET, Key: 'copy/none', CopySource: `${BUCKET}/no/such/key` })),
+        'NoSuchKey',
+        404,
+      );
     });
 
     it('a wrong secret is SignatureDoesNotMatch (403)', async () => {
-      const c = makeClient({ maxAttempts: 1 }, { accessKeyId: keyId, secretAccessKey: secret.replace(/^./, (ch) => (ch === '0' ? '1' : '0')) });
+      const c = makeClient(
+        { maxAttempts: 1 },
+        { accessKeyId: keyId, secretAccessKey: secret.replace(/^./, (ch) => (ch === '0' ? '1' : '0')) },
+      );
       await s3Error(c.send(new ListObjectsV2Command({ Bucket: BUCKET })), 'SignatureDoesNotMatch', 403);
-      await s3Error(c.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'sig/x', Body: 'nope' })), 'SignatureDoesNotMatch', 403);
+      await s3Error(
+        c.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'sig/x', Body: 'nope' })),
+        'SignatureDoesNotMatch',
+        403,
+      );
       await s3Error(s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'sig/x' })), 'NoSuchKey', 404);
     });
 
@@ -544,9 +819,16 @@ describe('AWS SDK v3 against a garage server', () => {
 
     it('a client with the wrong region gets AuthorizationHeaderMalformed naming garage', async () => {
       const c = makeClient({ region: 'us-east-1', maxAttempts: 1 });
-      const err = await s3Error(c.send(new ListObjectsV2Command({ Bucket: BUCKET })), 'AuthorizationHeaderMalformed', 400);
+      const err = await s3Error(
+        c.send(new ListObjectsV2Command({ Bucket: BUCKET })),
+        'AuthorizationHeaderMalformed',
+        400,
+      );
       const region = (err as S3ServiceException & { Region?: unknown }).Region;
-      assert.ok(err.message.includes("'garage'") || region === 'garage', `names the expected region: ${err.message} / ${String(region)}`);
+      assert.ok(
+        err.message.includes("'garage'") || region === 'garage',
+        `names the expected region: ${err.message} / ${String(region)}`,
+      );
       if (region !== undefined) assert.equal(region, 'garage');
     });
 

@@ -13,7 +13,22 @@ interface Started {
 }
 
 function startDefault(dataDir: string, s3Port: number, rpcPort: number): Started {
-  const proc = spawn(process.execPath, [MAIN, 'server', '--single-node', '--default-bucket', '--data-dir', dataDir, '--s3-bind', `127.0.0.1:${s3Port}`, '--rpc-bind', `127.0.0.1:${rpcPort}`], { env: { ...process.env, RUST_LOG: 'garage=warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(
+    process.execPath,
+    [
+      MAIN,
+      'server',
+      '--single-node',
+      '--default-bucket',
+      '--data-dir',
+      dataDir,
+      '--s3-bind',
+      `127.0.0.1:${s3Port}`,
+      '--rpc-bind',
+      `127.0.0.1:${rpcPort}`,
+    ],
+    { env: { ...process.env, RUST_LOG: 'garage=warn' }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
@@ -46,7 +61,12 @@ describe('the embedded default: garage server --single-node --default-bucket (np
     const secret = /Secret key:\s+([0-9a-f]{64})/.exec(first.out())![1]!;
     assert.match(first.out(), new RegExp(`S3 endpoint:\\s+http://127.0.0.1:${s3Port}`));
     assert.match(first.out(), /Region:\s+garage/);
-    const s3 = new S3Client({ endpoint: `http://127.0.0.1:${s3Port}`, region: 'garage', forcePathStyle: true, credentials: { accessKeyId: keyId, secretAccessKey: secret } });
+    const s3 = new S3Client({
+      endpoint: `http://127.0.0.1:${s3Port}`,
+      region: 'garage',
+      forcePathStyle: true,
+      credentials: { accessKeyId: keyId, secretAccessKey: secret },
+    });
     try {
       await s3.send(new PutObjectCommand({ Bucket: 'default-bucket', Key: 'hello.txt', Body: 'hello' }));
       // The CLI reaches the node through the configuration written beside the data.

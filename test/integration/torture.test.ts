@@ -39,7 +39,17 @@ const examples: Scenario[] = [
 const log = (l: string) => process.stdout.write(`# ${l}\n`);
 
 it('torture, one node: seeded concurrent scenarios with GC and a SIGKILL, checked against the model', async () => {
-  const r = await torture({ nodes: 1, seed: 20261201, workers: 4, ops: 12, kills: 1, runs: 4, shrink: false, examples, log });
+  const r = await torture({
+    nodes: 1,
+    seed: 20261201,
+    workers: 4,
+    ops: 12,
+    kills: 1,
+    runs: 4,
+    shrink: false,
+    examples,
+    log,
+  });
   log(`${r.runs} scenarios, ${r.ops} operations, ${r.faults} kill(s), ${r.minutes.toFixed(1)} min`);
   assert.equal(r.failure, undefined, r.failure);
 });

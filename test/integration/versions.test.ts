@@ -1,6 +1,11 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { PutObjectCommand, ListObjectVersionsCommand, GetBucketVersioningCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  PutObjectCommand,
+  ListObjectVersionsCommand,
+  GetBucketVersioningCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { GarageProcess, quickStart, s3Client } from './harness.ts';
 
 describe('versioning stubs: GetBucketVersioning, ListObjectVersions', () => {
@@ -25,12 +30,25 @@ describe('versioning stubs: GetBucketVersioning, ListObjectVersions', () => {
 
   it('lists each object as its single "null" version, with pagination and delimiter', async () => {
     const all = await s3.send(new ListObjectVersionsCommand({ Bucket: 'versions' }));
-    assert.deepEqual(all.Versions?.map((v) => [v.Key, v.VersionId, v.IsLatest]), [['a', 'null', true], ['b', 'null', true], ['dir/c', 'null', true]]);
+    assert.deepEqual(
+      all.Versions?.map((v) => [v.Key, v.VersionId, v.IsLatest]),
+      [
+        ['a', 'null', true],
+        ['b', 'null', true],
+        ['dir/c', 'null', true],
+      ],
+    );
     const page = await s3.send(new ListObjectVersionsCommand({ Bucket: 'versions', MaxKeys: 2 }));
     assert.equal(page.IsTruncated, true);
     const rest = await s3.send(new ListObjectVersionsCommand({ Bucket: 'versions', KeyMarker: page.NextKeyMarker }));
-    assert.deepEqual(rest.Versions?.map((v) => v.Key), ['dir/c']);
+    assert.deepEqual(
+      rest.Versions?.map((v) => v.Key),
+      ['dir/c'],
+    );
     const grouped = await s3.send(new ListObjectVersionsCommand({ Bucket: 'versions', Delimiter: '/' }));
-    assert.deepEqual(grouped.CommonPrefixes?.map((p) => p.Prefix), ['dir/']);
+    assert.deepEqual(
+      grouped.CommonPrefixes?.map((p) => p.Prefix),
+      ['dir/'],
+    );
   });
 });

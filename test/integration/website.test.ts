@@ -1,7 +1,13 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { PutObjectCommand, PutBucketWebsiteCommand, GetBucketWebsiteCommand, DeleteBucketWebsiteCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  PutObjectCommand,
+  PutBucketWebsiteCommand,
+  GetBucketWebsiteCommand,
+  DeleteBucketWebsiteCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { GarageProcess, quickStart, s3Client } from './harness.ts';
 
 interface Page {
@@ -13,12 +19,15 @@ interface Page {
 /** A request to the website endpoint with a chosen Host header. */
 function web(g: GarageProcess, host: string, path: string, method = 'GET'): Promise<Page> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: g.webPort, path, method, headers: { host }, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
+    const req = request(
+      { host: '127.0.0.1', port: g.webPort, path, method, headers: { host }, agent: false },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      },
+    );
     req.on('error', reject);
     req.end();
   });
@@ -32,7 +41,8 @@ describe('static website endpoint ([s3_web])', () => {
     g = await GarageProcess.create();
     const { keyId, secret } = await quickStart(g, 'site');
     s3 = s3Client(g, keyId, secret);
-    const put = (Key: string, Body: string, ContentType = 'text/html') => s3.send(new PutObjectCommand({ Bucket: 'site', Key, Body, ContentType }));
+    const put = (Key: string, Body: string, ContentType = 'text/html') =>
+      s3.send(new PutObjectCommand({ Bucket: 'site', Key, Body, ContentType }));
     await put('index.html', '<h1>home</h1>');
     await put('docs/index.html', '<h1>docs</h1>');
     await put('style.css', 'body{}', 'text/css');
@@ -82,10 +92,22 @@ describe('static website endpoint ([s3_web])', () => {
     const got = await s3.send(new GetBucketWebsiteCommand({ Bucket: 'site' }));
     assert.equal(got.IndexDocument?.Suffix, 'index.html');
     assert.equal(got.ErrorDocument?.Key, '404.html');
-    await s3.send(new PutBucketWebsiteCommand({ Bucket: 'site', WebsiteConfiguration: { IndexDocument: { Suffix: 'index.html' } } }));
-    assert.equal((await web(g, 'site.web.garage', '/nope.html')).body.includes('lost'), false, 'no error document any more');
+    await s3.send(
+      new PutBucketWebsiteCommand({
+        Bucket: 'site',
+        WebsiteConfiguration: { IndexDocument: { Suffix: 'index.html' } },
+      }),
+    );
+    assert.equal(
+      (await web(g, 'site.web.garage', '/nope.html')).body.includes('lost'),
+      false,
+      'no error document any more',
+    );
     await s3.send(new DeleteBucketWebsiteCommand({ Bucket: 'site' }));
     assert.equal((await web(g, 'site.web.garage', '/')).status, 404);
-    await assert.rejects(s3.send(new GetBucketWebsiteCommand({ Bucket: 'site' })), (e: Error) => e.name === 'NoSuchWebsiteConfiguration');
+    await assert.rejects(
+      s3.send(new GetBucketWebsiteCommand({ Bucket: 'site' })),
+      (e: Error) => e.name === 'NoSuchWebsiteConfiguration',
+    );
   });
 });

@@ -33,7 +33,8 @@ const errorCode = (body: string) => /<Error>\s*<Code>([^<]+)<\/Code>/.exec(body)
 /** Every character XML 1.0 allows in a document (the Char production). */
 const XML_CHARS = /^[\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]*$/u;
 /** A numeric character reference to a character XML 1.0 forbids (which strict parsers refuse). */
-const BAD_CHAR_REF = /&#(?:x0*(?:[0-8bcef]|1[0-9a-f]|d[89a-f][0-9a-f]{2}|fff[ef])|0*(?:[0-8]|1[1-2]|1[4-9]|2[0-9]|3[01]|5[5-6][0-9]{3}|6553[45]));/i;
+const BAD_CHAR_REF =
+  /&#(?:x0*(?:[0-8bcef]|1[0-9a-f]|d[89a-f][0-9a-f]{2}|fff[ef])|0*(?:[0-8]|1[1-2]|1[4-9]|2[0-9]|3[01]|5[5-6][0-9]{3}|6553[45]));/i;
 
 /** Fails unless `xml` is a well-formed XML 1.0 document (characters, references, structure). */
 function assertValidXml(xml: string, what: string): void {
@@ -47,7 +48,8 @@ function assertValidXml(xml: string, what: string): void {
 /** Decodes the XML text of an element the server sent (the five entities and character references). */
 function unescapeXml(s: string): string {
   return s.replace(/&(#x[0-9a-f]+|#[0-9]+|lt|gt|amp|quot|apos);/gi, (_, e: string) => {
-    if (e[0] === '#') return String.fromCodePoint(e[1] === 'x' || e[1] === 'X' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10));
+    if (e[0] === '#')
+      return String.fromCodePoint(e[1] === 'x' || e[1] === 'X' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10));
     return ({ lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" } as Record<string, string>)[e.toLowerCase()]!;
   });
 }
@@ -65,25 +67,63 @@ describe('XML request bodies and object keys', () => {
   let signer: SignatureV4;
 
   /** Signs a request for `path` (already encoded). */
-  async function sign(method: string, path: string, query: Record<string, string>, headers: Record<string, string>, body?: Buffer): Promise<{ path: string; headers: Record<string, string> }> {
-    const req = await signer.sign({ method, protocol: 'http:', hostname: '127.0.0.1', port: g.s3Port, path, query, headers: { host: `127.0.0.1:${g.s3Port}`, ...(body ? { 'content-length': String(body.length) } : {}), ...headers }, body });
-    const qs = Object.entries(query).map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');
+  async function sign(
+    method: string,
+    path: string,
+    query: Record<string, string>,
+    headers: Record<string, string>,
+    body?: Buffer,
+  ): Promise<{ path: string; headers: Record<string, string> }> {
+    const req = await signer.sign({
+      method,
+      protocol: 'http:',
+      hostname: '127.0.0.1',
+      port: g.s3Port,
+      path,
+      query,
+      headers: {
+        host: `127.0.0.1:${g.s3Port}`,
+        ...(body ? { 'content-length': String(body.length) } : {}),
+        ...headers,
+      },
+      body,
+    });
+    const qs = Object.entries(query)
+      .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`)
+      .join('&');
     return { path: qs ? `${path}?${qs}` : path, headers: req.headers };
   }
 
   /** Sends a signed request with node:http (no path normalization) and reads the whole answer. */
-  async function send(method: string, path: string, query: Record<string, string> = {}, body?: string | Buffer, headers: Record<string, string> = {}): Promise<Resp> {
+  async function send(
+    method: string,
+    path: string,
+    query: Record<string, string> = {},
+    body?: string | Buffer,
+    headers: Record<string, string> = {},
+  ): Promise<Resp> {
     const buf = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
     const s = await sign(method, path, query, headers, buf);
     return new Promise<Resp>((resolve, reject) => {
-      const req = httpRequest({ host: '127.0.0.1', port: g.s3Port, method, path: s.path, headers: s.headers, agent: false }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
-      });
+      const req = httpRequest(
+        { host: '127.0.0.1', port: g.s3Port, method, path: s.path, headers: s.headers, agent: false },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              headers: res.headers,
+              body: Buffer.concat(chunks).toString('utf8'),
+            }),
+          );
+          res.on('error', reject);
+        },
+      );
       // The server may answer before it has read the whole body, and close.
-      req.on('error', (e: NodeJS.ErrnoException) => (e.code === 'EPIPE' || e.code === 'ECONNRESET' ? undefined : reject(e)));
+      req.on('error', (e: NodeJS.ErrnoException) =>
+        e.code === 'EPIPE' || e.code === 'ECONNRESET' ? undefined : reject(e),
+      );
       req.end(buf);
     });
   }
@@ -91,7 +131,13 @@ describe('XML request bodies and object keys', () => {
   const objPath = (key: string) => `/${BUCKET}/${key.split('/').map(sdkEncode).join('/')}`;
   const put = (key: string, body = 'x') => send('PUT', objPath(key), {}, body);
   const exists = async (key: string) => (await send('HEAD', objPath(key))).status === 200;
-  const deleteObjects = (keys: string[], raw?: string) => send('POST', `/${BUCKET}`, { delete: '' }, raw ?? `<Delete>${keys.map((k) => `<Object><Key>${esc(k)}</Key></Object>`).join('')}</Delete>`);
+  const deleteObjects = (keys: string[], raw?: string) =>
+    send(
+      'POST',
+      `/${BUCKET}`,
+      { delete: '' },
+      raw ?? `<Delete>${keys.map((k) => `<Object><Key>${esc(k)}</Key></Object>`).join('')}</Delete>`,
+    );
 
   function assertError(r: Resp, status: number, code: string, what = ''): void {
     assert.equal(r.status, status, `${what} status (body: ${r.body.slice(0, 500)})`);
@@ -130,10 +176,41 @@ describe('XML request bodies and object keys', () => {
     });
 
     it('DeleteObjects keys: spaces, tabs, encoded newlines, numeric-looking, unicode, < and &, each decoded once', async () => {
-      const keys = ['k/ lead', 'k/trail ', 'k/\ttab', 'k/nl\nx', 'k/cr\rx', 'k/crlf\r\n', 'k/0012', 'k/1e3', 'k/true', 'k/0x10', 'k/ünï 日本 🚀',
-        'k/a<b', 'k/a&b', 'k/a&amp;b', 'k/&#x20;', 'k/"q\'', 'k/]]>'];
+      const keys = [
+        'k/ lead',
+        'k/trail ',
+        'k/\ttab',
+        'k/nl\nx',
+        'k/cr\rx',
+        'k/crlf\r\n',
+        'k/0012',
+        'k/1e3',
+        'k/true',
+        'k/0x10',
+        'k/ünï 日本 🚀',
+        'k/a<b',
+        'k/a&b',
+        'k/a&amp;b',
+        'k/&#x20;',
+        'k/"q\'',
+        'k/]]>',
+      ];
       // Keys that differ from these only by what a lenient parser would change.
-      const decoys = ['k/lead', 'k/trail', 'k/tab', 'k/nl x', 'k/nl', 'k/cr\nx', 'k/crlf\n', 'k/crlf', 'k/12', 'k/1000', 'k/16', 'k/a&amp;amp;b', 'k/ '];
+      const decoys = [
+        'k/lead',
+        'k/trail',
+        'k/tab',
+        'k/nl x',
+        'k/nl',
+        'k/cr\nx',
+        'k/crlf\n',
+        'k/crlf',
+        'k/12',
+        'k/1000',
+        'k/16',
+        'k/a&amp;amp;b',
+        'k/ ',
+      ];
       for (const k of [...keys, ...decoys]) assert.equal((await put(k)).status, 200, `PUT ${JSON.stringify(k)}`);
       assert.deepEqual((await listed('k/')).sort(), [...keys, ...decoys].sort(), 'every key is listed as written');
 
@@ -146,14 +223,19 @@ describe('XML request bodies and object keys', () => {
       // The same through the AWS SDK (its own XML escaping).
       const more = ['s/ sdk ', 's/0012', 's/\r\n', 's/&<>'];
       for (const k of more) await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: k, Body: 'x' }));
-      const out = await s3.send(new DeleteObjectsCommand({ Bucket: BUCKET, Delete: { Objects: more.map((Key) => ({ Key })) } }));
+      const out = await s3.send(
+        new DeleteObjectsCommand({ Bucket: BUCKET, Delete: { Objects: more.map((Key) => ({ Key })) } }),
+      );
       assert.deepEqual((out.Deleted ?? []).map((d) => d.Key).sort(), [...more].sort());
       assert.deepEqual(await listed('s/'), []);
     });
 
     it('DeleteObjects Quiet accepts surrounding whitespace (a boolean), keys stay exact', async () => {
       assert.equal((await put('q/ a')).status, 200);
-      const r = await deleteObjects([], '<Delete>\n  <Quiet> true </Quiet>\n  <Object><Key>q/ a</Key></Object>\n</Delete>');
+      const r = await deleteObjects(
+        [],
+        '<Delete>\n  <Quiet> true </Quiet>\n  <Object><Key>q/ a</Key></Object>\n</Delete>',
+      );
       assert.equal(r.status, 200, r.body);
       assert.deepEqual(texts(r.body, 'Key'), []);
       assert.equal(await exists('q/ a'), false);
@@ -168,11 +250,27 @@ describe('XML request bodies and object keys', () => {
       const u = await send('PUT', objPath(key), { partNumber: '1', uploadId }, 'part one');
       assert.equal(u.status, 200, u.body);
       const etag = String(u.headers.etag).replace(/"/g, '');
-      const doc = (e: string, n = '1') => `<CompleteMultipartUpload><Part><PartNumber>${n}</PartNumber><ETag>${e}</ETag></Part></CompleteMultipartUpload>`;
+      const doc = (e: string, n = '1') =>
+        `<CompleteMultipartUpload><Part><PartNumber>${n}</PartNumber><ETag>${e}</ETag></Part></CompleteMultipartUpload>`;
       // A trailing space or newline is part of the ETag: no such part.
-      assertError(await send('POST', objPath(key), { uploadId }, doc(`${etag} `)), 400, 'InvalidPart', 'ETag with a trailing space');
-      assertError(await send('POST', objPath(key), { uploadId }, doc(`&quot;${etag}&quot;&#10;`)), 400, 'InvalidPart', 'ETag with an encoded newline');
-      assertError(await send('POST', objPath(key), { uploadId }, doc(`&amp;quot;${etag}&amp;quot;`)), 400, 'InvalidPart', 'ETag with doubly-escaped quotes');
+      assertError(
+        await send('POST', objPath(key), { uploadId }, doc(`${etag} `)),
+        400,
+        'InvalidPart',
+        'ETag with a trailing space',
+      );
+      assertError(
+        await send('POST', objPath(key), { uploadId }, doc(`&quot;${etag}&quot;&#10;`)),
+        400,
+        'InvalidPart',
+        'ETag with an encoded newline',
+      );
+      assertError(
+        await send('POST', objPath(key), { uploadId }, doc(`&amp;quot;${etag}&amp;quot;`)),
+        400,
+        'InvalidPart',
+        'ETag with doubly-escaped quotes',
+      );
       // Quotes as entities or character references; the part number as an integer with whitespace around it.
       const done = await send('POST', objPath(key), { uploadId }, doc(`&#34;${etag}&quot;`, ' 1 '));
       assert.equal(done.status, 200, done.body);
@@ -182,10 +280,11 @@ describe('XML request bodies and object keys', () => {
     });
 
     it('PutBucketCors keeps origins, headers and methods exactly as written', async () => {
-      const body = '<CORSConfiguration><CORSRule>'
-        + '<AllowedOrigin>https://a.example/?x=1&amp;y=2</AllowedOrigin><AllowedOrigin> https://b.example </AllowedOrigin>'
-        + '<AllowedMethod>GET</AllowedMethod><AllowedHeader>x-amz-meta-0012</AllowedHeader><AllowedHeader>1e3</AllowedHeader>'
-        + '<ExposeHeader> ETag</ExposeHeader><MaxAgeSeconds> 0012 </MaxAgeSeconds></CORSRule></CORSConfiguration>';
+      const body =
+        '<CORSConfiguration><CORSRule>' +
+        '<AllowedOrigin>https://a.example/?x=1&amp;y=2</AllowedOrigin><AllowedOrigin> https://b.example </AllowedOrigin>' +
+        '<AllowedMethod>GET</AllowedMethod><AllowedHeader>x-amz-meta-0012</AllowedHeader><AllowedHeader>1e3</AllowedHeader>' +
+        '<ExposeHeader> ETag</ExposeHeader><MaxAgeSeconds> 0012 </MaxAgeSeconds></CORSRule></CORSConfiguration>';
       const r = await send('PUT', `/${BUCKET}`, { cors: '' }, body);
       assert.equal(r.status, 200, r.body);
       const got = await send('GET', `/${BUCKET}`, { cors: '' });
@@ -202,8 +301,9 @@ describe('XML request bodies and object keys', () => {
     });
 
     it('PutBucketWebsite keeps the index suffix and error document exactly as written', async () => {
-      const body = '<WebsiteConfiguration><IndexDocument><Suffix> index 0012.html </Suffix></IndexDocument>'
-        + '<ErrorDocument><Key>errors/&lt;404&gt; &amp; 1e3 </Key></ErrorDocument></WebsiteConfiguration>';
+      const body =
+        '<WebsiteConfiguration><IndexDocument><Suffix> index 0012.html </Suffix></IndexDocument>' +
+        '<ErrorDocument><Key>errors/&lt;404&gt; &amp; 1e3 </Key></ErrorDocument></WebsiteConfiguration>';
       const r = await send('PUT', `/${BUCKET}`, { website: '' }, body);
       assert.equal(r.status, 200, r.body);
       const got = await send('GET', `/${BUCKET}`, { website: '' });
@@ -215,8 +315,9 @@ describe('XML request bodies and object keys', () => {
     });
 
     it('PutBucketLifecycleConfiguration keeps prefixes and IDs exactly as written', async () => {
-      const body = '<LifecycleConfiguration><Rule><ID>0012</ID><Filter><Prefix> logs/&#9;</Prefix></Filter><Status>Enabled</Status>'
-        + '<Expiration><Days> 30 </Days></Expiration></Rule></LifecycleConfiguration>';
+      const body =
+        '<LifecycleConfiguration><Rule><ID>0012</ID><Filter><Prefix> logs/&#9;</Prefix></Filter><Status>Enabled</Status>' +
+        '<Expiration><Days> 30 </Days></Expiration></Rule></LifecycleConfiguration>';
       const r = await send('PUT', `/${BUCKET}`, { lifecycle: '' }, body);
       assert.equal(r.status, 200, r.body);
       const got = await send('GET', `/${BUCKET}`, { lifecycle: '' });
@@ -229,7 +330,8 @@ describe('XML request bodies and object keys', () => {
     });
 
     it('CreateBucket compares the LocationConstraint exactly', async () => {
-      const doc = (loc: string) => `<CreateBucketConfiguration><LocationConstraint>${loc}</LocationConstraint></CreateBucketConfiguration>`;
+      const doc = (loc: string) =>
+        `<CreateBucketConfiguration><LocationConstraint>${loc}</LocationConstraint></CreateBucketConfiguration>`;
       await g.cliOk('key', 'allow', '--create-bucket', keyId);
       assertError(await send('PUT', '/xml-loc-a', {}, doc(' garage ')), 400, 'InvalidArgument', 'location " garage "');
       assert.equal((await send('HEAD', '/xml-loc-a')).status, 404);
@@ -245,23 +347,54 @@ describe('XML request bodies and object keys', () => {
         const key = `ctl/a${c}b`;
         const what = `U+${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
         assertError(await put(key), 400, 'InvalidArgument', `PutObject ${what}`);
-        assertError(await send('PUT', objPath(key), {}, undefined, { 'x-amz-copy-source': `/${BUCKET}/src` }), 400, 'InvalidArgument', `CopyObject ${what}`);
-        assertError(await send('POST', objPath(key), { uploads: '' }), 400, 'InvalidArgument', `CreateMultipartUpload ${what}`);
+        assertError(
+          await send('PUT', objPath(key), {}, undefined, { 'x-amz-copy-source': `/${BUCKET}/src` }),
+          400,
+          'InvalidArgument',
+          `CopyObject ${what}`,
+        );
+        assertError(
+          await send('POST', objPath(key), { uploads: '' }),
+          400,
+          'InvalidArgument',
+          `CreateMultipartUpload ${what}`,
+        );
       }
       assert.deepEqual(await listed('ctl/'), []);
 
       // PostObject: the key comes from the form.
       const now = new Date();
-      const date = now.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+      const date = now
+        .toISOString()
+        .replace(/[-:]/g, '')
+        .replace(/\.\d{3}/, '');
       const day = date.slice(0, 8);
       const credential = `${keyId}/${day}/garage/s3/aws4_request`;
-      const policy = Buffer.from(JSON.stringify({
-        expiration: new Date(now.getTime() + 60_000).toISOString(),
-        conditions: [{ bucket: BUCKET }, ['starts-with', '$key', 'ctl/'], { 'x-amz-algorithm': 'AWS4-HMAC-SHA256' }, { 'x-amz-credential': credential }, { 'x-amz-date': date }],
-      })).toString('base64');
-      const k = [day, 'garage', 's3', 'aws4_request'].reduce<Buffer>((acc, part) => createHmac('sha256', acc).update(part).digest(), Buffer.from(`AWS4${secret}`));
+      const policy = Buffer.from(
+        JSON.stringify({
+          expiration: new Date(now.getTime() + 60_000).toISOString(),
+          conditions: [
+            { bucket: BUCKET },
+            ['starts-with', '$key', 'ctl/'],
+            { 'x-amz-algorithm': 'AWS4-HMAC-SHA256' },
+            { 'x-amz-credential': credential },
+            { 'x-amz-date': date },
+          ],
+        }),
+      ).toString('base64');
+      const k = [day, 'garage', 's3', 'aws4_request'].reduce<Buffer>(
+        (acc, part) => createHmac('sha256', acc).update(part).digest(),
+        Buffer.from(`AWS4${secret}`),
+      );
       const form = new FormData();
-      const fields = { key: 'ctl/post\u0000key', policy, 'x-amz-algorithm': 'AWS4-HMAC-SHA256', 'x-amz-credential': credential, 'x-amz-date': date, 'x-amz-signature': createHmac('sha256', k).update(policy).digest('hex') };
+      const fields = {
+        key: 'ctl/post\u0000key',
+        policy,
+        'x-amz-algorithm': 'AWS4-HMAC-SHA256',
+        'x-amz-credential': credential,
+        'x-amz-date': date,
+        'x-amz-signature': createHmac('sha256', k).update(policy).digest('hex'),
+      };
       for (const [n, v] of Object.entries(fields)) form.append(n, v);
       form.append('file', new Blob(['data']), 'f.txt');
       const r = await fetch(`${g.endpoint}/${BUCKET}`, { method: 'POST', body: form });
@@ -271,7 +404,16 @@ describe('XML request bodies and object keys', () => {
     });
 
     it('keys with tab, CR, LF, DEL, C1 controls and U+2028 are accepted, and every listing is valid XML that round-trips them', async () => {
-      const keys = ['ok/tab\t', 'ok/cr\r', 'ok/lf\n', 'ok/crlf\r\n', 'ok/del\u007f', 'ok/c1\u0085\u0090\u009f', 'ok/ls\u2028', 'ok/&<>"\''];
+      const keys = [
+        'ok/tab\t',
+        'ok/cr\r',
+        'ok/lf\n',
+        'ok/crlf\r\n',
+        'ok/del\u007f',
+        'ok/c1\u0085\u0090\u009f',
+        'ok/ls\u2028',
+        'ok/&<>"\'',
+      ];
       for (const k of keys) assert.equal((await put(k)).status, 200, `PUT ${JSON.stringify(k)}`);
       const uploads: string[] = [];
       for (const k of keys) {
@@ -295,7 +437,8 @@ describe('XML request bodies and object keys', () => {
           assertValidXml(r.body, what);
           if (url) {
             assert.deepEqual(texts(r.body, 'EncodingType'), ['url'], `${what} says it encoded`);
-            for (const k of texts(r.body, tag)) assert.match(k, /^[\w\-.!~*'()/%]*$/, `${what} url-encodes ${JSON.stringify(k)}`);
+            for (const k of texts(r.body, tag))
+              assert.match(k, /^[\w\-.!~*'()/%]*$/, `${what} url-encodes ${JSON.stringify(k)}`);
           }
           const got = texts(r.body, tag).map((k) => (url ? decodeURIComponent(k) : k));
           assert.deepEqual(got, sorted, `${what}${url ? ' (encoding-type=url)' : ''} lists every key exactly`);
@@ -315,10 +458,17 @@ describe('XML request bodies and object keys', () => {
       }
       // The AWS SDK (its own XML parser) reads them back exactly.
       const sdk = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'ok/' }));
-      assert.deepEqual((sdk.Contents ?? []).map((c) => c.Key), sorted);
+      assert.deepEqual(
+        (sdk.Contents ?? []).map((c) => c.Key),
+        sorted,
+      );
       // Error bodies that name such a key stay valid XML.
       assertError(await send('GET', objPath('ok/missing\r\u0085')), 404, 'NoSuchKey', 'GET of a missing key with CR');
-      assertError(await send('GET', `/${BUCKET}/${sdkEncode('x')}`, {}, undefined, { 'x-amz-copy-source': `/${BUCKET}/nope` }), 404, 'NoSuchKey');
+      assertError(
+        await send('GET', `/${BUCKET}/${sdkEncode('x')}`, {}, undefined, { 'x-amz-copy-source': `/${BUCKET}/nope` }),
+        404,
+        'NoSuchKey',
+      );
     });
 
     it('a key that is not valid UTF-8 is 400, not silently replaced', async () => {
@@ -327,11 +477,25 @@ describe('XML request bodies and object keys', () => {
         assertError(r, 400, 'InvalidArgument', `PUT ${enc}`);
         assert.match(r.body, /UTF-8/);
       }
-      assertError(await send('PUT', objPath('bad/copy'), {}, undefined, { 'x-amz-copy-source': `/${BUCKET}/%FF` }), 400, 'InvalidArgument', 'copy source %FF');
+      assertError(
+        await send('PUT', objPath('bad/copy'), {}, undefined, { 'x-amz-copy-source': `/${BUCKET}/%FF` }),
+        400,
+        'InvalidArgument',
+        'copy source %FF',
+      );
       assert.deepEqual(await listed('bad/'), []);
       // A DeleteObjects body that is not UTF-8 is malformed, not a request for U+FFFD.
       assert.equal((await put('bad/\ufffd')).status, 200);
-      const r = await send('POST', `/${BUCKET}`, { delete: '' }, Buffer.concat([Buffer.from('<Delete><Object><Key>bad/'), Buffer.from([0xff]), Buffer.from('</Key></Object></Delete>')]));
+      const r = await send(
+        'POST',
+        `/${BUCKET}`,
+        { delete: '' },
+        Buffer.concat([
+          Buffer.from('<Delete><Object><Key>bad/'),
+          Buffer.from([0xff]),
+          Buffer.from('</Key></Object></Delete>'),
+        ]),
+      );
       assertError(r, 400, 'MalformedXML', 'DeleteObjects with invalid UTF-8');
       assert.equal(await exists('bad/\ufffd'), true);
     });
@@ -344,9 +508,18 @@ describe('XML request bodies and object keys', () => {
       const bodies: [string, string | Buffer][] = [
         ['deep nesting', `<Delete>${'<a>'.repeat(100_000)}${'</a>'.repeat(100_000)}${keep}</Delete>`],
         ['deep nesting, unclosed', `<Delete>${'<a>'.repeat(200_000)}`],
-        ['DOCTYPE with an external entity', `<?xml version="1.0"?><!DOCTYPE d [<!ENTITY e SYSTEM "file:///etc/passwd">]><Delete><Object><Key>&e;</Key></Object></Delete>`],
-        ['DOCTYPE with an internal entity', `<!DOCTYPE d [<!ENTITY e "m/keep">]><Delete><Object><Key>&e;</Key></Object></Delete>`],
-        ['billion laughs', `<!DOCTYPE d [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]><Delete><Object><Key>&c;</Key></Object></Delete>`],
+        [
+          'DOCTYPE with an external entity',
+          `<?xml version="1.0"?><!DOCTYPE d [<!ENTITY e SYSTEM "file:///etc/passwd">]><Delete><Object><Key>&e;</Key></Object></Delete>`,
+        ],
+        [
+          'DOCTYPE with an internal entity',
+          `<!DOCTYPE d [<!ENTITY e "m/keep">]><Delete><Object><Key>&e;</Key></Object></Delete>`,
+        ],
+        [
+          'billion laughs',
+          `<!DOCTYPE d [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]><Delete><Object><Key>&c;</Key></Object></Delete>`,
+        ],
         ['plain DOCTYPE', `<!DOCTYPE Delete><Delete>${keep}</Delete>`],
         ['unknown entity', '<Delete><Object><Key>m/&nbsp;keep</Key></Object></Delete>'],
         ['unterminated entity', '<Delete><Object><Key>m/&amp keep</Key></Object></Delete>'],
@@ -360,7 +533,14 @@ describe('XML request bodies and object keys', () => {
         ['mismatched tags', '<Delete><Object><Key>m/keep</Object></Key></Delete>'],
         ['text after the root', `<Delete>${keep}</Delete>trailing`],
         ['misplaced declaration', `<Delete>${keep}<?xml version="1.0"?></Delete>`],
-        ['not UTF-8', Buffer.concat([Buffer.from('<Delete><Object><Key>m/'), Buffer.from([0xc3]), Buffer.from('</Key></Object></Delete>')])],
+        [
+          'not UTF-8',
+          Buffer.concat([
+            Buffer.from('<Delete><Object><Key>m/'),
+            Buffer.from([0xc3]),
+            Buffer.from('</Key></Object></Delete>'),
+          ]),
+        ],
         ['UTF-16 declared', `<?xml version="1.0" encoding="UTF-16"?><Delete>${keep}</Delete>`],
         ['duplicate attribute', `<Delete a="1" a="2">${keep}</Delete>`],
         ['only a comment', '<!-- nothing -->'],
@@ -382,16 +562,39 @@ describe('XML request bodies and object keys', () => {
       const calls: [string, string, string, Record<string, string>, string][] = [
         ['PutBucketCors', 'PUT', `/${BUCKET}`, { cors: '' }, '<CORSConfiguration><CORSRule>'],
         ['PutBucketCors', 'PUT', `/${BUCKET}`, { cors: '' }, `${doctype}<CORSConfiguration>&e;</CORSConfiguration>`],
-        ['PutBucketWebsite', 'PUT', `/${BUCKET}`, { website: '' }, `<WebsiteConfiguration>${deep}</WebsiteConfiguration>`],
+        [
+          'PutBucketWebsite',
+          'PUT',
+          `/${BUCKET}`,
+          { website: '' },
+          `<WebsiteConfiguration>${deep}</WebsiteConfiguration>`,
+        ],
         ['PutBucketLifecycle', 'PUT', `/${BUCKET}`, { lifecycle: '' }, `${doctype}<LifecycleConfiguration/>`],
-        ['CreateBucket', 'PUT', '/xml-new-bucket', {}, `<CreateBucketConfiguration>${deep}</CreateBucketConfiguration>`],
-        ['CompleteMultipartUpload', 'POST', objPath('m/mpu'), { uploadId }, `<CompleteMultipartUpload>${deep}</CompleteMultipartUpload>`],
+        [
+          'CreateBucket',
+          'PUT',
+          '/xml-new-bucket',
+          {},
+          `<CreateBucketConfiguration>${deep}</CreateBucketConfiguration>`,
+        ],
+        [
+          'CompleteMultipartUpload',
+          'POST',
+          objPath('m/mpu'),
+          { uploadId },
+          `<CompleteMultipartUpload>${deep}</CompleteMultipartUpload>`,
+        ],
       ];
-      for (const [what, method, path, query, body] of calls) assertError(await send(method, path, query, body), 400, 'MalformedXML', what);
+      for (const [what, method, path, query, body] of calls)
+        assertError(await send(method, path, query, body), 400, 'MalformedXML', what);
     });
 
     it('a 5 MB garbage body gets its 400 fast', async () => {
-      for (const garbage of [Buffer.alloc(5 * 1024 * 1024, 'x'), Buffer.alloc(5 * 1024 * 1024, '<'), Buffer.concat([Buffer.from('<Delete>'), Buffer.alloc(5 * 1024 * 1024, 0xff)])]) {
+      for (const garbage of [
+        Buffer.alloc(5 * 1024 * 1024, 'x'),
+        Buffer.alloc(5 * 1024 * 1024, '<'),
+        Buffer.concat([Buffer.from('<Delete>'), Buffer.alloc(5 * 1024 * 1024, 0xff)]),
+      ]) {
         const t0 = performance.now();
         const r = await send('POST', `/${BUCKET}`, { delete: '' }, garbage);
         const ms = performance.now() - t0;
@@ -403,30 +606,41 @@ describe('XML request bodies and object keys', () => {
 
     /** Sends only the head of a signed request declaring `length` bytes; resolves with the status line and body it gets back. */
     function headOnly(path: string, query: Record<string, string>, length: number, timeoutMs: number): Promise<string> {
-      return sign('POST', path, query, { 'content-length': String(length), 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' }).then((s) => new Promise<string>((resolve, reject) => {
-        const head = `POST ${s.path} HTTP/1.1\r\n${Object.entries(s.headers).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n`;
-        let got = '';
-        const sock = connect(g.s3Port, '127.0.0.1', () => sock.write(head));
-        const timer = setTimeout(() => {
-          sock.destroy();
-          reject(new Error(`no answer within ${timeoutMs} ms (got ${JSON.stringify(got.slice(0, 200))})`));
-        }, timeoutMs);
-        sock.on('data', (d: Buffer) => {
-          got += d.toString('utf8');
-          if (/<\/Error>/.test(got)) {
-            clearTimeout(timer);
-            sock.destroy();
-            resolve(got);
-          }
-        });
-        sock.on('error', reject);
-      }));
+      return sign('POST', path, query, {
+        'content-length': String(length),
+        'x-amz-content-sha256': 'UNSIGNED-PAYLOAD',
+      }).then(
+        (s) =>
+          new Promise<string>((resolve, reject) => {
+            const head = `POST ${s.path} HTTP/1.1\r\n${Object.entries(s.headers)
+              .map(([k, v]) => `${k}: ${v}`)
+              .join('\r\n')}\r\n\r\n`;
+            let got = '';
+            const sock = connect(g.s3Port, '127.0.0.1', () => sock.write(head));
+            const timer = setTimeout(() => {
+              sock.destroy();
+              reject(new Error(`no answer within ${timeoutMs} ms (got ${JSON.stringify(got.slice(0, 200))})`));
+            }, timeoutMs);
+            sock.on('data', (d: Buffer) => {
+              got += d.toString('utf8');
+              if (/<\/Error>/.test(got)) {
+                clearTimeout(timer);
+                sock.destroy();
+                resolve(got);
+              }
+            });
+            sock.on('error', reject);
+          }),
+      );
     }
 
     it('an over-limit body is refused from its Content-Length, without waiting for it', async () => {
       const c = await send('POST', objPath('m/big'), { uploads: '' });
       const uploadId = texts(c.body, 'UploadId')[0]!;
-      for (const [what, path, query] of [['DeleteObjects', `/${BUCKET}`, { delete: '' }], ['CompleteMultipartUpload', objPath('m/big'), { uploadId }]] as const) {
+      for (const [what, path, query] of [
+        ['DeleteObjects', `/${BUCKET}`, { delete: '' }],
+        ['CompleteMultipartUpload', objPath('m/big'), { uploadId }],
+      ] as const) {
         const answer = await headOnly(path, query, 200 * 1024 * 1024, 5000);
         assert.match(answer, /^HTTP\/1\.1 400 /, what);
         assert.match(answer, /<Code>MaxMessageLengthExceeded<\/Code>/, what);
@@ -465,7 +679,8 @@ describe('XML request bodies and object keys', () => {
       const key = 'm/parts';
       const c = await send('POST', objPath(key), { uploads: '' });
       const uploadId = texts(c.body, 'UploadId')[0]!;
-      const doc = (n: number) => `<CompleteMultipartUpload>${Array.from({ length: n }, (_, i) => `<Part><PartNumber>${i + 1}</PartNumber><ETag>"00000000000000000000000000000000"</ETag></Part>`).join('')}</CompleteMultipartUpload>`;
+      const doc = (n: number) =>
+        `<CompleteMultipartUpload>${Array.from({ length: n }, (_, i) => `<Part><PartNumber>${i + 1}</PartNumber><ETag>"00000000000000000000000000000000"</ETag></Part>`).join('')}</CompleteMultipartUpload>`;
       const over = await send('POST', objPath(key), { uploadId }, doc(10_001));
       assertError(over, 400, 'MalformedXML', '10,001 parts');
       // 10,000 parts is a valid document: it fails only because the parts were never uploaded.

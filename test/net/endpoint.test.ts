@@ -34,7 +34,10 @@ test('a malformed request from a peer is refused with a clear error, and the han
     ran = true;
     return { n: 0 };
   });
-  await assert.rejects(rpc.call('x', ECHO.name, { hash: 'not bytes', n: 1.5 }), /malformed test\/echo request from bbbbbbbbbbbbbbbb: .*hash/);
+  await assert.rejects(
+    rpc.call('x', ECHO.name, { hash: 'not bytes', n: 1.5 }),
+    /malformed test\/echo request from bbbbbbbbbbbbbbbb: .*hash/,
+  );
   assert.equal(ran, false);
 });
 

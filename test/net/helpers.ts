@@ -17,15 +17,24 @@ export interface TestNode {
 }
 
 /** Starts a NetApp listening on a free loopback port. */
-export async function startNode(opts: { secret?: Buffer; key?: NodeKey; port?: number; window?: number } = {}): Promise<TestNode> {
+export async function startNode(
+  opts: { secret?: Buffer; key?: NodeKey; port?: number; window?: number } = {},
+): Promise<TestNode> {
   const key = opts.key ?? generateEphemeralKey();
-  const app = new NetApp({ key, rpcSecret: opts.secret ?? SECRET, ...(opts.window ? { streamWindowBytes: opts.window } : {}) });
+  const app = new NetApp({
+    key,
+    rpcSecret: opts.secret ?? SECRET,
+    ...(opts.window ? { streamWindowBytes: opts.window } : {}),
+  });
   const { port } = await app.listen(`127.0.0.1:${opts.port ?? 0}`);
   return { app, port, addr: `127.0.0.1:${port}`, key };
 }
 
 /** A byte source producing `total` bytes on demand; `produced()` tells how much it generated so far. */
-export function generator(total: number, chunkSize = 64 * 1024): { stream: Readable; produced: () => number; hash: () => string; destroyed: () => boolean } {
+export function generator(
+  total: number,
+  chunkSize = 64 * 1024,
+): { stream: Readable; produced: () => number; hash: () => string; destroyed: () => boolean } {
   let produced = 0;
   const h = createHash('sha256');
   // One random block reused with a varying first byte: cheap, yet corruption or reordering shows in the hash.
@@ -70,7 +79,11 @@ export async function waitFor(cond: () => boolean, timeoutMs: number, what: stri
 }
 
 /** Resolves when `emitter` emits `event` (with a deadline). */
-export function nextEvent<T extends unknown[]>(emitter: { once(ev: string, fn: (...a: T) => void): unknown }, event: string, timeoutMs = 5000): Promise<T> {
+export function nextEvent<T extends unknown[]>(
+  emitter: { once(ev: string, fn: (...a: T) => void): unknown },
+  event: string,
+  timeoutMs = 5000,
+): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`no ${event} within ${timeoutMs} ms`)), timeoutMs);
     emitter.once(event, (...a: T) => {

@@ -12,7 +12,13 @@ async function pair(): Promise<{ a: TestNode; b: TestNode; close: () => Promise<
   const a = await startNode();
   const b = await startNode();
   await b.app.connect(a.app.id, a.addr);
-  return { a, b, close: async () => { await Promise.all([a.app.close(), b.app.close()]); } };
+  return {
+    a,
+    b,
+    close: async () => {
+      await Promise.all([a.app.close(), b.app.close()]);
+    },
+  };
 }
 
 function registerCommon(app: NetApp): void {
@@ -33,7 +39,13 @@ test('RPC round trip: msgpack bodies with Buffers, caller id, both directions on
   try {
     registerCommon(a.app);
     registerCommon(b.app);
-    const body = { buf: Buffer.from([1, 2, 3]), n: 5, s: 'x', nested: [null, true, -1.5], big: Buffer.alloc(3 * 1024 * 1024, 9) };
+    const body = {
+      buf: Buffer.from([1, 2, 3]),
+      n: 5,
+      s: 'x',
+      nested: [null, true, -1.5],
+      big: Buffer.alloc(3 * 1024 * 1024, 9),
+    };
     const r = await b.app.call(a.app.id, 'echo', body);
     assert.deepEqual(r.body, { from: b.app.id, body });
     assert.ok(Buffer.isBuffer((r.body as { body: { buf: unknown } }).body.buf));
@@ -61,8 +73,14 @@ test('remote errors, unknown endpoints and unconnected peers are NetErrors with 
       assert.equal(e.remoteName, 'TypeError');
       return true;
     });
-    await assert.rejects(b.app.call(a.app.id, 'nope', null), (e: unknown) => e instanceof NetError && /unknown endpoint nope/.test(e.message));
-    await assert.rejects(b.app.call('cd'.repeat(32), 'echo', null), (e: unknown) => e instanceof NetError && /not connected/.test(e.message));
+    await assert.rejects(
+      b.app.call(a.app.id, 'nope', null),
+      (e: unknown) => e instanceof NetError && /unknown endpoint nope/.test(e.message),
+    );
+    await assert.rejects(
+      b.app.call('cd'.repeat(32), 'echo', null),
+      (e: unknown) => e instanceof NetError && /not connected/.test(e.message),
+    );
     // The connection is still fine afterwards.
     assert.equal((await b.app.call(a.app.id, 'echo', 1)).body !== undefined, true);
   } finally {
@@ -81,10 +99,19 @@ test('connect is idempotent; simultaneous dials from both sides settle on one co
       b.app.on('peer-connected', () => bEvents++);
       registerCommon(a.app);
       registerCommon(b.app);
-      await Promise.all([a.app.connect(b.app.id, b.addr), b.app.connect(a.app.id, a.addr), a.app.connect(b.app.id, b.addr), b.app.connect(a.app.id, a.addr)]);
+      await Promise.all([
+        a.app.connect(b.app.id, b.addr),
+        b.app.connect(a.app.id, a.addr),
+        a.app.connect(b.app.id, b.addr),
+        b.app.connect(a.app.id, a.addr),
+      ]);
       // Calls work at once, even while a duplicate is being retired.
       await Promise.all([a.app.call(b.app.id, 'echo', 1), b.app.call(a.app.id, 'echo', 2)]);
-      await waitFor(() => a.app.connectionCount() === 1 && b.app.connectionCount() === 1, 3000, 'duplicate connection to close');
+      await waitFor(
+        () => a.app.connectionCount() === 1 && b.app.connectionCount() === 1,
+        3000,
+        'duplicate connection to close',
+      );
       assert.equal(aEvents, 1);
       assert.equal(bEvents, 1);
       assert.ok(a.app.isConnected(b.app.id) && b.app.isConnected(a.app.id));
@@ -103,11 +130,14 @@ test('local dispatch: calling our own id skips the network with the same semanti
     registerCommon(a.app);
     const buf = Buffer.from('abc');
     const r = await a.app.call(a.app.id, 'echo', { buf });
-    const got = (r.body as { from: string; body: { buf: Buffer } });
+    const got = r.body as { from: string; body: { buf: Buffer } };
     assert.equal(got.from, a.app.id);
     assert.deepEqual(got.body.buf, buf);
     assert.notEqual(got.body.buf, buf, 'bodies are copied, as over the network');
-    await assert.rejects(a.app.call(a.app.id, 'fail', null), (e: unknown) => e instanceof RemoteError && e.message === 'boom' && e.remoteName === 'TypeError');
+    await assert.rejects(
+      a.app.call(a.app.id, 'fail', null),
+      (e: unknown) => e instanceof RemoteError && e.message === 'boom' && e.remoteName === 'TypeError',
+    );
     await assert.rejects(a.app.call(a.app.id, 'nope', null), /unknown endpoint nope/);
     const g = generator(5 * 1024 * 1024 + 17);
     const s = await a.app.call(a.app.id, 'sink', null, { stream: g.stream });
@@ -115,8 +145,19 @@ test('local dispatch: calling our own id skips the network with the same semanti
     const src = await a.app.call(a.app.id, 'source', 3 * 1024 * 1024);
     assert.equal((await consume(src.stream!)).bytes, 3 * 1024 * 1024);
     let aborted = false;
-    a.app.register('hang', (_f, _b, _s, signal) => new Promise(() => signal.addEventListener('abort', () => { aborted = true; })));
-    await assert.rejects(a.app.call(a.app.id, 'hang', null, { timeoutMs: 100 }), (e: unknown) => e instanceof NetError && /timed out/.test(e.message));
+    a.app.register(
+      'hang',
+      (_f, _b, _s, signal) =>
+        new Promise(() =>
+          signal.addEventListener('abort', () => {
+            aborted = true;
+          }),
+        ),
+    );
+    await assert.rejects(
+      a.app.call(a.app.id, 'hang', null, { timeoutMs: 100 }),
+      (e: unknown) => e instanceof NetError && /timed out/.test(e.message),
+    );
     assert.ok(aborted);
   } finally {
     await a.app.close();
@@ -158,9 +199,13 @@ test('back-pressure on request streams: a slow callee stops the caller reading i
   const { a, b, close } = await pair();
   try {
     let release!: () => void;
-    const gate = new Promise<void>((r) => { release = r; });
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
     let started!: () => void;
-    const handlerStarted = new Promise<void>((r) => { started = r; });
+    const handlerStarted = new Promise<void>((r) => {
+      started = r;
+    });
     a.app.register('slow-sink', async (_f, _b, stream) => {
       started();
       await gate;
@@ -173,7 +218,10 @@ test('back-pressure on request streams: a slow callee stops the caller reading i
     await sleep(300);
     const producedWhileStalled = g.produced();
     // Window (1 MiB) + scheduler queue + a few stream buffers: nowhere near 64 MiB.
-    assert.ok(producedWhileStalled < 4 * 1024 * 1024, `produced ${producedWhileStalled} bytes while the consumer was stalled`);
+    assert.ok(
+      producedWhileStalled < 4 * 1024 * 1024,
+      `produced ${producedWhileStalled} bytes while the consumer was stalled`,
+    );
     await sleep(100);
     assert.equal(g.produced(), producedWhileStalled, 'the producer stays stopped');
     release();
@@ -229,7 +277,9 @@ test('priorities: a high-priority call is not held up by a 64 MiB background tra
     const bulkMs = bulkDoneAt - t0;
     lat.sort((x, y) => x - y);
     const p50 = lat[Math.floor(lat.length / 2)] ?? Infinity;
-    t.diagnostic(`bulk 64 MiB in ${bulkMs.toFixed(0)} ms; ${lat.length} high pings during it, p50 ${p50.toFixed(2)} ms, max ${lat[lat.length - 1]?.toFixed(2)} ms`);
+    t.diagnostic(
+      `bulk 64 MiB in ${bulkMs.toFixed(0)} ms; ${lat.length} high pings during it, p50 ${p50.toFixed(2)} ms, max ${lat[lat.length - 1]?.toFixed(2)} ms`,
+    );
     assert.ok(lat.length >= 3, `only ${lat.length} pings completed before the bulk transfer ended`);
     assert.ok(p50 < Math.max(20, bulkMs / 10), `ping p50 ${p50} ms vs bulk ${bulkMs} ms`);
   } finally {
@@ -243,15 +293,22 @@ test('timeouts cancel the call on both sides and release the streams', async () 
     let remoteAborted = false;
     let remoteStreamError: Error | undefined;
     a.app.register('hang', async (_f, _b, stream, signal) => {
-      signal.addEventListener('abort', () => { remoteAborted = true; });
-      stream?.on('error', (e) => { remoteStreamError = e; });
+      signal.addEventListener('abort', () => {
+        remoteAborted = true;
+      });
+      stream?.on('error', (e) => {
+        remoteStreamError = e;
+      });
       // Read a little, then stall forever.
       if (stream) for await (const _c of stream) break;
       return new Promise<never>(() => undefined);
     });
     const g = generator(64 * 1024 * 1024);
     const t0 = performance.now();
-    await assert.rejects(b.app.call(a.app.id, 'hang', null, { timeoutMs: 200 }), (e: unknown) => e instanceof NetError && /timed out after 200 ms/.test(e.message));
+    await assert.rejects(
+      b.app.call(a.app.id, 'hang', null, { timeoutMs: 200 }),
+      (e: unknown) => e instanceof NetError && /timed out after 200 ms/.test(e.message),
+    );
     const dt = performance.now() - t0;
     assert.ok(dt >= 190 && dt < 1500, `timed out after ${dt} ms`);
     await waitFor(() => remoteAborted, 2000, 'remote handler to be aborted');
@@ -273,7 +330,15 @@ test('abort signals cancel pending calls and response streams mid-transfer', asy
   const { a, b, close } = await pair();
   try {
     let remoteAborted = false;
-    a.app.register('hang', (_f, _b, _s, signal) => new Promise(() => signal.addEventListener('abort', () => { remoteAborted = true; })));
+    a.app.register(
+      'hang',
+      (_f, _b, _s, signal) =>
+        new Promise(() =>
+          signal.addEventListener('abort', () => {
+            remoteAborted = true;
+          }),
+        ),
+    );
     let g: ReturnType<typeof generator> | undefined;
     a.app.register('big-source', async () => {
       g = generator(1024 * 1024 * 1024);
@@ -351,13 +416,24 @@ test('a dropped connection fails in-flight calls promptly, on both sides', async
   const { a, b, close } = await pair();
   try {
     let calleeAborted = false;
-    a.app.register('hang', (_f, _b, _s, signal) => new Promise(() => signal.addEventListener('abort', () => { calleeAborted = true; })));
+    a.app.register(
+      'hang',
+      (_f, _b, _s, signal) =>
+        new Promise(() =>
+          signal.addEventListener('abort', () => {
+            calleeAborted = true;
+          }),
+        ),
+    );
     a.app.register('big-source', async () => ({ body: null, stream: generator(1024 * 1024 * 1024).stream }));
     const pending = b.app.call(a.app.id, 'hang', null, { timeoutMs: 30_000 });
     const r = await b.app.call(a.app.id, 'big-source', null);
     for await (const _c of r.stream!) break;
     const r2 = await b.app.call(a.app.id, 'big-source', null);
-    const streamFailed = consume(r2.stream!).then(() => undefined, (e: unknown) => e);
+    const streamFailed = consume(r2.stream!).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     await sleep(50);
     const disconnected = nextEvent(b.app, 'peer-disconnected');
     const t0 = performance.now();
@@ -374,7 +450,10 @@ test('a dropped connection fails in-flight calls promptly, on both sides', async
     a.app.register('ok', async () => ({ body: 1 }));
     assert.equal((await b.app.call(a.app.id, 'ok', null)).body, 1);
     // Closing the remote NetApp entirely fails calls as well.
-    const p2 = b.app.call(a.app.id, 'hang', null).then(() => undefined, (e: unknown) => e);
+    const p2 = b.app.call(a.app.id, 'hang', null).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     await sleep(20);
     await a.app.close();
     assert.ok((await p2) instanceof NetError);

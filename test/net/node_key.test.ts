@@ -17,45 +17,49 @@ async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   }
 }
 
-test('creates node_key (0600, PKCS#8) and node_key.pub (raw 32 bytes), then reloads the same id', () => withDir(async (dir) => {
-  const meta = join(dir, 'meta');
-  const k1 = await loadOrCreateNodeKey(meta);
-  assert.match(k1.id, /^[0-9a-f]{64}$/);
-  assert.equal(k1.publicKey.toString('hex'), k1.id);
-  const st = await stat(join(meta, 'node_key'));
-  assert.equal(st.mode & 0o777, 0o600);
-  assert.equal((await readFile(join(meta, 'node_key'))).length, 48);
-  assert.deepEqual(await readFile(join(meta, 'node_key.pub')), k1.publicKey);
-  const k2 = await loadOrCreateNodeKey(meta);
-  assert.equal(k2.id, k1.id);
-  // The private key really belongs to the id.
-  const msg = Buffer.from('hello');
-  assert.ok(verify(null, msg, ed25519PublicKeyFromRaw(k2.publicKey), sign(null, msg, k2.privateKey)));
-}));
+test('creates node_key (0600, PKCS#8) and node_key.pub (raw 32 bytes), then reloads the same id', () =>
+  withDir(async (dir) => {
+    const meta = join(dir, 'meta');
+    const k1 = await loadOrCreateNodeKey(meta);
+    assert.match(k1.id, /^[0-9a-f]{64}$/);
+    assert.equal(k1.publicKey.toString('hex'), k1.id);
+    const st = await stat(join(meta, 'node_key'));
+    assert.equal(st.mode & 0o777, 0o600);
+    assert.equal((await readFile(join(meta, 'node_key'))).length, 48);
+    assert.deepEqual(await readFile(join(meta, 'node_key.pub')), k1.publicKey);
+    const k2 = await loadOrCreateNodeKey(meta);
+    assert.equal(k2.id, k1.id);
+    // The private key really belongs to the id.
+    const msg = Buffer.from('hello');
+    assert.ok(verify(null, msg, ed25519PublicKeyFromRaw(k2.publicKey), sign(null, msg, k2.privateKey)));
+  }));
 
-test('rewrites a missing or stale node_key.pub', () => withDir(async (dir) => {
-  const k1 = await loadOrCreateNodeKey(dir);
-  await writeFile(join(dir, 'node_key.pub'), randomBytes(32));
-  const k2 = await loadOrCreateNodeKey(dir);
-  assert.equal(k2.id, k1.id);
-  assert.deepEqual(await readFile(join(dir, 'node_key.pub')), k1.publicKey);
-}));
+test('rewrites a missing or stale node_key.pub', () =>
+  withDir(async (dir) => {
+    const k1 = await loadOrCreateNodeKey(dir);
+    await writeFile(join(dir, 'node_key.pub'), randomBytes(32));
+    const k2 = await loadOrCreateNodeKey(dir);
+    assert.equal(k2.id, k1.id);
+    assert.deepEqual(await readFile(join(dir, 'node_key.pub')), k1.publicKey);
+  }));
 
-test('accepts a raw 32-byte seed and the 64-byte libsodium form', () => withDir(async (dir) => {
-  const seed = randomBytes(32);
-  await writeFile(join(dir, 'node_key'), seed, { mode: 0o600 });
-  const k1 = await loadOrCreateNodeKey(dir);
-  await writeFile(join(dir, 'node_key'), Buffer.concat([seed, k1.publicKey]), { mode: 0o600 });
-  const k2 = await loadOrCreateNodeKey(dir);
-  assert.equal(k2.id, k1.id);
-  await writeFile(join(dir, 'node_key'), Buffer.concat([seed, randomBytes(32)]), { mode: 0o600 });
-  await assert.rejects(loadOrCreateNodeKey(dir), NetError);
-}));
+test('accepts a raw 32-byte seed and the 64-byte libsodium form', () =>
+  withDir(async (dir) => {
+    const seed = randomBytes(32);
+    await writeFile(join(dir, 'node_key'), seed, { mode: 0o600 });
+    const k1 = await loadOrCreateNodeKey(dir);
+    await writeFile(join(dir, 'node_key'), Buffer.concat([seed, k1.publicKey]), { mode: 0o600 });
+    const k2 = await loadOrCreateNodeKey(dir);
+    assert.equal(k2.id, k1.id);
+    await writeFile(join(dir, 'node_key'), Buffer.concat([seed, randomBytes(32)]), { mode: 0o600 });
+    await assert.rejects(loadOrCreateNodeKey(dir), NetError);
+  }));
 
-test('a garbled node_key is an error, not a silent new identity', () => withDir(async (dir) => {
-  await writeFile(join(dir, 'node_key'), randomBytes(50));
-  await assert.rejects(loadOrCreateNodeKey(dir), /cannot parse node key/);
-}));
+test('a garbled node_key is an error, not a silent new identity', () =>
+  withDir(async (dir) => {
+    await writeFile(join(dir, 'node_key'), randomBytes(50));
+    await assert.rejects(loadOrCreateNodeKey(dir), /cannot parse node key/);
+  }));
 
 test('ephemeral keys are fresh and well-formed', () => {
   const a = generateEphemeralKey();

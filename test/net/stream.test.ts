@@ -55,7 +55,11 @@ test('scheduler: dropping a queue discards its unsent frames', async () => {
 });
 
 test('frame parser reassembles frames split anywhere and rejects oversized ones', () => {
-  const frames = [frame(Kind.REQ, 1, Buffer.from('hello')), frame(Kind.GOAWAY, 0), frame(Kind.RESP | 0x80, 2, Buffer.alloc(3000, 7))];
+  const frames = [
+    frame(Kind.REQ, 1, Buffer.from('hello')),
+    frame(Kind.GOAWAY, 0),
+    frame(Kind.RESP | 0x80, 2, Buffer.alloc(3000, 7)),
+  ];
   const all = Buffer.concat(frames);
   for (const step of [1, 2, 5, 9, 100, all.length]) {
     const got: [number, number, string][] = [];

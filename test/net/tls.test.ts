@@ -6,7 +6,15 @@ import { once } from 'node:events';
 import { connect as tcpConnect, type AddressInfo } from 'node:net';
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { generateEphemeralKey } from '../../src/net/node_key.ts';
-import { clientTlsOptions, deriveCaCertificate, makeTlsMaterial, nodeIdFromDer, peerNodeId, serverTlsOptions, type TlsMaterial } from '../../src/net/tls.ts';
+import {
+  clientTlsOptions,
+  deriveCaCertificate,
+  makeTlsMaterial,
+  nodeIdFromDer,
+  peerNodeId,
+  serverTlsOptions,
+  type TlsMaterial,
+} from '../../src/net/tls.ts';
 import { NetError } from '../../src/util/errors.ts';
 import { startNode, SECRET, nextEvent } from './helpers.ts';
 
@@ -33,7 +41,9 @@ test('node certificates carry the node key and chain to the CA', async () => {
   assert.equal((await makeTlsMaterial(SECRET, k)).certPem, m.certPem);
 });
 
-async function rawServer(opts: tls.TlsOptions): Promise<{ server: tls.Server; port: number; accepted: tls.TLSSocket[]; clientErrors: Error[] }> {
+async function rawServer(
+  opts: tls.TlsOptions,
+): Promise<{ server: tls.Server; port: number; accepted: tls.TLSSocket[]; clientErrors: Error[] }> {
   const accepted: tls.TLSSocket[] = [];
   const clientErrors: Error[] = [];
   const server = tls.createServer(opts, (s) => {
@@ -73,7 +83,9 @@ test('mutual TLS 1.3 with Ed25519 certificates works on this Node', async () => 
     assert.ok(srv.accepted[0]!.authorized);
     socket.destroy();
     // TLS 1.2 is refused.
-    await assert.rejects(dial(srv.port, { ...clientTlsOptions(mb, a.id), minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' }));
+    await assert.rejects(
+      dial(srv.port, { ...clientTlsOptions(mb, a.id), minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' }),
+    );
   } finally {
     for (const s of srv.accepted) s.destroy();
     srv.server.close();
@@ -91,7 +103,13 @@ test('wrong rpc_secret is refused in both directions (raw TLS)', async () => {
   //    client does not check the server at all.
   const srv = await rawServer(serverTlsOptions(good));
   try {
-    await assert.rejects(dial(srv.port, { ...clientTlsOptions(bad, a.id), rejectUnauthorized: false, checkServerIdentity: () => undefined }));
+    await assert.rejects(
+      dial(srv.port, {
+        ...clientTlsOptions(bad, a.id),
+        rejectUnauthorized: false,
+        checkServerIdentity: () => undefined,
+      }),
+    );
     assert.equal(srv.accepted.length, 0);
     assert.ok(srv.clientErrors.length >= 1);
   } finally {
@@ -115,10 +133,16 @@ test('NetApp: a node without the secret cannot connect, either way; the server r
   const other = await startNode();
   try {
     const failed = nextEvent<[string, Error]>(good.app, 'handshake-failed');
-    await assert.rejects(bad.app.connect(good.app.id, good.addr), (e: unknown) => e instanceof NetError && /wrong rpc_secret\?/.test(e.message));
+    await assert.rejects(
+      bad.app.connect(good.app.id, good.addr),
+      (e: unknown) => e instanceof NetError && /wrong rpc_secret\?/.test(e.message),
+    );
     const [from] = await failed;
     assert.match(from, /^127\.0\.0\.1:\d+$/);
-    await assert.rejects(other.app.connect(bad.app.id, bad.addr), (e: unknown) => e instanceof NetError && /wrong rpc_secret\?/.test(e.message));
+    await assert.rejects(
+      other.app.connect(bad.app.id, bad.addr),
+      (e: unknown) => e instanceof NetError && /wrong rpc_secret\?/.test(e.message),
+    );
     assert.equal(good.app.isConnected(bad.app.id), false);
     assert.equal(bad.app.connectedPeers().length, 0);
     assert.equal(other.app.connectedPeers().length, 0);

@@ -64,7 +64,9 @@ try {
     const got = await drain(down.stream!);
     const downMs = performance.now() - t;
     if (got !== total) throw new Error('short download');
-    console.log(`${mib} MiB request stream: ${(total / 1048576 / (upMs / 1000)).toFixed(0)} MiB/s; response stream: ${(total / 1048576 / (downMs / 1000)).toFixed(0)} MiB/s`);
+    console.log(
+      `${mib} MiB request stream: ${(total / 1048576 / (upMs / 1000)).toFixed(0)} MiB/s; response stream: ${(total / 1048576 / (downMs / 1000)).toFixed(0)} MiB/s`,
+    );
   }
 } finally {
   await Promise.all([a.app.close(), b.app.close()]);

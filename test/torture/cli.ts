@@ -18,14 +18,17 @@ const { values } = parseArgs({
   },
 });
 const int = (name: string, v: string | undefined): number => {
-  if (v === undefined || !/^\d+$/.test(v)) throw new Error(`--${name} expects a whole number, got ${JSON.stringify(v)}`);
+  if (v === undefined || !/^\d+$/.test(v))
+    throw new Error(`--${name} expects a whole number, got ${JSON.stringify(v)}`);
   return Number(v);
 };
 const nodes = int('nodes', values.nodes);
 if (nodes !== 1 && nodes !== 3) throw new Error('--nodes expects 1 or 3');
 const seed = values.seed === undefined ? Date.now() % 2 ** 31 : int('seed', values.seed);
 const minutes = int('minutes', values.minutes);
-process.stdout.write(`torture: ${nodes} node(s), seed ${seed}, ${minutes} min, ${values.workers} workers × ${values.ops} ops, up to ${values.kills} kill(s) per scenario\n`);
+process.stdout.write(
+  `torture: ${nodes} node(s), seed ${seed}, ${minutes} min, ${values.workers} workers × ${values.ops} ops, up to ${values.kills} kill(s) per scenario\n`,
+);
 const report = await torture({
   nodes,
   seed,
@@ -38,7 +41,9 @@ const report = await torture({
   path: values.path,
   log: (l) => process.stdout.write(`${l}\n`),
 });
-process.stdout.write(`torture: ${report.runs} scenario(s), ${report.ops} operations, ${report.faults} node kill(s) in ${report.minutes.toFixed(1)} min\n`);
+process.stdout.write(
+  `torture: ${report.runs} scenario(s), ${report.ops} operations, ${report.faults} node kill(s) in ${report.minutes.toFixed(1)} min\n`,
+);
 if (report.failure) {
   process.stdout.write(`${report.failure}\n`);
   process.exitCode = 1;

@@ -2,7 +2,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ABSENT, checkHistory, type Write } from './history.ts';
 
-const w = (id: number, value: string, start: number, end: number, outcome: Write['outcome'] = 'ok'): Write => ({ id, key: 'k', values: [value], start, end, outcome, what: `put ${id}` });
+const w = (id: number, value: string, start: number, end: number, outcome: Write['outcome'] = 'ok'): Write => ({
+  id,
+  key: 'k',
+  values: [value],
+  start,
+  end,
+  outcome,
+  what: `put ${id}`,
+});
 const r = (value: string, start: number, end: number) => ({ key: 'k', value, start, end, what: 'get' });
 
 test('a read of the last acknowledged write, or of a concurrent one, is allowed', () => {

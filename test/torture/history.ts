@@ -40,7 +40,14 @@ export interface Violation {
   writes: Write[];
 }
 
-const INITIAL: Omit<Write, 'key'> = { id: -1, values: [ABSENT], start: -Infinity, end: -Infinity, outcome: 'ok', what: 'initial state' };
+const INITIAL: Omit<Write, 'key'> = {
+  id: -1,
+  values: [ABSENT],
+  start: -Infinity,
+  end: -Infinity,
+  outcome: 'ok',
+  what: 'initial state',
+};
 
 /**
  * Checks each read against the writes of its key: some write that may have written the value
@@ -65,7 +72,11 @@ export function checkHistory(writes: Write[], reads: Read[]): Violation[] {
       !acked.some((w2) => w2 !== w && w2.start > w.end && w2.end < r.start);
     if (!ws.some(explains)) {
       const relevant = ws.filter((w) => w.start < r.end).slice(-8);
-      out.push({ message: `${r.what} of ${JSON.stringify(r.key)} saw ${r.value}, which no write could have left current`, read: r, writes: relevant });
+      out.push({
+        message: `${r.what} of ${JSON.stringify(r.key)} saw ${r.value}, which no write could have left current`,
+        read: r,
+        writes: relevant,
+      });
     }
   }
   return out;
@@ -75,6 +86,7 @@ export function checkHistory(writes: Write[], reads: Read[]): Violation[] {
 export function describeViolation(v: Violation, t0: number): string {
   const t = (x: number) => (Number.isFinite(x) ? `${(x - t0).toFixed(1)}ms` : '-inf');
   const lines = [v.message, `  read  [${t(v.read.start)}, ${t(v.read.end)}] ${v.read.what} -> ${v.read.value}`];
-  for (const w of v.writes) lines.push(`  write [${t(w.start)}, ${t(w.end)}] ${w.what} (${w.outcome}) -> ${w.values.join(' | ')}`);
+  for (const w of v.writes)
+    lines.push(`  write [${t(w.start)}, ${t(w.end)}] ${w.what} (${w.outcome}) -> ${w.values.join(' | ')}`);
   return lines.join('\n');
 }

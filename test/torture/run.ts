@@ -8,7 +8,13 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import fc from 'fast-check';
-import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  DeleteBucketCommand,
+  DeleteObjectsCommand,
+  ListObjectsV2Command,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { GarageProcess, nodeIds, s3Client, waitFor } from '../integration/harness.ts';
 import { checkHistory, describeViolation, type Read, type Value, type Write } from './history.ts';
 import { KEYS, resolveCopies, runOp, scenarioArb, type Scenario, type Target } from './workload.ts';
@@ -83,14 +89,17 @@ class Cluster {
 
   static async #form(nodes: GarageProcess[], n: 1 | 3, rpcSecret: string): Promise<Cluster> {
     const fsync = 'metadata_fsync = true\ndata_fsync = true\n';
-    for (let i = 0; i < n; i++) nodes.push(await GarageProcess.create(fsync, { replicationMode: n === 1 ? 'none' : '3', rpcSecret }));
+    for (let i = 0; i < n; i++)
+      nodes.push(await GarageProcess.create(fsync, { replicationMode: n === 1 ? 'none' : '3', rpcSecret }));
     await Promise.all(nodes.map((g) => g.start(TORTURE_ENV)));
     const ids = await nodeIds(nodes);
     for (let i = 1; i < n; i++) await nodes[i]!.cliOk('node', 'connect', ids[0]!);
-    for (const [i, id] of ids.entries()) await nodes[0]!.cliOk('layout', 'assign', '-z', `dc${i}`, '-c', '1G', id.slice(0, 16));
+    for (const [i, id] of ids.entries())
+      await nodes[0]!.cliOk('layout', 'assign', '-z', `dc${i}`, '-c', '1G', id.slice(0, 16));
     await nodes[0]!.cliOk('layout', 'apply');
     await waitFor('every node to adopt the layout', async () => {
-      for (const g of nodes) if (!/Current cluster layout version: 1/.test(await g.cliOk('layout', 'show'))) return false;
+      for (const g of nodes)
+        if (!/Current cluster layout version: 1/.test(await g.cliOk('layout', 'show'))) return false;
       return true;
     });
     const out = await nodes[0]!.cliOk('key', 'new', '--name', 'torture');
@@ -207,7 +216,11 @@ async function runScenario(c: Cluster, sc: Scenario, log: (l: string) => void): 
     const fixed = Number(/(\d+) refcount\(s\) corrected/.exec(first)?.[1] ?? NaN);
     if (fixed !== 0) problems.push(`repair block-rc on ${g.endpoint}: ${first.trim()}`);
     try {
-      await waitFor('referenced blocks to be present', async () => /\b0 referenced block\(s\) missing/.test(await g.cliOk('repair', '--yes', 'block-rc')), 60_000);
+      await waitFor(
+        'referenced blocks to be present',
+        async () => /\b0 referenced block\(s\) missing/.test(await g.cliOk('repair', '--yes', 'block-rc')),
+        60_000,
+      );
     } catch (e) {
       problems.push(`${g.endpoint}: referenced blocks stay missing: ${e instanceof Error ? e.message : String(e)}`);
     }
@@ -223,14 +236,24 @@ async function runScenario(c: Cluster, sc: Scenario, log: (l: string) => void): 
   } catch (e) {
     const left = await s3.send(new ListObjectsV2Command({ Bucket: bucket, MaxKeys: 1000 })).catch(() => undefined);
     const names = (left?.Contents ?? []).map((o) => JSON.stringify(o.Key));
-    problems.push(`DeleteBucket after DeleteObjects of [${keys.map((k) => JSON.stringify(k.Key)).join(', ')}] failed: ${e instanceof Error ? e.message : String(e)}; still listed: [${names.join(', ')}]`);
+    problems.push(
+      `DeleteBucket after DeleteObjects of [${keys.map((k) => JSON.stringify(k.Key)).join(', ')}] failed: ${e instanceof Error ? e.message : String(e)}; still listed: [${names.join(', ')}]`,
+    );
   }
   try {
-    await waitFor('every block to be collected', () => c.nodes.every((g) => blockFiles(join(g.dir, 'data')) === 0), 90_000);
+    await waitFor(
+      'every block to be collected',
+      () => c.nodes.every((g) => blockFiles(join(g.dir, 'data')) === 0),
+      90_000,
+    );
   } catch {
-    problems.push(`unreferenced blocks remain after clean-up and GC: ${c.nodes.map((g) => blockFiles(join(g.dir, 'data'))).join(', ')} file(s)`);
+    problems.push(
+      `unreferenced blocks remain after clean-up and GC: ${c.nodes.map((g) => blockFiles(join(g.dir, 'data'))).join(', ')} file(s)`,
+    );
   }
-  log(`  scenario ${bucket}: ${sc.workers.flat().length} ops, ${sc.faults.length} kill(s) planned, ${t.writes.length} writes, ${t.reads.length} reads checked, ${problems.length} violation(s), ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  log(
+    `  scenario ${bucket}: ${sc.workers.flat().length} ops, ${sc.faults.length} kill(s) planned, ${t.writes.length} writes, ${t.reads.length} reads checked, ${problems.length} violation(s), ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  );
   return problems;
 }
 
@@ -240,11 +263,14 @@ export async function torture(o: TortureOptions): Promise<TortureReport> {
   const c = await Cluster.start(o.nodes);
   let runs = 0;
   try {
-    const prop = fc.asyncProperty(scenarioArb({ workers: o.workers, ops: o.ops, kills: o.kills, nodes: o.nodes }), async (sc) => {
-      runs++;
-      const problems = await runScenario(c, sc, o.log);
-      if (problems.length) throw new Error(problems.slice(0, 5).join('\n'));
-    });
+    const prop = fc.asyncProperty(
+      scenarioArb({ workers: o.workers, ops: o.ops, kills: o.kills, nodes: o.nodes }),
+      async (sc) => {
+        runs++;
+        const problems = await runScenario(c, sc, o.log);
+        if (problems.length) throw new Error(problems.slice(0, 5).join('\n'));
+      },
+    );
     const details = await fc.check(prop, {
       seed: o.seed,
       numRuns: o.untilMs === undefined ? o.runs : 1_000_000,

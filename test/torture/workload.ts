@@ -7,9 +7,19 @@ import { request } from 'node:http';
 import { Readable } from 'node:stream';
 import fc from 'fast-check';
 import {
-  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CopyObjectCommand, CreateMultipartUploadCommand,
-  DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command,
-  PutObjectCommand, UploadPartCommand, UploadPartCopyCommand, type S3Client,
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  UploadPartCommand,
+  UploadPartCopyCommand,
+  type S3Client,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { SignatureV4 } from '@smithy/signature-v4';
@@ -38,7 +48,15 @@ export type Op =
   | { t: 'delete'; key: number }
   | { t: 'deleteMany'; keys: number[] }
   | { t: 'copy'; from: number; to: number }
-  | { t: 'mpu'; key: number; parts: BodySpec[]; reversed: boolean; retry?: { part: number; same: boolean }; copyFirstFrom?: number; abort: boolean }
+  | {
+      t: 'mpu';
+      key: number;
+      parts: BodySpec[];
+      reversed: boolean;
+      retry?: { part: number; same: boolean };
+      copyFirstFrom?: number;
+      abort: boolean;
+    }
   | { t: 'list'; prefix: number; delimiter: boolean };
 
 /** A kill of node `node` once `afterOps` operations have been started, for `downMs`. */
@@ -56,33 +74,74 @@ export interface Scenario {
 const key = fc.nat({ max: KEYS.length - 1 });
 const body: fc.Arbitrary<BodySpec> = fc.record({ seed: fc.nat({ max: 3 }), size: fc.constantFrom(...SIZES) });
 const op: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ t: fc.constant('put' as const), key, body, via: fc.constantFrom('sdk' as const, 'stream' as const, 'presigned' as const, 'raw' as const) }) },
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      t: fc.constant('put' as const),
+      key,
+      body,
+      via: fc.constantFrom('sdk' as const, 'stream' as const, 'presigned' as const, 'raw' as const),
+    }),
+  },
   { weight: 4, arbitrary: fc.record({ t: fc.constant('get' as const), key }) },
-  { weight: 2, arbitrary: fc.record({ t: fc.constant('get' as const), key, range: fc.tuple(fc.nat({ max: 4 * MiB }), fc.nat({ max: 2 * MiB })) }) },
-  { weight: 2, arbitrary: fc.record({ t: fc.constant('head' as const), key }) },
-  { weight: 2, arbitrary: fc.record({ t: fc.constant('delete' as const), key }) },
-  { weight: 1, arbitrary: fc.record({ t: fc.constant('deleteMany' as const), keys: fc.uniqueArray(key, { minLength: 1, maxLength: 3 }) }) },
-  { weight: 2, arbitrary: fc.record({ t: fc.constant('copy' as const), from: key, to: key }) },
   {
     weight: 2,
     arbitrary: fc.record({
-      t: fc.constant('mpu' as const),
+      t: fc.constant('get' as const),
       key,
-      parts: fc.oneof(body.map((p): BodySpec[] => [p]), fc.tuple(fc.nat({ max: 3 }), body).map(([s, p]): BodySpec[] => [{ seed: s, size: PART1 }, p])),
-      reversed: fc.boolean(),
-      retry: fc.option(fc.record({ part: fc.nat({ max: 1 }), same: fc.boolean() }), { nil: undefined }),
-      copyFirstFrom: fc.option(key, { nil: undefined, freq: 4 }),
-      abort: fc.oneof({ weight: 1, arbitrary: fc.constant(true) }, { weight: 4, arbitrary: fc.constant(false) }),
-    }, { requiredKeys: ['t', 'key', 'parts', 'reversed', 'abort'] }),
+      range: fc.tuple(fc.nat({ max: 4 * MiB }), fc.nat({ max: 2 * MiB })),
+    }),
   },
-  { weight: 2, arbitrary: fc.record({ t: fc.constant('list' as const), prefix: fc.nat({ max: PREFIXES.length - 1 }), delimiter: fc.boolean() }) },
+  { weight: 2, arbitrary: fc.record({ t: fc.constant('head' as const), key }) },
+  { weight: 2, arbitrary: fc.record({ t: fc.constant('delete' as const), key }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      t: fc.constant('deleteMany' as const),
+      keys: fc.uniqueArray(key, { minLength: 1, maxLength: 3 }),
+    }),
+  },
+  { weight: 2, arbitrary: fc.record({ t: fc.constant('copy' as const), from: key, to: key }) },
+  {
+    weight: 2,
+    arbitrary: fc.record(
+      {
+        t: fc.constant('mpu' as const),
+        key,
+        parts: fc.oneof(
+          body.map((p): BodySpec[] => [p]),
+          fc.tuple(fc.nat({ max: 3 }), body).map(([s, p]): BodySpec[] => [{ seed: s, size: PART1 }, p]),
+        ),
+        reversed: fc.boolean(),
+        retry: fc.option(fc.record({ part: fc.nat({ max: 1 }), same: fc.boolean() }), { nil: undefined }),
+        copyFirstFrom: fc.option(key, { nil: undefined, freq: 4 }),
+        abort: fc.oneof({ weight: 1, arbitrary: fc.constant(true) }, { weight: 4, arbitrary: fc.constant(false) }),
+      },
+      { requiredKeys: ['t', 'key', 'parts', 'reversed', 'abort'] },
+    ),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      t: fc.constant('list' as const),
+      prefix: fc.nat({ max: PREFIXES.length - 1 }),
+      delimiter: fc.boolean(),
+    }),
+  },
 );
 
 /** Scenarios of `workers` workers doing `ops` operations each, with up to `kills` node kills. */
 export function scenarioArb(o: { workers: number; ops: number; kills: number; nodes: number }): fc.Arbitrary<Scenario> {
   return fc.record({
     workers: fc.array(fc.array(op, { minLength: 1, maxLength: o.ops }), { minLength: o.workers, maxLength: o.workers }),
-    faults: fc.array(fc.record({ afterOps: fc.nat({ max: o.workers * o.ops }), node: fc.nat({ max: o.nodes - 1 }), downMs: fc.integer({ min: 200, max: 2000 }) }), { maxLength: o.kills }),
+    faults: fc.array(
+      fc.record({
+        afterOps: fc.nat({ max: o.workers * o.ops }),
+        node: fc.nat({ max: o.nodes - 1 }),
+        downMs: fc.integer({ min: 200, max: 2000 }),
+      }),
+      { maxLength: o.kills },
+    ),
   });
 }
 
@@ -93,7 +152,8 @@ for (let c = 0; c < 4; c++) {
   const b = Buffer.alloc(MiB);
   if (c === 0) {
     // Compressible: zstd keeps it compressed on disk.
-    for (let i = 0; i < MiB; i += 64) b.write(`line ${i.toString(16).padStart(8, '0')} of the compressible chunk..\n`.slice(0, 64), i);
+    for (let i = 0; i < MiB; i += 64)
+      b.write(`line ${i.toString(16).padStart(8, '0')} of the compressible chunk..\n`.slice(0, 64), i);
   } else {
     let x = createHash('sha256').update(`chunk ${c}`).digest();
     for (let i = 0; i < MiB; i += 32) {
@@ -137,7 +197,9 @@ export interface Target {
 function statusOf(e: unknown): number | undefined {
   if (typeof e !== 'object' || e === null || !('$metadata' in e)) return undefined;
   const m = e.$metadata;
-  return typeof m === 'object' && m !== null && 'httpStatusCode' in m && typeof m.httpStatusCode === 'number' ? m.httpStatusCode : undefined;
+  return typeof m === 'object' && m !== null && 'httpStatusCode' in m && typeof m.httpStatusCode === 'number'
+    ? m.httpStatusCode
+    : undefined;
 }
 function outcomeOf(status: number | undefined): Outcome {
   return status !== undefined && status >= 400 && status < 500 ? 'failed' : 'unknown';
@@ -150,7 +212,15 @@ export async function runOp(t: Target, o: Op, node: number): Promise<void> {
   const s3 = t.clients[node]!;
   const signal = () => AbortSignal.timeout(t.timeoutMs);
   const write = (k: string, values: Value[], what: string) => {
-    const w: Write = { id: nextWriteId++, key: k, values, start: t.now(), end: Infinity, outcome: 'unknown', what: `${what} via node ${node}` };
+    const w: Write = {
+      id: nextWriteId++,
+      key: k,
+      values,
+      start: t.now(),
+      end: Infinity,
+      outcome: 'unknown',
+      what: `${what} via node ${node}`,
+    };
     return {
       w,
       done: (outcome: Outcome, values2?: Value[]) => {
@@ -166,7 +236,8 @@ export async function runOp(t: Target, o: Op, node: number): Promise<void> {
     const end = t.now();
     const timedOut = e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError');
     if (timedOut && !t.faultDuring(start, end)) t.problems.push(`${what}: no answer within ${t.timeoutMs} ms (a hang)`);
-    else if (st !== undefined && st >= 500 && !t.faultDuring(start, end)) t.problems.push(`${what}: ${st} ${errName(e)} with every node up`);
+    else if (st !== undefined && st >= 500 && !t.faultDuring(start, end))
+      t.problems.push(`${what}: ${st} ${errName(e)} with every node up`);
   };
   switch (o.t) {
     case 'put': {
@@ -197,7 +268,9 @@ export async function runOp(t: Target, o: Op, node: number): Promise<void> {
           return;
         }
         const range = o.range ? `bytes=${o.range[0]}-${o.range[0] + o.range[1]}` : undefined;
-        const r = await s3.send(new GetObjectCommand({ Bucket: t.bucket, Key: k, Range: range }), { abortSignal: signal() });
+        const r = await s3.send(new GetObjectCommand({ Bucket: t.bucket, Key: k, Range: range }), {
+          abortSignal: signal(),
+        });
         const bytes = Buffer.from(await r.Body!.transformToByteArray());
         const value = unquote(r.ETag);
         t.reads.push({ key: k, value, start, end: t.now(), what });
@@ -206,7 +279,10 @@ export async function runOp(t: Target, o: Op, node: number): Promise<void> {
         else {
           const from = o.range ? o.range[0] : 0;
           const to = o.range ? Math.min(content.length, o.range[0] + o.range[1] + 1) : content.length;
-          if (!bytes.equals(content.subarray(from, to))) t.problems.push(`${what} of ${JSON.stringify(k)}: ${bytes.length} bytes that are not those of ETag ${value} [${from}, ${to})`);
+          if (!bytes.equals(content.subarray(from, to)))
+            t.problems.push(
+              `${what} of ${JSON.stringify(k)}: ${bytes.length} bytes that are not those of ETag ${value} [${from}, ${to})`,
+            );
         }
       } catch (e) {
         const st = statusOf(e);
@@ -231,11 +307,18 @@ export async function runOp(t: Target, o: Op, node: number): Promise<void> {
     }
     case 'deleteMany': {
       const keys = o.keys.map((i) => KEYS[i]!);
-      const recs = keys.map((k) => write(k, [ABSENT], `delete-objects [${keys.map((x) => JSON.stringify(x)).join(', ')}]`));
+      const recs = keys.map((k) =>
+        write(k, [ABSENT], `delete-objects [${keys.map((x) => JSON.stringify(x)).join(', ')}]`),
+      );
       try {
-        const r = await s3.send(new DeleteObjectsCommand({ Bucket: t.bucket, Delete: { Objects: keys.map((Key) => ({ Key })) } }), { abortSignal: signal() });
+        const r = await s3.send(
+          new DeleteObjectsCommand({ Bucket: t.bucket, Delete: { Objects: keys.map((Key) => ({ Key })) } }),
+          { abortSignal: signal() },
+        );
         const deleted = new Set((r.Deleted ?? []).map((d) => d.Key));
-        for (const d of r.Deleted ?? []) if (!keys.includes(d.Key ?? '')) t.problems.push(`DeleteObjects reported ${JSON.stringify(d.Key)} deleted, which was not asked for`);
+        for (const d of r.Deleted ?? [])
+          if (!keys.includes(d.Key ?? ''))
+            t.problems.push(`DeleteObjects reported ${JSON.stringify(d.Key)} deleted, which was not asked for`);
         for (const [i, k] of keys.entries()) recs[i]!.done(deleted.has(k) ? 'ok' : 'unknown');
       } catch (e) {
         for (const rec of recs) rec.done(outcomeOf(statusOf(e)));
@@ -248,7 +331,15 @@ export async function runOp(t: Target, o: Op, node: number): Promise<void> {
       const to = KEYS[o.to]!;
       const rec = write(to, [], `copy from ${JSON.stringify(from)}`);
       try {
-        const r = await s3.send(new CopyObjectCommand({ Bucket: t.bucket, Key: to, CopySource: `${t.bucket}/${encodeURIComponent(from)}`, MetadataDirective: from === to ? 'REPLACE' : undefined }), { abortSignal: signal() });
+        const r = await s3.send(
+          new CopyObjectCommand({
+            Bucket: t.bucket,
+            Key: to,
+            CopySource: `${t.bucket}/${encodeURIComponent(from)}`,
+            MetadataDirective: from === to ? 'REPLACE' : undefined,
+          }),
+          { abortSignal: signal() },
+        );
         rec.done('ok', [unquote(r.CopyObjectResult?.ETag)]);
       } catch (e) {
         // Until resolved (see resolveCopies): any value the source had may have been copied.
@@ -265,18 +356,30 @@ export async function runOp(t: Target, o: Op, node: number): Promise<void> {
       const start = t.now();
       const what = `list prefix ${JSON.stringify(prefix)}${o.delimiter ? ' delimiter /' : ''} via node ${node}`;
       try {
-        const r = await s3.send(new ListObjectsV2Command({ Bucket: t.bucket, Prefix: prefix, Delimiter: o.delimiter ? '/' : undefined, MaxKeys: 1000 }), { abortSignal: signal() });
+        const r = await s3.send(
+          new ListObjectsV2Command({
+            Bucket: t.bucket,
+            Prefix: prefix,
+            Delimiter: o.delimiter ? '/' : undefined,
+            MaxKeys: 1000,
+          }),
+          { abortSignal: signal() },
+        );
         const end = t.now();
         const seen = new Map((r.Contents ?? []).map((c) => [c.Key ?? '', c]));
         const rolled = (r.CommonPrefixes ?? []).map((c) => c.Prefix ?? '');
-        for (const k of seen.keys()) if (!KEYS.includes(k)) t.problems.push(`${what}: lists ${JSON.stringify(k)}, a key no client wrote`);
+        for (const k of seen.keys())
+          if (!KEYS.includes(k)) t.problems.push(`${what}: lists ${JSON.stringify(k)}, a key no client wrote`);
         for (const k of KEYS) {
           if (!k.startsWith(prefix) || rolled.some((p) => k.startsWith(p))) continue;
           const c = seen.get(k);
           const value = c ? unquote(c.ETag) : ABSENT;
           t.reads.push({ key: k, value, start, end, what });
           const content = c ? t.contents.get(value)?.() : undefined;
-          if (c && content && content.length !== c.Size) t.problems.push(`${what}: ${JSON.stringify(k)} listed with size ${c.Size}, its content has ${content.length}`);
+          if (c && content && content.length !== c.Size)
+            t.problems.push(
+              `${what}: ${JSON.stringify(k)} listed with size ${c.Size}, its content has ${content.length}`,
+            );
         }
       } catch (e) {
         fail(what, start, e);
@@ -286,7 +389,13 @@ export async function runOp(t: Target, o: Op, node: number): Promise<void> {
   }
 }
 
-async function runMultipart(t: Target, s3: S3Client, node: number, o: Extract<Op, { t: 'mpu' }>, signal: () => AbortSignal): Promise<void> {
+async function runMultipart(
+  t: Target,
+  s3: S3Client,
+  node: number,
+  o: Extract<Op, { t: 'mpu' }>,
+  signal: () => AbortSignal,
+): Promise<void> {
   const k = KEYS[o.key]!;
   const start = t.now();
   const what = `multipart ${o.parts.map((p) => p.size).join('+')} B${o.abort ? ' (aborted)' : ''} via node ${node}`;
@@ -304,10 +413,22 @@ async function runMultipart(t: Target, s3: S3Client, node: number, o: Extract<Op
         // The part's bytes are whatever the source holds now (if anything).
         const src = KEYS[o.copyFirstFrom]!;
         try {
-          const r = await s3.send(new UploadPartCopyCommand({ Bucket: t.bucket, Key: k, UploadId: uploadId, PartNumber: n, CopySource: `${t.bucket}/${encodeURIComponent(src)}` }), { abortSignal: signal() });
+          const r = await s3.send(
+            new UploadPartCopyCommand({
+              Bucket: t.bucket,
+              Key: k,
+              UploadId: uploadId,
+              PartNumber: n,
+              CopySource: `${t.bucket}/${encodeURIComponent(src)}`,
+            }),
+            { abortSignal: signal() },
+          );
           const etag = unquote(r.CopyPartResult?.ETag);
           const content = t.contents.get(etag);
-          if (!content) t.problems.push(`UploadPartCopy from ${JSON.stringify(src)} copied content of MD5 ${etag}, which no client wrote`);
+          if (!content)
+            t.problems.push(
+              `UploadPartCopy from ${JSON.stringify(src)} copied content of MD5 ${etag}, which no client wrote`,
+            );
           else {
             parts.push({ n, etag, content });
             continue;
@@ -317,11 +438,31 @@ async function runMultipart(t: Target, s3: S3Client, node: number, o: Extract<Op
         }
       }
       const data = bodyBytes(spec);
-      let etag = unquote((await s3.send(new UploadPartCommand({ Bucket: t.bucket, Key: k, UploadId: uploadId, PartNumber: n, Body: data }), { abortSignal: signal() })).ETag);
+      let etag = unquote(
+        (
+          await s3.send(
+            new UploadPartCommand({ Bucket: t.bucket, Key: k, UploadId: uploadId, PartNumber: n, Body: data }),
+            { abortSignal: signal() },
+          )
+        ).ETag,
+      );
       let content = () => bodyBytes(spec);
       if (o.retry && o.retry.part === i) {
         const again = o.retry.same ? spec : { seed: (spec.seed + 1) % 4, size: spec.size };
-        etag = unquote((await s3.send(new UploadPartCommand({ Bucket: t.bucket, Key: k, UploadId: uploadId, PartNumber: n, Body: bodyBytes(again) }), { abortSignal: signal() })).ETag);
+        etag = unquote(
+          (
+            await s3.send(
+              new UploadPartCommand({
+                Bucket: t.bucket,
+                Key: k,
+                UploadId: uploadId,
+                PartNumber: n,
+                Body: bodyBytes(again),
+              }),
+              { abortSignal: signal() },
+            )
+          ).ETag,
+        );
         content = () => bodyBytes(again);
       }
       parts.push({ n, etag, content });
@@ -329,15 +470,36 @@ async function runMultipart(t: Target, s3: S3Client, node: number, o: Extract<Op
     parts.sort((a, b) => a.n - b.n);
     for (const p of parts) t.contents.set(p.etag, p.content);
     if (o.abort) {
-      await s3.send(new AbortMultipartUploadCommand({ Bucket: t.bucket, Key: k, UploadId: uploadId }), { abortSignal: signal() });
+      await s3.send(new AbortMultipartUploadCommand({ Bucket: t.bucket, Key: k, UploadId: uploadId }), {
+        abortSignal: signal(),
+      });
       return;
     }
-    const expected = `${createHash('md5').update(Buffer.concat(parts.map((p) => Buffer.from(p.etag, 'hex')))).digest('hex')}-${parts.length}`;
+    const expected = `${createHash('md5')
+      .update(Buffer.concat(parts.map((p) => Buffer.from(p.etag, 'hex'))))
+      .digest('hex')}-${parts.length}`;
     t.contents.set(expected, () => Buffer.concat(parts.map((p) => p.content())));
-    const w: Write = { id: nextWriteId++, key: k, values: [expected], start: t.now(), end: Infinity, outcome: 'unknown', what: `complete ${what}` };
+    const w: Write = {
+      id: nextWriteId++,
+      key: k,
+      values: [expected],
+      start: t.now(),
+      end: Infinity,
+      outcome: 'unknown',
+      what: `complete ${what}`,
+    };
     try {
-      const r = await s3.send(new CompleteMultipartUploadCommand({ Bucket: t.bucket, Key: k, UploadId: uploadId, MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.n, ETag: `"${p.etag}"` })) } }), { abortSignal: signal() });
-      if (unquote(r.ETag) !== expected) t.problems.push(`CompleteMultipartUpload answered ETag ${r.ETag}, expected ${expected}`);
+      const r = await s3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: t.bucket,
+          Key: k,
+          UploadId: uploadId,
+          MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.n, ETag: `"${p.etag}"` })) },
+        }),
+        { abortSignal: signal() },
+      );
+      if (unquote(r.ETag) !== expected)
+        t.problems.push(`CompleteMultipartUpload answered ETag ${r.ETag}, expected ${expected}`);
       w.outcome = 'ok';
     } catch (e) {
       w.outcome = outcomeOf(statusOf(e));
@@ -349,8 +511,10 @@ async function runMultipart(t: Target, s3: S3Client, node: number, o: Extract<Op
   } catch (e) {
     const st = statusOf(e);
     const end = t.now();
-    if (e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError') && !t.faultDuring(start, end)) t.problems.push(`${what}: no answer within ${t.timeoutMs} ms (a hang)`);
-    else if (st !== undefined && st >= 500 && !t.faultDuring(start, end)) t.problems.push(`${what}: ${st} ${errName(e)} with every node up`);
+    if (e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError') && !t.faultDuring(start, end))
+      t.problems.push(`${what}: no answer within ${t.timeoutMs} ms (a hang)`);
+    else if (st !== undefined && st >= 500 && !t.faultDuring(start, end))
+      t.problems.push(`${what}: ${st} ${errName(e)} with every node up`);
     else if (st !== undefined && st >= 400 && st < 500) t.problems.push(`${what}: refused with ${st} ${errName(e)}`);
   }
 }
@@ -361,7 +525,9 @@ export function resolveCopies(writes: Write[]): void {
     const m = /^<copy of (.*)>$/s.exec(w.values[0] ?? '');
     if (!m) continue;
     const src = m[1]!;
-    const vals = new Set(writes.filter((x) => x.key === src && x.start < w.end && x.outcome !== 'failed').flatMap((x) => x.values));
+    const vals = new Set(
+      writes.filter((x) => x.key === src && x.start < w.end && x.outcome !== 'failed').flatMap((x) => x.values),
+    );
     vals.delete(ABSENT);
     w.values = [...vals];
   }
@@ -384,11 +550,24 @@ function httpStatus(e: unknown): number | undefined {
   return e instanceof HttpStatusError ? e.status : undefined;
 }
 
-async function putVia(t: Target, s3: S3Client, node: number, via: 'sdk' | 'stream' | 'presigned' | 'raw', k: string, data: Buffer, signal: AbortSignal): Promise<string> {
+async function putVia(
+  t: Target,
+  s3: S3Client,
+  node: number,
+  via: 'sdk' | 'stream' | 'presigned' | 'raw',
+  k: string,
+  data: Buffer,
+  signal: AbortSignal,
+): Promise<string> {
   if (via === 'sdk' || via === 'stream') {
     // A stream body makes the SDK send aws-chunked with a trailing checksum.
-    const Body = via === 'sdk' ? data : Readable.from(data.length ? [data.subarray(0, data.length >> 1), data.subarray(data.length >> 1)] : []);
-    const r = await s3.send(new PutObjectCommand({ Bucket: t.bucket, Key: k, Body, ContentLength: data.length }), { abortSignal: signal });
+    const Body =
+      via === 'sdk'
+        ? data
+        : Readable.from(data.length ? [data.subarray(0, data.length >> 1), data.subarray(data.length >> 1)] : []);
+    const r = await s3.send(new PutObjectCommand({ Bucket: t.bucket, Key: k, Body, ContentLength: data.length }), {
+      abortSignal: signal,
+    });
     return unquote(r.ETag);
   }
   const url = new URL(`${t.endpoints[node]}/${t.bucket}/${encodeURIComponent(k)}`);
@@ -397,16 +576,35 @@ async function putVia(t: Target, s3: S3Client, node: number, via: 'sdk' | 'strea
   if (via === 'presigned') {
     target = new URL(await getSignedUrl(s3, new PutObjectCommand({ Bucket: t.bucket, Key: k }), { expiresIn: 600 }));
   } else {
-    const signer = new SignatureV4({ service: 's3', region: 'garage', credentials: t.credentials, sha256: Sha256, uriEscapePath: false, applyChecksum: true });
+    const signer = new SignatureV4({
+      service: 's3',
+      region: 'garage',
+      credentials: t.credentials,
+      sha256: Sha256,
+      uriEscapePath: false,
+      applyChecksum: true,
+    });
     const sha = createHash('sha256').update(data).digest('hex');
-    const signed = await signer.sign({ method: 'PUT', protocol: 'http:', hostname: url.hostname, port: Number(url.port), path: url.pathname, query: {}, headers: { host: url.host, 'content-length': String(data.length), 'x-amz-content-sha256': sha } });
+    const signed = await signer.sign({
+      method: 'PUT',
+      protocol: 'http:',
+      hostname: url.hostname,
+      port: Number(url.port),
+      path: url.pathname,
+      query: {},
+      headers: { host: url.host, 'content-length': String(data.length), 'x-amz-content-sha256': sha },
+    });
     headers = Object.fromEntries(Object.entries(signed.headers).map(([a, b]) => [a, String(b)]));
   }
   return new Promise((res, rej) => {
     const req = request(target, { method: 'PUT', headers, signal }, (r) => {
       const parts: Buffer[] = [];
       r.on('data', (c: Buffer) => parts.push(c));
-      r.on('end', () => ((r.statusCode ?? 0) === 200 ? res(unquote(String(r.headers.etag ?? ''))) : rej(new HttpStatusError(r.statusCode ?? 0, Buffer.concat(parts).toString()))));
+      r.on('end', () =>
+        (r.statusCode ?? 0) === 200
+          ? res(unquote(String(r.headers.etag ?? '')))
+          : rej(new HttpStatusError(r.statusCode ?? 0, Buffer.concat(parts).toString())),
+      );
       r.on('error', rej);
     });
     req.on('error', rej);

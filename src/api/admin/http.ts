@@ -31,8 +31,20 @@ function send(res: ServerResponse, status: number, body: string, type = 'text/pl
 }
 
 /** Whether every partition has enough reachable replicas for reads and writes. */
-export function clusterHealth(o: AdminHttpOptions): { status: 'healthy' | 'degraded' | 'unavailable'; partitions: number; partitionsQuorum: number; partitionsAllOk: number; connectedNodes: number } {
-  const up = new Set([o.system.rpc.id, ...o.system.membership.peers().filter((p) => p.connected).map((p) => p.id)]);
+export function clusterHealth(o: AdminHttpOptions): {
+  status: 'healthy' | 'degraded' | 'unavailable';
+  partitions: number;
+  partitionsQuorum: number;
+  partitionsAllOk: number;
+  connectedNodes: number;
+} {
+  const up = new Set([
+    o.system.rpc.id,
+    ...o.system.membership
+      .peers()
+      .filter((p) => p.connected)
+      .map((p) => p.id),
+  ]);
   const assignment = o.system.layout.current().assignment;
   const { read, write } = quorums(o.replicationFactor, o.consistency);
   let quorum = 0;
@@ -42,8 +54,19 @@ export function clusterHealth(o: AdminHttpOptions): { status: 'healthy' | 'degra
     if (n >= Math.max(read, write)) quorum++;
     if (n === nodes.length) allOk++;
   }
-  const status = assignment.length === 0 || quorum < assignment.length ? 'unavailable' : allOk < assignment.length ? 'degraded' : 'healthy';
-  return { status, partitions: assignment.length, partitionsQuorum: quorum, partitionsAllOk: allOk, connectedNodes: up.size };
+  const status =
+    assignment.length === 0 || quorum < assignment.length
+      ? 'unavailable'
+      : allOk < assignment.length
+        ? 'degraded'
+        : 'healthy';
+  return {
+    status,
+    partitions: assignment.length,
+    partitionsQuorum: quorum,
+    partitionsAllOk: allOk,
+    connectedNodes: up.size,
+  };
 }
 
 /**
@@ -60,7 +83,15 @@ export function adminHttpHandler(o: AdminHttpOptions) {
     }
     if (path === '/health') {
       const h = clusterHealth(o);
-      send(res, h.status === 'unavailable' ? 503 : 200, h.status === 'healthy' ? 'Garage is fully operational\n' : h.status === 'degraded' ? 'Garage is operational, some nodes are down\n' : 'Garage is not able to serve all requests: quorum unavailable for some partitions\n');
+      send(
+        res,
+        h.status === 'unavailable' ? 503 : 200,
+        h.status === 'healthy'
+          ? 'Garage is fully operational\n'
+          : h.status === 'degraded'
+            ? 'Garage is operational, some nodes are down\n'
+            : 'Garage is not able to serve all requests: quorum unavailable for some partitions\n',
+      );
       return;
     }
     if (path === '/metrics') {

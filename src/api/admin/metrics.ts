@@ -11,30 +11,84 @@ export class Metrics {
 
   constructor(model: Model, system: System) {
     collectDefaultMetrics({ register: this.registry });
-    this.apiRequests = new Counter({ name: 'api_s3_request_counter', help: 'S3 requests by endpoint', labelNames: ['api_endpoint'], registers: [this.registry] });
-    this.apiErrors = new Counter({ name: 'api_s3_error_counter', help: 'S3 requests that failed, by endpoint and status', labelNames: ['api_endpoint', 'status_code'], registers: [this.registry] });
+    this.apiRequests = new Counter({
+      name: 'api_s3_request_counter',
+      help: 'S3 requests by endpoint',
+      labelNames: ['api_endpoint'],
+      registers: [this.registry],
+    });
+    this.apiErrors = new Counter({
+      name: 'api_s3_error_counter',
+      help: 'S3 requests that failed, by endpoint and status',
+      labelNames: ['api_endpoint', 'status_code'],
+      registers: [this.registry],
+    });
     this.apiDuration = new Histogram({
-      name: 'api_s3_request_duration', help: 'S3 request duration in seconds', labelNames: ['api_endpoint'], registers: [this.registry],
+      name: 'api_s3_request_duration',
+      help: 'S3 request duration in seconds',
+      labelNames: ['api_endpoint'],
+      registers: [this.registry],
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     });
     // Gauges read the current state when scraped.
     new Gauge({
-      name: 'table_size', help: 'Entries stored on this node per table', labelNames: ['table_name'], registers: [this.registry],
+      name: 'table_size',
+      help: 'Entries stored on this node per table',
+      labelNames: ['table_name'],
+      registers: [this.registry],
       collect() {
         for (const t of model.tables()) this.set({ table_name: t.schema.name }, t.store.count());
       },
     });
     new Gauge({
-      name: 'table_insert_queue_length', help: 'Deferred inserts waiting per table', labelNames: ['table_name'], registers: [this.registry],
+      name: 'table_insert_queue_length',
+      help: 'Deferred inserts waiting per table',
+      labelNames: ['table_name'],
+      registers: [this.registry],
       collect() {
         for (const t of model.tables()) this.set({ table_name: t.schema.name }, t.queue.count());
       },
     });
-    new Gauge({ name: 'block_resync_queue_length', help: 'Blocks waiting for a resync check', registers: [this.registry], collect() { this.set(model.blocks.resync.count()); } });
-    new Gauge({ name: 'block_resync_errored_blocks', help: 'Blocks whose resync failed', registers: [this.registry], collect() { this.set(model.blocks.errors.count()); } });
-    new Gauge({ name: 'block_ref_count', help: 'Blocks with a reference count on this node', registers: [this.registry], collect() { this.set(model.blocks.rc.count()); } });
-    new Gauge({ name: 'cluster_connected_nodes', help: 'Peers currently connected', registers: [this.registry], collect() { this.set(system.membership.peers().filter((p) => p.connected).length); } });
-    new Gauge({ name: 'cluster_layout_version', help: 'Current layout version', registers: [this.registry], collect() { this.set(system.layout.current().version); } });
+    new Gauge({
+      name: 'block_resync_queue_length',
+      help: 'Blocks waiting for a resync check',
+      registers: [this.registry],
+      collect() {
+        this.set(model.blocks.resync.count());
+      },
+    });
+    new Gauge({
+      name: 'block_resync_errored_blocks',
+      help: 'Blocks whose resync failed',
+      registers: [this.registry],
+      collect() {
+        this.set(model.blocks.errors.count());
+      },
+    });
+    new Gauge({
+      name: 'block_ref_count',
+      help: 'Blocks with a reference count on this node',
+      registers: [this.registry],
+      collect() {
+        this.set(model.blocks.rc.count());
+      },
+    });
+    new Gauge({
+      name: 'cluster_connected_nodes',
+      help: 'Peers currently connected',
+      registers: [this.registry],
+      collect() {
+        this.set(system.membership.peers().filter((p) => p.connected).length);
+      },
+    });
+    new Gauge({
+      name: 'cluster_layout_version',
+      help: 'Current layout version',
+      registers: [this.registry],
+      collect() {
+        this.set(system.layout.current().version);
+      },
+    });
   }
 
   /** Records one S3 request. */

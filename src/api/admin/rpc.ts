@@ -2,9 +2,26 @@ import { AdminError, LayoutError, errorMessage } from '../../util/errors.ts';
 import type { Workers } from '../../util/background.ts';
 import type { RpcTransport } from '../../rpc/rpc_helper.ts';
 import type { System } from '../../rpc/system.ts';
-import type { AdminRequest, BucketInfo, KeyInfo, LayoutShowResult, NodeAnswer, StatusResult } from '../../rpc/admin_protocol.ts';
+import type {
+  AdminRequest,
+  BucketInfo,
+  KeyInfo,
+  LayoutShowResult,
+  NodeAnswer,
+  StatusResult,
+} from '../../rpc/admin_protocol.ts';
 import type { Repair } from '../../model/repair.ts';
-import { applyStaged, current, revertStaged, stageRole, stageZoneRedundancy, stagedRoles, hasStagedChanges, setTracker, trackedNodes } from '../../rpc/layout/history.ts';
+import {
+  applyStaged,
+  current,
+  revertStaged,
+  stageRole,
+  stageZoneRedundancy,
+  stagedRoles,
+  hasStagedChanges,
+  setTracker,
+  trackedNodes,
+} from '../../rpc/layout/history.ts';
 import { computeAssignment } from '../../rpc/layout/assign.ts';
 import type { Model } from '../../model/garage.ts';
 import type { ModelHelpers } from '../../model/helpers.ts';
@@ -25,7 +42,15 @@ export class AdminRpc {
   readonly replicationFactor: number;
   readonly repair: Repair;
 
-  constructor(o: { rpc: RpcTransport; system: System; model: Model; helpers: ModelHelpers; workers: Workers; replicationFactor: number; repair: Repair }) {
+  constructor(o: {
+    rpc: RpcTransport;
+    system: System;
+    model: Model;
+    helpers: ModelHelpers;
+    workers: Workers;
+    replicationFactor: number;
+    repair: Repair;
+  }) {
     this.repair = o.repair;
     this.rpc = o.rpc;
     this.system = o.system;
@@ -47,7 +72,12 @@ export class AdminRpc {
   /** Resolves a node id prefix among known nodes (layout roles, peers, self). */
   #findNode(prefix: string): string {
     const p = prefix.toLowerCase().replace(/@.*$/, '');
-    const known = new Set<string>([this.rpc.id, ...this.system.membership.peers().map((x) => x.id), ...stagedRoles(this.system.layout.history).map((r) => r.id), ...current(this.system.layout.history).roles.map((r) => r.id)]);
+    const known = new Set<string>([
+      this.rpc.id,
+      ...this.system.membership.peers().map((x) => x.id),
+      ...stagedRoles(this.system.layout.history).map((r) => r.id),
+      ...current(this.system.layout.history).roles.map((r) => r.id),
+    ]);
     const matches = [...known].filter((id) => id.startsWith(p));
     if (matches.length === 1) return matches[0]!;
     if (matches.length === 0) throw new AdminError(`no node id starts with '${prefix}' (see garage status)`);
@@ -63,7 +93,8 @@ export class AdminRpc {
         const roles = new Map(current(layout.history).roles.map((x) => [x.id, x]));
         const seen = new Set(lines.map((l) => l.peer.id));
         const nodes = lines.map((l) => ({ status: l.node, peer: l.peer, role: roles.get(l.peer.id) }));
-        for (const [id, role] of roles) if (!seen.has(id)) nodes.push({ status: undefined, peer: { id, connected: false }, role });
+        for (const [id, role] of roles)
+          if (!seen.has(id)) nodes.push({ status: undefined, peer: { id, connected: false }, role });
         return { nodes, layoutVersion: current(layout.history).version } satisfies StatusResult;
       }
       case 'node-id':
@@ -85,7 +116,10 @@ export class AdminRpc {
           if (r.gateway) capacity = null;
           else if (r.capacity !== undefined) capacity = r.capacity;
           else if (old) capacity = old.capacity;
-          else throw new AdminError(`no capacity given for node ${id.slice(0, 16)}: use -c <capacity> or -g for a gateway`);
+          else
+            throw new AdminError(
+              `no capacity given for node ${id.slice(0, 16)}: use -c <capacity> or -g for a gateway`,
+            );
           h = stageRole(h, id, { id, zone, capacity, tags: r.tags ?? old?.tags ?? [] });
         }
         for (const old of r.replace ?? []) h = stageRole(h, this.#findNode(old), null);
@@ -109,7 +143,13 @@ export class AdminRpc {
         // Lets a transition finish without nodes that are down: their trackers are set for them.
         const cur = current(layout.history).version;
         if (r.version !== cur) throw new AdminError(`--version must be the current layout version (${cur})`);
-        const up = new Set([this.rpc.id, ...this.system.membership.peers().filter((p) => p.connected).map((p) => p.id)]);
+        const up = new Set([
+          this.rpc.id,
+          ...this.system.membership
+            .peers()
+            .filter((p) => p.connected)
+            .map((p) => p.id),
+        ]);
         const dead = trackedNodes(layout.history).filter((n) => !up.has(n));
         if (dead.length === 0) throw new AdminError('every node of the current layout is up: nothing to skip');
         let h = layout.history;
@@ -123,7 +163,12 @@ export class AdminRpc {
         return null;
       }
       case 'bucket-list':
-        return (await this.helpers.listBuckets()).map((b) => ({ id: b.id.toString('hex'), created: b.created, globalAliases: this.helpers.globalAliases(b), localAliases: b.localAliases.filter(([, v]) => v.v).map(([k]) => k) }));
+        return (await this.helpers.listBuckets()).map((b) => ({
+          id: b.id.toString('hex'),
+          created: b.created,
+          globalAliases: this.helpers.globalAliases(b),
+          localAliases: b.localAliases.filter(([, v]) => v.v).map(([k]) => k),
+        }));
       case 'bucket-info':
         return this.#bucketInfo(await this.helpers.findBucket(r.name));
       case 'bucket-create':
@@ -138,8 +183,13 @@ export class AdminRpc {
         const cur = b.keys.find(([id]) => id === k.id)?.[1].v ?? { read: false, write: false, owner: false };
         const allow = r.op === 'bucket-allow';
         const set = (flag: boolean, was: boolean) => (flag ? allow : was);
-        if (!r.read && !r.write && !r.owner) throw new AdminError('say which permission: --read, --write and/or --owner');
-        await this.helpers.setKeyPerms(b, k.id, { read: set(r.read, cur.read), write: set(r.write, cur.write), owner: set(r.owner, cur.owner) });
+        if (!r.read && !r.write && !r.owner)
+          throw new AdminError('say which permission: --read, --write and/or --owner');
+        await this.helpers.setKeyPerms(b, k.id, {
+          read: set(r.read, cur.read),
+          write: set(r.write, cur.write),
+          owner: set(r.owner, cur.owner),
+        });
         return this.#bucketInfo((await this.helpers.getBucket(b.id))!);
       }
       case 'bucket-alias': {
@@ -150,7 +200,8 @@ export class AdminRpc {
           await this.model.bucket.insert({ ...b, localAliases: lwwSet(b.localAliases, `${k.id}:${r.name}`, true) });
         } else {
           const existing = await this.helpers.resolveBucket(r.name);
-          if (existing && !existing.equals(b.id) && (await this.helpers.getBucket(existing))) throw new AdminError(`alias '${r.name}' already points to another bucket`);
+          if (existing && !existing.equals(b.id) && (await this.helpers.getBucket(existing)))
+            throw new AdminError(`alias '${r.name}' already points to another bucket`);
           await this.model.bucketAlias.insert({ name: r.name, bucket: { ts: Date.now(), v: b.id } });
           await this.model.bucket.insert({ ...b, aliases: lwwSet(b.aliases, r.name, true) });
         }
@@ -163,10 +214,12 @@ export class AdminRpc {
           if (!id) throw new AdminError(`key ${k.id} has no local alias '${r.name}'`);
           await this.model.key.insert({ ...k, localAliases: lwwSet(k.localAliases, r.name, null) });
           const b = await this.helpers.getBucket(id);
-          if (b) await this.model.bucket.insert({ ...b, localAliases: lwwSet(b.localAliases, `${k.id}:${r.name}`, false) });
+          if (b)
+            await this.model.bucket.insert({ ...b, localAliases: lwwSet(b.localAliases, `${k.id}:${r.name}`, false) });
         } else {
           const b = await this.helpers.findBucket(r.name);
-          if (this.helpers.globalAliases(b).length <= 1 && b.localAliases.every(([, v]) => !v.v)) throw new AdminError(`'${r.name}' is the last alias of its bucket; delete the bucket instead`);
+          if (this.helpers.globalAliases(b).length <= 1 && b.localAliases.every(([, v]) => !v.v))
+            throw new AdminError(`'${r.name}' is the last alias of its bucket; delete the bucket instead`);
           await this.model.bucketAlias.insert({ name: r.name, bucket: { ts: Date.now(), v: null } });
           await this.model.bucket.insert({ ...b, aliases: lwwSet(b.aliases, r.name, false) });
         }
@@ -180,7 +233,10 @@ export class AdminRpc {
       }
       case 'bucket-set-quotas': {
         const b = await this.helpers.findBucket(r.bucket);
-        const q = { maxSize: r.maxSize === undefined ? b.quotas.v.maxSize : r.maxSize, maxObjects: r.maxObjects === undefined ? b.quotas.v.maxObjects : r.maxObjects };
+        const q = {
+          maxSize: r.maxSize === undefined ? b.quotas.v.maxSize : r.maxSize,
+          maxObjects: r.maxObjects === undefined ? b.quotas.v.maxObjects : r.maxObjects,
+        };
         await this.model.bucket.insert({ ...b, quotas: lwwNext(b.quotas, q) });
         return q;
       }
@@ -209,10 +265,23 @@ export class AdminRpc {
       }
       case 'stats': {
         let stored = 0;
-        for (const [hash, v] of this.model.blocks.rc.range({})) if (v.readBigUInt64BE(0) > 0n && (await this.model.blocks.store.locate(hash))) stored++;
+        for (const [hash, v] of this.model.blocks.rc.range({}))
+          if (v.readBigUInt64BE(0) > 0n && (await this.model.blocks.store.locate(hash))) stored++;
         return {
-          tables: this.model.tables().map((t) => ({ name: t.schema.name, items: t.store.count(), queue: t.queue.count(), digest: createHash('sha256').update(t.digest.partitionRoots()).digest('hex').slice(0, 16) })),
-          blocks: { refcounted: this.model.blocks.rc.count(), stored, resyncQueue: this.model.blocks.resync.count(), errors: this.model.blocks.errors.count() },
+          tables: this.model
+            .tables()
+            .map((t) => ({
+              name: t.schema.name,
+              items: t.store.count(),
+              queue: t.queue.count(),
+              digest: createHash('sha256').update(t.digest.partitionRoots()).digest('hex').slice(0, 16),
+            })),
+          blocks: {
+            refcounted: this.model.blocks.rc.count(),
+            stored,
+            resyncQueue: this.model.blocks.resync.count(),
+            errors: this.model.blocks.errors.count(),
+          },
         };
       }
       case 'worker-list':
@@ -222,7 +291,9 @@ export class AdminRpc {
       case 'block-info': {
         if (!/^[0-9a-f]{64}$/.test(r.hash)) throw new AdminError('a block hash is 64 hex characters');
         const hash = Buffer.from(r.hash, 'hex');
-        const refs = this.model.blockRef.rangeLocal(hash, {}).map((x) => ({ version: x.ref.subarray(0, 16).toString('hex'), deleted: x.deleted }));
+        const refs = this.model.blockRef
+          .rangeLocal(hash, {})
+          .map((x) => ({ version: x.ref.subarray(0, 16).toString('hex'), deleted: x.deleted }));
         return { ...(await this.model.blocks.info(hash)), refs };
       }
       case 'block-retry-now': {
@@ -236,16 +307,27 @@ export class AdminRpc {
       case 'repair':
         return this.repair.launch(r.what);
       case 'all-nodes': {
-        const nodes = [...new Set([this.rpc.id, ...current(layout.history).roles.map((x) => x.id), ...this.system.membership.peers().filter((p) => p.connected).map((p) => p.id)])];
-        return Promise.all(nodes.map(async (node): Promise<NodeAnswer> => {
-          try {
-            const res = await this.rpc.call(node, 'admin', r.req, { timeoutMs: 60_000, priority: 'high' });
-            const body = res.body as { ok?: unknown; error?: string };
-            return { node, ...body };
-          } catch (e) {
-            return { node, error: errorMessage(e) };
-          }
-        }));
+        const nodes = [
+          ...new Set([
+            this.rpc.id,
+            ...current(layout.history).roles.map((x) => x.id),
+            ...this.system.membership
+              .peers()
+              .filter((p) => p.connected)
+              .map((p) => p.id),
+          ]),
+        ];
+        return Promise.all(
+          nodes.map(async (node): Promise<NodeAnswer> => {
+            try {
+              const res = await this.rpc.call(node, 'admin', r.req, { timeoutMs: 60_000, priority: 'high' });
+              const body = res.body as { ok?: unknown; error?: string };
+              return { node, ...body };
+            } catch (e) {
+              return { node, error: errorMessage(e) };
+            }
+          }),
+        );
       }
     }
   }
@@ -269,7 +351,13 @@ export class AdminRpc {
     };
     if (hasStagedChanges(h)) {
       try {
-        res.preview = computeAssignment({ roles: stagedRoles(h), replicationFactor: this.replicationFactor, zoneRedundancy: h.staging.zoneRedundancy.v ?? cur.zoneRedundancy, previous: cur.assignment.length ? cur.assignment : undefined, partitions: 256 }).report;
+        res.preview = computeAssignment({
+          roles: stagedRoles(h),
+          replicationFactor: this.replicationFactor,
+          zoneRedundancy: h.staging.zoneRedundancy.v ?? cur.zoneRedundancy,
+          previous: cur.assignment.length ? cur.assignment : undefined,
+          partitions: 256,
+        }).report;
       } catch (e) {
         res.previewError = (e as Error).message;
       }
@@ -290,7 +378,9 @@ export class AdminRpc {
       id: b.id.toString('hex'),
       created: b.created,
       globalAliases: this.helpers.globalAliases(b),
-      localAliases: b.localAliases.filter(([, v]) => v.v).map(([k]) => ({ keyId: k.split(':')[0]!, name: k.slice(k.indexOf(':') + 1) })),
+      localAliases: b.localAliases
+        .filter(([, v]) => v.v)
+        .map(([k]) => ({ keyId: k.split(':')[0]!, name: k.slice(k.indexOf(':') + 1) })),
       website: b.website.v,
       quotas: b.quotas.v,
       keys,
@@ -307,6 +397,12 @@ export class AdminRpc {
       const local = k.localAliases.filter(([, v]) => v.v === bid).map(([n]) => n);
       buckets.push({ id: bid, aliases: [...this.helpers.globalAliases(b), ...local], ...p.v });
     }
-    return { id: k.id, name: k.name.v, secret: showSecret ? k.secret : undefined, allowCreateBucket: k.allowCreateBucket.v, buckets };
+    return {
+      id: k.id,
+      name: k.name.v,
+      secret: showSecret ? k.secret : undefined,
+      allowCreateBucket: k.allowCreateBucket.v,
+      buckets,
+    };
   }
 }

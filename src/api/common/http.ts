@@ -6,7 +6,11 @@ import { S3Error, asS3Error } from './s3_error.ts';
 import { xmlEscape } from './xml.ts';
 
 /** A request handler; `continue100` is set when the client waits for `100 Continue`. */
-export type Handler = (req: IncomingMessage, res: ServerResponse, ctx: { requestId: string; expectContinue: boolean }) => Promise<void>;
+export type Handler = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: { requestId: string; expectContinue: boolean },
+) => Promise<void>;
 
 const DRAIN_LIMIT = 8 * 1024 * 1024;
 
@@ -21,7 +25,11 @@ export interface HttpLimits {
 }
 
 /** The bounds used unless configured otherwise. */
-export const DEFAULT_HTTP_LIMITS: HttpLimits = { headersTimeoutMs: 60_000, bodyIdleTimeoutMs: 60_000, maxConnections: 4096 };
+export const DEFAULT_HTTP_LIMITS: HttpLimits = {
+  headersTimeoutMs: 60_000,
+  bodyIdleTimeoutMs: 60_000,
+  maxConnections: 4096,
+};
 
 // While a request body is expected, a socket idle for `ms` is closed: the handler's body stream
 // then fails and the upload is aborted. Idle, not total: a long steady upload is never cut off.
@@ -75,9 +83,16 @@ export function sendableHeader(name: string, value: string): boolean {
 /** Refuses, with 400 InvalidArgument naming `field`, a header that is to be stored or sent but could not be. */
 export function checkHeader(field: string, name: string, value: string): void {
   const what = field.slice(0, 100);
-  if (!HEADER_NAME.test(name)) throw new S3Error('InvalidArgument', `${what}: '${name.slice(0, 100)}' is not a valid header name`, { ArgumentName: what });
+  if (!HEADER_NAME.test(name))
+    throw new S3Error('InvalidArgument', `${what}: '${name.slice(0, 100)}' is not a valid header name`, {
+      ArgumentName: what,
+    });
   if (!HEADER_VALUE.test(value)) {
-    throw new S3Error('InvalidArgument', `${what}: the value contains CR, LF, another control character or a character above U+00FF, which a header cannot carry`, { ArgumentName: what });
+    throw new S3Error(
+      'InvalidArgument',
+      `${what}: the value contains CR, LF, another control character or a character above U+00FF, which a header cannot carry`,
+      { ArgumentName: what },
+    );
   }
 }
 
@@ -117,14 +132,22 @@ export function parseBindAddr(addr: string): { host: string; port: number } {
 }
 
 /** Writes an S3 XML error response (when headers were not sent yet). */
-export function sendS3Error(res: ServerResponse, err: S3Error, resource: string, requestId: string, head = false): void {
+export function sendS3Error(
+  res: ServerResponse,
+  err: S3Error,
+  resource: string,
+  requestId: string,
+  head = false,
+): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
   // Messages may quote client input (keys, bucket names): characters XML 1.0 cannot carry become U+FFFD.
   const esc = (s: string) => xmlEscape(s, true);
-  const extra = Object.entries(err.extra).map(([k, v]) => `<${k}>${esc(v)}</${k}>`).join('');
+  const extra = Object.entries(err.extra)
+    .map(([k, v]) => `<${k}>${esc(v)}</${k}>`)
+    .join('');
   const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${err.code}</Code><Message>${esc(err.message)}</Message><Resource>${esc(resource)}</Resource><RequestId>${requestId}</RequestId>${extra}</Error>`;
   res.statusCode = err.status;
   res.setHeader('content-type', 'application/xml');
@@ -139,18 +162,31 @@ export function sendS3Error(res: ServerResponse, err: S3Error, resource: string,
  * time for headers, bounded idle time for bodies and a connection cap (`limits`);
  * `Expect: 100-continue` handed to the handler so it authenticates before reading the body.
  */
-export async function startHttpServer(bindAddr: string, handler: Handler, log: Logger, name: string, limits: Partial<HttpLimits> = {}): Promise<Server> {
+export async function startHttpServer(
+  bindAddr: string,
+  handler: Handler,
+  log: Logger,
+  name: string,
+  limits: Partial<HttpLimits> = {},
+): Promise<Server> {
   const { host, port } = parseBindAddr(bindAddr);
   const { headersTimeoutMs, bodyIdleTimeoutMs, maxConnections } = { ...DEFAULT_HTTP_LIMITS, ...limits };
   const serve = (expectContinue: boolean) => (req: IncomingMessage, res: ServerResponse) => {
     watchBodyIdle(req, res, bodyIdleTimeoutMs);
     const requestId = randomBytes(8).toString('hex').toUpperCase();
     const started = Date.now();
-    res.on('finish', () => log.debug({ method: req.method, url: req.url, status: res.statusCode, ms: Date.now() - started, requestId }, `${name} request`));
+    res.on('finish', () =>
+      log.debug(
+        { method: req.method, url: req.url, status: res.statusCode, ms: Date.now() - started, requestId },
+        `${name} request`,
+      ),
+    );
     handler(req, res, { requestId, expectContinue }).catch(async (e: unknown) => {
       const err = asS3Error(e);
-      if (err.code === 'ServiceUnavailable') log.warn({ err: errorMessage(e), url: req.url }, 'request failed: replicas unavailable');
-      else if (!(e instanceof S3Error)) log.error({ err: errorMessage(e), stack: (e as Error).stack, url: req.url }, 'internal error');
+      if (err.code === 'ServiceUnavailable')
+        log.warn({ err: errorMessage(e), url: req.url }, 'request failed: replicas unavailable');
+      else if (!(e instanceof S3Error))
+        log.error({ err: errorMessage(e), stack: (e as Error).stack, url: req.url }, 'internal error');
       if ((err.code === 'RequestTimeout' || err.code === 'MaxPostPreDataLengthExceeded') && !res.headersSent) {
         // A client too slow, or sending too much before it can be authenticated, gets no time to drain.
         res.setHeader('connection', 'close');
@@ -172,13 +208,16 @@ export async function startHttpServer(bindAddr: string, handler: Handler, log: L
   };
   // No overall request timeout (long uploads); headers within headersTimeoutMs, checked often enough
   // that the bound holds to within a quarter of it.
-  const server = createServer({
-    requestTimeout: 0,
-    headersTimeout: headersTimeoutMs,
-    connectionsCheckingInterval: Math.max(100, Math.min(30_000, Math.floor(headersTimeoutMs / 4))),
-    keepAliveTimeout: 65_000,
-    maxHeaderSize: 64 * 1024,
-  }, serve(false));
+  const server = createServer(
+    {
+      requestTimeout: 0,
+      headersTimeout: headersTimeoutMs,
+      connectionsCheckingInterval: Math.max(100, Math.min(30_000, Math.floor(headersTimeoutMs / 4))),
+      keepAliveTimeout: 65_000,
+      maxHeaderSize: 64 * 1024,
+    },
+    serve(false),
+  );
   server.maxConnections = maxConnections;
   // At most one warning per 10 s: a flood of refused connections must not flood the log too.
   let dropped = 0;

@@ -9,6 +9,9 @@ export function decodeUtf8Component(raw: string, what: string): string {
   try {
     return decodeURIComponent(raw);
   } catch {
-    throw new S3Error('InvalidArgument', `${what} is not valid UTF-8 once percent-decoded (bucket names and object keys are UTF-8)`);
+    throw new S3Error(
+      'InvalidArgument',
+      `${what} is not valid UTF-8 once percent-decoded (bucket names and object keys are UTF-8)`,
+    );
   }
 }

@@ -45,7 +45,8 @@ const MAX_REF = 32;
 
 // Characters XML 1.0 allows in a document (the Char production), and those it does not.
 const NOT_XML_CHAR = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
-const NAME = /^[A-Za-z_:\u00C0-\uD7FF\uF900-\uFFFD\u{10000}-\u{EFFFF}][\w.\-:\u00B7\u00C0-\uD7FF\uF900-\uFFFD\u{10000}-\u{EFFFF}]*$/u;
+const NAME =
+  /^[A-Za-z_:\u00C0-\uD7FF\uF900-\uFFFD\u{10000}-\u{EFFFF}][\w.\-:\u00B7\u00C0-\uD7FF\uF900-\uFFFD\u{10000}-\u{EFFFF}]*$/u;
 const ATTR = /^\s+([^\s=/>"']+)\s*=\s*("[^"<]*"|'[^'<]*')/;
 const PREDEFINED: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
 
@@ -60,7 +61,14 @@ function codePointName(c: string): string {
 
 /** Whether a code point is a character XML 1.0 allows. */
 function isXmlChar(cp: number): boolean {
-  return cp === 0x9 || cp === 0xa || cp === 0xd || (cp >= 0x20 && cp <= 0xd7ff) || (cp >= 0xe000 && cp <= 0xfffd) || (cp >= 0x10000 && cp <= 0x10ffff);
+  return (
+    cp === 0x9 ||
+    cp === 0xa ||
+    cp === 0xd ||
+    (cp >= 0x20 && cp <= 0xd7ff) ||
+    (cp >= 0xe000 && cp <= 0xfffd) ||
+    (cp >= 0x10000 && cp <= 0x10ffff)
+  );
 }
 
 /** Decodes the entity and character references of XML character data (exactly once). */
@@ -73,7 +81,8 @@ function decodeReferences(raw: string): string {
     if (amp < 0) return out + raw.slice(i);
     out += raw.slice(i, amp);
     const semi = raw.indexOf(';', amp);
-    if (semi < 0 || semi - amp > MAX_REF) throw malformed('an "&" that does not start an entity or character reference');
+    if (semi < 0 || semi - amp > MAX_REF)
+      throw malformed('an "&" that does not start an entity or character reference');
     const ref = raw.slice(amp + 1, semi);
     if (ref.startsWith('#')) {
       const m = /^#(?:x([0-9A-Fa-f]+)|([0-9]+))$/.exec(ref);
@@ -117,7 +126,11 @@ export class XmlParser {
   /** Parses the next chunk of the body. */
   write(chunk: Uint8Array): void {
     this.#bytes += chunk.length;
-    if (this.#bytes > this.#limits.maxBytes) throw new S3Error('MaxMessageLengthExceeded', `Your request was too big: this request's XML body may have at most ${this.#limits.maxBytes} bytes`);
+    if (this.#bytes > this.#limits.maxBytes)
+      throw new S3Error(
+        'MaxMessageLengthExceeded',
+        `Your request was too big: this request's XML body may have at most ${this.#limits.maxBytes} bytes`,
+      );
     this.#feed(this.#decode(chunk, false), false);
   }
 
@@ -164,7 +177,8 @@ export class XmlParser {
       pos = next;
     }
     this.#buf = buf.slice(pos);
-    if (this.#buf.length > MAX_TOKEN) throw malformed(`a tag, comment or declaration longer than ${MAX_TOKEN} characters`);
+    if (this.#buf.length > MAX_TOKEN)
+      throw malformed(`a tag, comment or declaration longer than ${MAX_TOKEN} characters`);
     if (final && this.#buf.length) throw malformed('the document ends inside a tag, comment or declaration');
   }
 
@@ -208,7 +222,8 @@ export class XmlParser {
     if (starts('<!--')) {
       const end = buf.indexOf('-->', pos + 4);
       if (end < 0) return -1;
-      if (buf.slice(pos + 4, end).includes('--') || (end > pos + 4 && buf[end - 1] === '-')) throw malformed('"--" inside a comment');
+      if (buf.slice(pos + 4, end).includes('--') || (end > pos + 4 && buf[end - 1] === '-'))
+        throw malformed('"--" inside a comment');
       this.#started = true;
       return end + 3;
     }
@@ -227,7 +242,8 @@ export class XmlParser {
       if (end < 0) return -1;
       const m = /^<\/([^\s>]+)\s*>$/.exec(buf.slice(pos, end + 1));
       const top = this.#stack[this.#stack.length - 1];
-      if (!m || !top || m[1] !== top.qname) throw malformed(`unexpected end tag ${buf.slice(pos, Math.min(end + 1, pos + 100))}`);
+      if (!m || !top || m[1] !== top.qname)
+        throw malformed(`unexpected end tag ${buf.slice(pos, Math.min(end + 1, pos + 100))}`);
       this.#stack.pop();
       if (!this.#stack.length) this.#rootClosed = true;
       return end + 1;
@@ -245,7 +261,8 @@ export class XmlParser {
       if (this.#started) throw malformed('the XML declaration must come first');
       const enc = /\sencoding\s*=\s*(?:"([^"]*)"|'([^']*)')/.exec(body);
       const name = (enc?.[1] ?? enc?.[2])?.toLowerCase();
-      if (name !== undefined && !['utf-8', 'utf8', 'us-ascii', 'ascii'].includes(name)) throw malformed(`encoding "${name}" (only UTF-8 is accepted)`);
+      if (name !== undefined && !['utf-8', 'utf8', 'us-ascii', 'ascii'].includes(name))
+        throw malformed(`encoding "${name}" (only UTF-8 is accepted)`);
     }
     this.#started = true;
     return end + 2;
@@ -289,7 +306,8 @@ export class XmlParser {
   #open(qname: string, selfClosing: boolean): void {
     this.#started = true;
     if (this.#rootClosed) throw malformed('more than one root element');
-    if (this.#stack.length >= this.#limits.maxDepth) throw malformed(`elements nested more than ${this.#limits.maxDepth} levels deep`);
+    if (this.#stack.length >= this.#limits.maxDepth)
+      throw malformed(`elements nested more than ${this.#limits.maxDepth} levels deep`);
     if (++this.#elements > this.#limits.maxElements) throw malformed(`more than ${this.#limits.maxElements} elements`);
     const name = qname.slice(qname.indexOf(':') + 1);
     const limit = this.#limits.maxCount?.[name];
@@ -378,7 +396,11 @@ export function xmlEscape(s: string, lossy = false): string {
   const bad = xmlForbiddenChar(s);
   let t = s;
   if (bad !== undefined) {
-    if (!lossy) throw new S3Error('InvalidArgument', `The response would contain ${codePointName(bad)}, which XML 1.0 cannot represent; list with encoding-type=url to get such keys`);
+    if (!lossy)
+      throw new S3Error(
+        'InvalidArgument',
+        `The response would contain ${codePointName(bad)}, which XML 1.0 cannot represent; list with encoding-type=url to get such keys`,
+      );
     t = s.replace(FORBIDDEN_ALL, '\uFFFD');
   }
   return t.replace(ESCAPED, (c) => NAMED[c] ?? `&#x${c.charCodeAt(0).toString(16).toUpperCase()};`);
@@ -393,7 +415,10 @@ function serialize(name: string, value: unknown, out: string[]): void {
   }
   if (typeof value === 'object') {
     const entries = Object.entries(value);
-    const attrs = entries.filter(([k, v]) => k.startsWith('@') && v !== undefined && v !== null).map(([k, v]) => ` ${k.slice(1)}="${xmlEscape(String(v))}"`).join('');
+    const attrs = entries
+      .filter(([k, v]) => k.startsWith('@') && v !== undefined && v !== null)
+      .map(([k, v]) => ` ${k.slice(1)}="${xmlEscape(String(v))}"`)
+      .join('');
     out.push(`<${name}${attrs}>`);
     for (const [k, v] of entries) if (!k.startsWith('@')) serialize(k, v, out);
     out.push(`</${name}>`);

@@ -5,12 +5,25 @@ import { decodeUtf8Component } from '../common/uri.ts';
 import { sendContinue } from '../common/http.ts';
 import { keyPerms } from '../../model/key.ts';
 import { keyLookup, partNumberParam, refuseSse, type S3Services, type ReqCtx } from './context.ts';
-import { handleListBuckets, handleCreateBucket, handleHeadBucket, handleDeleteBucket, handleGetLocation, handleGetVersioning } from './bucket.ts';
+import {
+  handleListBuckets,
+  handleCreateBucket,
+  handleHeadBucket,
+  handleDeleteBucket,
+  handleGetLocation,
+  handleGetVersioning,
+} from './bucket.ts';
 import { handlePutObject } from './put.ts';
 import { handleGetObject } from './get.ts';
 import { handleDeleteObject, handleDeleteObjects } from './delete.ts';
 import { handleListObjects, handleListUploads, handleListVersions } from './list.ts';
-import { handleCreateUpload, handleUploadPart, handleCompleteUpload, handleAbortUpload, handleListParts } from './multipart.ts';
+import {
+  handleCreateUpload,
+  handleUploadPart,
+  handleCompleteUpload,
+  handleAbortUpload,
+  handleListParts,
+} from './multipart.ts';
 import { handleCopyObject, handleUploadPartCopy } from './copy.ts';
 import { handleGetWebsite, handlePutWebsite, handleDeleteWebsite } from './website.ts';
 import { handleGetLifecycle, handlePutLifecycle, handleDeleteLifecycle } from './lifecycle.ts';
@@ -20,9 +33,12 @@ import { addCorsHeaders, handlePreflight, handleGetCors, handlePutCors, handleDe
 type Need = 'none' | 'read' | 'write' | 'owner';
 type Route = { name: string; need: Need; run: (ctx: ReqCtx) => Promise<void> | void };
 
-
 /** Splits a request into bucket name and object key (path-style, or vhost-style under root_domain). */
-export function parseTarget(path: string, host: string | undefined, rootDomain: string | undefined): { bucket?: string; key?: string } {
+export function parseTarget(
+  path: string,
+  host: string | undefined,
+  rootDomain: string | undefined,
+): { bucket?: string; key?: string } {
   const decoded = decodeUtf8Component(path, 'the request path');
   const hostname = (host ?? '').replace(/:\d+$/, '').toLowerCase();
   if (rootDomain) {
@@ -41,7 +57,15 @@ export function parseTarget(path: string, host: string | undefined, rootDomain: 
 }
 
 /** Operations that would take SSE headers; until encryption exists they refuse them (never store plaintext). */
-const SSE_OPERATIONS = new Set(['PutObject', 'GetObject', 'HeadObject', 'CopyObject', 'CreateMultipartUpload', 'UploadPart', 'UploadPartCopy']);
+const SSE_OPERATIONS = new Set([
+  'PutObject',
+  'GetObject',
+  'HeadObject',
+  'CopyObject',
+  'CreateMultipartUpload',
+  'UploadPart',
+  'UploadPartCopy',
+]);
 
 // A bad partNumber is refused before anything is read (body or copy source).
 function checkingPartNumber(run: Route['run']): Route['run'] {
@@ -51,7 +75,13 @@ function checkingPartNumber(run: Route['run']): Route['run'] {
   };
 }
 
-function route(method: string, q: URLSearchParams, hasBucket: boolean, hasKey: boolean, headers: IncomingMessage['headers']): Route {
+function route(
+  method: string,
+  q: URLSearchParams,
+  hasBucket: boolean,
+  hasKey: boolean,
+  headers: IncomingMessage['headers'],
+): Route {
   const has = (p: string) => q.has(p);
   if (!hasBucket) {
     if (method === 'GET') return { name: 'ListBuckets', need: 'none', run: handleListBuckets };
@@ -67,24 +97,45 @@ function route(method: string, q: URLSearchParams, hasBucket: boolean, hasKey: b
         if (has('website')) return { name: 'GetBucketWebsite', need: 'read', run: handleGetWebsite };
         if (has('cors')) return { name: 'GetBucketCors', need: 'read', run: handleGetCors };
         if (has('lifecycle')) return { name: 'GetBucketLifecycleConfiguration', need: 'read', run: handleGetLifecycle };
-        for (const p of ['policy', 'acl', 'tagging', 'encryption', 'logging', 'notification', 'replication', 'object-lock', 'ownershipControls', 'publicAccessBlock', 'accelerate', 'requestPayment', 'analytics', 'inventory', 'metrics', 'intelligent-tiering']) {
+        for (const p of [
+          'policy',
+          'acl',
+          'tagging',
+          'encryption',
+          'logging',
+          'notification',
+          'replication',
+          'object-lock',
+          'ownershipControls',
+          'publicAccessBlock',
+          'accelerate',
+          'requestPayment',
+          'analytics',
+          'inventory',
+          'metrics',
+          'intelligent-tiering',
+        ]) {
           if (has(p)) throw new S3Error('NotImplemented', `GET ?${p} is not implemented`);
         }
-        if (q.get('list-type') === '2') return { name: 'ListObjectsV2', need: 'read', run: (c) => handleListObjects(c, true) };
+        if (q.get('list-type') === '2')
+          return { name: 'ListObjectsV2', need: 'read', run: (c) => handleListObjects(c, true) };
         return { name: 'ListObjects', need: 'read', run: (c) => handleListObjects(c, false) };
       case 'HEAD':
         return { name: 'HeadBucket', need: 'read', run: handleHeadBucket };
       case 'PUT':
         if (has('website')) return { name: 'PutBucketWebsite', need: 'owner', run: handlePutWebsite };
         if (has('cors')) return { name: 'PutBucketCors', need: 'owner', run: handlePutCors };
-        if (has('lifecycle')) return { name: 'PutBucketLifecycleConfiguration', need: 'owner', run: handlePutLifecycle };
-        if ([...q.keys()].length > 0) throw new S3Error('NotImplemented', `PUT ?${[...q.keys()][0]} on a bucket is not implemented`);
+        if (has('lifecycle'))
+          return { name: 'PutBucketLifecycleConfiguration', need: 'owner', run: handlePutLifecycle };
+        if ([...q.keys()].length > 0)
+          throw new S3Error('NotImplemented', `PUT ?${[...q.keys()][0]} on a bucket is not implemented`);
         return { name: 'CreateBucket', need: 'none', run: handleCreateBucket };
       case 'DELETE':
         if (has('website')) return { name: 'DeleteBucketWebsite', need: 'owner', run: handleDeleteWebsite };
         if (has('cors')) return { name: 'DeleteBucketCors', need: 'owner', run: handleDeleteCors };
         if (has('lifecycle')) return { name: 'DeleteBucketLifecycle', need: 'owner', run: handleDeleteLifecycle };
-        if ([...q.keys()].length > 0) throw new S3Error('NotImplemented', `DELETE ?${[...q.keys()][0]} on a bucket is not implemented`);
+        if ([...q.keys()].length > 0)
+          throw new S3Error('NotImplemented', `DELETE ?${[...q.keys()][0]} on a bucket is not implemented`);
         return { name: 'DeleteBucket', need: 'owner', run: handleDeleteBucket };
       case 'POST':
         if (has('delete')) return { name: 'DeleteObjects', need: 'write', run: handleDeleteObjects };
@@ -95,7 +146,8 @@ function route(method: string, q: URLSearchParams, hasBucket: boolean, hasKey: b
   switch (method) {
     case 'GET':
       if (has('uploadId')) return { name: 'ListParts', need: 'read', run: handleListParts };
-      if (has('tagging') || has('acl') || has('retention') || has('legal-hold') || has('attributes') || has('torrent')) throw new S3Error('NotImplemented', 'this object sub-resource is not implemented');
+      if (has('tagging') || has('acl') || has('retention') || has('legal-hold') || has('attributes') || has('torrent'))
+        throw new S3Error('NotImplemented', 'this object sub-resource is not implemented');
       return { name: 'GetObject', need: 'read', run: checkingPartNumber((c) => handleGetObject(c, false)) };
     case 'HEAD':
       return { name: 'HeadObject', need: 'read', run: checkingPartNumber((c) => handleGetObject(c, true)) };
@@ -105,8 +157,10 @@ function route(method: string, q: URLSearchParams, hasBucket: boolean, hasKey: b
           ? { name: 'UploadPartCopy', need: 'write', run: checkingPartNumber(handleUploadPartCopy) }
           : { name: 'UploadPart', need: 'write', run: checkingPartNumber(handleUploadPart) };
       }
-      if (has('tagging') || has('acl') || has('retention') || has('legal-hold')) throw new S3Error('NotImplemented', 'this object sub-resource is not implemented');
-      if (headers['x-amz-copy-source'] !== undefined) return { name: 'CopyObject', need: 'write', run: handleCopyObject };
+      if (has('tagging') || has('acl') || has('retention') || has('legal-hold'))
+        throw new S3Error('NotImplemented', 'this object sub-resource is not implemented');
+      if (headers['x-amz-copy-source'] !== undefined)
+        return { name: 'CopyObject', need: 'write', run: handleCopyObject };
       return { name: 'PutObject', need: 'write', run: handlePutObject };
     case 'DELETE':
       if (has('uploadId')) return { name: 'AbortMultipartUpload', need: 'write', run: handleAbortUpload };
@@ -121,7 +175,11 @@ function route(method: string, q: URLSearchParams, hasBucket: boolean, hasKey: b
 
 /** The S3 API endpoint: authenticates, resolves the bucket, checks permissions, dispatches. */
 export function s3Handler(svc: S3Services) {
-  return async (req: IncomingMessage, res: ServerResponse, ctx: { requestId: string; expectContinue: boolean }): Promise<void> => {
+  return async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    ctx: { requestId: string; expectContinue: boolean },
+  ): Promise<void> => {
     res.setHeader('x-amz-request-id', ctx.requestId);
     res.setHeader('server', 'garage');
     const url = req.url ?? '/';
@@ -139,7 +197,13 @@ export function s3Handler(svc: S3Services) {
       handlePreflight(req, res, id ? await svc.helpers.getBucket(id) : undefined);
       return;
     }
-    if (method === 'POST' && target.bucket !== undefined && target.key === undefined && !query.has('delete') && /^multipart\/form-data/i.test(req.headers['content-type'] ?? '')) {
+    if (
+      method === 'POST' &&
+      target.bucket !== undefined &&
+      target.key === undefined &&
+      !query.has('delete') &&
+      /^multipart\/form-data/i.test(req.headers['content-type'] ?? '')
+    ) {
       endpoint = 'PostObject';
       // The credentials are inside the form: the body must be read to authenticate.
       if (ctx.expectContinue) sendContinue(res);
@@ -150,18 +214,33 @@ export function s3Handler(svc: S3Services) {
     endpoint = r.name;
 
     const keys = keyLookup(svc);
-    const auth = await authenticate({ method, url, headers: req.headers, headersDistinct: req.headersDistinct }, { region: svc.region, lookup: keys.lookup });
+    const auth = await authenticate(
+      { method, url, headers: req.headers, headersDistinct: req.headersDistinct },
+      { region: svc.region, lookup: keys.lookup },
+    );
     const key = keys.found();
     if (!key) throw new S3Error('InvalidAccessKeyId', `the access key ${auth.accessKeyId} does not exist`);
 
-    const rctx: ReqCtx = { svc, req, res, requestId: ctx.requestId, expectContinue: ctx.expectContinue, auth, key, query, bucketName: target.bucket, objectKey: target.key };
+    const rctx: ReqCtx = {
+      svc,
+      req,
+      res,
+      requestId: ctx.requestId,
+      expectContinue: ctx.expectContinue,
+      auth,
+      key,
+      query,
+      bucketName: target.bucket,
+      objectKey: target.key,
+    };
     if (target.bucket !== undefined) {
       const id = await svc.helpers.resolveBucket(target.bucket, key);
       rctx.bucket = id ? await svc.helpers.getBucket(id) : undefined;
       if (r.need !== 'none') {
         if (!rctx.bucket) throw new S3Error('NoSuchBucket', `bucket '${target.bucket}' does not exist`);
         const p = keyPerms(key, rctx.bucket.id.toString('hex'));
-        if (!p[r.need]) throw new S3Error('AccessDenied', `key ${key.id} has no ${r.need} permission on bucket '${target.bucket}'`);
+        if (!p[r.need])
+          throw new S3Error('AccessDenied', `key ${key.id} has no ${r.need} permission on bucket '${target.bucket}'`);
       }
     }
     if (SSE_OPERATIONS.has(r.name)) refuseSse(Object.keys(req.headers));

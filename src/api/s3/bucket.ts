@@ -17,7 +17,14 @@ export async function handleListBuckets(ctx: ReqCtx): Promise<void> {
     for (const name of names) out.push({ Name: name, CreationDate: isoDate(b.created) });
   }
   out.sort((a, b) => (a.Name < b.Name ? -1 : 1));
-  sendXml(ctx.res, 200, toXml('ListAllMyBucketsResult', { Owner: { ID: ctx.key.id, DisplayName: ctx.key.name.v }, Buckets: { Bucket: out } }));
+  sendXml(
+    ctx.res,
+    200,
+    toXml('ListAllMyBucketsResult', {
+      Owner: { ID: ctx.key.id, DisplayName: ctx.key.name.v },
+      Buckets: { Bucket: out },
+    }),
+  );
 }
 
 /** CreateBucket: needs a key allowed to create buckets; re-creating one's own bucket is fine. */
@@ -34,13 +41,21 @@ export async function handleCreateBucket(ctx: ReqCtx): Promise<void> {
   const conf = await readOptionalXmlBody(ctx, 'CreateBucketConfiguration', { maxBytes: 64 * 1024 });
   const location = conf && xmlChildText(conf, 'LocationConstraint');
   if (location && location !== ctx.svc.region) {
-    throw new S3Error('InvalidArgument', `location constraint '${location}' does not match this server's region '${ctx.svc.region}'`);
+    throw new S3Error(
+      'InvalidArgument',
+      `location constraint '${location}' does not match this server's region '${ctx.svc.region}'`,
+    );
   }
-  if (!ctx.key.allowCreateBucket.v) throw new S3Error('AccessDenied', `key ${ctx.key.id} is not allowed to create buckets (garage key allow --create-bucket)`);
+  if (!ctx.key.allowCreateBucket.v)
+    throw new S3Error(
+      'AccessDenied',
+      `key ${ctx.key.id} is not allowed to create buckets (garage key allow --create-bucket)`,
+    );
   try {
     await ctx.svc.helpers.createBucket(name, ctx.key);
   } catch (e) {
-    if (e instanceof AdminError) throw new S3Error(/invalid bucket name/.test(e.message) ? 'InvalidBucketName' : 'BucketAlreadyExists', e.message);
+    if (e instanceof AdminError)
+      throw new S3Error(/invalid bucket name/.test(e.message) ? 'InvalidBucketName' : 'BucketAlreadyExists', e.message);
     throw e;
   }
   sendEmpty(ctx.res, 200, { location: `/${name}` });
@@ -58,7 +73,8 @@ export async function handleDeleteBucket(ctx: ReqCtx): Promise<void> {
   try {
     await ctx.svc.helpers.deleteBucket(bucket);
   } catch (e) {
-    if (e instanceof BucketNotEmptyError) throw new S3Error('BucketNotEmpty', 'The bucket you tried to delete is not empty');
+    if (e instanceof BucketNotEmptyError)
+      throw new S3Error('BucketNotEmpty', 'The bucket you tried to delete is not empty');
     throw e;
   }
   sendEmpty(ctx.res, 204);
@@ -67,7 +83,11 @@ export async function handleDeleteBucket(ctx: ReqCtx): Promise<void> {
 /** GetBucketLocation. */
 export function handleGetLocation(ctx: ReqCtx): void {
   requireBucket(ctx);
-  sendXml(ctx.res, 200, `<?xml version="1.0" encoding="UTF-8"?>\n<LocationConstraint xmlns="http://s3.amazonaws.com/doc/2006-03-01/">${ctx.svc.region}</LocationConstraint>`);
+  sendXml(
+    ctx.res,
+    200,
+    `<?xml version="1.0" encoding="UTF-8"?>\n<LocationConstraint xmlns="http://s3.amazonaws.com/doc/2006-03-01/">${ctx.svc.region}</LocationConstraint>`,
+  );
 }
 
 /** GetBucketVersioning: versioning is never enabled. */

@@ -41,7 +41,10 @@ export interface ReqCtx {
 }
 
 /** A key lookup for signature checks that remembers the live key entry it found. */
-export function keyLookup(svc: Pick<S3Services, 'model'>): { lookup: (id: string) => Promise<{ secretKey: string } | null>; found: () => KeyEntry | undefined } {
+export function keyLookup(svc: Pick<S3Services, 'model'>): {
+  lookup: (id: string) => Promise<{ secretKey: string } | null>;
+  found: () => KeyEntry | undefined;
+} {
   let found: KeyEntry | undefined;
   return {
     lookup: async (id) => {
@@ -57,7 +60,16 @@ export function keyLookup(svc: Pick<S3Services, 'model'>): { lookup: (id: string
 /** The request body, verified against signature and checksums as it streams. */
 export function requestBody(ctx: ReqCtx): VerifiedBody {
   if (ctx.expectContinue) sendContinue(ctx.res);
-  const body = verifiedBody(ctx.req, { method: ctx.req.method ?? 'GET', url: ctx.req.url ?? '/', headers: ctx.req.headers, headersDistinct: ctx.req.headersDistinct }, ctx.auth);
+  const body = verifiedBody(
+    ctx.req,
+    {
+      method: ctx.req.method ?? 'GET',
+      url: ctx.req.url ?? '/',
+      headers: ctx.req.headers,
+      headersDistinct: ctx.req.headersDistinct,
+    },
+    ctx.auth,
+  );
   // The stream reports the same failure; this only keeps an unobserved rejection from crashing the process.
   body.done.catch(() => undefined);
   return body;
@@ -67,12 +79,21 @@ export function requestBody(ctx: ReqCtx): VerifiedBody {
  * A query parameter that must be plain decimal digits (no sign, exponent, hex or whitespace, which
  * Number() would accept) within [min, max]; undefined when absent.
  */
-export function decimalParam(q: URLSearchParams, name: string, min: number, max: number, message?: string): number | undefined {
+export function decimalParam(
+  q: URLSearchParams,
+  name: string,
+  min: number,
+  max: number,
+  message?: string,
+): number | undefined {
   const v = q.get(name);
   if (v === null) return undefined;
   const n = /^[0-9]{1,16}$/.test(v) ? Number(v) : Number.NaN;
   if (!(n >= min && n <= max)) {
-    throw new S3Error('InvalidArgument', message ?? `${name} must be an integer between ${min} and ${max}`, { ArgumentName: name, ArgumentValue: v.slice(0, 100) });
+    throw new S3Error('InvalidArgument', message ?? `${name} must be an integer between ${min} and ${max}`, {
+      ArgumentName: name,
+      ArgumentValue: v.slice(0, 100),
+    });
   }
   return n;
 }
@@ -86,8 +107,14 @@ export function partNumberParam(q: URLSearchParams): number | undefined {
 export function refuseSse(names: Iterable<string>): void {
   for (const n of names) {
     const name = n.toLowerCase();
-    if (name.startsWith('x-amz-server-side-encryption') || name.startsWith('x-amz-copy-source-server-side-encryption')) {
-      throw new S3Error('NotImplemented', `Server-side encryption (SSE-C, SSE-S3, SSE-KMS) is not implemented: the request was refused because of ${name.slice(0, 100)} rather than served without encryption`);
+    if (
+      name.startsWith('x-amz-server-side-encryption') ||
+      name.startsWith('x-amz-copy-source-server-side-encryption')
+    ) {
+      throw new S3Error(
+        'NotImplemented',
+        `Server-side encryption (SSE-C, SSE-S3, SSE-KMS) is not implemented: the request was refused because of ${name.slice(0, 100)} rather than served without encryption`,
+      );
     }
   }
 }
@@ -99,14 +126,26 @@ export function refuseSse(names: Iterable<string>): void {
  */
 export async function readXmlBody(ctx: ReqCtx, root: string, limits: XmlLimits): Promise<XmlElement> {
   const doc = await readOptionalXmlBody(ctx, root, limits);
-  if (!doc) throw new S3Error('MalformedXML', `The XML you provided was not well-formed or did not validate against our published schema: expected a <${root}> document, got an empty body`);
+  if (!doc)
+    throw new S3Error(
+      'MalformedXML',
+      `The XML you provided was not well-formed or did not validate against our published schema: expected a <${root}> document, got an empty body`,
+    );
   return doc;
 }
 
 /** Like readXmlBody, for requests whose document is optional: undefined for an empty body. */
-export async function readOptionalXmlBody(ctx: ReqCtx, root: string, limits: XmlLimits): Promise<XmlElement | undefined> {
+export async function readOptionalXmlBody(
+  ctx: ReqCtx,
+  root: string,
+  limits: XmlLimits,
+): Promise<XmlElement | undefined> {
   const declared = Number(ctx.req.headers['x-amz-decoded-content-length'] ?? ctx.req.headers['content-length'] ?? 0);
-  if (declared > limits.maxBytes) throw new S3Error('MaxMessageLengthExceeded', `Your request was too big: this request's XML body may have at most ${limits.maxBytes} bytes`);
+  if (declared > limits.maxBytes)
+    throw new S3Error(
+      'MaxMessageLengthExceeded',
+      `Your request was too big: this request's XML body may have at most ${limits.maxBytes} bytes`,
+    );
   const body = requestBody(ctx);
   const parser = new XmlParser(limits);
   let bytes = 0;
@@ -145,7 +184,8 @@ export function requireBucket(ctx: ReqCtx): BucketEntry {
 
 /** The object key of the request. */
 export function requireKey(ctx: ReqCtx): string {
-  if (ctx.objectKey === undefined || ctx.objectKey === '') throw new S3Error('InvalidRequest', 'an object key is required');
+  if (ctx.objectKey === undefined || ctx.objectKey === '')
+    throw new S3Error('InvalidRequest', 'an object key is required');
   return ctx.objectKey;
 }
 
@@ -164,7 +204,17 @@ export function storedHeaders(h: IncomingMessage['headers']): [string, string][]
   const out: [string, string][] = [];
   for (const [k, v] of Object.entries(h)) {
     if (v === undefined) continue;
-    const keep = k.startsWith('x-amz-meta-') || ['content-type', 'cache-control', 'content-disposition', 'content-encoding', 'content-language', 'expires', 'x-amz-website-redirect-location'].includes(k);
+    const keep =
+      k.startsWith('x-amz-meta-') ||
+      [
+        'content-type',
+        'cache-control',
+        'content-disposition',
+        'content-encoding',
+        'content-language',
+        'expires',
+        'x-amz-website-redirect-location',
+      ].includes(k);
     if (!keep) continue;
     const value = Array.isArray(v) ? v.join(',') : v;
     checkHeader(k, k, value);

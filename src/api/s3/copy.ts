@@ -22,19 +22,30 @@ async function copySource(ctx: ReqCtx) {
   const decoded = decodeUtf8Component(raw.split('?')[0]!, 'x-amz-copy-source');
   const path = decoded.startsWith('/') ? decoded.slice(1) : decoded;
   const slash = path.indexOf('/');
-  if (slash <= 0 || slash === path.length - 1) throw new S3Error('InvalidArgument', 'x-amz-copy-source must be bucket/key');
+  if (slash <= 0 || slash === path.length - 1)
+    throw new S3Error('InvalidArgument', 'x-amz-copy-source must be bucket/key');
   const bucketName = path.slice(0, slash);
   const key = path.slice(slash + 1);
   const { helpers, model } = ctx.svc;
   const bid = await helpers.resolveBucket(bucketName, ctx.key);
   const bucket = bid ? await helpers.getBucket(bid) : undefined;
   if (!bucket) throw new S3Error('NoSuchBucket', `source bucket '${bucketName}' does not exist`);
-  if (!keyPerms(ctx.key, bucket.id.toString('hex')).read) throw new S3Error('AccessDenied', `no read permission on source bucket '${bucketName}'`);
+  if (!keyPerms(ctx.key, bucket.id.toString('hex')).read)
+    throw new S3Error('AccessDenied', `no read permission on source bucket '${bucketName}'`);
   const entry = await model.object.get(bucket.id, Buffer.from(key));
   const v = visibleVersion(entry);
   if (!v) throw new S3Error('NoSuchKey', 'The specified source key does not exist.');
   const h = ctx.req.headers;
-  checkConditions({ 'if-match': h['x-amz-copy-source-if-match'], 'if-none-match': h['x-amz-copy-source-if-none-match'], 'if-modified-since': h['x-amz-copy-source-if-modified-since'], 'if-unmodified-since': h['x-amz-copy-source-if-unmodified-since'] } as ReqCtx['req']['headers'], v.state.data.meta.etag, v.ts);
+  checkConditions(
+    {
+      'if-match': h['x-amz-copy-source-if-match'],
+      'if-none-match': h['x-amz-copy-source-if-none-match'],
+      'if-modified-since': h['x-amz-copy-source-if-modified-since'],
+      'if-unmodified-since': h['x-amz-copy-source-if-unmodified-since'],
+    } as ReqCtx['req']['headers'],
+    v.state.data.meta.etag,
+    v.ts,
+  );
   return { bucket, key, version: v };
 }
 
@@ -65,12 +76,20 @@ export async function handleCopyObject(ctx: ReqCtx): Promise<void> {
   }
 }
 
-async function copyOnce(ctx: ReqCtx, bucket: ReturnType<typeof requireBucket>, key: string, src: Awaited<ReturnType<typeof copySource>>): Promise<void> {
+async function copyOnce(
+  ctx: ReqCtx,
+  bucket: ReturnType<typeof requireBucket>,
+  key: string,
+  src: Awaited<ReturnType<typeof copySource>>,
+): Promise<void> {
   const { model } = ctx.svc;
   const srcData = src.version.state.data;
   const directive = (ctx.req.headers['x-amz-metadata-directive'] ?? 'COPY').toString().toUpperCase();
   if (src.bucket.id.equals(bucket.id) && src.key === key && directive !== 'REPLACE') {
-    throw new S3Error('InvalidRequest', 'This copy request is illegal because it is trying to copy an object to itself without changing the object\'s metadata.');
+    throw new S3Error(
+      'InvalidRequest',
+      "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata.",
+    );
   }
   await checkQuotas(ctx.svc, bucket, key, srcData.meta.size);
   const headers = directive === 'REPLACE' ? storedHeaders(ctx.req.headers) : srcData.meta.headers;
@@ -78,11 +97,25 @@ async function copyOnce(ctx: ReqCtx, bucket: ReturnType<typeof requireBucket>, k
   const uuid = randomBytes(16);
   const ts = await model.nextObjectTs(bucket.id, key);
   if (srcData.t === 'inline') {
-    await model.object.insert({ bucketId: bucket.id, key, versions: [{ uuid, ts, state: { t: 'complete', data: { t: 'inline', meta, bytes: srcData.bytes } } }] });
+    await model.object.insert({
+      bucketId: bucket.id,
+      key,
+      versions: [{ uuid, ts, state: { t: 'complete', data: { t: 'inline', meta, bytes: srcData.bytes } } }],
+    });
   } else {
-    await model.object.insert({ bucketId: bucket.id, key, versions: [{ uuid, ts, state: { t: 'uploading', multipart: false, headers } }] });
+    await model.object.insert({
+      bucketId: bucket.id,
+      key,
+      versions: [{ uuid, ts, state: { t: 'uploading', multipart: false, headers } }],
+    });
     try {
-      await model.version.insert({ uuid, sk: EMPTY, deleted: false, header: { bucketId: bucket.id, key, parts: null }, blocks: [] });
+      await model.version.insert({
+        uuid,
+        sk: EMPTY,
+        deleted: false,
+        header: { bucketId: bucket.id, key, parts: null },
+        blocks: [],
+      });
       const blocks = await versionBlocks(model, src.version.uuid);
       // A source superseded a moment ago may be losing its rows: never share a partial list.
       try {
@@ -92,20 +125,42 @@ async function copyOnce(ctx: ReqCtx, bucket: ReturnType<typeof requireBucket>, k
       }
       const rows = [];
       for (let i = 0; i < blocks.length; i += GROUP_SIZE) {
-        rows.push({ uuid, sk: groupKey(0, 0, i / GROUP_SIZE), deleted: false, blocks: blocks.slice(i, i + GROUP_SIZE).map((b) => [b.offset, b.hash, b.size] as [number, Buffer, number]) });
+        rows.push({
+          uuid,
+          sk: groupKey(0, 0, i / GROUP_SIZE),
+          deleted: false,
+          blocks: blocks.slice(i, i + GROUP_SIZE).map((b) => [b.offset, b.hash, b.size] as [number, Buffer, number]),
+        });
       }
       await model.version.insertMany(rows);
       const refs = new Map<string, { block: Buffer; ref: Buffer; deleted: boolean }>();
-      for (const r of rows) for (const [, hash] of r.blocks) refs.set(`${hash.toString('hex')}:${r.sk.toString('hex')}`, { block: hash, ref: blockRefKey(uuid, r.sk), deleted: false });
+      for (const r of rows)
+        for (const [, hash] of r.blocks)
+          refs.set(`${hash.toString('hex')}:${r.sk.toString('hex')}`, {
+            block: hash,
+            ref: blockRefKey(uuid, r.sk),
+            deleted: false,
+          });
       await model.blockRef.insertMany([...refs.values()]);
       // Our references now hold the blocks, unless the source's were dropped (and its blocks
       // collected) before ours arrived: that shows as a deleted source version. Its blocks
       // cannot have been collected earlier than the GC delay after that, so checking now is enough.
       const header = await model.version.get(src.version.uuid, EMPTY);
       if (!header || header.deleted) throw new SourceChanged();
-      await model.object.insert({ bucketId: bucket.id, key, versions: [{ uuid, ts, state: { t: 'complete', data: { t: 'blocks', meta, firstBlock: srcData.firstBlock } } }] }, { completion: true });
+      await model.object.insert(
+        {
+          bucketId: bucket.id,
+          key,
+          versions: [
+            { uuid, ts, state: { t: 'complete', data: { t: 'blocks', meta, firstBlock: srcData.firstBlock } } },
+          ],
+        },
+        { completion: true },
+      );
     } catch (e) {
-      await model.object.insert({ bucketId: bucket.id, key, versions: [{ uuid, ts, state: { t: 'aborted' } }] }).catch(() => undefined);
+      await model.object
+        .insert({ bucketId: bucket.id, key, versions: [{ uuid, ts, state: { t: 'aborted' } }] })
+        .catch(() => undefined);
       throw e;
     }
   }
@@ -122,7 +177,11 @@ export async function handleUploadPartCopy(ctx: ReqCtx): Promise<void> {
   const rangeHeader = ctx.req.headers['x-amz-copy-source-range'];
   if (typeof rangeHeader === 'string') {
     const m = /^bytes=(\d+)-(\d+)$/.exec(rangeHeader);
-    if (!m || Number(m[2]) < Number(m[1]) || Number(m[2]) >= size) throw new S3Error('InvalidArgument', `invalid x-amz-copy-source-range '${rangeHeader}' for an object of ${size} bytes`);
+    if (!m || Number(m[2]) < Number(m[1]) || Number(m[2]) >= size)
+      throw new S3Error(
+        'InvalidArgument',
+        `invalid x-amz-copy-source-range '${rangeHeader}' for an object of ${size} bytes`,
+      );
     start = Number(m[1]);
     end = Number(m[2]) + 1;
   }

@@ -17,15 +17,24 @@ function wildcardMatch(pattern: string, value: string): boolean {
   if (pattern === '*') return true;
   const i = pattern.indexOf('*');
   if (i < 0) return pattern === value;
-  return value.length >= pattern.length - 1 && value.startsWith(pattern.slice(0, i)) && value.endsWith(pattern.slice(i + 1));
+  return (
+    value.length >= pattern.length - 1 && value.startsWith(pattern.slice(0, i)) && value.endsWith(pattern.slice(i + 1))
+  );
 }
 
 /** The first rule allowing this origin, method and request headers. */
-export function findCorsRule(rules: CorsRule[] | null, origin: string, method: string, requestHeaders: string[]): CorsRule | undefined {
-  return (rules ?? []).find((r) =>
-    r.allowedOrigins.some((o) => wildcardMatch(o, origin))
-    && r.allowedMethods.includes(method)
-    && requestHeaders.every((h) => r.allowedHeaders.some((a) => wildcardMatch(a.toLowerCase(), h.toLowerCase()))));
+export function findCorsRule(
+  rules: CorsRule[] | null,
+  origin: string,
+  method: string,
+  requestHeaders: string[],
+): CorsRule | undefined {
+  return (rules ?? []).find(
+    (r) =>
+      r.allowedOrigins.some((o) => wildcardMatch(o, origin)) &&
+      r.allowedMethods.includes(method) &&
+      requestHeaders.every((h) => r.allowedHeaders.some((a) => wildcardMatch(a.toLowerCase(), h.toLowerCase()))),
+  );
 }
 
 /** Adds the CORS headers of a matching rule to a response (actual, non-preflight requests). */
@@ -43,10 +52,18 @@ export function addCorsHeaders(req: IncomingMessage, res: ServerResponse, bucket
 export function handlePreflight(req: IncomingMessage, res: ServerResponse, bucket: BucketEntry | undefined): void {
   const origin = req.headers.origin;
   const method = req.headers['access-control-request-method'];
-  if (!origin || typeof method !== 'string') throw new S3Error('InvalidRequest', 'A CORS preflight needs Origin and Access-Control-Request-Method headers');
-  const requested = String(req.headers['access-control-request-headers'] ?? '').split(',').map((h) => h.trim()).filter(Boolean);
+  if (!origin || typeof method !== 'string')
+    throw new S3Error('InvalidRequest', 'A CORS preflight needs Origin and Access-Control-Request-Method headers');
+  const requested = String(req.headers['access-control-request-headers'] ?? '')
+    .split(',')
+    .map((h) => h.trim())
+    .filter(Boolean);
   const rule = bucket ? findCorsRule(bucket.cors.v, origin, method.toUpperCase(), requested) : undefined;
-  if (!rule) throw new S3Error('AccessDenied', 'CORSResponse: This CORS request is not allowed. This is usually because the evaluation of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource\'s CORS spec.');
+  if (!rule)
+    throw new S3Error(
+      'AccessDenied',
+      "CORSResponse: This CORS request is not allowed. This is usually because the evaluation of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec.",
+    );
   res.statusCode = 200;
   res.setHeader('access-control-allow-origin', rule.allowedOrigins.includes('*') ? '*' : origin);
   res.setHeader('access-control-allow-methods', rule.allowedMethods.join(', '));
@@ -62,12 +79,19 @@ export function handlePreflight(req: IncomingMessage, res: ServerResponse, bucke
 export function handleGetCors(ctx: ReqCtx): void {
   const rules = requireBucket(ctx).cors.v;
   if (!rules) throw new S3Error('NoSuchCORSConfiguration', 'The CORS configuration does not exist');
-  sendXml(ctx.res, 200, toXml('CORSConfiguration', {
-    CORSRule: rules.map((r) => ({
-      AllowedOrigin: r.allowedOrigins, AllowedMethod: r.allowedMethods, AllowedHeader: r.allowedHeaders, ExposeHeader: r.exposeHeaders,
-      ...(r.maxAgeSeconds !== null ? { MaxAgeSeconds: r.maxAgeSeconds } : {}),
-    })),
-  }));
+  sendXml(
+    ctx.res,
+    200,
+    toXml('CORSConfiguration', {
+      CORSRule: rules.map((r) => ({
+        AllowedOrigin: r.allowedOrigins,
+        AllowedMethod: r.allowedMethods,
+        AllowedHeader: r.allowedHeaders,
+        ExposeHeader: r.exposeHeaders,
+        ...(r.maxAgeSeconds !== null ? { MaxAgeSeconds: r.maxAgeSeconds } : {}),
+      })),
+    }),
+  );
 }
 
 /** PutBucketCors. */
@@ -75,10 +99,12 @@ export async function handlePutCors(ctx: ReqCtx): Promise<void> {
   const bucket = requireBucket(ctx);
   const conf = await readXmlBody(ctx, 'CORSConfiguration', { maxBytes: 64 * 1024 });
   const raw = xmlChildren(conf, 'CORSRule');
-  if (raw.length === 0 || raw.length > 100) throw new S3Error('MalformedXML', 'a CORSConfiguration holds 1 to 100 CORSRule elements');
+  if (raw.length === 0 || raw.length > 100)
+    throw new S3Error('MalformedXML', 'a CORSConfiguration holds 1 to 100 CORSRule elements');
   const rules: CorsRule[] = raw.map((r) => {
     const maxAge = xmlChildToken(r, 'MaxAgeSeconds');
-    if (maxAge !== undefined && !/^[0-9]{1,9}$/.test(maxAge)) throw new S3Error('MalformedXML', 'MaxAgeSeconds must be a non-negative integer');
+    if (maxAge !== undefined && !/^[0-9]{1,9}$/.test(maxAge))
+      throw new S3Error('MalformedXML', 'MaxAgeSeconds must be a non-negative integer');
     const rule: CorsRule = {
       allowedOrigins: values(r, 'AllowedOrigin'),
       allowedMethods: values(r, 'AllowedMethod').map((m) => m.toUpperCase()),
@@ -86,9 +112,11 @@ export async function handlePutCors(ctx: ReqCtx): Promise<void> {
       exposeHeaders: values(r, 'ExposeHeader'),
       maxAgeSeconds: maxAge === undefined ? null : Number(maxAge),
     };
-    if (rule.allowedOrigins.length === 0 || rule.allowedMethods.length === 0) throw new S3Error('MalformedXML', 'each CORSRule needs AllowedOrigin and AllowedMethod');
+    if (rule.allowedOrigins.length === 0 || rule.allowedMethods.length === 0)
+      throw new S3Error('MalformedXML', 'each CORSRule needs AllowedOrigin and AllowedMethod');
     const bad = rule.allowedMethods.find((m) => !METHODS.includes(m));
-    if (bad) throw new S3Error('InvalidRequest', `Found unsupported HTTP method in CORS config. Unsupported method is ${bad}`);
+    if (bad)
+      throw new S3Error('InvalidRequest', `Found unsupported HTTP method in CORS config. Unsupported method is ${bad}`);
     return rule;
   });
   await ctx.svc.model.bucket.insert({ ...bucket, cors: lwwNext(bucket.cors, rules) });

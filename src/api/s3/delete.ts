@@ -9,7 +9,17 @@ import { readXmlBody, requireBucket, requireKey, sendEmpty, sendXml, type ReqCtx
  * what it holds. Deleting a missing key leaves a tombstone that GC removes.
  */
 export async function deleteObject(model: Model, bucketId: Buffer, key: string): Promise<void> {
-  await model.object.insert({ bucketId, key, versions: [{ uuid: randomBytes(16), ts: await model.nextObjectTs(bucketId, key), state: { t: 'complete', data: { t: 'deleteMarker' } } }] });
+  await model.object.insert({
+    bucketId,
+    key,
+    versions: [
+      {
+        uuid: randomBytes(16),
+        ts: await model.nextObjectTs(bucketId, key),
+        state: { t: 'complete', data: { t: 'deleteMarker' } },
+      },
+    ],
+  });
 }
 
 /** DeleteObject: 204 whether or not the key existed, as S3 does. */

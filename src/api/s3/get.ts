@@ -21,17 +21,20 @@ export async function versionBlocks(model: Model, uuid: Buffer): Promise<ObjectB
   const rows = await model.version.getRange(uuid, {});
   const header = rows.find((r) => r.sk.length === 0);
   const chosen = header?.header?.parts;
-  const groups = rows.filter((r) => r.sk.length > 0 && !r.deleted).map((r) => ({ ...parseGroupKey(r.sk), blocks: r.blocks }));
+  const groups = rows
+    .filter((r) => r.sk.length > 0 && !r.deleted)
+    .map((r) => ({ ...parseGroupKey(r.sk), blocks: r.blocks }));
   const out: ObjectBlock[] = [];
   const order = chosen ?? [[0, 0, -1] as [number, number, number]];
   let base = 0;
   for (const [part, partTs] of order) {
     const mine = groups.filter((g) => g.part === part && g.partTs === partTs).sort((a, b) => a.seq - b.seq);
     let partSize = 0;
-    for (const g of mine) for (const [off, hash, size] of g.blocks) {
-      out.push({ offset: base + off, hash, size });
-      partSize = Math.max(partSize, off + size);
-    }
+    for (const g of mine)
+      for (const [off, hash, size] of g.blocks) {
+        out.push({ offset: base + off, hash, size });
+        partSize = Math.max(partSize, off + size);
+      }
     base += partSize;
   }
   out.sort((a, b) => a.offset - b.offset);
@@ -53,7 +56,13 @@ export function checkCoverage(blocks: ObjectBlock[], size: number): void {
  * sent. `first`, if given, is the first wanted block, already fetched (so that a missing block
  * fails the request before any header is sent).
  */
-export function streamBlocks(model: Model, blocks: ObjectBlock[], start: number, end: number, first?: Buffer): Readable {
+export function streamBlocks(
+  model: Model,
+  blocks: ObjectBlock[],
+  start: number,
+  end: number,
+  first?: Buffer,
+): Readable {
   const wanted = wantedBlocks(blocks, start, end);
   let i = 0;
   let next: Promise<Buffer> | undefined = first ? Promise.resolve(first) : undefined;
@@ -72,7 +81,8 @@ export function streamBlocks(model: Model, blocks: ObjectBlock[], start: number,
         next?.catch(() => undefined);
         const b = wanted[i]!;
         let data = await cur;
-        if (data.length !== b.size) throw new BlockError(`block ${b.hash.toString('hex')} has size ${data.length}, expected ${b.size}`);
+        if (data.length !== b.size)
+          throw new BlockError(`block ${b.hash.toString('hex')} has size ${data.length}, expected ${b.size}`);
         const from = Math.max(0, start - b.offset);
         const to = Math.min(b.size, end - b.offset);
         if (from > 0 || to < b.size) data = data.subarray(from, to);
@@ -99,7 +109,8 @@ export function parseRange(h: string | undefined, size: number): { start: number
   let end: number;
   if (m[1] === '') {
     const n = Number(m[2]);
-    if (n === 0) throw new S3Error('InvalidRange', 'The requested range is not satisfiable', { ActualObjectSize: String(size) });
+    if (n === 0)
+      throw new S3Error('InvalidRange', 'The requested range is not satisfiable', { ActualObjectSize: String(size) });
     start = Math.max(0, size - n);
     end = size;
   } else {
@@ -107,23 +118,35 @@ export function parseRange(h: string | undefined, size: number): { start: number
     end = m[2] === '' ? size : Math.min(size, Number(m[2]) + 1);
     if (m[2] !== '' && Number(m[2]) < start) return undefined;
   }
-  if (start >= size) throw new S3Error('InvalidRange', 'The requested range is not satisfiable', { ActualObjectSize: String(size) });
+  if (start >= size)
+    throw new S3Error('InvalidRange', 'The requested range is not satisfiable', { ActualObjectSize: String(size) });
   return { start, end };
 }
 
 /** Evaluates If-Match / If-None-Match / If-(Un)Modified-Since; throws 412 or 304. */
 export function checkConditions(headers: ReqCtx['req']['headers'], etag: string, lastModified: number): void {
   const quoted = `"${etag}"`;
-  const matches = (list: string) => list.split(',').map((s) => s.trim()).some((t) => t === '*' || t === quoted || t === etag || t === `W/${quoted}`);
+  const matches = (list: string) =>
+    list
+      .split(',')
+      .map((s) => s.trim())
+      .some((t) => t === '*' || t === quoted || t === etag || t === `W/${quoted}`);
   const secs = Math.floor(lastModified / 1000) * 1000;
   const ifMatch = headers['if-match'];
   const ifNoneMatch = headers['if-none-match'];
   const ims = headers['if-modified-since'];
   const ius = headers['if-unmodified-since'];
-  if (ifMatch !== undefined && !matches(ifMatch)) throw new S3Error('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', { Condition: 'If-Match' });
-  if (ifMatch === undefined && ius !== undefined && !Number.isNaN(Date.parse(ius)) && secs > Date.parse(ius)) throw new S3Error('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', { Condition: 'If-Unmodified-Since' });
+  if (ifMatch !== undefined && !matches(ifMatch))
+    throw new S3Error('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', {
+      Condition: 'If-Match',
+    });
+  if (ifMatch === undefined && ius !== undefined && !Number.isNaN(Date.parse(ius)) && secs > Date.parse(ius))
+    throw new S3Error('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', {
+      Condition: 'If-Unmodified-Since',
+    });
   if (ifNoneMatch !== undefined && matches(ifNoneMatch)) throw new S3Error('NotModified', 'Not Modified');
-  if (ifNoneMatch === undefined && ims !== undefined && !Number.isNaN(Date.parse(ims)) && secs <= Date.parse(ims)) throw new S3Error('NotModified', 'Not Modified');
+  if (ifNoneMatch === undefined && ims !== undefined && !Number.isNaN(Date.parse(ims)) && secs <= Date.parse(ims))
+    throw new S3Error('NotModified', 'Not Modified');
 }
 
 /** Response headers describing an object version. */
@@ -182,7 +205,14 @@ export async function serveObject(t: ServeTarget, bucketId: Buffer, key: string)
       throw e;
     }
   }
-  for (const [param, header] of [['response-content-type', 'content-type'], ['response-content-disposition', 'content-disposition'], ['response-cache-control', 'cache-control'], ['response-content-encoding', 'content-encoding'], ['response-content-language', 'content-language'], ['response-expires', 'expires']] as const) {
+  for (const [param, header] of [
+    ['response-content-type', 'content-type'],
+    ['response-content-disposition', 'content-disposition'],
+    ['response-cache-control', 'cache-control'],
+    ['response-content-encoding', 'content-encoding'],
+    ['response-content-language', 'content-language'],
+    ['response-expires', 'expires'],
+  ] as const) {
     const val = t.query.get(param);
     if (val !== null) checkHeader(param, header, val);
     if (val !== null) headers[header] = val;
@@ -223,5 +253,9 @@ export async function serveObject(t: ServeTarget, bucketId: Buffer, key: string)
 export async function handleGetObject(ctx: ReqCtx, head: boolean): Promise<void> {
   const bucket = requireBucket(ctx);
   const key = requireKey(ctx);
-  await serveObject({ model: ctx.svc.model, logger: ctx.svc.logger, req: ctx.req, res: ctx.res, query: ctx.query, head }, bucket.id, key);
+  await serveObject(
+    { model: ctx.svc.model, logger: ctx.svc.logger, req: ctx.req, res: ctx.res, query: ctx.query, head },
+    bucket.id,
+    key,
+  );
 }

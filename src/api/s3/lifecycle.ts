@@ -19,13 +19,17 @@ function parseRule(r: XmlElement): LifecycleRule {
     if (xmlChildren(r, k).length) throw new S3Error('NotImplemented', `lifecycle ${k} is not supported`);
   }
   const filter = xmlChild(r, 'Filter');
-  if (filter && ['And', 'Tag', 'ObjectSizeGreaterThan', 'ObjectSizeLessThan'].some((k) => xmlChildren(filter, k).length)) {
+  if (
+    filter &&
+    ['And', 'Tag', 'ObjectSizeGreaterThan', 'ObjectSizeLessThan'].some((k) => xmlChildren(filter, k).length)
+  ) {
     throw new S3Error('NotImplemented', 'lifecycle filters other than Prefix are not supported');
   }
   // The prefix and the ID are strings, used exactly as written.
   const prefix = (filter && xmlChildText(filter, 'Prefix')) ?? xmlChildText(r, 'Prefix') ?? '';
   const status = xmlChildText(r, 'Status');
-  if (status !== 'Enabled' && status !== 'Disabled') throw new S3Error('MalformedXML', 'Status must be Enabled or Disabled');
+  if (status !== 'Enabled' && status !== 'Disabled')
+    throw new S3Error('MalformedXML', 'Status must be Enabled or Disabled');
   const exp = xmlChild(r, 'Expiration');
   const abort = xmlChild(r, 'AbortIncompleteMultipartUpload');
   const rule: LifecycleRule = {
@@ -42,8 +46,10 @@ function parseRule(r: XmlElement): LifecycleRule {
     if (Number.isNaN(t)) throw new S3Error('InvalidArgument', 'Expiration.Date must be an ISO 8601 date');
     rule.expirationDate = t;
   }
-  if (exp && xmlChild(exp, 'ExpiredObjectDeleteMarker') && rule.expirationDays === null && rule.expirationDate === null) throw new S3Error('NotImplemented', 'ExpiredObjectDeleteMarker is not supported');
-  if (rule.expirationDays === null && rule.expirationDate === null && rule.abortMpuDays === null) throw new S3Error('MalformedXML', 'a rule needs Expiration or AbortIncompleteMultipartUpload');
+  if (exp && xmlChild(exp, 'ExpiredObjectDeleteMarker') && rule.expirationDays === null && rule.expirationDate === null)
+    throw new S3Error('NotImplemented', 'ExpiredObjectDeleteMarker is not supported');
+  if (rule.expirationDays === null && rule.expirationDate === null && rule.abortMpuDays === null)
+    throw new S3Error('MalformedXML', 'a rule needs Expiration or AbortIncompleteMultipartUpload');
   return rule;
 }
 
@@ -51,15 +57,23 @@ function parseRule(r: XmlElement): LifecycleRule {
 export function handleGetLifecycle(ctx: ReqCtx): void {
   const rules = requireBucket(ctx).lifecycle.v;
   if (!rules) throw new S3Error('NoSuchLifecycleConfiguration', 'The lifecycle configuration does not exist');
-  sendXml(ctx.res, 200, toXml('LifecycleConfiguration', {
-    Rule: rules.map((r) => ({
-      ...(r.id !== null ? { ID: r.id } : {}),
-      Filter: { Prefix: r.prefix },
-      Status: r.enabled ? 'Enabled' : 'Disabled',
-      ...(r.expirationDays !== null ? { Expiration: { Days: r.expirationDays } } : r.expirationDate !== null ? { Expiration: { Date: new Date(r.expirationDate).toISOString() } } : {}),
-      ...(r.abortMpuDays !== null ? { AbortIncompleteMultipartUpload: { DaysAfterInitiation: r.abortMpuDays } } : {}),
-    })),
-  }));
+  sendXml(
+    ctx.res,
+    200,
+    toXml('LifecycleConfiguration', {
+      Rule: rules.map((r) => ({
+        ...(r.id !== null ? { ID: r.id } : {}),
+        Filter: { Prefix: r.prefix },
+        Status: r.enabled ? 'Enabled' : 'Disabled',
+        ...(r.expirationDays !== null
+          ? { Expiration: { Days: r.expirationDays } }
+          : r.expirationDate !== null
+            ? { Expiration: { Date: new Date(r.expirationDate).toISOString() } }
+            : {}),
+        ...(r.abortMpuDays !== null ? { AbortIncompleteMultipartUpload: { DaysAfterInitiation: r.abortMpuDays } } : {}),
+      })),
+    }),
+  );
 }
 
 /** A configuration holds at most 1000 rules (as S3); the 1001st is refused as it opens. */
@@ -86,4 +100,3 @@ export async function handleDeleteLifecycle(ctx: ReqCtx): Promise<void> {
   await ctx.svc.model.bucket.insert({ ...bucket, lifecycle: lwwNext(bucket.lifecycle, null) });
   sendEmpty(ctx.res, 204);
 }
-

@@ -20,7 +20,11 @@ export interface ListPage {
  * Walks the object table of a bucket from `start` (inclusive), grouping keys under the
  * delimiter and jumping over each common prefix instead of reading its keys.
  */
-export async function listPage(model: Model, bucketId: Buffer, opts: { prefix: string; delimiter: string; start: Buffer; maxKeys: number; filter: 'visible' | 'uploads' }): Promise<ListPage> {
+export async function listPage(
+  model: Model,
+  bucketId: Buffer,
+  opts: { prefix: string; delimiter: string; start: Buffer; maxKeys: number; filter: 'visible' | 'uploads' },
+): Promise<ListPage> {
   const prefixBuf = Buffer.from(opts.prefix);
   let cursor: Buffer | undefined = Buffer.compare(opts.start, prefixBuf) > 0 ? opts.start : prefixBuf;
   const contents: ObjectEntry[] = [];
@@ -29,7 +33,11 @@ export async function listPage(model: Model, bucketId: Buffer, opts: { prefix: s
   const count = () => contents.length + prefixes.length;
   const batch = Math.min(1000, opts.maxKeys + 1);
   while (cursor) {
-    const rows = await model.object.getRange(bucketId, { start: cursor, limit: batch, filter: opts.filter === 'visible' ? { visible: true } : { uploads: true } });
+    const rows = await model.object.getRange(bucketId, {
+      start: cursor,
+      limit: batch,
+      filter: opts.filter === 'visible' ? { visible: true } : { uploads: true },
+    });
     if (rows.length === 0) return { contents, prefixes, truncated: false, last };
     let jumped = false;
     for (const o of rows) {
@@ -61,12 +69,16 @@ function enc(s: string, url: boolean): string {
 /** Whether the listing asks for encoding-type=url (the only encoding S3 defines). */
 function urlEncoding(q: URLSearchParams): boolean {
   const encodingType = q.get('encoding-type');
-  if (encodingType !== null && encodingType !== 'url') throw new S3Error('InvalidArgument', `invalid encoding-type '${encodingType}'`);
+  if (encodingType !== null && encodingType !== 'url')
+    throw new S3Error('InvalidArgument', `invalid encoding-type '${encodingType}'`);
   return encodingType === 'url';
 }
 
 function maxKeys(q: URLSearchParams): number {
-  return Math.min(decimalParam(q, 'max-keys', 0, 2 ** 31 - 1, 'Provided max-keys not an integer or within integer range') ?? 1000, 1000);
+  return Math.min(
+    decimalParam(q, 'max-keys', 0, 2 ** 31 - 1, 'Provided max-keys not an integer or within integer range') ?? 1000,
+    1000,
+  );
 }
 
 function contentsXml(page: ListPage, url: boolean, owner: boolean) {
@@ -119,7 +131,10 @@ export async function handleListObjects(ctx: ReqCtx, v2: boolean): Promise<void>
     const marker = q.get('marker');
     if (marker) start = afterMarker(marker, prefix, delimiter);
   }
-  const page = mk === 0 ? { contents: [], prefixes: [], truncated: false } as ListPage : await listPage(ctx.svc.model, bucket.id, { prefix, delimiter, start, maxKeys: mk, filter: 'visible' });
+  const page =
+    mk === 0
+      ? ({ contents: [], prefixes: [], truncated: false } as ListPage)
+      : await listPage(ctx.svc.model, bucket.id, { prefix, delimiter, start, maxKeys: mk, filter: 'visible' });
   const common = {
     Name: ctx.bucketName,
     Prefix: enc(prefix, url),
@@ -131,23 +146,33 @@ export async function handleListObjects(ctx: ReqCtx, v2: boolean): Promise<void>
   const cps = page.prefixes.map((p) => ({ Prefix: enc(p, url) }));
   if (v2) {
     const token = q.get('continuation-token');
-    sendXml(ctx.res, 200, toXml('ListBucketResult', {
-      ...common,
-      ...(token !== null ? { ContinuationToken: token } : {}),
-      ...(q.get('start-after') ? { StartAfter: enc(q.get('start-after')!, url) } : {}),
-      KeyCount: page.contents.length + page.prefixes.length,
-      ...(page.truncated && page.next ? { NextContinuationToken: Buffer.concat([Buffer.from([0x6b]), page.next]).toString('base64url') } : {}),
-      Contents: contentsXml(page, url, q.get('fetch-owner') === 'true'),
-      CommonPrefixes: cps,
-    }));
+    sendXml(
+      ctx.res,
+      200,
+      toXml('ListBucketResult', {
+        ...common,
+        ...(token !== null ? { ContinuationToken: token } : {}),
+        ...(q.get('start-after') ? { StartAfter: enc(q.get('start-after')!, url) } : {}),
+        KeyCount: page.contents.length + page.prefixes.length,
+        ...(page.truncated && page.next
+          ? { NextContinuationToken: Buffer.concat([Buffer.from([0x6b]), page.next]).toString('base64url') }
+          : {}),
+        Contents: contentsXml(page, url, q.get('fetch-owner') === 'true'),
+        CommonPrefixes: cps,
+      }),
+    );
   } else {
-    sendXml(ctx.res, 200, toXml('ListBucketResult', {
-      ...common,
-      Marker: enc(q.get('marker') ?? '', url),
-      ...(page.truncated && page.last ? { NextMarker: enc(page.last, url) } : {}),
-      Contents: contentsXml(page, url, true),
-      CommonPrefixes: cps,
-    }));
+    sendXml(
+      ctx.res,
+      200,
+      toXml('ListBucketResult', {
+        ...common,
+        Marker: enc(q.get('marker') ?? '', url),
+        ...(page.truncated && page.last ? { NextMarker: enc(page.last, url) } : {}),
+        Contents: contentsXml(page, url, true),
+        CommonPrefixes: cps,
+      }),
+    );
   }
 }
 
@@ -161,30 +186,42 @@ export async function handleListUploads(ctx: ReqCtx): Promise<void> {
   const maxUploads = Math.min(decimalParam(q, 'max-uploads', 0, 2 ** 31 - 1) || 1000, 1000);
   const keyMarker = q.get('key-marker');
   const start = keyMarker ? afterMarker(keyMarker, prefix, delimiter) : Buffer.alloc(0);
-  const page = await listPage(ctx.svc.model, bucket.id, { prefix, delimiter, start, maxKeys: maxUploads, filter: 'uploads' });
+  const page = await listPage(ctx.svc.model, bucket.id, {
+    prefix,
+    delimiter,
+    start,
+    maxKeys: maxUploads,
+    filter: 'uploads',
+  });
   const uploads = page.contents.flatMap((o) =>
-    o.versions.filter((v) => v.state.t === 'uploading' && v.state.multipart).map((v) => ({
-      Key: enc(o.key, url),
-      UploadId: v.uuid.toString('hex'),
-      Initiator: { ID: ctx.key.id, DisplayName: ctx.key.name.v },
-      Owner: { ID: ctx.key.id, DisplayName: ctx.key.name.v },
-      StorageClass: 'STANDARD',
-      Initiated: isoDate(v.ts),
-    })),
+    o.versions
+      .filter((v) => v.state.t === 'uploading' && v.state.multipart)
+      .map((v) => ({
+        Key: enc(o.key, url),
+        UploadId: v.uuid.toString('hex'),
+        Initiator: { ID: ctx.key.id, DisplayName: ctx.key.name.v },
+        Owner: { ID: ctx.key.id, DisplayName: ctx.key.name.v },
+        StorageClass: 'STANDARD',
+        Initiated: isoDate(v.ts),
+      })),
   );
-  sendXml(ctx.res, 200, toXml('ListMultipartUploadsResult', {
-    Bucket: ctx.bucketName,
-    KeyMarker: enc(keyMarker ?? '', url),
-    UploadIdMarker: q.get('upload-id-marker') ?? '',
-    ...(page.truncated && page.last ? { NextKeyMarker: enc(page.last, url), NextUploadIdMarker: '' } : {}),
-    Prefix: enc(prefix, url),
-    ...(delimiter ? { Delimiter: enc(delimiter, url) } : {}),
-    ...(url ? { EncodingType: 'url' } : {}),
-    MaxUploads: maxUploads,
-    IsTruncated: page.truncated,
-    Upload: uploads,
-    CommonPrefixes: page.prefixes.map((p) => ({ Prefix: enc(p, url) })),
-  }));
+  sendXml(
+    ctx.res,
+    200,
+    toXml('ListMultipartUploadsResult', {
+      Bucket: ctx.bucketName,
+      KeyMarker: enc(keyMarker ?? '', url),
+      UploadIdMarker: q.get('upload-id-marker') ?? '',
+      ...(page.truncated && page.last ? { NextKeyMarker: enc(page.last, url), NextUploadIdMarker: '' } : {}),
+      Prefix: enc(prefix, url),
+      ...(delimiter ? { Delimiter: enc(delimiter, url) } : {}),
+      ...(url ? { EncodingType: 'url' } : {}),
+      MaxUploads: maxUploads,
+      IsTruncated: page.truncated,
+      Upload: uploads,
+      CommonPrefixes: page.prefixes.map((p) => ({ Prefix: enc(p, url) })),
+    }),
+  );
 }
 
 /** ListObjectVersions: versioning is never enabled, so each object has one version, "null". */
@@ -197,18 +234,34 @@ export async function handleListVersions(ctx: ReqCtx): Promise<void> {
   const mk = maxKeys(q);
   const keyMarker = q.get('key-marker');
   const start = keyMarker ? afterMarker(keyMarker, prefix, delimiter) : Buffer.alloc(0);
-  const page = mk === 0 ? ({ contents: [], prefixes: [], truncated: false } as ListPage) : await listPage(ctx.svc.model, bucket.id, { prefix, delimiter, start, maxKeys: mk, filter: 'visible' });
-  sendXml(ctx.res, 200, toXml('ListVersionsResult', {
-    Name: ctx.bucketName,
-    Prefix: enc(prefix, url),
-    KeyMarker: enc(keyMarker ?? '', url),
-    VersionIdMarker: q.get('version-id-marker') ?? '',
-    ...(page.truncated && page.last ? { NextKeyMarker: enc(page.last, url), NextVersionIdMarker: 'null' } : {}),
-    MaxKeys: mk,
-    ...(delimiter ? { Delimiter: enc(delimiter, url) } : {}),
-    ...(url ? { EncodingType: 'url' } : {}),
-    IsTruncated: page.truncated,
-    Version: contentsXml(page, url, true).map((c) => ({ Key: c.Key, VersionId: 'null', IsLatest: true, LastModified: c.LastModified, ETag: c.ETag, Size: c.Size, StorageClass: c.StorageClass, Owner: c.Owner })),
-    CommonPrefixes: page.prefixes.map((p) => ({ Prefix: enc(p, url) })),
-  }));
+  const page =
+    mk === 0
+      ? ({ contents: [], prefixes: [], truncated: false } as ListPage)
+      : await listPage(ctx.svc.model, bucket.id, { prefix, delimiter, start, maxKeys: mk, filter: 'visible' });
+  sendXml(
+    ctx.res,
+    200,
+    toXml('ListVersionsResult', {
+      Name: ctx.bucketName,
+      Prefix: enc(prefix, url),
+      KeyMarker: enc(keyMarker ?? '', url),
+      VersionIdMarker: q.get('version-id-marker') ?? '',
+      ...(page.truncated && page.last ? { NextKeyMarker: enc(page.last, url), NextVersionIdMarker: 'null' } : {}),
+      MaxKeys: mk,
+      ...(delimiter ? { Delimiter: enc(delimiter, url) } : {}),
+      ...(url ? { EncodingType: 'url' } : {}),
+      IsTruncated: page.truncated,
+      Version: contentsXml(page, url, true).map((c) => ({
+        Key: c.Key,
+        VersionId: 'null',
+        IsLatest: true,
+        LastModified: c.LastModified,
+        ETag: c.ETag,
+        Size: c.Size,
+        StorageClass: c.StorageClass,
+        Owner: c.Owner,
+      })),
+      CommonPrefixes: page.prefixes.map((p) => ({ Prefix: enc(p, url) })),
+    }),
+  );
 }

@@ -5,7 +5,19 @@ import { parseGroupKey, type ChosenPart } from '../../model/version.ts';
 import type { ObjectEntry, ObjectMeta } from '../../model/object.ts';
 import { S3Error } from '../common/s3_error.ts';
 import { toXml, xmlChildren, xmlChildText, xmlChildToken, type XmlLimits } from '../common/xml.ts';
-import { decimalParam, isoDate, partNumberParam, readXmlBody, requestBody, requireBucket, requireKey, sendEmpty, sendXml, storedHeaders, type ReqCtx } from './context.ts';
+import {
+  decimalParam,
+  isoDate,
+  partNumberParam,
+  readXmlBody,
+  requestBody,
+  requireBucket,
+  requireKey,
+  sendEmpty,
+  sendXml,
+  storedHeaders,
+  type ReqCtx,
+} from './context.ts';
 import { checkObjectKey, md5Etag, saveBlocks } from './put.ts';
 import { checkQuotas } from './quotas.ts';
 
@@ -14,16 +26,28 @@ const MIN_PART_SIZE = 5 * 1024 * 1024;
 
 function uploadIdParam(ctx: ReqCtx): Buffer {
   const id = ctx.query.get('uploadId') ?? '';
-  if (!/^[0-9a-f]{32}$/.test(id)) throw new S3Error('NoSuchUpload', 'The specified multipart upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.');
+  if (!/^[0-9a-f]{32}$/.test(id))
+    throw new S3Error(
+      'NoSuchUpload',
+      'The specified multipart upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.',
+    );
   return Buffer.from(id, 'hex');
 }
 
 /** The object entry and its in-progress multipart version for an upload id. */
-async function findUpload(ctx: ReqCtx, bucketId: Buffer, key: string, uploadId: Buffer): Promise<{ entry: ObjectEntry; ts: number; headers: [string, string][] }> {
+async function findUpload(
+  ctx: ReqCtx,
+  bucketId: Buffer,
+  key: string,
+  uploadId: Buffer,
+): Promise<{ entry: ObjectEntry; ts: number; headers: [string, string][] }> {
   const entry = await ctx.svc.model.object.get(bucketId, Buffer.from(key));
   const v = entry?.versions.find((x) => x.uuid.equals(uploadId));
   if (!entry || !v || v.state.t !== 'uploading' || !v.state.multipart) {
-    throw new S3Error('NoSuchUpload', 'The specified multipart upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.');
+    throw new S3Error(
+      'NoSuchUpload',
+      'The specified multipart upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.',
+    );
   }
   return { entry, ts: v.ts, headers: v.state.headers };
 }
@@ -38,28 +62,68 @@ export async function handleCreateUpload(ctx: ReqCtx): Promise<void> {
   const ts = Date.now();
   const headers = storedHeaders(ctx.req.headers);
   const checksumAlgorithm = ctx.req.headers['x-amz-checksum-algorithm'];
-  await model.object.insert({ bucketId: bucket.id, key, versions: [{ uuid, ts, state: { t: 'uploading', multipart: true, headers, checksumAlgorithm: typeof checksumAlgorithm === 'string' ? checksumAlgorithm.toUpperCase() : undefined } }] });
+  await model.object.insert({
+    bucketId: bucket.id,
+    key,
+    versions: [
+      {
+        uuid,
+        ts,
+        state: {
+          t: 'uploading',
+          multipart: true,
+          headers,
+          checksumAlgorithm: typeof checksumAlgorithm === 'string' ? checksumAlgorithm.toUpperCase() : undefined,
+        },
+      },
+    ],
+  });
   await Promise.all([
     model.mpu.insert({ uploadId: uuid, sk: EMPTY, deleted: false, header: { bucketId: bucket.id, key, created: ts } }),
-    model.version.insert({ uuid, sk: EMPTY, deleted: false, header: { bucketId: bucket.id, key, parts: null }, blocks: [] }),
+    model.version.insert({
+      uuid,
+      sk: EMPTY,
+      deleted: false,
+      header: { bucketId: bucket.id, key, parts: null },
+      blocks: [],
+    }),
   ]);
-  sendXml(ctx.res, 200, toXml('InitiateMultipartUploadResult', { Bucket: ctx.bucketName, Key: key, UploadId: uuid.toString('hex') }), typeof checksumAlgorithm === 'string' ? { 'x-amz-checksum-algorithm': checksumAlgorithm.toUpperCase() } : {});
+  sendXml(
+    ctx.res,
+    200,
+    toXml('InitiateMultipartUploadResult', { Bucket: ctx.bucketName, Key: key, UploadId: uuid.toString('hex') }),
+    typeof checksumAlgorithm === 'string' ? { 'x-amz-checksum-algorithm': checksumAlgorithm.toUpperCase() } : {},
+  );
 }
 
 /** Stores one part upload from a stream; returns its ETag. */
-export async function savePart(ctx: ReqCtx, stream: Readable, done: Promise<{ checksum?: { algorithm: string; value: string } }> | undefined): Promise<{ etag: string; checksum?: { algorithm: string; value: string } }> {
+export async function savePart(
+  ctx: ReqCtx,
+  stream: Readable,
+  done: Promise<{ checksum?: { algorithm: string; value: string } }> | undefined,
+): Promise<{ etag: string; checksum?: { algorithm: string; value: string } }> {
   const bucket = requireBucket(ctx);
   const key = requireKey(ctx);
   const uploadId = uploadIdParam(ctx);
   const part = partNumberParam(ctx.query);
-  if (part === undefined) throw new S3Error('InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive');
+  if (part === undefined)
+    throw new S3Error('InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive');
   await findUpload(ctx, bucket.id, key, uploadId);
   const { model, blockSize } = ctx.svc;
   const partTs = Date.now() * 1000 + Math.floor(Math.random() * 1000);
   const saved = await saveBlocks(model, blockSize, stream, uploadId, part, partTs, false);
   const checks = done ? await done : undefined;
   const etag = md5Etag(saved.md5);
-  await model.mpu.insert({ uploadId, sk: partKey(part, partTs), deleted: false, part: { etag, size: saved.size, checksum: checks?.checksum ? `${checks.checksum.algorithm}:${checks.checksum.value}` : undefined } });
+  await model.mpu.insert({
+    uploadId,
+    sk: partKey(part, partTs),
+    deleted: false,
+    part: {
+      etag,
+      size: saved.size,
+      checksum: checks?.checksum ? `${checks.checksum.algorithm}:${checks.checksum.value}` : undefined,
+    },
+  });
   return { etag, checksum: checks?.checksum };
 }
 
@@ -67,11 +131,17 @@ export async function savePart(ctx: ReqCtx, stream: Readable, done: Promise<{ ch
 export async function handleUploadPart(ctx: ReqCtx): Promise<void> {
   const body = requestBody(ctx);
   const { etag, checksum } = await savePart(ctx, body.stream, body.done);
-  sendEmpty(ctx.res, 200, { etag: `"${etag}"`, ...(checksum ? { [`x-amz-checksum-${checksum.algorithm.toLowerCase()}`]: checksum.value } : {}) });
+  sendEmpty(ctx.res, 200, {
+    etag: `"${etag}"`,
+    ...(checksum ? { [`x-amz-checksum-${checksum.algorithm.toLowerCase()}`]: checksum.value } : {}),
+  });
 }
 
 /** The latest finished upload of each part number. */
-async function latestParts(ctx: ReqCtx, uploadId: Buffer): Promise<Map<number, { ts: number; etag: string; size: number; checksum?: string }>> {
+async function latestParts(
+  ctx: ReqCtx,
+  uploadId: Buffer,
+): Promise<Map<number, { ts: number; etag: string; size: number; checksum?: string }>> {
   const rows = await ctx.svc.model.mpu.getRange(uploadId, { start: Buffer.from([0]) });
   const parts = new Map<number, { ts: number; etag: string; size: number; checksum?: string }>();
   for (const r of rows) {
@@ -104,12 +174,19 @@ export async function handleCompleteUpload(ctx: ReqCtx): Promise<void> {
     const number = xmlChildToken(p, 'PartNumber');
     // The ETag is compared exactly; only the quotes S3 puts around it are optional.
     const etag = xmlChildText(p, 'ETag') ?? '';
-    return { part: number !== undefined && /^[0-9]+$/.test(number) ? Number(number) : Number.NaN, etag: /^"[^"]*"$/.test(etag) ? etag.slice(1, -1) : etag };
+    return {
+      part: number !== undefined && /^[0-9]+$/.test(number) ? Number(number) : Number.NaN,
+      etag: /^"[^"]*"$/.test(etag) ? etag.slice(1, -1) : etag,
+    };
   });
   if (requested.length === 0) throw new S3Error('MalformedXML', 'You must specify at least one part');
   for (let i = 0; i < requested.length; i++) {
     if (!Number.isInteger(requested[i]!.part)) throw new S3Error('MalformedXML', 'invalid PartNumber');
-    if (i > 0 && requested[i]!.part <= requested[i - 1]!.part) throw new S3Error('InvalidPartOrder', 'The list of parts was not in ascending order. The parts list must be specified in order by part number.');
+    if (i > 0 && requested[i]!.part <= requested[i - 1]!.part)
+      throw new S3Error(
+        'InvalidPartOrder',
+        'The list of parts was not in ascending order. The parts list must be specified in order by part number.',
+      );
   }
   const { ts, headers } = await findUpload(ctx, bucket.id, key, uploadId);
   const have = await latestParts(ctx, uploadId);
@@ -118,32 +195,78 @@ export async function handleCompleteUpload(ctx: ReqCtx): Promise<void> {
   let size = 0;
   for (const [i, r] of requested.entries()) {
     const p = have.get(r.part);
-    if (!p || p.etag !== r.etag) throw new S3Error('InvalidPart', `One or more of the specified parts could not be found (part ${r.part}).`);
-    if (i < requested.length - 1 && p.size < MIN_PART_SIZE) throw new S3Error('EntityTooSmall', `Your proposed upload is smaller than the minimum allowed object size (part ${r.part} is ${p.size} bytes; each part but the last must be at least 5 MiB).`);
+    if (!p || p.etag !== r.etag)
+      throw new S3Error('InvalidPart', `One or more of the specified parts could not be found (part ${r.part}).`);
+    if (i < requested.length - 1 && p.size < MIN_PART_SIZE)
+      throw new S3Error(
+        'EntityTooSmall',
+        `Your proposed upload is smaller than the minimum allowed object size (part ${r.part} is ${p.size} bytes; each part but the last must be at least 5 MiB).`,
+      );
     chosen.push([r.part, p.ts, p.size]);
     md5s.push(Buffer.from(p.etag, 'hex'));
     size += p.size;
   }
   await checkQuotas(ctx.svc, bucket, key, size);
   const etag = `${createHash('md5').update(Buffer.concat(md5s)).digest('hex')}-${chosen.length}`;
-  await model.version.insert({ uuid: uploadId, sk: EMPTY, deleted: false, header: { bucketId: bucket.id, key, parts: chosen }, blocks: [] });
+  await model.version.insert({
+    uuid: uploadId,
+    sk: EMPTY,
+    deleted: false,
+    header: { bucketId: bucket.id, key, parts: chosen },
+    blocks: [],
+  });
   // Part uploads that were replaced or left out lose their blocks.
   const rows = await model.version.getRange(uploadId, { start: Buffer.from([0]) });
   const keep = new Set(chosen.map(([p, t]) => `${p}:${t}`));
-  const stale = rows.filter((r) => !r.deleted && !keep.has(`${parseGroupKey(r.sk).part}:${parseGroupKey(r.sk).partTs}`));
+  const stale = rows.filter(
+    (r) => !r.deleted && !keep.has(`${parseGroupKey(r.sk).part}:${parseGroupKey(r.sk).partTs}`),
+  );
   if (stale.length) await model.version.insertMany(stale.map((r) => ({ ...r, deleted: true, blocks: [] })));
-  const first = rows.filter((r) => !r.deleted && keep.has(`${parseGroupKey(r.sk).part}:${parseGroupKey(r.sk).partTs}`)).sort((a, b) => Buffer.compare(a.sk, b.sk))[0];
+  const first = rows
+    .filter((r) => !r.deleted && keep.has(`${parseGroupKey(r.sk).part}:${parseGroupKey(r.sk).partTs}`))
+    .sort((a, b) => Buffer.compare(a.sk, b.sk))[0];
   const meta: ObjectMeta = { size, etag, headers, parts: chosen.length };
   // The upload completed last wins, as in S3: it takes its place now.
   const completedAt = await model.nextObjectTs(bucket.id, key);
   if (size === 0 || !first) {
-    await model.object.insert({ bucketId: bucket.id, key, versions: [{ uuid: uploadId, ts: completedAt, state: { t: 'complete', data: { t: 'inline', meta, bytes: EMPTY } } }] }, { completion: true });
+    await model.object.insert(
+      {
+        bucketId: bucket.id,
+        key,
+        versions: [
+          { uuid: uploadId, ts: completedAt, state: { t: 'complete', data: { t: 'inline', meta, bytes: EMPTY } } },
+        ],
+      },
+      { completion: true },
+    );
   } else {
-    await model.object.insert({ bucketId: bucket.id, key, versions: [{ uuid: uploadId, ts: completedAt, state: { t: 'complete', data: { t: 'blocks', meta, firstBlock: first.blocks[0]![1] } } }] }, { completion: true });
+    await model.object.insert(
+      {
+        bucketId: bucket.id,
+        key,
+        versions: [
+          {
+            uuid: uploadId,
+            ts: completedAt,
+            state: { t: 'complete', data: { t: 'blocks', meta, firstBlock: first.blocks[0]![1] } },
+          },
+        ],
+      },
+      { completion: true },
+    );
   }
   await model.mpu.insert({ uploadId, sk: EMPTY, deleted: true, header: { bucketId: bucket.id, key, created: ts } });
   const host = ctx.req.headers.host ?? 'localhost';
-  sendXml(ctx.res, 200, toXml('CompleteMultipartUploadResult', { Location: `http://${host}/${ctx.bucketName}/${encodeURIComponent(key)}`, Bucket: ctx.bucketName, Key: key, ETag: `"${etag}"` }));
+  sendXml(
+    ctx.res,
+    200,
+    toXml('CompleteMultipartUploadResult', {
+      Location: `http://${host}/${ctx.bucketName}/${encodeURIComponent(key)}`,
+      Bucket: ctx.bucketName,
+      Key: key,
+      ETag: `"${etag}"`,
+    }),
+  );
 }
 
 /** AbortMultipartUpload. */
@@ -152,7 +275,11 @@ export async function handleAbortUpload(ctx: ReqCtx): Promise<void> {
   const key = requireKey(ctx);
   const uploadId = uploadIdParam(ctx);
   const { ts } = await findUpload(ctx, bucket.id, key, uploadId);
-  await ctx.svc.model.object.insert({ bucketId: bucket.id, key, versions: [{ uuid: uploadId, ts, state: { t: 'aborted' } }] });
+  await ctx.svc.model.object.insert({
+    bucketId: bucket.id,
+    key,
+    versions: [{ uuid: uploadId, ts, state: { t: 'aborted' } }],
+  });
   sendEmpty(ctx.res, 204);
 }
 
@@ -167,15 +294,24 @@ export async function handleListParts(ctx: ReqCtx): Promise<void> {
   const all = [...(await latestParts(ctx, uploadId)).entries()].filter(([n]) => n > marker).sort((a, b) => a[0] - b[0]);
   const page = all.slice(0, maxParts);
   const truncated = all.length > maxParts;
-  sendXml(ctx.res, 200, toXml('ListPartsResult', {
-    Bucket: ctx.bucketName,
-    Key: key,
-    UploadId: uploadId.toString('hex'),
-    PartNumberMarker: marker,
-    ...(truncated ? { NextPartNumberMarker: page[page.length - 1]![0] } : {}),
-    MaxParts: maxParts,
-    IsTruncated: truncated,
-    StorageClass: 'STANDARD',
-    Part: page.map(([n, p]) => ({ PartNumber: n, LastModified: isoDate(Math.floor(p.ts / 1000)), ETag: `"${p.etag}"`, Size: p.size })),
-  }));
+  sendXml(
+    ctx.res,
+    200,
+    toXml('ListPartsResult', {
+      Bucket: ctx.bucketName,
+      Key: key,
+      UploadId: uploadId.toString('hex'),
+      PartNumberMarker: marker,
+      ...(truncated ? { NextPartNumberMarker: page[page.length - 1]![0] } : {}),
+      MaxParts: maxParts,
+      IsTruncated: truncated,
+      StorageClass: 'STANDARD',
+      Part: page.map(([n, p]) => ({
+        PartNumber: n,
+        LastModified: isoDate(Math.floor(p.ts / 1000)),
+        ETag: `"${p.etag}"`,
+        Size: p.size,
+      })),
+    }),
+  );
 }

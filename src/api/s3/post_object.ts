@@ -17,8 +17,23 @@ const FORM_LIMIT = 1024 * 1024;
 const POST_FORM_TIMEOUT_MS = 30_000;
 
 /** Fields that need no policy condition. */
-const EXEMPT = new Set(['policy', 'x-amz-signature', 'file', 'x-amz-algorithm', 'x-amz-credential', 'x-amz-date', 'bucket']);
-const STORED = ['content-type', 'cache-control', 'content-disposition', 'content-encoding', 'content-language', 'expires'];
+const EXEMPT = new Set([
+  'policy',
+  'x-amz-signature',
+  'file',
+  'x-amz-algorithm',
+  'x-amz-credential',
+  'x-amz-date',
+  'bucket',
+]);
+const STORED = [
+  'content-type',
+  'cache-control',
+  'content-disposition',
+  'content-encoding',
+  'content-language',
+  'expires',
+];
 
 type Condition = { op: 'eq' | 'starts-with'; field: string; value: string } | { op: 'range'; min: number; max: number };
 
@@ -30,14 +45,18 @@ function parsePolicy(b64: string): { expiration: number; conditions: Condition[]
     throw new S3Error('InvalidPolicyDocument', 'Invalid Policy: the policy is not base64-encoded JSON');
   }
   const expiration = Date.parse(String(doc.expiration ?? ''));
-  if (Number.isNaN(expiration)) throw new S3Error('InvalidPolicyDocument', 'Invalid Policy: expiration must be an ISO 8601 date');
-  if (!Array.isArray(doc.conditions)) throw new S3Error('InvalidPolicyDocument', 'Invalid Policy: conditions must be a list');
+  if (Number.isNaN(expiration))
+    throw new S3Error('InvalidPolicyDocument', 'Invalid Policy: expiration must be an ISO 8601 date');
+  if (!Array.isArray(doc.conditions))
+    throw new S3Error('InvalidPolicyDocument', 'Invalid Policy: conditions must be a list');
   const conditions: Condition[] = [];
   for (const c of doc.conditions as unknown[]) {
     if (Array.isArray(c)) {
       const [op, a, b] = c as unknown[];
-      if (String(op).toLowerCase() === 'content-length-range') conditions.push({ op: 'range', min: Number(a), max: Number(b) });
-      else if (op === 'eq' || op === 'starts-with') conditions.push({ op, field: String(a).replace(/^\$/, '').toLowerCase(), value: String(b) });
+      if (String(op).toLowerCase() === 'content-length-range')
+        conditions.push({ op: 'range', min: Number(a), max: Number(b) });
+      else if (op === 'eq' || op === 'starts-with')
+        conditions.push({ op, field: String(a).replace(/^\$/, '').toLowerCase(), value: String(b) });
       else throw new S3Error('InvalidPolicyDocument', `Invalid Policy: unknown condition '${String(op)}'`);
     } else if (c && typeof c === 'object') {
       for (const [k, v] of Object.entries(c)) conditions.push({ op: 'eq', field: k.toLowerCase(), value: String(v) });
@@ -52,19 +71,33 @@ function lengthGuard(min: number, max: number): Transform {
   return new Transform({
     transform(chunk: Buffer, _enc, cb) {
       n += chunk.length;
-      if (n > max) cb(new S3Error('EntityTooLarge', `Your proposed upload exceeds the maximum allowed size (${max} bytes)`));
+      if (n > max)
+        cb(new S3Error('EntityTooLarge', `Your proposed upload exceeds the maximum allowed size (${max} bytes)`));
       else cb(null, chunk);
     },
     flush(cb) {
-      cb(n < min ? new S3Error('EntityTooSmall', `Your proposed upload is smaller than the minimum allowed size (${min} bytes)`) : null);
+      cb(
+        n < min
+          ? new S3Error(
+              'EntityTooSmall',
+              `Your proposed upload is smaller than the minimum allowed size (${min} bytes)`,
+            )
+          : null,
+      );
     },
   });
 }
 
 /** PostObject: a browser form upload authorized by a signed policy (no Authorization header). */
-export async function handlePostObject(svc: S3Services, req: IncomingMessage, res: ServerResponse, bucketName: string): Promise<void> {
+export async function handlePostObject(
+  svc: S3Services,
+  req: IncomingMessage,
+  res: ServerResponse,
+  bucketName: string,
+): Promise<void> {
   const ct = req.headers['content-type'] ?? '';
-  if (!ct.toLowerCase().startsWith('multipart/form-data')) throw new S3Error('InvalidRequest', 'POST object needs a multipart/form-data body');
+  if (!ct.toLowerCase().startsWith('multipart/form-data'))
+    throw new S3Error('InvalidRequest', 'POST object needs a multipart/form-data body');
   const fields = new Map<string, string>();
   const file = await readFormFields(req, ct, fields, svc.postFormTimeoutMs ?? POST_FORM_TIMEOUT_MS);
   try {
@@ -90,16 +123,30 @@ interface FormFile {
  * Reads the form fields up to the file part, within `timeoutMs` and FORM_LIMIT bytes, and pauses
  * there: the policy is checked before a byte of the file is consumed.
  */
-function readFormFields(req: IncomingMessage, ct: string, fields: Map<string, string>, timeoutMs: number): Promise<FormFile> {
+function readFormFields(
+  req: IncomingMessage,
+  ct: string,
+  fields: Map<string, string>,
+  timeoutMs: number,
+): Promise<FormFile> {
   return new Promise<FormFile>((resolve, reject) => {
     let seen = 0;
     let inFile = false;
-    const bb = Busboy({ headers: { ...req.headers, 'content-type': ct }, limits: { fields: 100, fieldSize: 64 * 1024, files: 1 } });
+    const bb = Busboy({
+      headers: { ...req.headers, 'content-type': ct },
+      limits: { fields: 100, fieldSize: 64 * 1024, files: 1 },
+    });
     // Counts what comes before the file part; bounded so the unauthenticated part of a request is too.
     const counter = new Transform({
       transform(chunk: Buffer, _enc, cb) {
         seen += chunk.length;
-        if (!inFile && seen > FORM_LIMIT) cb(new S3Error('MaxPostPreDataLengthExceeded', `Your POST request fields preceding the upload file were too large (at most ${FORM_LIMIT} bytes)`));
+        if (!inFile && seen > FORM_LIMIT)
+          cb(
+            new S3Error(
+              'MaxPostPreDataLengthExceeded',
+              `Your POST request fields preceding the upload file were too large (at most ${FORM_LIMIT} bytes)`,
+            ),
+          );
         else cb(null, chunk);
       },
     });
@@ -111,15 +158,24 @@ function readFormFields(req: IncomingMessage, ct: string, fields: Map<string, st
       stop();
       reject(e);
     };
-    const timer = setTimeout(() => fail(new S3Error('RequestTimeout', `The form fields before the file did not arrive within ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(
+      () =>
+        fail(new S3Error('RequestTimeout', `The form fields before the file did not arrive within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     counter.on('error', (e) => fail(e instanceof S3Error ? e : new S3Error('MalformedPOSTRequest', String(e))));
     bb.on('field', (name, value, _nameTruncated, valueTruncated) => {
       // Fields after the file are not read (S3 ignores them too).
       if (inFile) return;
-      if (valueTruncated) fail(new S3Error('MaxPostPreDataLengthExceeded', `The form field '${name.slice(0, 100)}' is longer than 64 KiB`));
+      if (valueTruncated)
+        fail(
+          new S3Error('MaxPostPreDataLengthExceeded', `The form field '${name.slice(0, 100)}' is longer than 64 KiB`),
+        );
       else fields.set(name.toLowerCase(), value);
     });
-    bb.on('fieldsLimit', () => fail(new S3Error('MaxPostPreDataLengthExceeded', 'Your POST request has more than 100 form fields')));
+    bb.on('fieldsLimit', () =>
+      fail(new S3Error('MaxPostPreDataLengthExceeded', 'Your POST request has more than 100 form fields')),
+    );
     bb.on('file', (name, stream, filename) => {
       if (inFile || name.toLowerCase() !== 'file') {
         stream.resume();
@@ -132,28 +188,64 @@ function readFormFields(req: IncomingMessage, ct: string, fields: Map<string, st
         if (!req.complete) stream.destroy(new S3Error('IncompleteBody', 'The request body ended prematurely.'));
       };
       req.once('close', onClose);
-      bb.on('error', (e) => stream.destroy(new S3Error('MalformedPOSTRequest', `The body of your POST request is not well-formed multipart/form-data: ${(e as Error).message}`)));
+      bb.on('error', (e) =>
+        stream.destroy(
+          new S3Error(
+            'MalformedPOSTRequest',
+            `The body of your POST request is not well-formed multipart/form-data: ${(e as Error).message}`,
+          ),
+        ),
+      );
       resolve({ stream, filename, resume: () => req.pipe(counter), stop: () => req.unpipe(counter) });
     });
-    bb.on('error', (e) => fail(new S3Error('MalformedPOSTRequest', `The body of your POST request is not well-formed multipart/form-data: ${(e as Error).message}`)));
-    bb.on('finish', () => fail(new S3Error('InvalidArgument', 'POST requires exactly one file upload per request (a field named file, last)')));
+    bb.on('error', (e) =>
+      fail(
+        new S3Error(
+          'MalformedPOSTRequest',
+          `The body of your POST request is not well-formed multipart/form-data: ${(e as Error).message}`,
+        ),
+      ),
+    );
+    bb.on('finish', () =>
+      fail(
+        new S3Error('InvalidArgument', 'POST requires exactly one file upload per request (a field named file, last)'),
+      ),
+    );
     req.pipe(counter).pipe(bb);
   });
 }
 
 /** Checks the signed policy and stores the file part. */
-async function authorizeAndStore(svc: S3Services, req: IncomingMessage, res: ServerResponse, bucketName: string, fields: Map<string, string>, file: FormFile): Promise<void> {
+async function authorizeAndStore(
+  svc: S3Services,
+  req: IncomingMessage,
+  res: ServerResponse,
+  bucketName: string,
+  fields: Map<string, string>,
+  file: FormFile,
+): Promise<void> {
   const field = (k: string) => fields.get(k);
   for (const k of ['policy', 'x-amz-algorithm', 'x-amz-credential', 'x-amz-date', 'x-amz-signature', 'key']) {
-    if (field(k) === undefined) throw new S3Error('InvalidArgument', `Bucket POST must contain a field named '${k}'`, { ArgumentName: k });
+    if (field(k) === undefined)
+      throw new S3Error('InvalidArgument', `Bucket POST must contain a field named '${k}'`, { ArgumentName: k });
   }
   const keys = keyLookup(svc);
-  await authenticatePostPolicy({ policy: field('policy')!, algorithm: field('x-amz-algorithm')!, credential: field('x-amz-credential')!, date: field('x-amz-date')!, signature: field('x-amz-signature')! }, { region: svc.region, lookup: keys.lookup });
+  await authenticatePostPolicy(
+    {
+      policy: field('policy')!,
+      algorithm: field('x-amz-algorithm')!,
+      credential: field('x-amz-credential')!,
+      date: field('x-amz-date')!,
+      signature: field('x-amz-signature')!,
+    },
+    { region: svc.region, lookup: keys.lookup },
+  );
   const accessKey = keys.found();
   const bucketId = await svc.helpers.resolveBucket(bucketName, accessKey);
   const bucket = bucketId ? await svc.helpers.getBucket(bucketId) : undefined;
   if (!bucket) throw new S3Error('NoSuchBucket', `bucket '${bucketName}' does not exist`);
-  if (!keyPerms(accessKey!, bucket.id.toString('hex')).write) throw new S3Error('AccessDenied', `key ${accessKey!.id} has no write permission on bucket '${bucketName}'`);
+  if (!keyPerms(accessKey!, bucket.id.toString('hex')).write)
+    throw new S3Error('AccessDenied', `key ${accessKey!.id} has no write permission on bucket '${bucketName}'`);
 
   refuseSse(fields.keys());
   const key = field('key')!.replace(/\$\{filename\}/g, file.filename);
@@ -173,10 +265,15 @@ async function authorizeAndStore(svc: S3Services, req: IncomingMessage, res: Ser
     covered.add(c.field);
     const v = values.get(c.field) ?? '';
     const ok = c.op === 'eq' ? v === c.value : v.startsWith(c.value);
-    if (!ok) throw new S3Error('AccessDenied', `Invalid according to Policy: Policy Condition failed: ["${c.op}", "$${c.field}", "${c.value}"]`);
+    if (!ok)
+      throw new S3Error(
+        'AccessDenied',
+        `Invalid according to Policy: Policy Condition failed: ["${c.op}", "$${c.field}", "${c.value}"]`,
+      );
   }
   for (const k of fields.keys()) {
-    if (!EXEMPT.has(k) && !k.startsWith('x-ignore-') && !covered.has(k)) throw new S3Error('AccessDenied', `Invalid according to Policy: Extra input fields: ${k}`);
+    if (!EXEMPT.has(k) && !k.startsWith('x-ignore-') && !covered.has(k))
+      throw new S3Error('AccessDenied', `Invalid according to Policy: Extra input fields: ${k}`);
   }
   const headers: [string, string][] = [];
   for (const [k, v] of fields) {
@@ -194,7 +291,9 @@ async function authorizeAndStore(svc: S3Services, req: IncomingMessage, res: Ser
     try {
       redirectUrl = new URL(redirect);
     } catch {
-      throw new S3Error('InvalidArgument', 'success_action_redirect: not an absolute URL', { ArgumentName: 'success_action_redirect' });
+      throw new S3Error('InvalidArgument', 'success_action_redirect: not an absolute URL', {
+        ArgumentName: 'success_action_redirect',
+      });
     }
   }
 
@@ -205,7 +304,14 @@ async function authorizeAndStore(svc: S3Services, req: IncomingMessage, res: Ser
   file.stream.on('error', (e) => sized.destroy(e));
   const body = limitToQuota(sized, allowed);
   file.resume();
-  const { etag } = await putObjectStream({ model: svc.model, blockSize: svc.blockSize }, bucket.id, key, headers, body, undefined);
+  const { etag } = await putObjectStream(
+    { model: svc.model, blockSize: svc.blockSize },
+    bucket.id,
+    key,
+    headers,
+    body,
+    undefined,
+  );
 
   if (redirectUrl) {
     const u = redirectUrl;
@@ -217,6 +323,16 @@ async function authorizeAndStore(svc: S3Services, req: IncomingMessage, res: Ser
   }
   if (status === '201') {
     const host = req.headers.host ?? 'localhost';
-    sendXml(res, 201, toXml('PostResponse', { Location: `http://${host}/${bucketName}/${encodeURIComponent(key)}`, Bucket: bucketName, Key: key, ETag: `"${etag}"` }), { etag: `"${etag}"` });
+    sendXml(
+      res,
+      201,
+      toXml('PostResponse', {
+        Location: `http://${host}/${bucketName}/${encodeURIComponent(key)}`,
+        Bucket: bucketName,
+        Key: key,
+        ETag: `"${etag}"`,
+      }),
+      { etag: `"${etag}"` },
+    );
   } else sendEmpty(res, status === '200' ? 200 : 204, { etag: `"${etag}"` });
 }

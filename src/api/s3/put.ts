@@ -8,7 +8,15 @@ import { S3Error } from '../common/s3_error.ts';
 import { xmlForbiddenChar } from '../common/xml.ts';
 import type { BodyChecks } from '../common/signature/index.ts';
 import { checkQuotas, declaredSize, limitToQuota } from './quotas.ts';
-import { requestBody, requireBucket, requireKey, sendEmpty, storedHeaders, type ReqCtx, type S3Services } from './context.ts';
+import {
+  requestBody,
+  requireBucket,
+  requireKey,
+  sendEmpty,
+  storedHeaders,
+  type ReqCtx,
+  type S3Services,
+} from './context.ts';
 
 /** Objects smaller than this are stored inline in the object table (one quorum write). */
 export const INLINE_THRESHOLD = 3072;
@@ -51,7 +59,16 @@ export interface SavedBlocks {
  * Writes a stream's blocks to the cluster under version `uuid` (rows in the version table, refs
  * in block_ref), several blocks in flight. `allowInline`: keep a tiny body in memory instead.
  */
-export async function saveBlocks(model: Model, blockSize: number, stream: Readable, uuid: Buffer, part: number, partTs: number, allowInline: boolean, onFirstBlock?: () => Promise<void>): Promise<SavedBlocks> {
+export async function saveBlocks(
+  model: Model,
+  blockSize: number,
+  stream: Readable,
+  uuid: Buffer,
+  part: number,
+  partTs: number,
+  allowInline: boolean,
+  onFirstBlock?: () => Promise<void>,
+): Promise<SavedBlocks> {
   const md5 = createHash('md5');
   let size = 0;
   let index = 0;
@@ -104,7 +121,9 @@ export function md5Etag(md5: Buffer): string {
 
 /** Fields of BodyChecks worth storing as the object's checksum. */
 export function checksumOf(checks: BodyChecks): ObjectMeta['checksum'] {
-  return checks.checksum ? { algorithm: checks.checksum.algorithm, value: checks.checksum.value, type: 'FULL_OBJECT' } : undefined;
+  return checks.checksum
+    ? { algorithm: checks.checksum.algorithm, value: checks.checksum.value, type: 'FULL_OBJECT' }
+    : undefined;
 }
 
 /** Response headers announcing a verified checksum. */
@@ -113,7 +132,14 @@ export function checksumHeaders(c: ObjectMeta['checksum']): Record<string, strin
 }
 
 /** Stores a whole stream as a new version of an object; the previous version stays visible until it completes. */
-export async function putObjectStream(svc: Pick<S3Services, 'model' | 'blockSize'>, bucketId: Buffer, key: string, headers: [string, string][], stream: Readable, done: Promise<BodyChecks> | undefined): Promise<{ etag: string; meta: ObjectMeta; ts: number }> {
+export async function putObjectStream(
+  svc: Pick<S3Services, 'model' | 'blockSize'>,
+  bucketId: Buffer,
+  key: string,
+  headers: [string, string][],
+  stream: Readable,
+  done: Promise<BodyChecks> | undefined,
+): Promise<{ etag: string; meta: ObjectMeta; ts: number }> {
   const { model, blockSize } = svc;
   const uuid = randomBytes(16);
   // The version's place among the key's versions is read while the first block arrives.
@@ -124,7 +150,11 @@ export async function putObjectStream(svc: Pick<S3Services, 'model' | 'blockSize
   const register = async () => {
     ts = await place;
     registered = true;
-    await model.object.insert({ bucketId, key, versions: [{ uuid, ts, state: { t: 'uploading', multipart: false, headers } }] });
+    await model.object.insert({
+      bucketId,
+      key,
+      versions: [{ uuid, ts, state: { t: 'uploading', multipart: false, headers } }],
+    });
     await model.version.insert({ uuid, sk: EMPTY, deleted: false, header: { bucketId, key, parts: null }, blocks: [] });
   };
   try {
@@ -132,15 +162,22 @@ export async function putObjectStream(svc: Pick<S3Services, 'model' | 'blockSize
     const checks = done ? await done : undefined;
     const etag = md5Etag(saved.md5);
     const meta: ObjectMeta = { size: saved.size, etag, headers, checksum: checks ? checksumOf(checks) : undefined };
-    const data = saved.inline ? { t: 'inline' as const, meta, bytes: saved.inline } : { t: 'blocks' as const, meta, firstBlock: saved.firstBlock! };
+    const data = saved.inline
+      ? { t: 'inline' as const, meta, bytes: saved.inline }
+      : { t: 'blocks' as const, meta, firstBlock: saved.firstBlock! };
     // A registered version is completed where it stands, if a newer one has not superseded it.
     if (!registered) ts = await place;
-    await model.object.insert({ bucketId, key, versions: [{ uuid, ts, state: { t: 'complete', data } }] }, { completion: registered });
+    await model.object.insert(
+      { bucketId, key, versions: [{ uuid, ts, state: { t: 'complete', data } }] },
+      { completion: registered },
+    );
     return { etag, meta, ts };
   } catch (e) {
     if (registered) {
       // Leave the previous version visible; the cascade frees what this one wrote.
-      await model.object.insert({ bucketId, key, versions: [{ uuid, ts, state: { t: 'aborted' } }] }).catch(() => undefined);
+      await model.object
+        .insert({ bucketId, key, versions: [{ uuid, ts, state: { t: 'aborted' } }] })
+        .catch(() => undefined);
     }
     throw e;
   }
@@ -154,7 +191,11 @@ export function checkObjectKey(key: string): void {
   const bad = xmlForbiddenChar(key);
   if (bad !== undefined) {
     const name = `U+${bad.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`;
-    throw new S3Error('InvalidArgument', `Object key contains ${name}, a character XML 1.0 cannot represent (NUL, C0 controls other than tab, LF and CR, U+FFFE, U+FFFF); such keys are refused`, { ArgumentName: 'key' });
+    throw new S3Error(
+      'InvalidArgument',
+      `Object key contains ${name}, a character XML 1.0 cannot represent (NUL, C0 controls other than tab, LF and CR, U+FFFE, U+FFFF); such keys are refused`,
+      { ArgumentName: 'key' },
+    );
   }
 }
 
@@ -163,10 +204,18 @@ export async function handlePutObject(ctx: ReqCtx): Promise<void> {
   const bucket = requireBucket(ctx);
   const key = requireKey(ctx);
   checkObjectKey(key);
-  if (ctx.req.headers['content-length'] === undefined && ctx.req.headers['transfer-encoding'] === undefined) throw new S3Error('MissingContentLength', 'You must provide the Content-Length HTTP header.');
+  if (ctx.req.headers['content-length'] === undefined && ctx.req.headers['transfer-encoding'] === undefined)
+    throw new S3Error('MissingContentLength', 'You must provide the Content-Length HTTP header.');
   const allowed = await checkQuotas(ctx.svc, bucket, key, declaredSize(ctx.req.headers));
   const body = requestBody(ctx);
   const stream = limitToQuota(body.stream, allowed);
-  const { etag, meta } = await putObjectStream(ctx.svc, bucket.id, key, storedHeaders(ctx.req.headers), stream, body.done);
+  const { etag, meta } = await putObjectStream(
+    ctx.svc,
+    bucket.id,
+    key,
+    storedHeaders(ctx.req.headers),
+    stream,
+    body.done,
+  );
   sendEmpty(ctx.res, 200, { etag: `"${etag}"`, ...checksumHeaders(meta.checksum) });
 }

@@ -9,15 +9,25 @@ import type { S3Services } from './context.ts';
  * Returns how many bytes the new object may have (Infinity without a size quota), for bodies whose
  * announced size cannot be trusted or is unknown (see `limitToQuota`).
  */
-export async function checkQuotas(svc: Pick<S3Services, 'model'>, bucket: BucketEntry, key: string, newSize: number): Promise<number> {
+export async function checkQuotas(
+  svc: Pick<S3Services, 'model'>,
+  bucket: BucketEntry,
+  key: string,
+  newSize: number,
+): Promise<number> {
   const q = bucket.quotas.v;
   if (q.maxSize === null && q.maxObjects === null) return Number.POSITIVE_INFINITY;
-  const [counts, existing] = await Promise.all([svc.model.bucketCounts(bucket.id), svc.model.object.get(bucket.id, Buffer.from(key))]);
+  const [counts, existing] = await Promise.all([
+    svc.model.bucketCounts(bucket.id),
+    svc.model.object.get(bucket.id, Buffer.from(key)),
+  ]);
   const prev = visibleVersion(existing);
   const objects = counts.objects + (prev ? 0 : 1);
   const others = counts.bytes - (prev ? prev.state.data.meta.size : 0);
-  if (q.maxObjects !== null && objects > q.maxObjects) throw new S3Error('QuotaExceeded', `Bucket quota exceeded: at most ${q.maxObjects} objects`);
-  if (q.maxSize !== null && others + newSize > q.maxSize) throw new S3Error('QuotaExceeded', `Bucket quota exceeded: at most ${q.maxSize} bytes`);
+  if (q.maxObjects !== null && objects > q.maxObjects)
+    throw new S3Error('QuotaExceeded', `Bucket quota exceeded: at most ${q.maxObjects} objects`);
+  if (q.maxSize !== null && others + newSize > q.maxSize)
+    throw new S3Error('QuotaExceeded', `Bucket quota exceeded: at most ${q.maxSize} bytes`);
   return q.maxSize === null ? Number.POSITIVE_INFINITY : Math.max(0, q.maxSize - others);
 }
 
@@ -31,7 +41,13 @@ export function limitToQuota(body: Readable, allowed: number): Readable {
   const guard = new Transform({
     transform(chunk: Buffer, _enc, cb) {
       n += chunk.length;
-      if (n > allowed) cb(new S3Error('QuotaExceeded', `Bucket quota exceeded: the object is larger than the ${allowed} bytes left in the bucket's size quota`));
+      if (n > allowed)
+        cb(
+          new S3Error(
+            'QuotaExceeded',
+            `Bucket quota exceeded: the object is larger than the ${allowed} bytes left in the bucket's size quota`,
+          ),
+        );
       else cb(null, chunk);
     },
   });

@@ -171,9 +171,7 @@ function validate(input: AssignInput): Problem {
   }
 
   if (input.previous !== undefined && input.previous.length !== partitions) {
-    throw new LayoutError(
-      `previous assignment has ${input.previous.length} partitions, expected ${partitions}`,
-    );
+    throw new LayoutError(`previous assignment has ${input.previous.length} partitions, expected ${partitions}`);
   }
 
   return {
@@ -284,8 +282,7 @@ function balanceTargets(problem: Problem, units: number[]): number[] {
   nodes.forEach((n, i) => members[n.zone].push(i));
   const fill = (idx: number[], lambda: number) =>
     idx.reduce((sum, i) => sum + Math.min(units[i], lambda * nodes[i].capacity), 0);
-  const zoneLoad = (lambda: number) =>
-    members.reduce((sum, idx) => sum + Math.min(zoneCap, fill(idx, lambda)), 0);
+  const zoneLoad = (lambda: number) => members.reduce((sum, idx) => sum + Math.min(zoneCap, fill(idx, lambda)), 0);
   let lo = 0;
   let hi = Math.max(...nodes.map((n, i) => units[i] / n.capacity));
   for (let it = 0; it < 100 && zoneLoad(hi) > total; it++) {

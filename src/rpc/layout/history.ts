@@ -38,7 +38,12 @@ export interface LayoutHistory {
 }
 
 const zNodeId = z.string().regex(/^[0-9a-f]{64}$/, 'a node id is 64 hex characters');
-const zRole: z.ZodType<NodeRole> = z.object({ id: zNodeId, zone: z.string(), capacity: z.number().nonnegative().nullable(), tags: z.array(z.string()).optional() });
+const zRole: z.ZodType<NodeRole> = z.object({
+  id: zNodeId,
+  zone: z.string(),
+  capacity: z.number().nonnegative().nullable(),
+  tags: z.array(z.string()).optional(),
+});
 const zZoneRedundancy: z.ZodType<ZoneRedundancy> = z.union([z.literal('maximum'), z.number().int().positive()]);
 const lww = <T>(v: z.ZodType<T>): z.ZodType<Lww<T>> => z.object({ ts: z.number(), v });
 const zTracker = z.array(z.tuple([zNodeId, z.number().int().nonnegative()]));
@@ -70,7 +75,9 @@ export const layoutHistorySchema: z.ZodType<LayoutHistory> = z.object({
 /** The empty layout every node starts with. */
 export function emptyHistory(replicationFactor: number): LayoutHistory {
   return {
-    versions: [{ version: 0, replicationFactor, zoneRedundancy: 'maximum', roles: [], assignment: [], partitionSize: 0 }],
+    versions: [
+      { version: 0, replicationFactor, zoneRedundancy: 'maximum', roles: [], assignment: [], partitionSize: 0 },
+    ],
     staging: { base: 0, roles: [], zoneRedundancy: { ts: 0, v: null } },
     ack: [],
     sync: [],
@@ -108,7 +115,13 @@ export function mergeHistory(a: LayoutHistory, b: LayoutHistory): LayoutHistory 
       zoneRedundancy: mergeLww(a.staging.zoneRedundancy, b.staging.zoneRedundancy),
     };
   if (staging.base < newest) staging = { base: newest, roles: [], zoneRedundancy: { ts: 0, v: null } };
-  return { versions, staging, ack: mergeTracker(a.ack, b.ack), sync: mergeTracker(a.sync, b.sync), syncAck: mergeTracker(a.syncAck, b.syncAck) };
+  return {
+    versions,
+    staging,
+    ack: mergeTracker(a.ack, b.ack),
+    sync: mergeTracker(a.sync, b.sync),
+    syncAck: mergeTracker(a.syncAck, b.syncAck),
+  };
 }
 
 /** Stages a role (or its removal with null) for a node. */
@@ -139,15 +152,22 @@ export function hasStagedChanges(h: LayoutHistory): boolean {
 function checkVersion(h: LayoutHistory, version: number | undefined): number {
   const next = current(h).version + 1;
   if (version !== undefined && version !== next) {
-    throw new LayoutError(`invalid layout version ${version}: the next version must be ${next} (current is ${next - 1})`);
+    throw new LayoutError(
+      `invalid layout version ${version}: the next version must be ${next} (current is ${next - 1})`,
+    );
   }
   return next;
 }
 
 /** Applies the staged changes as a new version; returns the new history and the assignment report. */
-export function applyStaged(h: LayoutHistory, version: number | undefined, replicationFactor: number): { history: LayoutHistory; report: AssignReport } {
+export function applyStaged(
+  h: LayoutHistory,
+  version: number | undefined,
+  replicationFactor: number,
+): { history: LayoutHistory; report: AssignReport } {
   const next = checkVersion(h, version);
-  if (!hasStagedChanges(h)) throw new LayoutError('no staged layout changes to apply (use garage layout assign/remove first)');
+  if (!hasStagedChanges(h))
+    throw new LayoutError('no staged layout changes to apply (use garage layout assign/remove first)');
   const cur = current(h);
   const roles = stagedRoles(h);
   const zoneRedundancy = h.staging.zoneRedundancy.v ?? cur.zoneRedundancy;
@@ -158,10 +178,21 @@ export function applyStaged(h: LayoutHistory, version: number | undefined, repli
     previous: cur.assignment.length ? cur.assignment : undefined,
     partitions: PARTITIONS,
   });
-  const nv: LayoutVersion = { version: next, replicationFactor, zoneRedundancy, roles, assignment, partitionSize: report.partitionSize };
+  const nv: LayoutVersion = {
+    version: next,
+    replicationFactor,
+    zoneRedundancy,
+    roles,
+    assignment,
+    partitionSize: report.partitionSize,
+  };
   return {
     // A version without roles holds no data: nothing to transition from.
-    history: { ...h, versions: [...h.versions.filter((v) => v.roles.length > 0), nv], staging: { base: next, roles: [], zoneRedundancy: { ts: 0, v: null } } },
+    history: {
+      ...h,
+      versions: [...h.versions.filter((v) => v.roles.length > 0), nv],
+      staging: { base: next, roles: [], zoneRedundancy: { ts: 0, v: null } },
+    },
     report,
   };
 }
@@ -169,7 +200,10 @@ export function applyStaged(h: LayoutHistory, version: number | undefined, repli
 /** Drops the staged changes. */
 export function revertStaged(h: LayoutHistory, version: number | undefined): LayoutHistory {
   if (version !== undefined) checkVersion(h, version);
-  return { ...h, staging: { base: h.staging.base, roles: [], zoneRedundancy: lwwNext(h.staging.zoneRedundancy, null) } };
+  return {
+    ...h,
+    staging: { base: h.staging.base, roles: [], zoneRedundancy: lwwNext(h.staging.zoneRedundancy, null) },
+  };
 }
 
 function trackerMin(t: [string, number][], nodes: string[]): number {
@@ -182,11 +216,18 @@ function trackerMin(t: [string, number][], nodes: string[]): number {
  * removed need not sync (its data is moving away), so a dead removed node never blocks.
  */
 export function trackedNodes(h: LayoutHistory): string[] {
-  return current(h).roles.map((r) => r.id).sort();
+  return current(h)
+    .roles.map((r) => r.id)
+    .sort();
 }
 
 /** Updates a tracker for one node (monotonic). */
-export function setTracker(h: LayoutHistory, which: 'ack' | 'sync' | 'syncAck', node: string, version: number): LayoutHistory {
+export function setTracker(
+  h: LayoutHistory,
+  which: 'ack' | 'sync' | 'syncAck',
+  node: string,
+  version: number,
+): LayoutHistory {
   return { ...h, [which]: mergeTracker(h[which], [[node, version]]) };
 }
 

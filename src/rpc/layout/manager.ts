@@ -4,8 +4,17 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../../util/fs.ts';
 import { pack, unpack } from '../../util/codec.ts';
 import {
-  current, emptyHistory, layoutHistorySchema, mergeHistory, partitionOf, pruneHistory, readVersion, setTracker, trackedNodes,
-  type LayoutHistory, type LayoutVersion,
+  current,
+  emptyHistory,
+  layoutHistorySchema,
+  mergeHistory,
+  partitionOf,
+  pruneHistory,
+  readVersion,
+  setTracker,
+  trackedNodes,
+  type LayoutHistory,
+  type LayoutVersion,
 } from './history.ts';
 import { z } from 'zod';
 import { LayoutError } from '../../util/errors.ts';
@@ -56,7 +65,10 @@ export class LayoutManager extends EventEmitter implements LayoutView {
       return new LayoutManager(file, self, replicationFactor, emptyHistory(replicationFactor));
     }
     const parsed = layoutHistorySchema.safeParse(unpack(raw));
-    if (!parsed.success) throw new LayoutError(`${file} is not a valid layout history (${z.prettifyError(parsed.error).replace(/\n/g, '; ')})`);
+    if (!parsed.success)
+      throw new LayoutError(
+        `${file} is not a valid layout history (${z.prettifyError(parsed.error).replace(/\n/g, '; ')})`,
+      );
     return new LayoutManager(file, self, replicationFactor, parsed.data);
   }
 
@@ -86,7 +98,8 @@ export class LayoutManager extends EventEmitter implements LayoutView {
     const oldestInflight = Math.min(v, ...[...this.#inflight].filter(([, n]) => n > 0).map(([ver]) => ver));
     h = setTracker(h, 'ack', this.self, oldestInflight);
     if (nodes.length <= 1) {
-      for (const n of new Set([this.self, ...nodes])) for (const t of ['ack', 'sync', 'syncAck'] as const) h = setTracker(h, t, n, v);
+      for (const n of new Set([this.self, ...nodes]))
+        for (const t of ['ack', 'sync', 'syncAck'] as const) h = setTracker(h, t, n, v);
       return h;
     }
     const sync = new Map(h.sync);
@@ -147,10 +160,14 @@ export class LayoutManager extends EventEmitter implements LayoutView {
   }
 
   storageNodeSets(): string[][] {
-    return this.history.versions.filter((v) => v.roles.length).map((v) => v.roles.filter((r) => r.capacity !== null).map((r) => r.id));
+    return this.history.versions
+      .filter((v) => v.roles.length)
+      .map((v) => v.roles.filter((r) => r.capacity !== null).map((r) => r.id));
   }
 
   readStorageNodes(): string[] {
-    return readVersion(this.history).roles.filter((r) => r.capacity !== null).map((r) => r.id);
+    return readVersion(this.history)
+      .roles.filter((r) => r.capacity !== null)
+      .map((r) => r.id);
   }
 }

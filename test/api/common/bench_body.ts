@@ -24,7 +24,12 @@ function source(raw: Buffer): Readable {
   });
 }
 
-async function bench(name: string, contentSha: string, extra: Record<string, string>, encode: (seed: string, amzDate: string) => Buffer): Promise<void> {
+async function bench(
+  name: string,
+  contentSha: string,
+  extra: Record<string, string>,
+  encode: (seed: string, amzDate: string) => Buffer,
+): Promise<void> {
   const headers = { 'x-amz-content-sha256': contentSha, ...extra };
   const head = await signHead(request('PUT', keyPath('b', 'k'), { headers }));
   const a = await auth(head);
@@ -38,36 +43,66 @@ async function bench(name: string, contentSha: string, extra: Record<string, str
     await vb.done;
     best = Math.min(best, performance.now() - t);
   }
-  console.log(`${name.padEnd(58)} ${((SIZE / (1 << 20)) / (best / 1000)).toFixed(0).padStart(5)} MiB/s`);
+  console.log(`${name.padEnd(58)} ${(SIZE / (1 << 20) / (best / 1000)).toFixed(0).padStart(5)} MiB/s`);
 }
 
 const streamingHeaders = { 'content-encoding': 'aws-chunked', 'x-amz-decoded-content-length': String(SIZE) };
-const crc = (alg: ChecksumAlgorithm): [string, string] => [`x-amz-checksum-${alg.toLowerCase()}`, checksumBase64(alg, data)];
+const crc = (alg: ChecksumAlgorithm): [string, string] => [
+  `x-amz-checksum-${alg.toLowerCase()}`,
+  checksumBase64(alg, data),
+];
 
 await bench('UNSIGNED-PAYLOAD (md5)', 'UNSIGNED-PAYLOAD', {}, () => data);
-await bench('UNSIGNED-PAYLOAD + x-amz-checksum-crc32c header', 'UNSIGNED-PAYLOAD', { [crc('CRC32C')[0]]: crc('CRC32C')[1] }, () => data);
-await bench('sha256 payload (md5 + sha256)', sha256hex(data), {}, () => data);
-await bench('sha256 payload + x-amz-checksum-crc32 header', sha256hex(data), { [crc('CRC32')[0]]: crc('CRC32')[1] }, () => data);
-await bench('STREAMING-AWS4-HMAC-SHA256-PAYLOAD (64 KiB chunks)', 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD', streamingHeaders, (seed, amzDate) =>
-  encodeChunked(data, { chunkSize: 65536, signed: { seed, amzDate } }),
+await bench(
+  'UNSIGNED-PAYLOAD + x-amz-checksum-crc32c header',
+  'UNSIGNED-PAYLOAD',
+  { [crc('CRC32C')[0]]: crc('CRC32C')[1] },
+  () => data,
 );
-await bench('STREAMING-AWS4-HMAC-SHA256-PAYLOAD (1 MiB chunks)', 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD', streamingHeaders, (seed, amzDate) =>
-  encodeChunked(data, { chunkSize: 1 << 20, signed: { seed, amzDate } }),
+await bench('sha256 payload (md5 + sha256)', sha256hex(data), {}, () => data);
+await bench(
+  'sha256 payload + x-amz-checksum-crc32 header',
+  sha256hex(data),
+  { [crc('CRC32')[0]]: crc('CRC32')[1] },
+  () => data,
+);
+await bench(
+  'STREAMING-AWS4-HMAC-SHA256-PAYLOAD (64 KiB chunks)',
+  'STREAMING-AWS4-HMAC-SHA256-PAYLOAD',
+  streamingHeaders,
+  (seed, amzDate) => encodeChunked(data, { chunkSize: 65536, signed: { seed, amzDate } }),
+);
+await bench(
+  'STREAMING-AWS4-HMAC-SHA256-PAYLOAD (1 MiB chunks)',
+  'STREAMING-AWS4-HMAC-SHA256-PAYLOAD',
+  streamingHeaders,
+  (seed, amzDate) => encodeChunked(data, { chunkSize: 1 << 20, signed: { seed, amzDate } }),
 );
 for (const alg of ['CRC32', 'CRC32C', 'CRC64NVME'] as const) {
-  await bench(`STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER (${alg} trailer)`, 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER', { ...streamingHeaders, 'x-amz-trailer': crc(alg)[0] }, (seed, amzDate) =>
-    encodeChunked(data, { chunkSize: 65536, signed: { seed, amzDate }, trailers: [crc(alg)] }),
+  await bench(
+    `STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER (${alg} trailer)`,
+    'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER',
+    { ...streamingHeaders, 'x-amz-trailer': crc(alg)[0] },
+    (seed, amzDate) => encodeChunked(data, { chunkSize: 65536, signed: { seed, amzDate }, trailers: [crc(alg)] }),
   );
 }
 for (const alg of ['CRC32', 'CRC32C', 'CRC64NVME', 'SHA256'] as const) {
-  await bench(`STREAMING-UNSIGNED-PAYLOAD-TRAILER (${alg} trailer)`, 'STREAMING-UNSIGNED-PAYLOAD-TRAILER', { ...streamingHeaders, 'x-amz-trailer': crc(alg)[0] }, () =>
-    encodeChunked(data, { chunkSize: 65536, trailers: [crc(alg)] }),
+  await bench(
+    `STREAMING-UNSIGNED-PAYLOAD-TRAILER (${alg} trailer)`,
+    'STREAMING-UNSIGNED-PAYLOAD-TRAILER',
+    { ...streamingHeaders, 'x-amz-trailer': crc(alg)[0] },
+    () => encodeChunked(data, { chunkSize: 65536, trailers: [crc(alg)] }),
   );
 }
 
 // authenticate() cost per request (header auth, derived key cached).
 {
-  const head = await signHead(request('GET', keyPath('bucket', 'some/key é.txt'), { query: { 'x-id': 'GetObject' }, headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } }));
+  const head = await signHead(
+    request('GET', keyPath('bucket', 'some/key é.txt'), {
+      query: { 'x-id': 'GetObject' },
+      headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
+    }),
+  );
   let best = Infinity;
   for (let r = 0; r < 3; r++) {
     const t = performance.now();

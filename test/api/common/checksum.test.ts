@@ -65,7 +65,11 @@ test('CRC32C and CRC64NVME agree with the AWS SDK implementations on random data
     assert.equal(checksumBase64('CRC32C', data), Buffer.from(await a.digest()).toString('base64'), `crc32c len ${len}`);
     const b = new Crc64Nvme();
     b.update(data);
-    assert.equal(checksumBase64('CRC64NVME', data), Buffer.from(await b.digest()).toString('base64'), `crc64nvme len ${len}`);
+    assert.equal(
+      checksumBase64('CRC64NVME', data),
+      Buffer.from(await b.digest()).toString('base64'),
+      `crc64nvme len ${len}`,
+    );
   }
   const sha = createHash('sha1').update(CHECK).digest('base64');
   assert.equal(checksumBase64('SHA1', CHECK), sha);

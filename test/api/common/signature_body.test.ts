@@ -8,8 +8,28 @@ import { PassThrough, Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { S3Error, type S3ErrorCode } from '../../../src/api/common/s3_error.ts';
 import { checksumBase64 } from '../../../src/api/common/checksum.ts';
-import { authenticate, verifiedBody, type AuthResult, type BodyChecks, type RequestHead } from '../../../src/api/common/signature/index.ts';
-import { SK, auth, collect, encodeChunked, keyPath, pieces, presignHead, request, sha256hex, signHead, signer, toHead, type ChunkedOpts } from './sigv4_helpers.ts';
+import {
+  authenticate,
+  verifiedBody,
+  type AuthResult,
+  type BodyChecks,
+  type RequestHead,
+} from '../../../src/api/common/signature/index.ts';
+import {
+  SK,
+  auth,
+  collect,
+  encodeChunked,
+  keyPath,
+  pieces,
+  presignHead,
+  request,
+  sha256hex,
+  signHead,
+  signer,
+  toHead,
+  type ChunkedOpts,
+} from './sigv4_helpers.ts';
 
 const md5b64 = (d: Buffer) => createHash('md5').update(d).digest('base64');
 
@@ -23,7 +43,12 @@ interface Upload {
 async function upload(
   data: Buffer,
   mode: 'unsigned' | 'sha256' | 'signed' | 'signed-trailer' | 'unsigned-trailer',
-  o: { headers?: Record<string, string>; chunk?: Partial<ChunkedOpts>; trailer?: [string, string]; decodedLength?: number } = {},
+  o: {
+    headers?: Record<string, string>;
+    chunk?: Partial<ChunkedOpts>;
+    trailer?: [string, string];
+    decodedLength?: number;
+  } = {},
 ): Promise<Upload> {
   const headers: Record<string, string> = { ...(o.headers ?? {}) };
   const contentSha = {
@@ -92,9 +117,16 @@ test('unsigned payload: md5, size, Content-MD5', async () => {
   assert.equal(checks.sha256, undefined);
   assert.equal(checks.checksum, undefined);
   await run(await upload(DATA, 'unsigned', { headers: { 'content-md5': md5b64(DATA) } }));
-  await fails(await upload(DATA, 'unsigned', { headers: { 'content-md5': md5b64(Buffer.from('x')) } }), 'BadDigest', DATA.length);
+  await fails(
+    await upload(DATA, 'unsigned', { headers: { 'content-md5': md5b64(Buffer.from('x')) } }),
+    'BadDigest',
+    DATA.length,
+  );
   const bad = await upload(DATA, 'unsigned', { headers: { 'content-md5': 'not-base64' } });
-  assert.throws(() => verifiedBody(pieces(bad.raw, 1000), bad.head, bad.auth), (e: unknown) => e instanceof S3Error && e.code === 'InvalidDigest');
+  assert.throws(
+    () => verifiedBody(pieces(bad.raw, 1000), bad.head, bad.auth),
+    (e: unknown) => e instanceof S3Error && e.code === 'InvalidDigest',
+  );
 });
 
 test('sha256 payload: match and mismatch', async () => {
@@ -169,7 +201,15 @@ test('streaming signed payload: bad chunk signatures, truncation, framing, lengt
   noCrlf.write('xx', firstLen - 2, 'latin1');
   await fails({ ...u, raw: noCrlf }, 'InvalidRequest', DATA.length);
   const trailing = Buffer.concat([u.raw, Buffer.from('junk')]);
-  await fails({ ...u, raw: trailing, head: { ...u.head, headers: { ...u.head.headers, 'content-length': String(trailing.length) } } }, 'InvalidRequest', DATA.length);
+  await fails(
+    {
+      ...u,
+      raw: trailing,
+      head: { ...u.head, headers: { ...u.head.headers, 'content-length': String(trailing.length) } },
+    },
+    'InvalidRequest',
+    DATA.length,
+  );
   // x-amz-decoded-content-length disagreeing with the data.
   await fails(await upload(DATA, 'signed', { decodedLength: DATA.length + 1 }), 'IncompleteBody', DATA.length);
   await fails(await upload(DATA, 'signed', { decodedLength: DATA.length - 1 }), 'InvalidRequest', DATA.length);
@@ -187,7 +227,11 @@ test('streaming signed payload with a checksum trailer', async () => {
   const wrong: [string, string] = ['x-amz-checksum-crc32c', checksumBase64('CRC32C', Buffer.from('other'))];
   const e = await fails(await upload(DATA, 'signed-trailer', { trailer: wrong }), 'BadDigest', DATA.length);
   assert.match(e.message, /CRC32C.*did not match/);
-  await fails(await upload(DATA, 'signed-trailer', { trailer: good, chunk: { badTrailerSig: true } }), 'SignatureDoesNotMatch', DATA.length);
+  await fails(
+    await upload(DATA, 'signed-trailer', { trailer: good, chunk: { badTrailerSig: true } }),
+    'SignatureDoesNotMatch',
+    DATA.length,
+  );
   // The trailer value is covered by the trailer signature.
   const u = await upload(DATA, 'signed-trailer', { trailer: good });
   const swapped = Buffer.from(u.raw.toString('latin1').replace(good[1], wrong[1]), 'latin1');
@@ -202,11 +246,23 @@ test('streaming signed payload with a checksum trailer', async () => {
 
 test('unsigned payload with a checksum trailer', async () => {
   const value = checksumBase64('CRC64NVME', DATA);
-  const { data, checks } = await run(await upload(DATA, 'unsigned-trailer', { trailer: ['x-amz-checksum-crc64nvme', value] }));
+  const { data, checks } = await run(
+    await upload(DATA, 'unsigned-trailer', { trailer: ['x-amz-checksum-crc64nvme', value] }),
+  );
   assert.ok(data.equals(DATA));
   assert.deepEqual(checks.checksum, { algorithm: 'CRC64NVME', value });
-  await fails(await upload(DATA, 'unsigned-trailer', { trailer: ['x-amz-checksum-crc64nvme', checksumBase64('CRC64NVME', Buffer.from('x'))] }), 'BadDigest', DATA.length);
-  await fails(await upload(DATA, 'unsigned-trailer', { trailer: ['x-amz-checksum-crc64nvme', 'garbage'] }), 'InvalidRequest', DATA.length);
+  await fails(
+    await upload(DATA, 'unsigned-trailer', {
+      trailer: ['x-amz-checksum-crc64nvme', checksumBase64('CRC64NVME', Buffer.from('x'))],
+    }),
+    'BadDigest',
+    DATA.length,
+  );
+  await fails(
+    await upload(DATA, 'unsigned-trailer', { trailer: ['x-amz-checksum-crc64nvme', 'garbage'] }),
+    'InvalidRequest',
+    DATA.length,
+  );
   const u = await upload(DATA, 'unsigned-trailer', { trailer: ['x-amz-checksum-crc64nvme', value] });
   await fails({ ...u, raw: u.raw.subarray(0, u.raw.length - 40) }, 'IncompleteBody', 0);
 });
@@ -215,20 +271,34 @@ test('checksum headers and x-amz-sdk-checksum-algorithm', async () => {
   for (const alg of ['CRC32', 'CRC32C', 'CRC64NVME', 'SHA1', 'SHA256'] as const) {
     const h = `x-amz-checksum-${alg.toLowerCase()}`;
     const value = checksumBase64(alg, DATA);
-    const { checks } = await run(await upload(DATA, 'sha256', { headers: { [h]: value, 'x-amz-sdk-checksum-algorithm': alg } }));
+    const { checks } = await run(
+      await upload(DATA, 'sha256', { headers: { [h]: value, 'x-amz-sdk-checksum-algorithm': alg } }),
+    );
     assert.deepEqual(checks.checksum, { algorithm: alg, value });
-    const e = await fails(await upload(DATA, 'unsigned', { headers: { [h]: checksumBase64(alg, Buffer.from('x')) } }), 'BadDigest', DATA.length);
+    const e = await fails(
+      await upload(DATA, 'unsigned', { headers: { [h]: checksumBase64(alg, Buffer.from('x')) } }),
+      'BadDigest',
+      DATA.length,
+    );
     assert.match(e.message, new RegExp(`${alg} you specified did not match`));
   }
   // Only the algorithm: computed and returned.
-  const { checks } = await run(await upload(DATA, 'unsigned', { headers: { 'x-amz-sdk-checksum-algorithm': 'crc32c' } }));
+  const { checks } = await run(
+    await upload(DATA, 'unsigned', { headers: { 'x-amz-sdk-checksum-algorithm': 'crc32c' } }),
+  );
   assert.deepEqual(checks.checksum, { algorithm: 'CRC32C', value: checksumBase64('CRC32C', DATA) });
   // Header validation happens before any byte is read.
   const bad = async (headers: Record<string, string>, mode: 'unsigned' | 'signed' = 'unsigned') => {
     const u = await upload(DATA, mode, { headers });
-    assert.throws(() => verifiedBody(pieces(u.raw, 1000), u.head, u.auth), (e: unknown) => e instanceof S3Error && e.code === 'InvalidRequest');
+    assert.throws(
+      () => verifiedBody(pieces(u.raw, 1000), u.head, u.auth),
+      (e: unknown) => e instanceof S3Error && e.code === 'InvalidRequest',
+    );
   };
-  await bad({ 'x-amz-checksum-crc32': checksumBase64('CRC32', DATA), 'x-amz-checksum-sha1': checksumBase64('SHA1', DATA) });
+  await bad({
+    'x-amz-checksum-crc32': checksumBase64('CRC32', DATA),
+    'x-amz-checksum-sha1': checksumBase64('SHA1', DATA),
+  });
   await bad({ 'x-amz-checksum-crc32': 'AAAA' });
   await bad({ 'x-amz-checksum-crc32': checksumBase64('CRC32', DATA), 'x-amz-sdk-checksum-algorithm': 'SHA256' });
   await bad({ 'x-amz-sdk-checksum-algorithm': 'MD5' });
@@ -322,7 +392,9 @@ test('over HTTP: a client that disconnects mid-body gives IncompleteBody; a good
     // Truncated: the socket closes after part of the body.
     const sock = connect(port, '127.0.0.1');
     await once(sock, 'connect');
-    const headerLines = Object.entries(good.head.headers).map(([k, v]) => `${k}: ${String(v)}`).join('\r\n');
+    const headerLines = Object.entries(good.head.headers)
+      .map(([k, v]) => `${k}: ${String(v)}`)
+      .join('\r\n');
     sock.write(`PUT ${good.head.url} HTTP/1.1\r\n${headerLines}\r\n\r\n`);
     sock.write(good.raw.subarray(0, 100_000));
     await new Promise((r) => setTimeout(r, 30));
@@ -332,10 +404,13 @@ test('over HTTP: a client that disconnects mid-body gives IncompleteBody; a good
 
     // Complete.
     const res = await new Promise<number>((resolve, reject) => {
-      const r = httpRequest({ port, method: 'PUT', path: good.head.url, headers: good.head.headers as Record<string, string> }, (resp) => {
-        resp.resume();
-        resolve(resp.statusCode!);
-      });
+      const r = httpRequest(
+        { port, method: 'PUT', path: good.head.url, headers: good.head.headers as Record<string, string> },
+        (resp) => {
+          resp.resume();
+          resolve(resp.statusCode!);
+        },
+      );
       r.on('error', reject);
       r.end(good.raw);
     });
@@ -349,15 +424,27 @@ test('over HTTP: a client that disconnects mid-body gives IncompleteBody; a good
 test('presigned PUT: checksums in the query are ignored, as AWS does', async () => {
   const date = new Date();
   // What AWS SDK v3 puts in a presigned PUT URL by default: the CRC32 of an empty body.
-  const head = await presignHead(request('PUT', '/b/k', { headers: { 'x-amz-checksum-crc32': 'AAAAAA==', 'x-amz-sdk-checksum-algorithm': 'CRC32' } }), { date });
+  const head = await presignHead(
+    request('PUT', '/b/k', {
+      headers: { 'x-amz-checksum-crc32': 'AAAAAA==', 'x-amz-sdk-checksum-algorithm': 'CRC32' },
+    }),
+    { date },
+  );
   const a = await authenticate(head, { region: 'garage', lookup: async () => ({ secretKey: SK }), now: date });
   assert.equal(a.queryHeaders['x-amz-checksum-crc32'], 'AAAAAA==');
   const { data, checks } = await run({ head, auth: a, raw: DATA });
   assert.ok(data.equals(DATA));
   assert.equal(checks.checksum, undefined);
   // A checksum sent as a (signed) header is still verified.
-  const req = request('PUT', '/b/k2', { headers: { 'x-amz-checksum-crc32': checksumBase64('CRC32', Buffer.from('x')), 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } });
-  const head2 = toHead(await signer().presign(req, { signingDate: date, unhoistableHeaders: new Set(['x-amz-checksum-crc32']) }));
+  const req = request('PUT', '/b/k2', {
+    headers: {
+      'x-amz-checksum-crc32': checksumBase64('CRC32', Buffer.from('x')),
+      'x-amz-content-sha256': 'UNSIGNED-PAYLOAD',
+    },
+  });
+  const head2 = toHead(
+    await signer().presign(req, { signingDate: date, unhoistableHeaders: new Set(['x-amz-checksum-crc32']) }),
+  );
   const a2 = await authenticate(head2, { region: 'garage', lookup: async () => ({ secretKey: SK }), now: date });
   assert.ok(a2.signedHeaders.includes('x-amz-checksum-crc32'));
   await fails({ head: head2, auth: a2, raw: DATA }, 'BadDigest', DATA.length);

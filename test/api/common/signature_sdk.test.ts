@@ -78,7 +78,15 @@ test('PutObject with a stream body (aws-chunked, unsigned payload, crc32 trailer
   const { s3, last } = client();
   const data = randomBytes(200_000);
   for (const alg of ['CRC32', 'CRC32C', 'SHA1', 'SHA256', 'CRC64NVME'] as const) {
-    await s3.send(new PutObjectCommand({ Bucket: 'b', Key: 'k é+', Body: Readable.from([data.subarray(0, 70_000), data.subarray(70_000)]), ContentLength: data.length, ChecksumAlgorithm: alg }));
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: 'b',
+        Key: 'k é+',
+        Body: Readable.from([data.subarray(0, 70_000), data.subarray(70_000)]),
+        ContentLength: data.length,
+        ChecksumAlgorithm: alg,
+      }),
+    );
     const c = last();
     assert.equal(c.req.headers['x-amz-content-sha256'], 'STREAMING-UNSIGNED-PAYLOAD-TRAILER');
     const { data: out, checks } = await serve(c);
@@ -92,21 +100,29 @@ test('UploadPart, ListObjectsV2, DeleteObjects, CopyObject, GetObject', async ()
   const part = randomBytes(5000);
   await s3.send(new UploadPartCommand({ Bucket: 'b', Key: 'a b', UploadId: 'u+/=', PartNumber: 3, Body: part }));
   assert.equal((await serve(last())).checks.size, part.length);
-  await s3.send(new ListObjectsV2Command({ Bucket: 'b', Prefix: 'x y+z/é', Delimiter: '/', StartAfter: '~!*', MaxKeys: 7 }));
+  await s3.send(
+    new ListObjectsV2Command({ Bucket: 'b', Prefix: 'x y+z/é', Delimiter: '/', StartAfter: '~!*', MaxKeys: 7 }),
+  );
   assert.equal((await serve(last())).checks.size, 0);
   await s3.send(new DeleteObjectsCommand({ Bucket: 'b', Delete: { Objects: KEYS.map((Key) => ({ Key })) } }));
   const del = await serve(last());
   assert.ok(del.data.toString().includes('<Delete'));
   await s3.send(new CopyObjectCommand({ Bucket: 'b', Key: 'dst é', CopySource: `src/${encodeURIComponent('a+b é')}` }));
   await serve(last());
-  await s3.send(new GetObjectCommand({ Bucket: 'b', Key: "é (1)!", Range: 'bytes=0-10' }));
+  await s3.send(new GetObjectCommand({ Bucket: 'b', Key: 'é (1)!', Range: 'bytes=0-10' }));
   await serve(last());
 });
 
 test('presigned URLs from @aws-sdk/s3-request-presigner', async () => {
   const { s3 } = client();
   for (const Key of KEYS) {
-    const url = new URL(await getSignedUrl(s3, new GetObjectCommand({ Bucket: 'bucket', Key, ResponseContentDisposition: 'attachment; filename="a b.txt"' }), { expiresIn: 600 }));
+    const url = new URL(
+      await getSignedUrl(
+        s3,
+        new GetObjectCommand({ Bucket: 'bucket', Key, ResponseContentDisposition: 'attachment; filename="a b.txt"' }),
+        { expiresIn: 600 },
+      ),
+    );
     const head = { method: 'GET', url: url.pathname + url.search, headers: { host: url.host } };
     const a = await auth(head);
     assert.equal(a.presigned, true, Key);
@@ -114,9 +130,17 @@ test('presigned URLs from @aws-sdk/s3-request-presigner', async () => {
   }
   const data = randomBytes(3000);
   const putUrl = async (c: S3Client) =>
-    new URL(await getSignedUrl(c, new PutObjectCommand({ Bucket: 'bucket', Key: 'up load+', ContentType: 'text/plain' }), { expiresIn: 600 }));
+    new URL(
+      await getSignedUrl(c, new PutObjectCommand({ Bucket: 'bucket', Key: 'up load+', ContentType: 'text/plain' }), {
+        expiresIn: 600,
+      }),
+    );
   const put = async (url: URL) => {
-    const head = { method: 'PUT', url: url.pathname + url.search, headers: { host: url.host, 'content-type': 'text/plain', 'content-length': String(data.length) } };
+    const head = {
+      method: 'PUT',
+      url: url.pathname + url.search,
+      headers: { host: url.host, 'content-type': 'text/plain', 'content-length': String(data.length) },
+    };
     const a = await auth(head);
     const vb = verifiedBody(Readable.from([data]), head, a);
     const [out, checks] = await Promise.all([collect(vb.stream), vb.done]);

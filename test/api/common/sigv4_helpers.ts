@@ -36,7 +36,9 @@ function toBuf(d: string | ArrayBuffer | ArrayBufferView): Buffer {
 }
 
 /** A smithy signer configured like the S3 client (no double path encoding). */
-export function signer(opts: { region?: string; secret?: string; accessKey?: string; applyChecksum?: boolean } = {}): SignatureV4 {
+export function signer(
+  opts: { region?: string; secret?: string; accessKey?: string; applyChecksum?: boolean } = {},
+): SignatureV4 {
   return new SignatureV4({
     applyChecksum: opts.applyChecksum ?? true,
     credentials: { accessKeyId: opts.accessKey ?? AK, secretAccessKey: opts.secret ?? SK },
@@ -78,7 +80,11 @@ export function toHead(req: HttpRequest): RequestHead {
 }
 
 /** Builds an unsigned smithy request. */
-export function request(method: string, path: string, opts: { query?: Record<string, string | string[]>; headers?: Record<string, string>; body?: unknown } = {}): HttpRequest {
+export function request(
+  method: string,
+  path: string,
+  opts: { query?: Record<string, string | string[]>; headers?: Record<string, string>; body?: unknown } = {},
+): HttpRequest {
   return {
     method,
     protocol: 'http:',
@@ -92,15 +98,24 @@ export function request(method: string, path: string, opts: { query?: Record<str
 }
 
 /** Signs with the smithy signer (header auth) and returns the server-side head. */
-export async function signHead(req: HttpRequest, opts: { date?: Date; region?: string; secret?: string; accessKey?: string } = {}): Promise<RequestHead> {
+export async function signHead(
+  req: HttpRequest,
+  opts: { date?: Date; region?: string; secret?: string; accessKey?: string } = {},
+): Promise<RequestHead> {
   const signed = await signer(opts).sign(req, { signingDate: opts.date ?? new Date() });
   return toHead(signed);
 }
 
 /** Presigns with the smithy signer and returns the server-side head. */
-export async function presignHead(req: HttpRequest, opts: { date?: Date; expiresIn?: number; region?: string } = {}): Promise<RequestHead> {
+export async function presignHead(
+  req: HttpRequest,
+  opts: { date?: Date; expiresIn?: number; region?: string } = {},
+): Promise<RequestHead> {
   req.headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
-  const signed = await signer(opts).presign(req, { signingDate: opts.date ?? new Date(), expiresIn: opts.expiresIn ?? 900 });
+  const signed = await signer(opts).presign(req, {
+    signingDate: opts.date ?? new Date(),
+    expiresIn: opts.expiresIn ?? 900,
+  });
   return toHead(signed);
 }
 
@@ -144,7 +159,10 @@ export function encodeChunked(data: Buffer, o: ChunkedOpts): Buffer {
   let prev = s?.seed ?? '';
   let idx = 0;
   const sign = (piece: Buffer): string => {
-    let sig = hmacHex(key!, ['AWS4-HMAC-SHA256-PAYLOAD', s!.amzDate, scope, prev, sha256hex(''), sha256hex(piece)].join('\n'));
+    let sig = hmacHex(
+      key!,
+      ['AWS4-HMAC-SHA256-PAYLOAD', s!.amzDate, scope, prev, sha256hex(''), sha256hex(piece)].join('\n'),
+    );
     if (o.badChunkSig === idx) sig = sig.replace(/^./, (c) => (c === '0' ? '1' : '0'));
     idx++;
     prev = sig;
@@ -152,7 +170,11 @@ export function encodeChunked(data: Buffer, o: ChunkedOpts): Buffer {
   };
   for (let off = 0; off < data.length; off += o.chunkSize) {
     const piece = data.subarray(off, off + o.chunkSize);
-    out.push(Buffer.from(`${piece.length.toString(16)}${s ? `;chunk-signature=${sign(piece)}` : ''}\r\n`), piece, Buffer.from('\r\n'));
+    out.push(
+      Buffer.from(`${piece.length.toString(16)}${s ? `;chunk-signature=${sign(piece)}` : ''}\r\n`),
+      piece,
+      Buffer.from('\r\n'),
+    );
   }
   out.push(Buffer.from(`0${s ? `;chunk-signature=${sign(Buffer.alloc(0))}` : ''}\r\n`));
   if (o.trailers) {

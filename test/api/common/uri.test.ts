@@ -12,7 +12,8 @@ function assertS3Error(fn: () => unknown, code: string, message: RegExp): void {
 describe('percent-decoding of keys', () => {
   it('decodes UTF-8 and refuses what is not UTF-8 or not a valid escape', () => {
     assert.equal(decodeUtf8Component('/b/%C3%A9%20%F0%9F%9A%80', 'the path'), '/b/é 🚀');
-    for (const bad of ['%FF', '%C3%28', '%ED%A0%80', '%F0%9F%98', '%C0%AF']) assertS3Error(() => decodeUtf8Component(`/b/${bad}`, 'the path'), 'InvalidArgument', /UTF-8/);
+    for (const bad of ['%FF', '%C3%28', '%ED%A0%80', '%F0%9F%98', '%C0%AF'])
+      assertS3Error(() => decodeUtf8Component(`/b/${bad}`, 'the path'), 'InvalidArgument', /UTF-8/);
     assertS3Error(() => decodeUtf8Component('/b/%zz', 'the path'), 'InvalidRequest', /percent-escape/);
   });
 });

@@ -2,7 +2,20 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { S3Error } from '../../../src/api/common/s3_error.ts';
-import { XmlParser, parseXml, toXml, xmlChild, xmlChildText, xmlChildToken, xmlChildren, xmlEscape, xmlForbiddenChar, xmlText, type XmlElement, type XmlLimits } from '../../../src/api/common/xml.ts';
+import {
+  XmlParser,
+  parseXml,
+  toXml,
+  xmlChild,
+  xmlChildText,
+  xmlChildToken,
+  xmlChildren,
+  xmlEscape,
+  xmlForbiddenChar,
+  xmlText,
+  type XmlElement,
+  type XmlLimits,
+} from '../../../src/api/common/xml.ts';
 
 const LIMITS: XmlLimits = { maxBytes: 1024 * 1024 };
 
@@ -31,8 +44,10 @@ function parseInPieces(text: string | Buffer, size: number, limits = LIMITS): Xm
 
 describe('XML request parser', () => {
   it('keeps values byte for byte: no trimming, no number or boolean coercion', () => {
-    const doc = parseXml('<Delete>\n  <Object><Key> a </Key></Object>\n  <Object><Key>\tb\t</Key></Object>\n'
-      + '<Object><Key>0012</Key></Object><Object><Key>1e3</Key></Object><Object><Key>true</Key></Object><Object><Key></Key></Object></Delete>');
+    const doc = parseXml(
+      '<Delete>\n  <Object><Key> a </Key></Object>\n  <Object><Key>\tb\t</Key></Object>\n' +
+        '<Object><Key>0012</Key></Object><Object><Key>1e3</Key></Object><Object><Key>true</Key></Object><Object><Key></Key></Object></Delete>',
+    );
     assert.equal(doc.name, 'Delete');
     assert.deepEqual(keys(doc), [' a ', '\tb\t', '0012', '1e3', 'true', '']);
     assert.equal(doc.text, '', 'whitespace between elements is layout');
@@ -40,7 +55,7 @@ describe('XML request parser', () => {
 
   it('decodes entities and character references exactly once', () => {
     const doc = parseXml('<K>&amp;amp; &lt;&gt;&quot;&apos; &#x20;&#32;&#10;&#13;&#9; &#x1F680; &#128640; a&amp;b</K>');
-    assert.equal(xmlText(doc), "&amp; <>\"'   \n\r\t 🚀 🚀 a&b");
+    assert.equal(xmlText(doc), '&amp; <>"\'   \n\r\t 🚀 🚀 a&b');
   });
 
   it('normalizes literal line ends (CRLF and CR are LF), not character references', () => {
@@ -52,15 +67,18 @@ describe('XML request parser', () => {
   });
 
   it('accepts the XML declaration, comments, processing instructions, namespaces and attributes', () => {
-    const doc = parseXml('\uFEFF<?xml version="1.0" encoding="UTF-8"?>\n<!-- c --><?pi x?>'
-      + '<s3:Delete xmlns:s3="http://s3.amazonaws.com/doc/2006-03-01/" a=\'1 > 0\'><s3:Object><s3:Key>k<!-- inside -->ey</s3:Key></s3:Object></s3:Delete>\n<!-- after -->\n');
+    const doc = parseXml(
+      '\uFEFF<?xml version="1.0" encoding="UTF-8"?>\n<!-- c --><?pi x?>' +
+        '<s3:Delete xmlns:s3="http://s3.amazonaws.com/doc/2006-03-01/" a=\'1 > 0\'><s3:Object><s3:Key>k<!-- inside -->ey</s3:Key></s3:Object></s3:Delete>\n<!-- after -->\n',
+    );
     assert.deepEqual(keys(doc), ['key']);
     assert.deepEqual(keys(parseXml('<Delete><Object><Key/></Object></Delete>')), ['']);
   });
 
   it('gives the same tree whatever the chunking (multi-byte characters, CRLF, references and "]]>" split)', () => {
-    const text = '<?xml version="1.0"?><Delete><Object><Key>ünï 日本 🚀 a\r\nb &amp;amp; &#x1F680; <![CDATA[]]]]><![CDATA[>]]></Key></Object>'
-      + '<Object><Key>]] ]</Key></Object></Delete>';
+    const text =
+      '<?xml version="1.0"?><Delete><Object><Key>ünï 日本 🚀 a\r\nb &amp;amp; &#x1F680; <![CDATA[]]]]><![CDATA[>]]></Key></Object>' +
+      '<Object><Key>]] ]</Key></Object></Delete>';
     const whole = parseXml(text);
     assert.deepEqual(keys(whole), ['ünï 日本 🚀 a\nb &amp; 🚀 ]]>', ']] ]']);
     for (const size of [1, 2, 3, 5, 7]) assert.deepEqual(parseInPieces(text, size), whole, `pieces of ${size}`);
@@ -69,7 +87,30 @@ describe('XML request parser', () => {
   it('round-trips any string of XML characters through xmlEscape', () => {
     let seed = 7;
     const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
-    const pool = ['a', ' ', '\t', '\n', '\r', '&', '<', '>', '"', "'", ']', ']]>', '\u007f', '\u0085', '\u009f', '\u2028', 'é', '日', '🚀', '\uFFFD', '0', 'e'];
+    const pool = [
+      'a',
+      ' ',
+      '\t',
+      '\n',
+      '\r',
+      '&',
+      '<',
+      '>',
+      '"',
+      "'",
+      ']',
+      ']]>',
+      '\u007f',
+      '\u0085',
+      '\u009f',
+      '\u2028',
+      'é',
+      '日',
+      '🚀',
+      '\uFFFD',
+      '0',
+      'e',
+    ];
     for (let i = 0; i < 500; i++) {
       let s = '';
       const n = Math.floor(rand() * 20);
@@ -141,7 +182,11 @@ describe('XML request parser', () => {
     const p = new XmlParser({ maxBytes: 10_000_000, maxDepth: 16 });
     p.write(Buffer.from('<a>'.repeat(16)));
     assertS3Error(() => p.write(Buffer.from('<a>')), 'MalformedXML', /16 levels/);
-    assertS3Error(() => parseXml(`${'<a>'.repeat(100_000)}${'</a>'.repeat(100_000)}`, { maxBytes: 10_000_000 }), 'MalformedXML', /levels deep/);
+    assertS3Error(
+      () => parseXml(`${'<a>'.repeat(100_000)}${'</a>'.repeat(100_000)}`, { maxBytes: 10_000_000 }),
+      'MalformedXML',
+      /levels deep/,
+    );
   });
 
   it('refuses the element past a count limit as soon as it opens', () => {
@@ -149,7 +194,11 @@ describe('XML request parser', () => {
     const p = new XmlParser(limits);
     p.write(Buffer.from('<Delete><Object/><Object/><Object/>'));
     assertS3Error(() => p.write(Buffer.from('<Object>')), 'MalformedXML', /at most 3 objects/);
-    assertS3Error(() => parseXml(`<a>${'<b/>'.repeat(101)}</a>`, { maxBytes: 10_000, maxElements: 100 }), 'MalformedXML', /100 elements/);
+    assertS3Error(
+      () => parseXml(`<a>${'<b/>'.repeat(101)}</a>`, { maxBytes: 10_000, maxElements: 100 }),
+      'MalformedXML',
+      /100 elements/,
+    );
   });
 
   it('refuses a body over maxBytes (MaxMessageLengthExceeded) as soon as it is over', () => {
@@ -182,7 +231,10 @@ describe('XML request parser', () => {
 describe('XML response serializer', () => {
   it('escapes markup, and CR, LF, tab, C1 controls and line separators as character references', () => {
     assert.equal(xmlEscape('a<b>&"\''), 'a&lt;b&gt;&amp;&quot;&apos;');
-    assert.equal(xmlEscape('\r\n\t\u007f\u0085\u009f\u2028\u2029'), '&#xD;&#xA;&#x9;&#x7F;&#x85;&#x9F;&#x2028;&#x2029;');
+    assert.equal(
+      xmlEscape('\r\n\t\u007f\u0085\u009f\u2028\u2029'),
+      '&#xD;&#xA;&#x9;&#x7F;&#x85;&#x9F;&#x2028;&#x2029;',
+    );
     assert.equal(xmlEscape('ünï 日本 🚀'), 'ünï 日本 🚀');
   });
 
@@ -197,7 +249,13 @@ describe('XML response serializer', () => {
 
   it('builds documents: nested objects, repeated arrays, empty elements, skipped undefined', () => {
     const xml = toXml('R', { A: 'x', B: [1, 2], C: {}, D: undefined, E: null, F: { G: true, H: '' }, I: [] });
-    assert.equal(xml, '<?xml version="1.0" encoding="UTF-8"?>\n<R xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><A>x</A><B>1</B><B>2</B><C></C><F><G>true</G><H></H></F></R>');
-    assert.deepEqual(keys(parseXml(toXml('Delete', { Object: [{ Key: ' a\r\n' }, { Key: '&amp;' }] }))), [' a\r\n', '&amp;']);
+    assert.equal(
+      xml,
+      '<?xml version="1.0" encoding="UTF-8"?>\n<R xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><A>x</A><B>1</B><B>2</B><C></C><F><G>true</G><H></H></F></R>',
+    );
+    assert.deepEqual(keys(parseXml(toXml('Delete', { Object: [{ Key: ' a\r\n' }, { Key: '&amp;' }] }))), [
+      ' a\r\n',
+      '&amp;',
+    ]);
   });
 });

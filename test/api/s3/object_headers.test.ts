@@ -24,6 +24,7 @@ describe('objectHeaders', () => {
     }
     assert.equal(h['content-type'], 'text/plain');
     assert.equal(h['x-amz-meta-ok'], 'caf\u00e9 \t fine');
-    for (const k of ['x-amz-meta-crlf', 'x-amz-meta-nul', 'x-amz-meta-wide', 'x-amz-meta-bad name']) assert.equal(h[k], undefined, k);
+    for (const k of ['x-amz-meta-crlf', 'x-amz-meta-nul', 'x-amz-meta-wide', 'x-amz-meta-bad name'])
+      assert.equal(h[k], undefined, k);
   });
 });

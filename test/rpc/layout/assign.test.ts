@@ -54,7 +54,8 @@ function randomCluster(rng: () => number, maxNodes = 30, maxZones = 6, maxRf = 5
     const capacity = Math.round(100 ** rng() * int(rng, 1, 10)) * unit;
     roles.push({ id: `node${String(i).padStart(2, '0')}-${int(rng, 0, 9999)}`, zone: `zone${zone}`, capacity });
   }
-  for (let g = int(rng, 0, 2); g > 0; g--) roles.push({ id: `gw${g}`, zone: `zone${int(rng, 0, zones + 1)}`, capacity: null });
+  for (let g = int(rng, 0, 2); g > 0; g--)
+    roles.push({ id: `gw${g}`, zone: `zone${int(rng, 0, zones + 1)}`, capacity: null });
   const rf = int(rng, 1, Math.min(maxRf, n));
   const zr: ZoneRedundancy = rng() < 0.5 ? 'maximum' : int(rng, 1, Math.min(rf, zones));
   return { roles: shuffle(rng, roles), rf, zr };
@@ -175,7 +176,9 @@ test('random clusters with a previous assignment: still valid and optimal', () =
     const c = randomCluster(rng, 20, 5, 4);
     const P = 64;
     // An arbitrary previous assignment, including nodes that no longer exist.
-    const ids = storageOf(c.roles).map((n) => n.id).concat(['gone-1', 'gone-2']);
+    const ids = storageOf(c.roles)
+      .map((n) => n.id)
+      .concat(['gone-1', 'gone-2']);
     const previous = Array.from({ length: P }, () => shuffle(rng, ids).slice(0, c.rf));
     const res = assignCluster(c, P, previous);
     checkValid(c, P, res);
@@ -280,7 +283,9 @@ test('the fewest moves also against an arbitrary previous assignment (brute forc
   for (let i = 0; i < 60; i++) {
     const c = randomCluster(rng, 6, 3, 3);
     const P = int(rng, 4, 6);
-    const ids = storageOf(c.roles).map((n) => n.id).concat(['ghost']);
+    const ids = storageOf(c.roles)
+      .map((n) => n.id)
+      .concat(['ghost']);
     const previous = Array.from({ length: P }, () => shuffle(rng, ids).slice(0, int(rng, 0, c.rf)));
     const res = assignCluster(c, P, previous);
     checkValid(c, P, res);
@@ -301,7 +306,11 @@ test('the result depends only on the set of roles, not on their order', () => {
     // Same for the previous assignment: only its sets matter.
     const prev = a.assignment.map((set, p) => (p % 3 === 0 ? set.slice(1) : shuffle(rng, set)));
     const x = assignCluster(c, P, prev);
-    const y = assignCluster({ ...c, roles: shuffle(rng, c.roles) }, P, prev.map((set) => shuffle(rng, set)));
+    const y = assignCluster(
+      { ...c, roles: shuffle(rng, c.roles) },
+      P,
+      prev.map((set) => shuffle(rng, set)),
+    );
     assert.deepEqual(y, x);
   }
 });
@@ -317,7 +326,10 @@ test('single zone: every node within one partition of its water-filled capacity 
     const res = assignCluster(c, P);
     checkValid(c, P, res);
     const s = res.report.partitionSize;
-    const nodes = res.report.perNode.map((n) => ({ ...n, units: Math.min(P, Math.floor((n.capacity / s) * (1 + 1e-12))) }));
+    const nodes = res.report.perNode.map((n) => ({
+      ...n,
+      units: Math.min(P, Math.floor((n.capacity / s) * (1 + 1e-12))),
+    }));
     let lo = 0;
     let hi = Math.max(...nodes.map((n) => n.units / n.capacity));
     const fill = (l: number) => nodes.reduce((a, n) => a + Math.min(n.units, l * n.capacity), 0);
@@ -366,7 +378,10 @@ test('errors are LayoutErrors with clear messages', () => {
     [{ ...base, replicationFactor: 3 }, /at least 3 storage nodes/],
     [{ ...base, zoneRedundancy: 3 }, /exceeds the replication factor/],
     [{ ...base, replicationFactor: 1, zoneRedundancy: 2 }, /exceeds the replication factor/],
-    [{ ...base, roles: [...ok, { id: 'c', zone: 'z1', capacity: 5 }], replicationFactor: 3, zoneRedundancy: 3 }, /needs at least 3 zones/],
+    [
+      { ...base, roles: [...ok, { id: 'c', zone: 'z1', capacity: 5 }], replicationFactor: 3, zoneRedundancy: 3 },
+      /needs at least 3 zones/,
+    ],
     [{ ...base, zoneRedundancy: 0 }, /invalid zone redundancy/],
     [{ ...base, roles: [...ok, { id: 'c', zone: 'z1', capacity: 0 }] }, /node c has capacity 0/],
     [{ ...base, roles: [...ok, { id: 'c', zone: 'z1', capacity: -5 }] }, /positive capacity/],
@@ -377,11 +392,14 @@ test('errors are LayoutErrors with clear messages', () => {
     [{ ...base, previous: [['a', 'b']] }, /previous assignment has 1 partitions, expected 256/],
   ];
   for (const [input, message] of cases) {
-    assert.throws(() => computeAssignment(input), (e: unknown) => {
-      assert.ok(e instanceof LayoutError, `LayoutError for ${message}`);
-      assert.match(e.message, message);
-      return true;
-    });
+    assert.throws(
+      () => computeAssignment(input),
+      (e: unknown) => {
+        assert.ok(e instanceof LayoutError, `LayoutError for ${message}`);
+        assert.match(e.message, message);
+        return true;
+      },
+    );
   }
 });
 

@@ -3,7 +3,14 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { S3Error } from '../s3_error.ts';
 import { canonicalPath, canonicalQuery, decodeQueryComponent, splitQuery, type RawParam } from './encoding.ts';
-import { ALGORITHM, EMPTY_SHA256_HEX, SigningContext, deriveSigningKey, sha256Hex, signatureMatches } from './signing.ts';
+import {
+  ALGORITHM,
+  EMPTY_SHA256_HEX,
+  SigningContext,
+  deriveSigningKey,
+  sha256Hex,
+  signatureMatches,
+} from './signing.ts';
 import type { AuthResult, KeyLookup, PayloadMode, RequestHead } from './types.ts';
 
 /** Largest accepted clock difference for header auth, and for presigned URLs dated in the future. */
@@ -40,7 +47,14 @@ interface Credentials {
 const AMZ_DATE_RE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
 const HEADER_NAME_RE = /^[a-z0-9!#$%&'*+.^_`|~-]+$/;
 const HEX64_RE = /^[0-9a-fA-F]{64}$/;
-const PRESIGN_PARAMS = ['x-amz-algorithm', 'x-amz-credential', 'x-amz-date', 'x-amz-expires', 'x-amz-signedheaders', 'x-amz-signature'];
+const PRESIGN_PARAMS = [
+  'x-amz-algorithm',
+  'x-amz-credential',
+  'x-amz-date',
+  'x-amz-expires',
+  'x-amz-signedheaders',
+  'x-amz-signature',
+];
 const CREDENTIAL_FORMAT = 'expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".';
 
 /** Parses an X-Amz-Date (ISO 8601 basic, UTC) to epoch milliseconds; NaN if malformed. */
@@ -55,7 +69,10 @@ export function parseAmzDate(s: string): number {
 
 /** Formats epoch milliseconds as an X-Amz-Date. */
 export function formatAmzDate(ms: number): string {
-  return new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  return new Date(ms)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
 }
 
 /** A header's value as one string (repeated headers joined with ','); undefined if absent. */
@@ -76,7 +93,11 @@ function splitTarget(url: string): { path: string; rawQuery: string } {
   return q < 0 ? { path: target, rawQuery: '' } : { path: target.slice(0, q), rawQuery: target.slice(q + 1) };
 }
 
-function parseCredential(value: string, errCode: AuthErrorCode, errPrefix: string): Pick<Credentials, 'accessKeyId' | 'shortDate' | 'region' | 'service' | 'terminator'> {
+function parseCredential(
+  value: string,
+  errCode: AuthErrorCode,
+  errPrefix: string,
+): Pick<Credentials, 'accessKeyId' | 'shortDate' | 'region' | 'service' | 'terminator'> {
   const parts = value.split('/');
   if (parts.length !== 5 || parts[0] === '' || !/^\d{8}$/.test(parts[1]!) || parts[2] === '' || parts[3] === '') {
     throw new S3Error(errCode, `${errPrefix} the Credential is mal-formed; ${CREDENTIAL_FORMAT}`);
@@ -96,7 +117,10 @@ function fromHeader(head: RequestHead, authz: string, params: RawParam[]): Crede
   const scheme = sp < 0 ? authz : authz.slice(0, sp);
   if (scheme !== ALGORITHM) {
     if (scheme === 'AWS' || scheme === 'AWS4-ECDSA-P256-SHA256') {
-      throw new S3Error('InvalidRequest', 'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.');
+      throw new S3Error(
+        'InvalidRequest',
+        'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.',
+      );
     }
     throw new S3Error('InvalidArgument', 'Unsupported Authorization Type', { ArgumentName: 'Authorization' });
   }
@@ -106,14 +130,18 @@ function fromHeader(head: RequestHead, authz: string, params: RawParam[]): Crede
     if (p === '') continue;
     const eq = p.indexOf('=');
     const name = eq < 0 ? p : p.slice(0, eq).trim();
-    if (eq < 0 || fields.has(name)) throw new S3Error(errCode, `${errPrefix} the authorization component "${p}" is malformed.`);
+    if (eq < 0 || fields.has(name))
+      throw new S3Error(errCode, `${errPrefix} the authorization component "${p}" is malformed.`);
     fields.set(name, p.slice(eq + 1).trim());
   }
   const credential = fields.get('Credential');
   const signedHeadersRaw = fields.get('SignedHeaders');
   const signature = fields.get('Signature');
   if (!credential || !signedHeadersRaw || !signature) {
-    throw new S3Error(errCode, `${errPrefix} the authorization header requires three components: Credential, SignedHeaders, and Signature.`);
+    throw new S3Error(
+      errCode,
+      `${errPrefix} the authorization header requires three components: Credential, SignedHeaders, and Signature.`,
+    );
   }
   const cred = parseCredential(credential, errCode, errPrefix);
 
@@ -153,13 +181,15 @@ function fromQuery(head: RequestHead, params: RawParam[]): Credentials {
     const name = decodeQueryComponent(p.rawName).toLowerCase();
     if (name !== 'x-amz-signature') canonicalParams.push(p);
     if (PRESIGN_PARAMS.includes(name)) {
-      if (auth.has(name)) throw new S3Error(errCode, `Query-string authentication parameter ${name} is given more than once.`);
+      if (auth.has(name))
+        throw new S3Error(errCode, `Query-string authentication parameter ${name} is given more than once.`);
       auth.set(name, decodeQueryComponent(p.rawValue));
     } else if (name.startsWith('x-amz-')) {
       queryHeaders[name] = decodeQueryComponent(p.rawValue);
     }
   }
-  if (auth.get('x-amz-algorithm') !== ALGORITHM) throw new S3Error(errCode, 'X-Amz-Algorithm only supports "AWS4-HMAC-SHA256"');
+  if (auth.get('x-amz-algorithm') !== ALGORITHM)
+    throw new S3Error(errCode, 'X-Amz-Algorithm only supports "AWS4-HMAC-SHA256"');
   const credential = auth.get('x-amz-credential');
   const signedHeadersRaw = auth.get('x-amz-signedheaders');
   const signature = auth.get('x-amz-signature');
@@ -174,7 +204,8 @@ function fromQuery(head: RequestHead, params: RawParam[]): Credentials {
   const errPrefix = 'Error parsing the X-Amz-Credential parameter;';
   const cred = parseCredential(credential, errCode, errPrefix);
   const timeMs = parseAmzDate(amzDate);
-  if (Number.isNaN(timeMs)) throw new S3Error(errCode, 'X-Amz-Date must be in the ISO8601 Long Format "yyyyMMdd\'T\'HHmmss\'Z\'"');
+  if (Number.isNaN(timeMs))
+    throw new S3Error(errCode, "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"");
   if (!/^\d{1,10}$/.test(expires)) throw new S3Error(errCode, 'X-Amz-Expires should be a number');
   const expiresSec = Number(expires);
   if (expiresSec > MAX_PRESIGNED_EXPIRES) {
@@ -223,7 +254,11 @@ function payloadModeOf(hash: string): PayloadMode {
 function checkSignedHeaders(c: Credentials, headers: IncomingHttpHeaders): string[] {
   const names = c.signedHeadersRaw.split(';');
   for (const n of names) {
-    if (!HEADER_NAME_RE.test(n)) throw new S3Error(c.errCode, `${c.errPrefix} SignedHeaders contains an invalid header name '${n.slice(0, 100)}'.`);
+    if (!HEADER_NAME_RE.test(n))
+      throw new S3Error(
+        c.errCode,
+        `${c.errPrefix} SignedHeaders contains an invalid header name '${n.slice(0, 100)}'.`,
+      );
   }
   if (!names.includes('host')) throw new S3Error(c.errCode, `${c.errPrefix} the host header must be signed.`);
   // Unsigned x-amz-* headers could change what the request does (copy source,
@@ -234,7 +269,9 @@ function checkSignedHeaders(c: Credentials, headers: IncomingHttpHeaders): strin
     if (name.startsWith('x-amz-') && name !== 'x-amz-content-sha256' && !names.includes(name)) unsigned.push(name);
   }
   if (unsigned.length) {
-    throw new S3Error('AccessDenied', 'There were headers present in the request which were not signed', { HeadersNotSigned: unsigned.join(', ') });
+    throw new S3Error('AccessDenied', 'There were headers present in the request which were not signed', {
+      HeadersNotSigned: unsigned.join(', '),
+    });
   }
   return names;
 }
@@ -251,26 +288,45 @@ function checkTime(c: Credentials, nowMs: number): void {
     // A URL dated far ahead would otherwise outlive the one-week limit.
     if (c.timeMs - nowMs > MAX_SKEW_MS) throw new S3Error('AccessDenied', 'Request is not valid yet');
   } else if (Math.abs(nowMs - c.timeMs) > MAX_SKEW_MS) {
-    throw new S3Error('RequestTimeTooSkewed', 'The difference between the request time and the current time is too large.', {
-      RequestTime: c.amzDate,
-      ServerTime: new Date(nowMs).toISOString(),
-      MaxAllowedSkewMilliseconds: String(MAX_SKEW_MS),
-    });
+    throw new S3Error(
+      'RequestTimeTooSkewed',
+      'The difference between the request time and the current time is too large.',
+      {
+        RequestTime: c.amzDate,
+        ServerTime: new Date(nowMs).toISOString(),
+        MaxAllowedSkewMilliseconds: String(MAX_SKEW_MS),
+      },
+    );
   }
 }
 
-function checkScope(c: Pick<Credentials, 'errCode' | 'errPrefix' | 'amzDate' | 'shortDate' | 'region' | 'service' | 'terminator'>, region: string, service: string): void {
+function checkScope(
+  c: Pick<Credentials, 'errCode' | 'errPrefix' | 'amzDate' | 'shortDate' | 'region' | 'service' | 'terminator'>,
+  region: string,
+  service: string,
+): void {
   if (c.shortDate !== c.amzDate.slice(0, 8)) {
-    throw new S3Error(c.errCode, `${c.errPrefix} Invalid credential date "${c.shortDate}". This date is not the same as X-Amz-Date: "${c.amzDate.slice(0, 8)}".`);
+    throw new S3Error(
+      c.errCode,
+      `${c.errPrefix} Invalid credential date "${c.shortDate}". This date is not the same as X-Amz-Date: "${c.amzDate.slice(0, 8)}".`,
+    );
   }
   if (c.region !== region) {
-    throw new S3Error(c.errCode, `${c.errPrefix} the region '${c.region}' is wrong; expecting '${region}'`, { Region: region });
+    throw new S3Error(c.errCode, `${c.errPrefix} the region '${c.region}' is wrong; expecting '${region}'`, {
+      Region: region,
+    });
   }
   if (c.service !== service) {
-    throw new S3Error(c.errCode, `${c.errPrefix} incorrect service "${c.service}". This endpoint belongs to "${service}".`);
+    throw new S3Error(
+      c.errCode,
+      `${c.errPrefix} incorrect service "${c.service}". This endpoint belongs to "${service}".`,
+    );
   }
   if (c.terminator !== 'aws4_request') {
-    throw new S3Error(c.errCode, `${c.errPrefix} incorrect terminal "${c.terminator}". This endpoint uses "aws4_request".`);
+    throw new S3Error(
+      c.errCode,
+      `${c.errPrefix} incorrect terminal "${c.terminator}". This endpoint uses "aws4_request".`,
+    );
   }
 }
 
@@ -284,7 +340,10 @@ function canonicalHeaders(names: readonly string[], head: RequestHead): string {
     const distinct = head.headersDistinct?.[n];
     // A signed header the request lacks is taken as empty: the signature then
     // fails unless the client really signed an empty value.
-    const v = distinct && distinct.length > 1 ? distinct.map(normaliseValue).join(',') : normaliseValue(headerString(head.headers, n) ?? '');
+    const v =
+      distinct && distinct.length > 1
+        ? distinct.map(normaliseValue).join(',')
+        : normaliseValue(headerString(head.headers, n) ?? '');
     out += `${n}:${v}\n`;
   }
   return out;
@@ -307,7 +366,10 @@ export async function authenticate(
   const queryNames = new Set(params.map((p) => decodeQueryComponent(p.rawName).toLowerCase()));
 
   let c: Credentials;
-  if (queryNames.has('x-amz-algorithm') || (authz === undefined && (queryNames.has('x-amz-credential') || queryNames.has('x-amz-signature')))) {
+  if (
+    queryNames.has('x-amz-algorithm') ||
+    (authz === undefined && (queryNames.has('x-amz-credential') || queryNames.has('x-amz-signature')))
+  ) {
     if (authz !== undefined) {
       throw new S3Error(
         'InvalidArgument',
@@ -319,7 +381,10 @@ export async function authenticate(
   } else if (authz !== undefined) {
     c = fromHeader(head, authz, params);
   } else if (queryNames.has('awsaccesskeyid') && queryNames.has('signature')) {
-    throw new S3Error('InvalidRequest', 'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.');
+    throw new S3Error(
+      'InvalidRequest',
+      'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.',
+    );
   } else {
     throw new S3Error('AccessDenied', 'Access Denied');
   }
@@ -331,7 +396,10 @@ export async function authenticate(
   payloadModeOf(c.payloadHash);
 
   const key = await opts.lookup(c.accessKeyId);
-  if (!key) throw new S3Error('InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.', { AWSAccessKeyId: c.accessKeyId });
+  if (!key)
+    throw new S3Error('InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.', {
+      AWSAccessKeyId: c.accessKeyId,
+    });
 
   const signingKey = deriveSigningKey(key.secretKey, c.shortDate, c.region, c.service);
   const scope = `${c.shortDate}/${c.region}/${c.service}/aws4_request`;
@@ -368,14 +436,25 @@ export async function authenticate(
     }
   }
   if (!ok) {
-    throw new S3Error('SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your key and signing method.', {
-      AWSAccessKeyId: c.accessKeyId,
-      StringToSign: stringToSign,
-      SignatureProvided: c.signature,
-      CanonicalRequest: canonicalRequest,
-    });
+    throw new S3Error(
+      'SignatureDoesNotMatch',
+      'The request signature we calculated does not match the signature you provided. Check your key and signing method.',
+      {
+        AWSAccessKeyId: c.accessKeyId,
+        StringToSign: stringToSign,
+        SignatureProvided: c.signature,
+        CanonicalRequest: canonicalRequest,
+      },
+    );
   }
-  return { accessKeyId: c.accessKeyId, payload, signing: ctx, presigned: c.presigned, signedHeaders, queryHeaders: c.queryHeaders };
+  return {
+    accessKeyId: c.accessKeyId,
+    payload,
+    signing: ctx,
+    presigned: c.presigned,
+    signedHeaders,
+    queryHeaders: c.queryHeaders,
+  };
 }
 
 /** Form fields of a browser POST upload that carry its SigV4 policy signature. */
@@ -402,19 +481,48 @@ export async function authenticatePostPolicy(
   opts: { region: string; service?: string; lookup: KeyLookup },
 ): Promise<{ accessKeyId: string; amzDate: string }> {
   const errCode = 'InvalidArgument';
-  if (f.algorithm !== ALGORITHM) throw new S3Error(errCode, 'POST form field x-amz-algorithm must be AWS4-HMAC-SHA256', { ArgumentName: 'x-amz-algorithm' });
-  if (Number.isNaN(parseAmzDate(f.date))) throw new S3Error(errCode, 'POST form field x-amz-date is invalid', { ArgumentName: 'x-amz-date' });
-  const cred = parseCredential(f.credential, 'AuthorizationQueryParametersError', 'Error parsing the X-Amz-Credential parameter;');
-  checkScope({ errCode: 'AuthorizationQueryParametersError', errPrefix: 'Error parsing the X-Amz-Credential parameter;', amzDate: f.date, ...cred }, opts.region, opts.service ?? 's3');
-  const key = await opts.lookup(cred.accessKeyId);
-  if (!key) throw new S3Error('InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.', { AWSAccessKeyId: cred.accessKeyId });
-  const signingKey = deriveSigningKey(key.secretKey, cred.shortDate, cred.region, cred.service);
-  const ctx = new SigningContext(signingKey, f.date, `${cred.shortDate}/${cred.region}/${cred.service}/aws4_request`, f.signature);
-  if (!signatureMatches(ctx.sign(f.policy), f.signature)) {
-    throw new S3Error('SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your key and signing method.', {
-      AWSAccessKeyId: cred.accessKeyId,
-      StringToSign: f.policy,
+  if (f.algorithm !== ALGORITHM)
+    throw new S3Error(errCode, 'POST form field x-amz-algorithm must be AWS4-HMAC-SHA256', {
+      ArgumentName: 'x-amz-algorithm',
     });
+  if (Number.isNaN(parseAmzDate(f.date)))
+    throw new S3Error(errCode, 'POST form field x-amz-date is invalid', { ArgumentName: 'x-amz-date' });
+  const cred = parseCredential(
+    f.credential,
+    'AuthorizationQueryParametersError',
+    'Error parsing the X-Amz-Credential parameter;',
+  );
+  checkScope(
+    {
+      errCode: 'AuthorizationQueryParametersError',
+      errPrefix: 'Error parsing the X-Amz-Credential parameter;',
+      amzDate: f.date,
+      ...cred,
+    },
+    opts.region,
+    opts.service ?? 's3',
+  );
+  const key = await opts.lookup(cred.accessKeyId);
+  if (!key)
+    throw new S3Error('InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.', {
+      AWSAccessKeyId: cred.accessKeyId,
+    });
+  const signingKey = deriveSigningKey(key.secretKey, cred.shortDate, cred.region, cred.service);
+  const ctx = new SigningContext(
+    signingKey,
+    f.date,
+    `${cred.shortDate}/${cred.region}/${cred.service}/aws4_request`,
+    f.signature,
+  );
+  if (!signatureMatches(ctx.sign(f.policy), f.signature)) {
+    throw new S3Error(
+      'SignatureDoesNotMatch',
+      'The request signature we calculated does not match the signature you provided. Check your key and signing method.',
+      {
+        AWSAccessKeyId: cred.accessKeyId,
+        StringToSign: f.policy,
+      },
+    );
   }
   return { accessKeyId: cred.accessKeyId, amzDate: f.date };
 }

@@ -43,7 +43,11 @@ interface BodyPlan {
 function parseLength(value: string | undefined, name: string): number | undefined {
   if (value === undefined) return undefined;
   const v = value.trim();
-  if (!/^\d{1,16}$/.test(v)) throw new S3Error('InvalidArgument', `Invalid ${name} header`, { ArgumentName: name, ArgumentValue: v.slice(0, 100) });
+  if (!/^\d{1,16}$/.test(v))
+    throw new S3Error('InvalidArgument', `Invalid ${name} header`, {
+      ArgumentName: name,
+      ArgumentValue: v.slice(0, 100),
+    });
   return Number(v);
 }
 
@@ -77,28 +81,42 @@ function planBody(head: RequestHead, auth: AuthResult): BodyPlan {
   }
   const declared = hv('x-amz-trailer');
   if (declared !== undefined && declared.trim() !== '') {
-    if (!trailerMode) throw new S3Error('InvalidRequest', 'x-amz-trailer requires x-amz-content-sha256 to be a STREAMING-…-TRAILER value.');
+    if (!trailerMode)
+      throw new S3Error(
+        'InvalidRequest',
+        'x-amz-trailer requires x-amz-content-sha256 to be a STREAMING-…-TRAILER value.',
+      );
     for (const name of declared.split(',')) {
       const n = name.trim().toLowerCase();
       const alg = checksumAlgorithmFromHeader(n);
-      if (!alg || n !== checksumHeaderName(alg)) throw new S3Error('InvalidRequest', `The value specified in the x-amz-trailer header is not supported: ${n.slice(0, 100)}`);
+      if (!alg || n !== checksumHeaderName(alg))
+        throw new S3Error(
+          'InvalidRequest',
+          `The value specified in the x-amz-trailer header is not supported: ${n.slice(0, 100)}`,
+        );
       plan.checksumTrailer = n;
       sources.push(alg);
     }
   }
-  if (sources.length > 1) throw new S3Error('InvalidRequest', 'Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.');
+  if (sources.length > 1)
+    throw new S3Error(
+      'InvalidRequest',
+      'Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.',
+    );
   plan.algorithm = sources[0];
   const sdk = hv('x-amz-sdk-checksum-algorithm');
   if (sdk !== undefined) {
     const alg = parseChecksumAlgorithm(sdk);
-    if (!alg || (plan.algorithm && plan.algorithm !== alg)) throw new S3Error('InvalidRequest', 'Value for x-amz-sdk-checksum-algorithm header is invalid.');
+    if (!alg || (plan.algorithm && plan.algorithm !== alg))
+      throw new S3Error('InvalidRequest', 'Value for x-amz-sdk-checksum-algorithm header is invalid.');
     plan.algorithm = alg;
   }
 
   if (streaming) plan.decodedLength = parseLength(hv('x-amz-decoded-content-length'), 'x-amz-decoded-content-length');
   // With Transfer-Encoding the length is unknown until the end; Node's HTTP
   // parser checks framing either way, this catches other truncated sources.
-  if (head.headers['transfer-encoding'] === undefined) plan.contentLength = parseLength(headerString(head.headers, 'content-length'), 'content-length');
+  if (head.headers['transfer-encoding'] === undefined)
+    plan.contentLength = parseLength(headerString(head.headers, 'content-length'), 'content-length');
   return plan;
 }
 
@@ -197,19 +215,29 @@ class BodyVerifier extends Transform {
     const plan = this.plan;
     this.decoder?.end();
     if (plan.contentLength !== undefined && this.rawSize < plan.contentLength) {
-      throw new S3Error('IncompleteBody', 'You did not provide the number of bytes specified by the Content-Length HTTP header.');
+      throw new S3Error(
+        'IncompleteBody',
+        'You did not provide the number of bytes specified by the Content-Length HTTP header.',
+      );
     }
     if (plan.decodedLength !== undefined && this.size !== plan.decodedLength) {
-      throw new S3Error('IncompleteBody', 'You did not provide the number of bytes specified by the x-amz-decoded-content-length header.');
+      throw new S3Error(
+        'IncompleteBody',
+        'You did not provide the number of bytes specified by the x-amz-decoded-content-length header.',
+      );
     }
     const checks: BodyChecks = { md5: this.md5.digest(), size: this.size };
     if (this.sha256) {
       checks.sha256 = this.sha256.digest();
       if (checks.sha256.toString('hex') !== plan.sha256Hex) {
-        throw new S3Error('XAmzContentSHA256Mismatch', "The provided 'x-amz-content-sha256' header does not match what was computed.", {
-          ClientComputedContentSHA256: plan.sha256Hex!,
-          S3ComputedContentSHA256: checks.sha256.toString('hex'),
-        });
+        throw new S3Error(
+          'XAmzContentSHA256Mismatch',
+          "The provided 'x-amz-content-sha256' header does not match what was computed.",
+          {
+            ClientComputedContentSHA256: plan.sha256Hex!,
+            S3ComputedContentSHA256: checks.sha256.toString('hex'),
+          },
+        );
       }
     }
     if (plan.contentMd5 && !plan.contentMd5.equals(checks.md5)) {
@@ -223,7 +251,11 @@ class BodyVerifier extends Transform {
       let expected = plan.checksumHeader;
       if (plan.checksumTrailer !== undefined) {
         const value = this.decoder?.trailer(plan.checksumTrailer);
-        if (value === undefined) throw new S3Error('InvalidRequest', `The ${plan.checksumTrailer} trailer announced in x-amz-trailer was not sent.`);
+        if (value === undefined)
+          throw new S3Error(
+            'InvalidRequest',
+            `The ${plan.checksumTrailer} trailer announced in x-amz-trailer was not sent.`,
+          );
         const d = decodeChecksum(plan.algorithm, value);
         if (!d) throw new S3Error('InvalidRequest', `Value for ${plan.checksumTrailer} trailing header is invalid.`);
         expected = d;
@@ -239,7 +271,10 @@ class BodyVerifier extends Transform {
 
 function toS3Error(e: unknown): S3Error {
   if (e instanceof S3Error) return e;
-  return new S3Error('IncompleteBody', `The request body could not be read: ${e instanceof Error ? e.message : String(e)}`);
+  return new S3Error(
+    'IncompleteBody',
+    `The request body could not be read: ${e instanceof Error ? e.message : String(e)}`,
+  );
 }
 
 /**
@@ -253,7 +288,8 @@ function toS3Error(e: unknown): S3Error {
 export function verifiedBody(body: Readable, head: RequestHead, auth: AuthResult): VerifiedBody {
   const plan = planBody(head, auth);
   const v = new BodyVerifier(plan, auth);
-  const onError = (e: Error) => v.fail(new S3Error('IncompleteBody', `The request body could not be read: ${e.message}`));
+  const onError = (e: Error) =>
+    v.fail(new S3Error('IncompleteBody', `The request body could not be read: ${e.message}`));
   // A client that disconnects mid-upload makes the request close without 'end'.
   const onClose = () => {
     if (!body.readableEnded) v.fail(new S3Error('IncompleteBody', 'The request body ended prematurely.'));

@@ -148,7 +148,8 @@ export class AwsChunkedDecoder {
     const size = parseInt(sizeStr, 16);
     if (this.signing) {
       const ext = semi < 0 ? '' : line.slice(semi + 1).trim();
-      if (!ext.startsWith(SIG_PREFIX)) throw new S3Error('SignatureDoesNotMatch', 'A chunk of the streaming payload has no chunk-signature.');
+      if (!ext.startsWith(SIG_PREFIX))
+        throw new S3Error('SignatureDoesNotMatch', 'A chunk of the streaming payload has no chunk-signature.');
       this.chunkSig = ext.slice(SIG_PREFIX.length);
       this.chunkHash = size > 0 ? createHash('sha256') : undefined;
     }
@@ -166,7 +167,10 @@ export class AwsChunkedDecoder {
     const hash = this.chunkHash ? this.chunkHash.digest('hex') : sha256Hex('');
     this.chunkHash = undefined;
     if (!signatureMatches(this.signing.chunkSignature(this.previousSig, hash), this.chunkSig)) {
-      throw new S3Error('SignatureDoesNotMatch', 'The chunk signature we calculated does not match the signature you provided.');
+      throw new S3Error(
+        'SignatureDoesNotMatch',
+        'The chunk signature we calculated does not match the signature you provided.',
+      );
     }
     this.previousSig = this.chunkSig;
   }
@@ -192,15 +196,20 @@ export class AwsChunkedDecoder {
 
   private finishTrailers(): void {
     if (!this.expectTrailers) {
-      if (this.trailers.length || this.trailerSig !== undefined) throw malformed('trailers sent without a -TRAILER x-amz-content-sha256');
+      if (this.trailers.length || this.trailerSig !== undefined)
+        throw malformed('trailers sent without a -TRAILER x-amz-content-sha256');
       return;
     }
     if (!this.signing) return;
-    if (this.trailerSig === undefined) throw new S3Error('SignatureDoesNotMatch', 'The streaming payload has no x-amz-trailer-signature.');
+    if (this.trailerSig === undefined)
+      throw new S3Error('SignatureDoesNotMatch', 'The streaming payload has no x-amz-trailer-signature.');
     let canonical = '';
     for (const [n, v] of this.trailers) canonical += `${n}:${v}\n`;
     if (!signatureMatches(this.signing.trailerSignature(this.previousSig, sha256Hex(canonical)), this.trailerSig)) {
-      throw new S3Error('SignatureDoesNotMatch', 'The trailer signature we calculated does not match the signature you provided.');
+      throw new S3Error(
+        'SignatureDoesNotMatch',
+        'The trailer signature we calculated does not match the signature you provided.',
+      );
     }
   }
 }

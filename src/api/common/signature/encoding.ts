@@ -105,7 +105,10 @@ export function decodeQueryComponent(raw: string): string {
 
 /** Canonical query string: every name and value re-encoded, sorted by name then value. */
 export function canonicalQuery(params: readonly RawParam[]): string {
-  const items: [string, string][] = params.map((p) => [canonicalComponent(p.rawName, false), canonicalComponent(p.rawValue, false)]);
+  const items: [string, string][] = params.map((p) => [
+    canonicalComponent(p.rawName, false),
+    canonicalComponent(p.rawValue, false),
+  ]);
   // Sort on the encoded forms (all ASCII), by name first: sorting "name=value"
   // strings would misplace a name that is a prefix of another.
   items.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));

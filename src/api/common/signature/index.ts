@@ -4,5 +4,11 @@
 
 export type { AuthResult, BodyChecks, KeyLookup, PayloadMode, RequestHead, VerifiedBody } from './types.ts';
 export { SigningContext } from './signing.ts';
-export { authenticate, authenticatePostPolicy, MAX_PRESIGNED_EXPIRES, MAX_SKEW_MS, type PostPolicyFields } from './auth.ts';
+export {
+  authenticate,
+  authenticatePostPolicy,
+  MAX_PRESIGNED_EXPIRES,
+  MAX_SKEW_MS,
+  type PostPolicyFields,
+} from './auth.ts';
 export { verifiedBody } from './body.ts';

@@ -71,7 +71,9 @@ export class SigningContext {
 
   /** Expected signature of a chunk given the previous signature and the chunk's hex sha256. */
   chunkSignature(previous: string, chunkSha256Hex: string): Buffer {
-    return this.sign(`AWS4-HMAC-SHA256-PAYLOAD\n${this.amzDate}\n${this.scope}\n${previous}\n${EMPTY_SHA256_HEX}\n${chunkSha256Hex}`);
+    return this.sign(
+      `AWS4-HMAC-SHA256-PAYLOAD\n${this.amzDate}\n${this.scope}\n${previous}\n${EMPTY_SHA256_HEX}\n${chunkSha256Hex}`,
+    );
   }
 
   /** Expected signature of the trailer section given the final chunk's signature and the hex sha256 of the canonical trailers. */
