@@ -154,7 +154,7 @@ function summary(study: Study, file: string, partitions: number): void {
     const after = assign(study, partitions, node.id, full.assignment);
     maxMs = Math.max(maxMs, performance.now() - t0);
     const hist = disruption(full.assignment, after.assignment, rf).map((c) => (c * 100) / partitions);
-    hist.forEach((v, i) => (avg[i] += v / study.nodes.length));
+    for (const [i, v] of hist.entries()) avg[i] += v / study.nodes.length;
     const held = r.perNode.find((x) => x.id === node.id)?.partitions ?? 0;
     movedTotal += after.report.moved;
     heldTotal += held;

@@ -144,7 +144,7 @@ async function runServer(opts: {
         ' --region garage s3 ls',
       '',
     ];
-    process.stdout.write(lines.join('\n') + '\n');
+    process.stdout.write(`${lines.join('\n')}\n`);
   }
 }
 

@@ -12,7 +12,7 @@ import type {
 } from '../rpc/admin_protocol.ts';
 import type { AssignReport, NodeRole } from '../rpc/layout/assign.ts';
 import type { WorkerInfo } from '../util/background.ts';
-import { AdminClient } from './client.ts';
+import type { AdminClient } from './client.ts';
 import { bytes, capacity, shortId, table } from './format.ts';
 
 /** How a CLI command reaches the daemon: loads config, connects, runs, closes. */

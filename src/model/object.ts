@@ -67,7 +67,7 @@ export function visibleVersion(
 ): (ObjectVersion & { state: { t: 'complete'; data: Exclude<VersionData, { t: 'deleteMarker' }> } }) | undefined {
   if (!e) return undefined;
   const v = lastComplete(e);
-  if (!v || v.state.t !== 'complete' || v.state.data.t === 'deleteMarker') return undefined;
+  if (v?.state.t !== 'complete' || v.state.data.t === 'deleteMarker') return undefined;
   return v as ObjectVersion & { state: { t: 'complete'; data: Exclude<VersionData, { t: 'deleteMarker' }> } };
 }
 

@@ -96,7 +96,7 @@ export function versionSchema(hooks: VersionHooks): TableSchema<VersionEntry> {
     updated: (tx, old, cur) => {
       if (!cur.deleted || old?.deleted) return;
       if (cur.sk.length === 0) hooks.deleteGroups(tx, cur.uuid);
-      else if (old && old.blocks.length) hooks.blocksGone(tx, cur.uuid, cur.sk, old.blocks);
+      else if (old?.blocks.length) hooks.blocksGone(tx, cur.uuid, cur.sk, old.blocks);
     },
   };
 }

@@ -120,6 +120,6 @@ export async function loadOrCreateNodeKey(metadataDir: string): Promise<NodeKey>
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
-  if (!pub || !pub.equals(key.publicKey)) await writeFile(pubPath, key.publicKey, { mode: 0o644 });
+  if (!pub?.equals(key.publicKey)) await writeFile(pubPath, key.publicKey, { mode: 0o644 });
   return key;
 }

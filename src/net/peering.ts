@@ -295,9 +295,7 @@ export class Peering extends EventEmitter<PeeringEvents> {
         const hp = parseHostPort(e[1]);
         if (hp.port === 0) continue;
         this.addPeer(id, formatHostPort(hp.host, hp.port), false);
-      } catch {
-        continue;
-      }
+      } catch {}
     }
   }
 
@@ -452,9 +450,7 @@ export class Peering extends EventEmitter<PeeringEvents> {
         if (typeof entry.id !== 'string' || typeof entry.addr !== 'string') continue;
         try {
           out.push(parsePeerAddr(`${entry.id}@${entry.addr}`));
-        } catch {
-          continue;
-        }
+        } catch {}
       }
       return out.filter((p) => p.id !== this.netapp.id);
     } catch (e) {
@@ -480,7 +476,7 @@ export class Peering extends EventEmitter<PeeringEvents> {
 
   private async save(): Promise<void> {
     const peers = this.list().map(([id, addr]) => ({ id, addr }));
-    const text = JSON.stringify({ version: 1, peers }, null, 1) + '\n';
+    const text = `${JSON.stringify({ version: 1, peers }, null, 1)}\n`;
     await mkdir(dirname(this.peerListFile), { recursive: true });
     const tmp = `${this.peerListFile}.tmp-${process.pid}`;
     const fh = await open(tmp, 'w', 0o644);

@@ -141,7 +141,7 @@ export class Scheduler {
       while (!this.blocked && !this.dead) {
         const n = this.next();
         if (!n) break;
-        if (n.body && n.body.length) {
+        if (n.body?.length) {
           // One writev for header + payload, without copying the payload here.
           this.socket.cork();
           this.socket.write(n.head);

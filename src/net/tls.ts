@@ -100,7 +100,7 @@ export async function issueNodeCertificate(rpcSecret: Buffer, nodeKey: NodeKey):
   const cert = await x509.X509CertificateGenerator.create(
     {
       // Positive serial derived from the node id keeps the certificate deterministic.
-      serialNumber: '01' + nodeKey.id.slice(0, 30),
+      serialNumber: `01${nodeKey.id.slice(0, 30)}`,
       subject: `CN=${nodeKey.id}`,
       issuer: CA_NAME,
       notBefore: NOT_BEFORE,
@@ -182,6 +182,6 @@ export function nodeIdFromDer(der: Buffer): string {
 /** Node id of the authenticated peer of a TLS socket (after the handshake). */
 export function peerNodeId(socket: TLSSocket): string {
   const cert = socket.getPeerCertificate();
-  if (!cert || !cert.raw) throw new NetError('peer sent no certificate');
+  if (!cert?.raw) throw new NetError('peer sent no certificate');
   return nodeIdFromDer(cert.raw);
 }

@@ -84,7 +84,11 @@ export class TableGc<E> {
       else due.push([k, h]);
       if (due.length >= 1000) break;
     }
-    if (stale.length) await this.table.db.transaction((tx) => stale.forEach((k) => tx.remove(this.table.gcTodo, k)));
+    if (stale.length) {
+      await this.table.db.transaction((tx) => {
+        for (const k of stale) tx.remove(this.table.gcTodo, k);
+      });
+    }
     // Group by the replicas that must confirm.
     const groups = new Map<string, { nodes: string[]; items: [Buffer, Buffer][] }>();
     for (const item of due) {
@@ -100,7 +104,10 @@ export class TableGc<E> {
       ].sort();
       const key = nodes.join(',');
       let g = groups.get(key);
-      if (!g) groups.set(key, (g = { nodes, items: [] }));
+      if (!g) {
+        g = { nodes, items: [] };
+        groups.set(key, g);
+      }
       g.items.push(item);
     }
     let deleted = 0;

@@ -128,7 +128,7 @@ export class TableSyncer<E> {
           const theirs = new Map(remote[j]!.map(([k, v]) => [k.toString('hex'), v]));
           for (const [k, v] of d.leavesOf(p, s)) {
             const t = theirs.get(k.toString('hex'));
-            if (!t || !t.equals(v)) push.push(k);
+            if (!t?.equals(v)) push.push(k);
             if (t && !t.equals(v)) pull.push(k);
             theirs.delete(k.toString('hex'));
           }

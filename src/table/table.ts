@@ -132,7 +132,7 @@ export class Table<E> {
     let cur = old ? s.merge(old, incoming) : incoming;
     if (s.fixup) cur = s.fixup(tx, cur, incoming);
     const curBytes = s.encode(cur);
-    if (oldBytes && oldBytes.equals(curBytes)) return;
+    if (oldBytes?.equals(curBytes)) return;
     tx.put(this.store, key, curBytes);
     this.digest.update(tx, key[0]!, key, curBytes);
     if (s.isTombstone(cur)) {
@@ -244,7 +244,10 @@ export class Table<E> {
       const sets = this.#writeSets(this.partitionHash(this.schema.partitionKey(e)));
       const k = sets.map((set) => set.join(',')).join(';');
       let g = byReplicas.get(k);
-      if (!g) byReplicas.set(k, (g = { sets, entries: [] }));
+      if (!g) {
+        g = { sets, entries: [] };
+        byReplicas.set(k, g);
+      }
       g.entries.push(this.schema.encode(e));
     }
     await Promise.all(

@@ -2,7 +2,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { PutObjectCommand, DeleteObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import { GarageProcess, startCluster, s3Client, getBytes } from './harness.ts';
+import { type GarageProcess, startCluster, s3Client, getBytes } from './harness.ts';
 
 describe('read-after-write across nodes under concurrent load', () => {
   let nodes: GarageProcess[] = [];

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import {
-  S3Client,
+  type S3Client,
   PutObjectCommand,
   GetObjectCommand,
   CreateMultipartUploadCommand,

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import {
-  S3Client,
+  type S3Client,
   S3ServiceException,
   CreateMultipartUploadCommand,
   UploadPartCommand,

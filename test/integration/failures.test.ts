@@ -2,7 +2,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { FAST_ENV, GarageProcess, startCluster, waitFor, s3Client, getBytes } from './harness.ts';
+import { FAST_ENV, type GarageProcess, startCluster, waitFor, s3Client, getBytes } from './harness.ts';
 
 /** Table digests and stored block count as `garage stats` reports them. */
 async function stats(g: GarageProcess): Promise<{ digests: Record<string, string>; stored: number }> {

@@ -4,7 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { GarageProcess, startCluster, s3Client, getBytes, waitFor } from './harness.ts';
+import { type GarageProcess, startCluster, s3Client, getBytes, waitFor } from './harness.ts';
 
 describe('scheduled scrub finds bit rot and repairs it from the other replicas', () => {
   let nodes: GarageProcess[] = [];

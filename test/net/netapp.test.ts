@@ -57,7 +57,7 @@ test('RPC round trip: msgpack bodies with Buffers, caller id, both directions on
     assert.deepEqual(a.app.connectedPeers(), [b.app.id]);
     // Many concurrent calls are multiplexed and each gets its own answer.
     const many = await Promise.all(Array.from({ length: 500 }, (_, i) => b.app.call(a.app.id, 'echo', i)));
-    many.forEach((m, i) => assert.equal((m.body as { body: number }).body, i));
+    for (const [i, m] of many.entries()) assert.equal((m.body as { body: number }).body, i);
   } finally {
     await close();
   }

@@ -58,7 +58,10 @@ export function checkHistory(writes: Write[], reads: Read[]): Violation[] {
   const byKey = new Map<string, Write[]>();
   for (const w of writes) {
     let l = byKey.get(w.key);
-    if (!l) byKey.set(w.key, (l = []));
+    if (!l) {
+      l = [];
+      byKey.set(w.key, l);
+    }
     l.push(w);
   }
   const out: Violation[] = [];

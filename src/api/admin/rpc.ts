@@ -268,14 +268,12 @@ export class AdminRpc {
         for (const [hash, v] of this.model.blocks.rc.range({}))
           if (v.readBigUInt64BE(0) > 0n && (await this.model.blocks.store.locate(hash))) stored++;
         return {
-          tables: this.model
-            .tables()
-            .map((t) => ({
-              name: t.schema.name,
-              items: t.store.count(),
-              queue: t.queue.count(),
-              digest: createHash('sha256').update(t.digest.partitionRoots()).digest('hex').slice(0, 16),
-            })),
+          tables: this.model.tables().map((t) => ({
+            name: t.schema.name,
+            items: t.store.count(),
+            queue: t.queue.count(),
+            digest: createHash('sha256').update(t.digest.partitionRoots()).digest('hex').slice(0, 16),
+          })),
           blocks: {
             refcounted: this.model.blocks.rc.count(),
             stored,

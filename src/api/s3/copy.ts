@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { PassThrough } from 'node:stream';
+import { Readable } from 'node:stream';
 import { keyPerms } from '../../model/key.ts';
 import { visibleVersion, type ObjectMeta } from '../../model/object.ts';
 import { blockRefKey, groupKey, GROUP_SIZE } from '../../model/version.ts';
@@ -185,10 +185,9 @@ export async function handleUploadPartCopy(ctx: ReqCtx): Promise<void> {
     start = Number(m[1]);
     end = Number(m[2]) + 1;
   }
-  let stream;
+  let stream: Readable;
   if (data.t === 'inline') {
-    stream = new PassThrough();
-    stream.end(data.bytes.subarray(start, end));
+    stream = Readable.from([data.bytes.subarray(start, end)]);
   } else {
     const blocks = await versionBlocks(ctx.svc.model, src.version.uuid);
     checkCoverage(blocks, size);

@@ -279,7 +279,7 @@ function balanceTargets(problem: Problem, units: number[]): number[] {
   const zoneCap = P * (rf - zr + 1);
   const total = P * rf;
   const members: number[][] = zones.map(() => []);
-  nodes.forEach((n, i) => members[n.zone].push(i));
+  for (const [i, n] of nodes.entries()) members[n.zone].push(i);
   const fill = (idx: number[], lambda: number) =>
     idx.reduce((sum, i) => sum + Math.min(units[i], lambda * nodes[i].capacity), 0);
   const zoneLoad = (lambda: number) => members.reduce((sum, idx) => sum + Math.min(zoneCap, fill(idx, lambda)), 0);
@@ -334,7 +334,7 @@ function solve(problem: Problem, units: number[], previous: string[][] | undefin
   const g = new FlowGraph(2 + 2 * P + P * Z + N);
 
   const byZone: number[][] = zones.map(() => []);
-  nodes.forEach((n, i) => byZone[n.zone].push(i));
+  for (const [i, n] of nodes.entries()) byZone[n.zone].push(i);
   const H = PREFERENCE_LEVELS - 1;
   const B = P * rf * H + 1;
   const W = previous === undefined ? 0 : (2 * P * rf + 1) * B;

@@ -236,7 +236,7 @@ export function pruneHistory(h: LayoutHistory): LayoutHistory {
   const nodes = trackedNodes(h);
   if (nodes.length === 0) return { ...h, versions: [current(h)] };
   const minSyncAck = trackerMin(h.syncAck, nodes);
-  const versions = h.versions.filter((v, i) => i === h.versions.length - 1 || h.versions[i + 1]!.version > minSyncAck);
+  const versions = h.versions.filter((_v, i) => i === h.versions.length - 1 || h.versions[i + 1]!.version > minSyncAck);
   return versions.length === h.versions.length ? h : { ...h, versions };
 }
 

@@ -349,7 +349,7 @@ test('smithy presign of a request with a signed header other than host', async (
   const date = new Date();
   const req = request('GET', '/b/k');
   req.headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
-  req.headers['range'] = 'bytes=0-9';
+  req.headers.range = 'bytes=0-9';
   const signed = await signer().presign(req, {
     signingDate: date,
     expiresIn: 60,

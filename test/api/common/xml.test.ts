@@ -86,7 +86,10 @@ describe('XML request parser', () => {
 
   it('round-trips any string of XML characters through xmlEscape', () => {
     let seed = 7;
-    const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const rand = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
     const pool = [
       'a',
       ' ',

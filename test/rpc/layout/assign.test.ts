@@ -185,7 +185,7 @@ test('random clusters with a previous assignment: still valid and optimal', () =
     const bound = bisectSize(c, P);
     assert.ok(Math.abs(res.report.partitionSize - bound) <= 1e-9 * bound);
     let moved = 0;
-    res.assignment.forEach((set, p) => (moved += set.filter((id) => !previous[p].includes(id)).length));
+    for (const [p, set] of res.assignment.entries()) moved += set.filter((id) => !previous[p].includes(id)).length;
     assert.equal(res.report.moved, moved);
     // Recomputing from the result itself must move nothing.
     const again = assignCluster(c, P, res.assignment);
