@@ -1,5 +1,5 @@
 import type { Db, Tree, Tx } from '../db/db.ts';
-import { Table } from '../table/table.ts';
+import { Table, type TableCore } from '../table/table.ts';
 import { z } from 'zod';
 import type { RpcTransport } from '../rpc/rpc_helper.ts';
 import { call, endpoint, serve, zBuf } from '../net/endpoint.ts';
@@ -47,7 +47,7 @@ export class Model {
   readonly workers: Workers;
   /** bucket id → objects, bytes, unfinished uploads, as counted from this node's object rows. */
   readonly counters: Tree;
-  readonly #tables: Table<never>[];
+  readonly #tables: TableCore[];
   readonly #layout: LayoutView;
   readonly #rpc: RpcTransport;
 
@@ -134,15 +134,7 @@ export class Model {
         headerDeleted: (tx, id) => rowDeleted(this.mpu, tx, id),
       }),
     );
-    this.#tables = [
-      this.bucket,
-      this.bucketAlias,
-      this.key,
-      this.object,
-      this.version,
-      this.blockRef,
-      this.mpu,
-    ] as unknown as Table<never>[];
+    this.#tables = [this.bucket, this.bucketAlias, this.key, this.object, this.version, this.blockRef, this.mpu];
   }
 
   /** The timestamp for a new version of an object (read from a quorum: see nextVersionTs). */
@@ -180,7 +172,7 @@ export class Model {
   }
 
   /** All tables, for workers and stats. */
-  tables(): Table<never>[] {
+  tables(): TableCore[] {
     return this.#tables;
   }
 

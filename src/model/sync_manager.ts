@@ -14,8 +14,8 @@ import type { Model } from './garage.ts';
  * and marks this node synced to a layout version once a pass for it completed without error.
  */
 export class SyncManager {
-  readonly syncers: TableSyncer<unknown>[];
-  readonly gcs: TableGc<unknown>[];
+  readonly syncers: TableSyncer[];
+  readonly gcs: TableGc[];
   readonly gcIntervalMs: number;
   readonly layout: LayoutManager;
   readonly system: System;
@@ -46,10 +46,8 @@ export class SyncManager {
     this.workers = o.workers;
     this.log = o.logger;
     this.intervalMs = o.intervalMs;
-    this.syncers = o.model.tables().map((t) => new TableSyncer<unknown>(t as never, o.rpc, o.layout, o.logger));
-    this.gcs = o.model
-      .tables()
-      .map((t) => new TableGc<unknown>(t as never, o.rpc, o.layout, o.workers, o.logger, o.tombstoneDelayMs));
+    this.syncers = o.model.tables().map((t) => new TableSyncer(t, o.rpc, o.layout, o.logger));
+    this.gcs = o.model.tables().map((t) => new TableGc(t, o.rpc, o.layout, o.workers, o.logger, o.tombstoneDelayMs));
     this.gcIntervalMs = o.gcIntervalMs;
     let live = this.layout.history.versions.length;
     this.layout.on('changed', (_h: unknown, newVersion: boolean) => {

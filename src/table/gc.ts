@@ -6,7 +6,7 @@ import type { LayoutView } from '../rpc/layout/manager.ts';
 import { Periodic, type Workers } from '../util/background.ts';
 import type { Logger } from '../util/log.ts';
 import { errorMessage } from '../util/errors.ts';
-import type { Table } from './table.ts';
+import type { TableCore } from './table.ts';
 
 const zItems = z.array(z.tuple([zBuf, zBuf]));
 /** The tombstone GC endpoints of one table: which of these (key, value hash) a replica holds; delete them. */
@@ -27,8 +27,8 @@ export function valueHash(v: Buffer): Buffer {
  * their partition (in every live layout version) confirmed holding exactly that tombstone.
  * Deletion is compare-and-delete on each replica, so a newer write is never lost.
  */
-export class TableGc<E> {
-  readonly table: Table<E>;
+export class TableGc {
+  readonly table: TableCore;
   readonly rpc: RpcTransport;
   readonly layout: LayoutView;
   readonly log: Logger;
@@ -37,7 +37,7 @@ export class TableGc<E> {
   readonly endpoints: ReturnType<typeof gcEndpoints>;
   #periodic: Periodic | undefined;
 
-  constructor(table: Table<E>, rpc: RpcTransport, layout: LayoutView, workers: Workers, log: Logger, delayMs: number) {
+  constructor(table: TableCore, rpc: RpcTransport, layout: LayoutView, workers: Workers, log: Logger, delayMs: number) {
     this.table = table;
     this.rpc = rpc;
     this.layout = layout;

@@ -4,7 +4,7 @@ import { call, endpoint, serve, zBuf, type Endpoint } from '../net/endpoint.ts';
 import type { LayoutView } from '../rpc/layout/manager.ts';
 import { errorMessage } from '../util/errors.ts';
 import type { Logger } from '../util/log.ts';
-import type { Table } from './table.ts';
+import type { TableCore } from './table.ts';
 import { SUBS } from './merkle.ts';
 
 const zPartition = z.number().int().min(0).max(255);
@@ -36,14 +36,14 @@ export interface SyncReport {
  * Anti-entropy for one table: compares the digests of each partition with the other
  * replicas of that partition and exchanges the entries that differ, both ways.
  */
-export class TableSyncer<E> {
-  readonly table: Table<E>;
+export class TableSyncer {
+  readonly table: TableCore;
   readonly rpc: RpcTransport;
   readonly layout: LayoutView;
   readonly log: Logger;
   readonly endpoints: ReturnType<typeof syncEndpoints>;
 
-  constructor(table: Table<E>, rpc: RpcTransport, layout: LayoutView, log: Logger) {
+  constructor(table: TableCore, rpc: RpcTransport, layout: LayoutView, log: Logger) {
     this.table = table;
     this.rpc = rpc;
     this.layout = layout;

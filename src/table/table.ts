@@ -7,7 +7,7 @@ import { call, endpoint, serve, zBuf } from '../net/endpoint.ts';
 import type { LayoutView } from '../rpc/layout/manager.ts';
 import { GarageError, LayoutError, errorMessage } from '../util/errors.ts';
 import type { Logger } from '../util/log.ts';
-import type { TableSchema } from './schema.ts';
+import type { ReplicationKind, TableSchema } from './schema.ts';
 import type { Workers } from '../util/background.ts';
 import { TableDigest } from './merkle.ts';
 
@@ -58,8 +58,32 @@ export interface TableOptions {
   workers?: Workers;
 }
 
+/**
+ * What the workers of every table (anti-entropy, tombstone GC, stats) need, whatever its
+ * entry type: tables of different types are held through this, with no cast.
+ */
+export interface TableCore {
+  readonly schema: { readonly name: string; readonly replication: ReplicationKind };
+  readonly db: Db;
+  readonly store: Tree;
+  readonly queue: Tree;
+  readonly gcTodo: Tree;
+  readonly digest: TableDigest;
+  readonly endpoints: ReturnType<typeof tableEndpoints>;
+  /** Merges encoded entries into local storage (replication traffic). */
+  applyLocal(encoded: Buffer[]): Promise<void>;
+  /** Deletes entries whose stored value still has the given hash. */
+  deleteIfEqual(items: [Buffer, Buffer][]): Promise<void>;
+  /** The write quorum in a replica set of this size. */
+  writeQuorum(setSize: number): number;
+  /** Starts the worker that drains the insert queue. */
+  startQueueWorker(): void;
+  /** Stops background work. */
+  stop(): void;
+}
+
 /** A replicated CRDT table: local storage with hooks, quorum reads and writes, deferred inserts. */
-export class Table<E> {
+export class Table<E> implements TableCore {
   readonly schema: TableSchema<E> & Filterable<E>;
   readonly db: Db;
   readonly rpc: RpcTransport;
