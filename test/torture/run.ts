@@ -254,6 +254,7 @@ async function runScenario(c: Cluster, sc: Scenario, log: (l: string) => void): 
   log(
     `  scenario ${bucket}: ${sc.workers.flat().length} ops, ${sc.faults.length} kill(s) planned, ${t.writes.length} writes, ${t.reads.length} reads checked, ${problems.length} violation(s), ${((performance.now() - t0) / 1000).toFixed(1)} s`,
   );
+  for (const p of problems.slice(0, 5)) log(`    ${p.replace(/\n/g, '\n    ')}`);
   return problems;
 }
 

@@ -85,6 +85,8 @@ export async function saveBlocks(
     if (index === 0) await onFirstBlock?.();
     await startBlock(block);
   }
+  // An empty body is the empty inline object (not a block object without blocks or version).
+  if (index === 0 && allowInline) return { size: 0, md5: md5.digest(), inline: EMPTY };
   await Promise.all(inflight);
   if (failure) throw failure;
   return { size, md5: md5.digest(), firstBlock };
