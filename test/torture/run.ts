@@ -9,9 +9,11 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import fc from 'fast-check';
 import {
+  AbortMultipartUploadCommand,
   CreateBucketCommand,
   DeleteBucketCommand,
   DeleteObjectsCommand,
+  ListMultipartUploadsCommand,
   ListObjectsV2Command,
   type S3Client,
 } from '@aws-sdk/client-s3';
@@ -210,7 +212,13 @@ async function runScenario(c: Cluster, sc: Scenario, log: (l: string) => void): 
   }
   resolveCopies(t.writes);
   const problems = [...t.problems, ...checkHistory(t.writes, t.reads).map((v) => describeViolation(v, t0))];
-  // Refcounts must equal the references on every node, and referenced blocks be present.
+  // Uploads left in progress (a part upload cut by a kill may reference blocks never written)
+  // are aborted first; then refcounts must equal the references on every node, and every
+  // referenced block be present once single PUTs cut by a kill are cleaned up.
+  const uploads = await c.clients[0]!.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
+  for (const u of uploads.Uploads ?? []) {
+    await c.clients[0]!.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: u.Key!, UploadId: u.UploadId! }));
+  }
   for (const g of c.nodes) {
     const first = await g.cliOk('repair', '--yes', 'block-rc');
     const fixed = Number(/(\d+) refcount\(s\) corrected/.exec(first)?.[1] ?? NaN);

@@ -1,9 +1,10 @@
 import { randomBytes, createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { partKey, parsePartKey } from '../../model/mpu.ts';
-import { parseGroupKey, type ChosenPart } from '../../model/version.ts';
+import { groupKey, parseGroupKey, type ChosenPart } from '../../model/version.ts';
 import type { ObjectEntry, ObjectMeta } from '../../model/object.ts';
 import { S3Error } from '../common/s3_error.ts';
+import { errorMessage } from '../../util/errors.ts';
 import { toXml, xmlChildren, xmlChildText, xmlChildToken, type XmlLimits } from '../common/xml.ts';
 import {
   decimalParam,
@@ -111,8 +112,30 @@ export async function savePart(
   await findUpload(ctx, bucket.id, key, uploadId);
   const { model, blockSize } = ctx.svc;
   const partTs = Date.now() * 1000 + Math.floor(Math.random() * 1000);
-  const saved = await saveBlocks(model, blockSize, stream, uploadId, part, partTs, false);
-  const checks = done ? await done : undefined;
+  let saved: Awaited<ReturnType<typeof saveBlocks>>;
+  let checks: Awaited<typeof done>;
+  try {
+    saved = await saveBlocks(model, blockSize, stream, uploadId, part, partTs, false);
+    checks = done ? await done : undefined;
+  } catch (e) {
+    // The rows this part upload wrote are dropped, so the cascade releases its blocks now,
+    // not when the whole upload ends.
+    try {
+      const rows = await model.version.getRange(uploadId, {
+        start: groupKey(part, partTs, 0),
+        end: groupKey(part, partTs + 1, 0),
+      });
+      const live = rows.filter((r) => !r.deleted);
+      if (live.length) await model.version.insertMany(live.map((r) => ({ ...r, deleted: true, blocks: [] })));
+    } catch (cleanup) {
+      // Not fatal: completing or aborting the upload drops these rows too.
+      ctx.svc.logger.warn(
+        { uploadId: uploadId.toString('hex'), part, err: errorMessage(cleanup) },
+        'failed part upload not released',
+      );
+    }
+    throw e;
+  }
   const etag = md5Etag(saved.md5);
   await model.mpu.insert({
     uploadId,
