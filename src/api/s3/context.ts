@@ -200,21 +200,22 @@ export function httpDate(ms: number): string {
 }
 
 /** Headers that are stored with an object and sent back on GET. */
+/** Request headers stored with an object and sent back with it (besides x-amz-meta-*). */
+export const STORED_HEADERS = [
+  'content-type',
+  'cache-control',
+  'content-disposition',
+  'content-encoding',
+  'content-language',
+  'expires',
+  'x-amz-website-redirect-location',
+];
+
 export function storedHeaders(h: IncomingMessage['headers']): [string, string][] {
   const out: [string, string][] = [];
   for (const [k, v] of Object.entries(h)) {
     if (v === undefined) continue;
-    const keep =
-      k.startsWith('x-amz-meta-') ||
-      [
-        'content-type',
-        'cache-control',
-        'content-disposition',
-        'content-encoding',
-        'content-language',
-        'expires',
-        'x-amz-website-redirect-location',
-      ].includes(k);
+    const keep = k.startsWith('x-amz-meta-') || STORED_HEADERS.includes(k);
     if (!keep) continue;
     const value = Array.isArray(v) ? v.join(',') : v;
     checkHeader(k, k, value);

@@ -7,7 +7,7 @@ import { toXml } from '../common/xml.ts';
 import { checkHeader } from '../common/http.ts';
 import { keyPerms } from '../../model/key.ts';
 import type { S3Services } from './context.ts';
-import { keyLookup, refuseSse, sendEmpty, sendXml } from './context.ts';
+import { keyLookup, refuseSse, sendEmpty, sendXml, STORED_HEADERS } from './context.ts';
 import { checkObjectKey, putObjectStream } from './put.ts';
 import { checkQuotas, limitToQuota } from './quotas.ts';
 
@@ -26,14 +26,6 @@ const EXEMPT = new Set([
   'x-amz-date',
   'bucket',
 ]);
-const STORED = [
-  'content-type',
-  'cache-control',
-  'content-disposition',
-  'content-encoding',
-  'content-language',
-  'expires',
-];
 
 type Condition = { op: 'eq' | 'starts-with'; field: string; value: string } | { op: 'range'; min: number; max: number };
 
@@ -277,7 +269,7 @@ async function authorizeAndStore(
   }
   const headers: [string, string][] = [];
   for (const [k, v] of fields) {
-    if (!STORED.includes(k) && !k.startsWith('x-amz-meta-')) continue;
+    if (!STORED_HEADERS.includes(k) && !k.startsWith('x-amz-meta-')) continue;
     // A stored header with CR/LF would break every later GET of the object.
     checkHeader(`form field ${k}`, k, v);
     headers.push([k, v]);
