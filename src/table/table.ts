@@ -444,7 +444,8 @@ export class Table<E> implements TableCore {
           );
           this.opts.workers?.report(`${this.schema.name} queue`, { lastError: errorMessage(e) });
           await new Promise((r) => (this.#queueTimer = setTimeout(r, backoff)));
-          backoff = Math.min(backoff * 2, 60_000);
+          // Capped low: once the replicas are back, cascades (deletions freeing blocks) resume soon.
+          backoff = Math.min(backoff * 2, 10_000);
         }
       }
     };

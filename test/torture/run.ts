@@ -252,7 +252,8 @@ async function runScenario(c: Cluster, sc: Scenario, log: (l: string) => void): 
     await waitFor(
       'every block to be collected',
       () => c.nodes.every((g) => blockFiles(join(g.dir, 'data')) === 0),
-      90_000,
+      // Stale PUTs cut by a kill wait 20 s, then cascades retried after a node was down.
+      180_000,
     );
   } catch {
     problems.push(
