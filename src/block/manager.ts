@@ -80,13 +80,14 @@ export class BlockManager {
     });
   }
 
-  // A block that arrives with no reference here (the upload that wrote it was superseded and
-  // its references dropped before the block landed, or they have not arrived yet) gets a GC
-  // entry, so it is collected after the delay unless referenced by then: never an orphan file.
+  // A block that lands with no reference here (the upload that wrote it was superseded and
+  // its references dropped before the block landed, or they have not arrived yet) gets a new
+  // GC entry, so it is collected after the delay unless referenced by then: never an orphan
+  // file. Always a new one: a GC pass already past its entry may not have seen this file.
   async #collectIfUnreferenced(hash: Buffer): Promise<void> {
     if (this.refcount(hash) > 0) return;
     await this.opts.db.transaction((tx) => {
-      if (tx.get(this.rc, hash) === undefined) this.setRefcount(tx, hash, 0);
+      if (this.refcountIn(tx, hash) === 0) this.setRefcount(tx, hash, 0);
     });
   }
 
@@ -319,6 +320,7 @@ export class BlockManager {
     if (mine && !here) {
       const data = await this.get(hash);
       await this.store.write(hash, await this.#encode(data));
+      await this.#collectIfUnreferenced(hash);
     } else if (!mine && here) {
       await this.#offload(hash);
     }

@@ -9,6 +9,7 @@ import type {
   LayoutShowResult,
   NodeAnswer,
   StatusResult,
+  BlockRefInfo,
 } from '../rpc/admin_protocol.ts';
 import type { AssignReport, NodeRole } from '../rpc/layout/assign.ts';
 import type { WorkerInfo } from '../util/background.ts';
@@ -652,7 +653,7 @@ export function addClientCommands(program: Command, run: Runner): void {
           refcount: number;
           stored?: { path: string; size: number; compressed: boolean };
           error?: string;
-          refs: { version: string; deleted: boolean }[];
+          refs: BlockRefInfo[];
         }>({ op: 'block-info', hash });
         out(`Block hash: ${hash}`);
         out(`Refcount: ${i.refcount}`);
@@ -661,7 +662,19 @@ export function addClientCommands(program: Command, run: Runner): void {
         );
         if (i.error) out(`Last resync error: ${i.error}`);
         out('');
-        out(table([['Version', 'Deleted'], ...i.refs.map((r) => [r.version, String(r.deleted)])]));
+        out(
+          table([
+            ['Version', 'Deleted', 'Version row', 'Group row', 'Object version', 'Key'],
+            ...i.refs.map((r) => [
+              r.version,
+              String(r.deleted),
+              r.versionRow,
+              r.groupRow,
+              r.objectVersion ?? '',
+              r.key === undefined ? '' : JSON.stringify(r.key),
+            ]),
+          ]),
+        );
       }),
     );
   block

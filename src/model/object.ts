@@ -178,6 +178,18 @@ export function objectSchema(
         versions: incoming.versions.filter((v) => held.get(v.uuid.toString('hex'))?.state.t === 'uploading'),
       };
     },
+    // A version superseded before it reached this replica is pruned on arrival: it was never
+    // stored here, so `updated` never sees it go, yet its writer may be writing its rows.
+    fixup: (tx, merged, incoming, old) => {
+      const kept = new Set(merged.versions.map((v) => v.uuid.toString('hex')));
+      const held = new Set((old?.versions ?? []).map((v) => v.uuid.toString('hex')));
+      for (const v of incoming.versions) {
+        const k = v.uuid.toString('hex');
+        if (hasVersionRows(v.state) && !kept.has(k) && !held.has(k))
+          hooks.versionGone(tx, v.uuid, v.state.t === 'uploading' && v.state.multipart, merged.bucketId, merged.key);
+      }
+      return merged;
+    },
     updated: (tx, old, cur) => {
       const [o0, b0, u0] = objectCounts(old);
       const [o1, b1, u1] = objectCounts(cur);

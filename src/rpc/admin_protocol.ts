@@ -47,6 +47,19 @@ export type AdminRequest =
   /** Runs `req` on every node of the cluster and gathers the answers. */
   | { op: 'all-nodes'; req: AdminRequest };
 
+/** One reference to a block, as `garage block info` shows it: the rows this node holds. */
+export interface BlockRefInfo {
+  version: string;
+  /** The block_ref row is a tombstone. */
+  deleted: boolean;
+  versionRow: 'absent' | 'deleted' | 'live';
+  /** The version's group row that holds the reference. */
+  groupRow: 'absent' | 'deleted' | 'live';
+  key?: string;
+  /** The state of that version in the object row here (absent: pruned or never seen). */
+  objectVersion?: string;
+}
+
 /** One node's answer to an all-nodes request. */
 export interface NodeAnswer {
   node: string;

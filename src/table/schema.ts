@@ -17,9 +17,10 @@ export interface TableSchema<E> {
   isTombstone(e: E): boolean;
   /**
    * Adjusts the merged entry before it is stored, from state already known locally (same
-   * transaction). It also sees the incoming entry, so that what the merge drops can be released.
+   * transaction). It also sees the incoming and the stored entry, so that what the merge drops
+   * on arrival (never stored, so never seen by `updated`) can be released.
    */
-  fixup?(tx: Tx, merged: E, incoming: E): E;
+  fixup?(tx: Tx, merged: E, incoming: E, old: E | undefined): E;
   /**
    * Adjusts a client's completion of something it wrote earlier (never replication traffic)
    * against what this replica holds, before merging: it may complete only what is still there.

@@ -154,7 +154,7 @@ export class Table<E> implements TableCore {
     const old = oldBytes ? s.decode(oldBytes) : undefined;
     const incoming = completion && s.completion ? s.completion(e, old) : e;
     let cur = old ? s.merge(old, incoming) : incoming;
-    if (s.fixup) cur = s.fixup(tx, cur, incoming);
+    if (s.fixup) cur = s.fixup(tx, cur, incoming, old);
     const curBytes = s.encode(cur);
     if (oldBytes?.equals(curBytes)) return;
     tx.put(this.store, key, curBytes);

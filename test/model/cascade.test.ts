@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { putObjectStream } from '../../src/api/s3/put.ts';
+import { putObjectStream, saveBlocks } from '../../src/api/s3/put.ts';
 import { visibleVersion } from '../../src/model/object.ts';
 import { versionBlocks } from '../../src/api/s3/get.ts';
 import { MemCluster } from '../support/mem_cluster.ts';
@@ -73,6 +73,42 @@ describe('model cascades on three in-process nodes', () => {
     }
     // A's one distinct block remains on each node; B's eight are collected.
     await waitFor('the loser to be collected', async () => (await blockFiles(c)).every((k) => k === 1), 10_000);
+  });
+
+  it('a PUT superseded before its version reached the replicas still frees what it wrote', async () => {
+    // Two writers place their versions from the same read; the later-placed one completes
+    // first, so the other's version is pruned on arrival everywhere. Its writer goes on
+    // writing rows and blocks, which must be freed although no replica ever stored the version.
+    const m = c.nodes[0]!.model;
+    const now = Date.now();
+    const inline = { t: 'inline' as const, meta: { size: 1, etag: 'x', headers: [] }, bytes: Buffer.from('w') };
+    await m.object.insert({
+      bucketId,
+      key: 'pruned',
+      versions: [{ uuid: randomBytes(16), ts: now + 1000, state: { t: 'complete', data: inline } }],
+    });
+    const loser = randomBytes(16);
+    await m.object.insert({
+      bucketId,
+      key: 'pruned',
+      versions: [{ uuid: loser, ts: now, state: { t: 'uploading', multipart: false, headers: [] } }],
+    });
+    await m.version.insert({
+      uuid: loser,
+      sk: Buffer.alloc(0),
+      deleted: false,
+      header: { bucketId, key: 'pruned', parts: null },
+      blocks: [],
+    });
+    const before = await blockFiles(c);
+    await saveBlocks(m, BLOCK, Readable.from([randomBytes(3 * BLOCK)]), loser, 0, 0, false);
+    await waitFor(
+      "the loser's rows to be deleted and its blocks collected",
+      async () =>
+        c.nodes.every((n) => n.model.version.getLocal(loser, Buffer.alloc(0))?.deleted === true) &&
+        (await blockFiles(c)).every((k, i) => k === before[i]),
+      10_000,
+    );
   });
 
   it('a node that missed writes still reads them through a quorum, and anti-entropy brings them', async () => {

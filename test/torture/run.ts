@@ -143,21 +143,37 @@ class Cluster {
   }
 }
 
-/** Block files below a data directory (the temp directory excluded). */
-function blockFiles(dir: string): number {
-  let n = 0;
+/** Hashes (hex) of the block files below a data directory (the temp directory excluded). */
+function blockFiles(dir: string): string[] {
   let entries: string[] = [];
   try {
     entries = readdirSync(dir);
   } catch {
-    return 0;
+    return [];
   }
-  for (const e of entries) {
-    if (e === 'tmp') continue;
+  return entries.flatMap((e) => {
+    if (e === 'tmp') return [];
     const p = join(dir, e);
-    n += statSync(p).isDirectory() ? blockFiles(p) : 1;
+    return statSync(p).isDirectory() ? blockFiles(p) : [e.replace(/\.zst$/, '')];
+  });
+}
+
+// What each node knows of the blocks left after clean-up: enough to tell an orphan file
+// (refcount 0, references deleted) from a reference the cascade never dropped.
+async function describeLeftovers(c: Cluster): Promise<string> {
+  const lines: string[] = [];
+  const left = c.nodes.map((g) => blockFiles(join(g.dir, 'data')));
+  for (const hash of [...new Set(left.flat())].slice(0, 4)) {
+    lines.push(`block ${hash.slice(0, 16)}:`);
+    for (const [i, g] of c.nodes.entries()) {
+      const text = await g.cliOk('block', 'info', hash).catch((e: unknown) => String(e));
+      const rc = /Refcount: (\d+)/.exec(text)?.[1] ?? '?';
+      const refs = text.split('\n').filter((l) => /^[0-9a-f]{32}\s/.test(l));
+      const file = left[i]!.includes(hash) ? 'present' : 'absent';
+      lines.push(`  node ${i}: file ${file}, refcount ${rc}`, ...refs.map((r) => `    ${r.replace(/\s+/g, ' ')}`));
+    }
   }
-  return n;
+  return lines.join('\n');
 }
 
 let bucketSeq = 0;
@@ -261,12 +277,13 @@ async function runScenario(
   try {
     await waitFor(
       'every block to be collected',
-      () => c.nodes.every((g) => blockFiles(join(g.dir, 'data')) === 0),
+      () => c.nodes.every((g) => blockFiles(join(g.dir, 'data')).length === 0),
       // Stale PUTs cut by a kill wait 20 s, then cascades retried after a node was down.
       tolerateLeaks ? 30_000 : 180_000,
     );
   } catch {
-    const left = `unreferenced blocks remain after clean-up and GC: ${c.nodes.map((g) => blockFiles(join(g.dir, 'data'))).join(', ')} file(s)`;
+    const counts = c.nodes.map((g) => blockFiles(join(g.dir, 'data')).length).join(', ');
+    const left = `unreferenced blocks remain after clean-up and GC: ${counts} file(s)\n${await describeLeftovers(c)}`;
     if (tolerateLeaks) log(`    known defect, tolerated here: ${left}`);
     else problems.push(left);
   }

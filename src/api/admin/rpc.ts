@@ -4,6 +4,7 @@ import type { RpcTransport } from '../../rpc/rpc_helper.ts';
 import type { System } from '../../rpc/system.ts';
 import type {
   AdminRequest,
+  BlockRefInfo,
   BucketInfo,
   KeyInfo,
   LayoutShowResult,
@@ -67,6 +68,27 @@ export class AdminRpc {
         throw e;
       }
     });
+  }
+
+  // What this node's rows say of one reference (a block kept alive by a reference whose
+  // version is gone is a leak; one whose version is live is in use).
+  #describeRef(ref: Buffer, deleted: boolean): BlockRefInfo {
+    const uuid = ref.subarray(0, 16);
+    const state = (e: { deleted: boolean } | undefined) => (e ? (e.deleted ? 'deleted' : 'live') : 'absent');
+    const header = this.model.version.getLocal(uuid, EMPTY);
+    const info: BlockRefInfo = {
+      version: uuid.toString('hex'),
+      deleted,
+      versionRow: state(header),
+      groupRow: state(this.model.version.getLocal(uuid, ref.subarray(16))),
+    };
+    const h = header?.header;
+    if (h) {
+      info.key = h.key;
+      const v = this.model.object.getLocal(h.bucketId, Buffer.from(h.key))?.versions.find((x) => x.uuid.equals(uuid));
+      info.objectVersion = v ? v.state.t : 'absent';
+    }
+    return info;
   }
 
   /** Resolves a node id prefix among known nodes (layout roles, peers, self). */
@@ -289,9 +311,7 @@ export class AdminRpc {
       case 'block-info': {
         if (!/^[0-9a-f]{64}$/.test(r.hash)) throw new AdminError('a block hash is 64 hex characters');
         const hash = Buffer.from(r.hash, 'hex');
-        const refs = this.model.blockRef
-          .rangeLocal(hash, {})
-          .map((x) => ({ version: x.ref.subarray(0, 16).toString('hex'), deleted: x.deleted }));
+        const refs = this.model.blockRef.rangeLocal(hash, {}).map((x) => this.#describeRef(x.ref, x.deleted));
         return { ...(await this.model.blocks.info(hash)), refs };
       }
       case 'block-retry-now': {
