@@ -3,6 +3,7 @@ import type { Model } from '../model/garage.ts';
 import type { ModelHelpers } from '../model/helpers.ts';
 import type { Logger } from '../util/log.ts';
 import { S3Error } from '../api/common/s3_error.ts';
+import { vhostBucket } from '../api/common/uri.ts';
 import { serveObject } from '../api/s3/get.ts';
 import { visibleVersion } from '../model/object.ts';
 import { addCorsHeaders, handlePreflight } from '../api/s3/cors.ts';
@@ -21,12 +22,7 @@ export interface WebServices {
 /** The bucket name a Host header designates: `<bucket><root_domain>`, else the whole host name. */
 export function bucketFromHost(host: string | undefined, rootDomain: string | undefined): string | undefined {
   const hostname = (host ?? '').replace(/:\d+$/, '').toLowerCase();
-  if (hostname === '') return undefined;
-  if (rootDomain) {
-    const suffix = rootDomain.startsWith('.') ? rootDomain : `.${rootDomain}`;
-    if (hostname.endsWith(suffix) && hostname.length > suffix.length) return hostname.slice(0, -suffix.length);
-  }
-  return hostname;
+  return hostname === '' ? undefined : (vhostBucket(hostname, rootDomain) ?? hostname);
 }
 
 function sendPage(res: ServerResponse, status: number, text: string, head: boolean): void {

@@ -15,3 +15,11 @@ export function decodeUtf8Component(raw: string, what: string): string {
     );
   }
 }
+
+/** The bucket name a Host header designates: `<bucket><root_domain>`, else undefined. */
+export function vhostBucket(host: string | undefined, rootDomain: string | undefined): string | undefined {
+  const hostname = (host ?? '').replace(/:\d+$/, '').toLowerCase();
+  if (!rootDomain || hostname === '') return undefined;
+  const suffix = rootDomain.startsWith('.') ? rootDomain : `.${rootDomain}`;
+  return hostname.endsWith(suffix) && hostname.length > suffix.length ? hostname.slice(0, -suffix.length) : undefined;
+}

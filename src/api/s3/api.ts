@@ -1,10 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { authenticate } from '../common/signature/index.ts';
 import { S3Error } from '../common/s3_error.ts';
-import { decodeUtf8Component } from '../common/uri.ts';
 import { sendContinue } from '../common/http.ts';
 import { keyPerms } from '../../model/key.ts';
-import { keyLookup, partNumberParam, refuseSse, type S3Services, type ReqCtx } from './context.ts';
+import { keyLookup, refuseSse, type BucketCtx, type ObjectCtx, type ReqCtx, type S3Services } from './context.ts';
+import { authorization, parseEndpoint, parseTarget, SSE_ENDPOINTS, type S3Endpoint } from './router.ts';
 import {
   handleListBuckets,
   handleCreateBucket,
@@ -30,147 +30,73 @@ import { handleGetLifecycle, handlePutLifecycle, handleDeleteLifecycle } from '.
 import { handlePostObject } from './post_object.ts';
 import { addCorsHeaders, handlePreflight, handleGetCors, handlePutCors, handleDeleteCors } from './cors.ts';
 
-type Need = 'none' | 'read' | 'write' | 'owner';
-type Route = { name: string; need: Need; run: (ctx: ReqCtx) => Promise<void> | void };
-
-/** Splits a request into bucket name and object key (path-style, or vhost-style under root_domain). */
-export function parseTarget(
-  path: string,
-  host: string | undefined,
-  rootDomain: string | undefined,
-): { bucket?: string; key?: string } {
-  const decoded = decodeUtf8Component(path, 'the request path');
-  const hostname = (host ?? '').replace(/:\d+$/, '').toLowerCase();
-  if (rootDomain) {
-    const suffix = rootDomain.startsWith('.') ? rootDomain : `.${rootDomain}`;
-    if (hostname.endsWith(suffix) && hostname.length > suffix.length) {
-      const key = decoded.slice(1);
-      return { bucket: hostname.slice(0, -suffix.length), key: key === '' ? undefined : key };
-    }
+/** Runs the handler of an endpoint on an existing bucket whose permission was checked. */
+function dispatch(
+  ep: Exclude<S3Endpoint, { kind: 'ListBuckets' | 'CreateBucket' }>,
+  c: BucketCtx,
+): Promise<void> | void {
+  const o = (key: string): ObjectCtx => ({ ...c, objectKey: key });
+  switch (ep.kind) {
+    case 'HeadBucket':
+      return handleHeadBucket(c);
+    case 'DeleteBucket':
+      return handleDeleteBucket(c);
+    case 'GetBucketLocation':
+      return handleGetLocation(c);
+    case 'GetBucketVersioning':
+      return handleGetVersioning(c);
+    case 'ListObjects':
+      return handleListObjects(c, false);
+    case 'ListObjectsV2':
+      return handleListObjects(c, true);
+    case 'ListObjectVersions':
+      return handleListVersions(c);
+    case 'ListMultipartUploads':
+      return handleListUploads(c);
+    case 'DeleteObjects':
+      return handleDeleteObjects(c);
+    case 'GetBucketWebsite':
+      return handleGetWebsite(c);
+    case 'PutBucketWebsite':
+      return handlePutWebsite(c);
+    case 'DeleteBucketWebsite':
+      return handleDeleteWebsite(c);
+    case 'GetBucketCors':
+      return handleGetCors(c);
+    case 'PutBucketCors':
+      return handlePutCors(c);
+    case 'DeleteBucketCors':
+      return handleDeleteCors(c);
+    case 'GetBucketLifecycleConfiguration':
+      return handleGetLifecycle(c);
+    case 'PutBucketLifecycleConfiguration':
+      return handlePutLifecycle(c);
+    case 'DeleteBucketLifecycle':
+      return handleDeleteLifecycle(c);
+    case 'PutObject':
+      return handlePutObject(o(ep.key));
+    case 'CopyObject':
+      return handleCopyObject(o(ep.key));
+    case 'DeleteObject':
+      return handleDeleteObject(o(ep.key));
+    case 'CreateMultipartUpload':
+      return handleCreateUpload(o(ep.key));
+    case 'GetObject':
+    case 'HeadObject':
+      return handleGetObject(o(ep.key), ep.kind === 'HeadObject');
+    case 'ListParts':
+      return handleListParts(o(ep.key), ep.uploadId);
+    case 'CompleteMultipartUpload':
+      return handleCompleteUpload(o(ep.key), ep.uploadId);
+    case 'AbortMultipartUpload':
+      return handleAbortUpload(o(ep.key), ep.uploadId);
+    case 'UploadPart':
+      return handleUploadPart(o(ep.key), ep.uploadId, ep.partNumber);
+    case 'UploadPartCopy':
+      return handleUploadPartCopy(o(ep.key), ep.uploadId, ep.partNumber);
+    default:
+      return ep satisfies never;
   }
-  const rest = decoded.slice(1);
-  if (rest === '') return {};
-  const slash = rest.indexOf('/');
-  if (slash < 0) return { bucket: rest };
-  const key = rest.slice(slash + 1);
-  return { bucket: rest.slice(0, slash), key: key === '' ? undefined : key };
-}
-
-/** Operations that would take SSE headers; until encryption exists they refuse them (never store plaintext). */
-const SSE_OPERATIONS = new Set([
-  'PutObject',
-  'GetObject',
-  'HeadObject',
-  'CopyObject',
-  'CreateMultipartUpload',
-  'UploadPart',
-  'UploadPartCopy',
-]);
-
-// A bad partNumber is refused before anything is read (body or copy source).
-function checkingPartNumber(run: Route['run']): Route['run'] {
-  return (c) => {
-    partNumberParam(c.query);
-    return run(c);
-  };
-}
-
-function route(
-  method: string,
-  q: URLSearchParams,
-  hasBucket: boolean,
-  hasKey: boolean,
-  headers: IncomingMessage['headers'],
-): Route {
-  const has = (p: string) => q.has(p);
-  if (!hasBucket) {
-    if (method === 'GET') return { name: 'ListBuckets', need: 'none', run: handleListBuckets };
-    throw new S3Error('MethodNotAllowed', `${method} is not allowed on the service`);
-  }
-  if (!hasKey) {
-    switch (method) {
-      case 'GET':
-        if (has('location')) return { name: 'GetBucketLocation', need: 'read', run: handleGetLocation };
-        if (has('versioning')) return { name: 'GetBucketVersioning', need: 'read', run: handleGetVersioning };
-        if (has('uploads')) return { name: 'ListMultipartUploads', need: 'read', run: handleListUploads };
-        if (has('versions')) return { name: 'ListObjectVersions', need: 'read', run: handleListVersions };
-        if (has('website')) return { name: 'GetBucketWebsite', need: 'read', run: handleGetWebsite };
-        if (has('cors')) return { name: 'GetBucketCors', need: 'read', run: handleGetCors };
-        if (has('lifecycle')) return { name: 'GetBucketLifecycleConfiguration', need: 'read', run: handleGetLifecycle };
-        for (const p of [
-          'policy',
-          'acl',
-          'tagging',
-          'encryption',
-          'logging',
-          'notification',
-          'replication',
-          'object-lock',
-          'ownershipControls',
-          'publicAccessBlock',
-          'accelerate',
-          'requestPayment',
-          'analytics',
-          'inventory',
-          'metrics',
-          'intelligent-tiering',
-        ]) {
-          if (has(p)) throw new S3Error('NotImplemented', `GET ?${p} is not implemented`);
-        }
-        if (q.get('list-type') === '2')
-          return { name: 'ListObjectsV2', need: 'read', run: (c) => handleListObjects(c, true) };
-        return { name: 'ListObjects', need: 'read', run: (c) => handleListObjects(c, false) };
-      case 'HEAD':
-        return { name: 'HeadBucket', need: 'read', run: handleHeadBucket };
-      case 'PUT':
-        if (has('website')) return { name: 'PutBucketWebsite', need: 'owner', run: handlePutWebsite };
-        if (has('cors')) return { name: 'PutBucketCors', need: 'owner', run: handlePutCors };
-        if (has('lifecycle'))
-          return { name: 'PutBucketLifecycleConfiguration', need: 'owner', run: handlePutLifecycle };
-        if ([...q.keys()].length > 0)
-          throw new S3Error('NotImplemented', `PUT ?${[...q.keys()][0]} on a bucket is not implemented`);
-        return { name: 'CreateBucket', need: 'none', run: handleCreateBucket };
-      case 'DELETE':
-        if (has('website')) return { name: 'DeleteBucketWebsite', need: 'owner', run: handleDeleteWebsite };
-        if (has('cors')) return { name: 'DeleteBucketCors', need: 'owner', run: handleDeleteCors };
-        if (has('lifecycle')) return { name: 'DeleteBucketLifecycle', need: 'owner', run: handleDeleteLifecycle };
-        if ([...q.keys()].length > 0)
-          throw new S3Error('NotImplemented', `DELETE ?${[...q.keys()][0]} on a bucket is not implemented`);
-        return { name: 'DeleteBucket', need: 'owner', run: handleDeleteBucket };
-      case 'POST':
-        if (has('delete')) return { name: 'DeleteObjects', need: 'write', run: handleDeleteObjects };
-        throw new S3Error('NotImplemented', 'POST on a bucket is only implemented for ?delete');
-    }
-    throw new S3Error('MethodNotAllowed', `${method} is not allowed on a bucket`);
-  }
-  switch (method) {
-    case 'GET':
-      if (has('uploadId')) return { name: 'ListParts', need: 'read', run: handleListParts };
-      if (has('tagging') || has('acl') || has('retention') || has('legal-hold') || has('attributes') || has('torrent'))
-        throw new S3Error('NotImplemented', 'this object sub-resource is not implemented');
-      return { name: 'GetObject', need: 'read', run: checkingPartNumber((c) => handleGetObject(c, false)) };
-    case 'HEAD':
-      return { name: 'HeadObject', need: 'read', run: checkingPartNumber((c) => handleGetObject(c, true)) };
-    case 'PUT':
-      if (has('partNumber') && has('uploadId')) {
-        return headers['x-amz-copy-source'] !== undefined
-          ? { name: 'UploadPartCopy', need: 'write', run: checkingPartNumber(handleUploadPartCopy) }
-          : { name: 'UploadPart', need: 'write', run: checkingPartNumber(handleUploadPart) };
-      }
-      if (has('tagging') || has('acl') || has('retention') || has('legal-hold'))
-        throw new S3Error('NotImplemented', 'this object sub-resource is not implemented');
-      if (headers['x-amz-copy-source'] !== undefined)
-        return { name: 'CopyObject', need: 'write', run: handleCopyObject };
-      return { name: 'PutObject', need: 'write', run: handlePutObject };
-    case 'DELETE':
-      if (has('uploadId')) return { name: 'AbortMultipartUpload', need: 'write', run: handleAbortUpload };
-      return { name: 'DeleteObject', need: 'write', run: handleDeleteObject };
-    case 'POST':
-      if (has('uploads')) return { name: 'CreateMultipartUpload', need: 'write', run: handleCreateUpload };
-      if (has('uploadId')) return { name: 'CompleteMultipartUpload', need: 'write', run: handleCompleteUpload };
-      throw new S3Error('NotImplemented', 'POST on an object is only implemented for multipart uploads');
-  }
-  throw new S3Error('MethodNotAllowed', `${method} is not allowed on an object`);
 }
 
 /** The S3 API endpoint: authenticates, resolves the bucket, checks permissions, dispatches. */
@@ -210,9 +136,6 @@ export function s3Handler(svc: S3Services) {
       await handlePostObject(svc, req, res, target.bucket);
       return;
     }
-    const r = route(method, query, target.bucket !== undefined, target.key !== undefined, req.headers);
-    endpoint = r.name;
-
     const keys = keyLookup(svc);
     const auth = await authenticate(
       { method, url, headers: req.headers, headersDistinct: req.headersDistinct },
@@ -221,6 +144,8 @@ export function s3Handler(svc: S3Services) {
     const key = keys.found();
     if (!key) throw new S3Error('InvalidAccessKeyId', `the access key ${auth.accessKeyId} does not exist`);
 
+    const ep = parseEndpoint(method, target, query, req.headers);
+    endpoint = ep.kind;
     const rctx: ReqCtx = {
       svc,
       req,
@@ -230,22 +155,18 @@ export function s3Handler(svc: S3Services) {
       auth,
       key,
       query,
-      bucketName: target.bucket,
-      objectKey: target.key,
     };
-    if (target.bucket !== undefined) {
-      const id = await svc.helpers.resolveBucket(target.bucket, key);
-      rctx.bucket = id ? await svc.helpers.getBucket(id) : undefined;
-      if (r.need !== 'none') {
-        if (!rctx.bucket) throw new S3Error('NoSuchBucket', `bucket '${target.bucket}' does not exist`);
-        const p = keyPerms(key, rctx.bucket.id.toString('hex'));
-        if (!p[r.need])
-          throw new S3Error('AccessDenied', `key ${key.id} has no ${r.need} permission on bucket '${target.bucket}'`);
-      }
-    }
-    if (SSE_OPERATIONS.has(r.name)) refuseSse(Object.keys(req.headers));
-    addCorsHeaders(req, res, rctx.bucket);
-    svc.logger.debug({ op: r.name, bucket: target.bucket, key: target.key, keyId: key.id }, 'S3 request');
-    await r.run(rctx);
+    if (ep.kind === 'ListBuckets') return handleListBuckets(rctx);
+    const id = await svc.helpers.resolveBucket(ep.bucket, key);
+    const bucket = id ? await svc.helpers.getBucket(id) : undefined;
+    addCorsHeaders(req, res, bucket);
+    if (ep.kind === 'CreateBucket') return handleCreateBucket(rctx, ep.bucket, bucket);
+    if (!bucket) throw new S3Error('NoSuchBucket', `bucket '${ep.bucket}' does not exist`);
+    const need = authorization(ep);
+    if (need !== 'none' && !keyPerms(key, bucket.id.toString('hex'))[need])
+      throw new S3Error('AccessDenied', `key ${key.id} has no ${need} permission on bucket '${ep.bucket}'`);
+    if (SSE_ENDPOINTS.has(ep.kind)) refuseSse(Object.keys(req.headers));
+    svc.logger.debug({ op: ep.kind, bucket: ep.bucket, key: target.key, keyId: key.id }, 'S3 request');
+    await dispatch(ep, { ...rctx, bucketName: ep.bucket, bucket });
   };
 }

@@ -1,8 +1,9 @@
+import type { BucketEntry } from '../../model/bucket.ts';
 import { AdminError, BucketNotEmptyError } from '../../util/errors.ts';
 import { keyPerms } from '../../model/key.ts';
 import { S3Error } from '../common/s3_error.ts';
 import { toXml, xmlChildText } from '../common/xml.ts';
-import { isoDate, readOptionalXmlBody, requireBucket, sendEmpty, sendXml, type ReqCtx } from './context.ts';
+import { isoDate, readOptionalXmlBody, sendEmpty, sendXml, type ReqCtx, type BucketCtx } from './context.ts';
 
 /** ListBuckets: the buckets the key has any permission on, under the names it sees. */
 export async function handleListBuckets(ctx: ReqCtx): Promise<void> {
@@ -28,10 +29,9 @@ export async function handleListBuckets(ctx: ReqCtx): Promise<void> {
 }
 
 /** CreateBucket: needs a key allowed to create buckets; re-creating one's own bucket is fine. */
-export async function handleCreateBucket(ctx: ReqCtx): Promise<void> {
-  const name = ctx.bucketName!;
-  if (ctx.bucket) {
-    if (keyPerms(ctx.key, ctx.bucket.id.toString('hex')).owner) {
+export async function handleCreateBucket(ctx: ReqCtx, name: string, existing: BucketEntry | undefined): Promise<void> {
+  if (existing) {
+    if (keyPerms(ctx.key, existing.id.toString('hex')).owner) {
       sendEmpty(ctx.res, 200, { location: `/${name}` });
       return;
     }
@@ -62,14 +62,13 @@ export async function handleCreateBucket(ctx: ReqCtx): Promise<void> {
 }
 
 /** HeadBucket. */
-export async function handleHeadBucket(ctx: ReqCtx): Promise<void> {
-  requireBucket(ctx);
+export async function handleHeadBucket(ctx: BucketCtx): Promise<void> {
   sendEmpty(ctx.res, 200, { 'x-amz-bucket-region': ctx.svc.region });
 }
 
 /** DeleteBucket: only without visible objects; in-progress multipart uploads are aborted with it. */
-export async function handleDeleteBucket(ctx: ReqCtx): Promise<void> {
-  const bucket = requireBucket(ctx);
+export async function handleDeleteBucket(ctx: BucketCtx): Promise<void> {
+  const { bucket } = ctx;
   try {
     await ctx.svc.helpers.deleteBucket(bucket);
   } catch (e) {
@@ -81,8 +80,7 @@ export async function handleDeleteBucket(ctx: ReqCtx): Promise<void> {
 }
 
 /** GetBucketLocation. */
-export function handleGetLocation(ctx: ReqCtx): void {
-  requireBucket(ctx);
+export function handleGetLocation(ctx: BucketCtx): void {
   sendXml(
     ctx.res,
     200,
@@ -91,7 +89,6 @@ export function handleGetLocation(ctx: ReqCtx): void {
 }
 
 /** GetBucketVersioning: versioning is never enabled. */
-export function handleGetVersioning(ctx: ReqCtx): void {
-  requireBucket(ctx);
+export function handleGetVersioning(ctx: BucketCtx): void {
   sendXml(ctx.res, 200, toXml('VersioningConfiguration', {}));
 }

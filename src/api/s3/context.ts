@@ -34,10 +34,17 @@ export interface ReqCtx {
   auth: AuthResult;
   key: KeyEntry;
   query: URLSearchParams;
-  bucketName?: string;
-  objectKey?: string;
-  /** Set once the bucket is resolved and the key's permission checked. */
-  bucket?: BucketEntry;
+}
+
+/** A request on an existing bucket, on which the key's permission was checked. */
+export interface BucketCtx extends ReqCtx {
+  bucketName: string;
+  bucket: BucketEntry;
+}
+
+/** A request on an object of an existing bucket. */
+export interface ObjectCtx extends BucketCtx {
+  objectKey: string;
 }
 
 /** A key lookup for signature checks that remembers the live key entry it found. */
@@ -174,19 +181,6 @@ export function sendEmpty(res: ServerResponse, status: number, headers: Record<s
   for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
   if (status !== 204 && status !== 304) res.setHeader('content-length', 0);
   res.end();
-}
-
-/** The bucket of the request, checked for the given permission of the request's key. */
-export function requireBucket(ctx: ReqCtx): BucketEntry {
-  if (!ctx.bucket) throw new S3Error('NoSuchBucket', `bucket '${ctx.bucketName ?? ''}' does not exist`);
-  return ctx.bucket;
-}
-
-/** The object key of the request. */
-export function requireKey(ctx: ReqCtx): string {
-  if (ctx.objectKey === undefined || ctx.objectKey === '')
-    throw new S3Error('InvalidRequest', 'an object key is required');
-  return ctx.objectKey;
 }
 
 /** Formats a millisecond timestamp as S3's ISO 8601 (with milliseconds). */

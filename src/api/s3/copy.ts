@@ -1,3 +1,4 @@
+import type { BucketEntry } from '../../model/bucket.ts';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { keyPerms } from '../../model/key.ts';
@@ -6,7 +7,7 @@ import { blockRefKey, groupKey, GROUP_SIZE } from '../../model/version.ts';
 import { S3Error } from '../common/s3_error.ts';
 import { decodeUtf8Component } from '../common/uri.ts';
 import { toXml } from '../common/xml.ts';
-import { isoDate, requireBucket, requireKey, sendXml, storedHeaders, type ReqCtx } from './context.ts';
+import { isoDate, sendXml, storedHeaders, type ReqCtx, type BucketCtx, type ObjectCtx } from './context.ts';
 import { checkConditions, checkCoverage, streamBlocks, versionBlocks } from './get.ts';
 import { BlockError } from '../../util/errors.ts';
 import { checkObjectKey } from './put.ts';
@@ -16,7 +17,7 @@ import { savePart } from './multipart.ts';
 const EMPTY = Buffer.alloc(0);
 
 /** Resolves x-amz-copy-source to a readable source version. */
-async function copySource(ctx: ReqCtx) {
+async function copySource(ctx: BucketCtx) {
   const raw = ctx.req.headers['x-amz-copy-source'];
   if (typeof raw !== 'string') throw new S3Error('InvalidArgument', 'missing x-amz-copy-source');
   const decoded = decodeUtf8Component(raw.split('?')[0]!, 'x-amz-copy-source');
@@ -60,9 +61,9 @@ class SourceChanged extends BlockError {
 const COPY_ATTEMPTS = 5;
 
 /** CopyObject: the new version shares the source's blocks (no data is copied). */
-export async function handleCopyObject(ctx: ReqCtx): Promise<void> {
-  const bucket = requireBucket(ctx);
-  const key = requireKey(ctx);
+export async function handleCopyObject(ctx: ObjectCtx): Promise<void> {
+  const { bucket } = ctx;
+  const key = ctx.objectKey;
   checkObjectKey(key);
   // An overwrite of the source in the middle is not the client's problem: copy what is
   // visible now (one of the values the source had during the request).
@@ -77,8 +78,8 @@ export async function handleCopyObject(ctx: ReqCtx): Promise<void> {
 }
 
 async function copyOnce(
-  ctx: ReqCtx,
-  bucket: ReturnType<typeof requireBucket>,
+  ctx: BucketCtx,
+  bucket: BucketEntry,
   key: string,
   src: Awaited<ReturnType<typeof copySource>>,
 ): Promise<void> {
@@ -168,7 +169,7 @@ async function copyOnce(
 }
 
 /** UploadPartCopy: streams the source range into a new part. */
-export async function handleUploadPartCopy(ctx: ReqCtx): Promise<void> {
+export async function handleUploadPartCopy(ctx: ObjectCtx, uploadId: Buffer, part: number): Promise<void> {
   const src = await copySource(ctx);
   const data = src.version.state.data;
   const size = data.meta.size;
@@ -194,7 +195,6 @@ export async function handleUploadPartCopy(ctx: ReqCtx): Promise<void> {
     stream = streamBlocks(ctx.svc.model, blocks, start, end);
   }
   // The request itself has no body to verify beyond its signature.
-  requireBucket(ctx);
-  const { etag } = await savePart(ctx, stream, undefined);
+  const { etag } = await savePart(ctx, uploadId, part, stream, undefined);
   sendXml(ctx.res, 200, toXml('CopyPartResult', { ETag: `"${etag}"`, LastModified: isoDate(Date.now()) }));
 }

@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BucketEntry, CorsRule } from '../../model/bucket.ts';
 import { S3Error } from '../common/s3_error.ts';
 import { toXml, xmlChildren, xmlChildToken, xmlText, type XmlElement } from '../common/xml.ts';
-import { readXmlBody, requireBucket, sendEmpty, sendXml, type ReqCtx } from './context.ts';
+import { readXmlBody, sendEmpty, sendXml, type BucketCtx } from './context.ts';
 
 const METHODS = ['GET', 'PUT', 'POST', 'DELETE', 'HEAD'];
 
@@ -76,8 +76,8 @@ export function handlePreflight(req: IncomingMessage, res: ServerResponse, bucke
 }
 
 /** GetBucketCors. */
-export function handleGetCors(ctx: ReqCtx): void {
-  const rules = requireBucket(ctx).cors.v;
+export function handleGetCors(ctx: BucketCtx): void {
+  const rules = ctx.bucket.cors.v;
   if (!rules) throw new S3Error('NoSuchCORSConfiguration', 'The CORS configuration does not exist');
   sendXml(
     ctx.res,
@@ -95,8 +95,8 @@ export function handleGetCors(ctx: ReqCtx): void {
 }
 
 /** PutBucketCors. */
-export async function handlePutCors(ctx: ReqCtx): Promise<void> {
-  const bucket = requireBucket(ctx);
+export async function handlePutCors(ctx: BucketCtx): Promise<void> {
+  const { bucket } = ctx;
   const conf = await readXmlBody(ctx, 'CORSConfiguration', { maxBytes: 64 * 1024 });
   const raw = xmlChildren(conf, 'CORSRule');
   if (raw.length === 0 || raw.length > 100)
@@ -124,8 +124,8 @@ export async function handlePutCors(ctx: ReqCtx): Promise<void> {
 }
 
 /** DeleteBucketCors. */
-export async function handleDeleteCors(ctx: ReqCtx): Promise<void> {
-  const bucket = requireBucket(ctx);
+export async function handleDeleteCors(ctx: BucketCtx): Promise<void> {
+  const { bucket } = ctx;
   await ctx.svc.model.bucket.insert({ ...bucket, cors: lwwNext(bucket.cors, null) });
   sendEmpty(ctx.res, 204);
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Model } from '../../model/garage.ts';
 import { S3Error } from '../common/s3_error.ts';
 import { toXml, xmlChildren, xmlChildText, xmlChildToken, type XmlLimits } from '../common/xml.ts';
-import { readXmlBody, requireBucket, requireKey, sendEmpty, sendXml, type ReqCtx } from './context.ts';
+import { readXmlBody, sendEmpty, sendXml, type BucketCtx, type ObjectCtx } from './context.ts';
 
 /**
  * Deletes an object with one quorum write: a delete marker that every replica orders after
@@ -23,9 +23,9 @@ export async function deleteObject(model: Model, bucketId: Buffer, key: string):
 }
 
 /** DeleteObject: 204 whether or not the key existed, as S3 does. */
-export async function handleDeleteObject(ctx: ReqCtx): Promise<void> {
-  const bucket = requireBucket(ctx);
-  await deleteObject(ctx.svc.model, bucket.id, requireKey(ctx));
+export async function handleDeleteObject(ctx: ObjectCtx): Promise<void> {
+  const { bucket } = ctx;
+  await deleteObject(ctx.svc.model, bucket.id, ctx.objectKey);
   sendEmpty(ctx.res, 204);
 }
 
@@ -43,8 +43,8 @@ const DELETE_LIMITS: XmlLimits = {
 };
 
 /** DeleteObjects (POST ?delete). */
-export async function handleDeleteObjects(ctx: ReqCtx): Promise<void> {
-  const bucket = requireBucket(ctx);
+export async function handleDeleteObjects(ctx: BucketCtx): Promise<void> {
+  const { bucket } = ctx;
   const del = await readXmlBody(ctx, 'Delete', DELETE_LIMITS);
   const objects = xmlChildren(del, 'Object');
   if (objects.length === 0) throw new S3Error('MalformedXML', 'a <Delete> document names at least one <Object>');

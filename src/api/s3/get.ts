@@ -6,7 +6,7 @@ import { S3Error } from '../common/s3_error.ts';
 import { checkHeader, sendableHeader } from '../common/http.ts';
 import { BlockError, errorMessage } from '../../util/errors.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { httpDate, requireBucket, requireKey, sendEmpty, type ReqCtx, type S3Services } from './context.ts';
+import { httpDate, sendEmpty, type ReqCtx, type ObjectCtx, type S3Services } from './context.ts';
 import { checksumHeaders } from './put.ts';
 
 /** A block of an object at its absolute offset. */
@@ -250,9 +250,9 @@ export async function serveObject(t: ServeTarget, bucketId: Buffer, key: string)
 }
 
 /** GetObject and HeadObject. */
-export async function handleGetObject(ctx: ReqCtx, head: boolean): Promise<void> {
-  const bucket = requireBucket(ctx);
-  const key = requireKey(ctx);
+export async function handleGetObject(ctx: ObjectCtx, head: boolean): Promise<void> {
+  const { bucket } = ctx;
+  const key = ctx.objectKey;
   await serveObject(
     { model: ctx.svc.model, logger: ctx.svc.logger, req: ctx.req, res: ctx.res, query: ctx.query, head },
     bucket.id,

@@ -2,7 +2,7 @@ import { lwwNext } from '../../util/crdt.ts';
 import type { LifecycleRule } from '../../model/bucket.ts';
 import { S3Error } from '../common/s3_error.ts';
 import { toXml, xmlChild, xmlChildren, xmlChildText, xmlChildToken, type XmlElement } from '../common/xml.ts';
-import { readXmlBody, requireBucket, sendEmpty, sendXml, type ReqCtx } from './context.ts';
+import { readXmlBody, sendEmpty, sendXml, type BucketCtx } from './context.ts';
 
 /** The positive integer in the child `name` of `el` (XML whitespace around it allowed), if it is there. */
 function posInt(el: XmlElement | undefined, name: string, what: string): number | null {
@@ -54,8 +54,8 @@ function parseRule(r: XmlElement): LifecycleRule {
 }
 
 /** GetBucketLifecycleConfiguration. */
-export function handleGetLifecycle(ctx: ReqCtx): void {
-  const rules = requireBucket(ctx).lifecycle.v;
+export function handleGetLifecycle(ctx: BucketCtx): void {
+  const rules = ctx.bucket.lifecycle.v;
   if (!rules) throw new S3Error('NoSuchLifecycleConfiguration', 'The lifecycle configuration does not exist');
   sendXml(
     ctx.res,
@@ -84,8 +84,8 @@ const LIFECYCLE_LIMITS = {
 };
 
 /** PutBucketLifecycleConfiguration. */
-export async function handlePutLifecycle(ctx: ReqCtx): Promise<void> {
-  const bucket = requireBucket(ctx);
+export async function handlePutLifecycle(ctx: BucketCtx): Promise<void> {
+  const { bucket } = ctx;
   const conf = await readXmlBody(ctx, 'LifecycleConfiguration', LIFECYCLE_LIMITS);
   const raw = xmlChildren(conf, 'Rule');
   if (raw.length === 0) throw new S3Error('MalformedXML', 'a LifecycleConfiguration holds 1 to 1000 rules');
@@ -95,8 +95,8 @@ export async function handlePutLifecycle(ctx: ReqCtx): Promise<void> {
 }
 
 /** DeleteBucketLifecycle. */
-export async function handleDeleteLifecycle(ctx: ReqCtx): Promise<void> {
-  const bucket = requireBucket(ctx);
+export async function handleDeleteLifecycle(ctx: BucketCtx): Promise<void> {
+  const { bucket } = ctx;
   await ctx.svc.model.bucket.insert({ ...bucket, lifecycle: lwwNext(bucket.lifecycle, null) });
   sendEmpty(ctx.res, 204);
 }

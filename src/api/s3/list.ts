@@ -3,7 +3,7 @@ import { visibleVersion, type ObjectEntry } from '../../model/object.ts';
 import type { Model } from '../../model/garage.ts';
 import { S3Error } from '../common/s3_error.ts';
 import { toXml } from '../common/xml.ts';
-import { decimalParam, isoDate, requireBucket, sendXml, type ReqCtx } from './context.ts';
+import { decimalParam, isoDate, sendXml, type BucketCtx } from './context.ts';
 
 /** One page of a listing: object entries and common prefixes, in key order. */
 export interface ListPage {
@@ -111,8 +111,8 @@ function afterMarker(marker: string, prefix: string, delimiter: string): Buffer 
 }
 
 /** ListObjects (V1) and ListObjectsV2. */
-export async function handleListObjects(ctx: ReqCtx, v2: boolean): Promise<void> {
-  const bucket = requireBucket(ctx);
+export async function handleListObjects(ctx: BucketCtx, v2: boolean): Promise<void> {
+  const { bucket } = ctx;
   const q = ctx.query;
   const prefix = q.get('prefix') ?? '';
   const delimiter = q.get('delimiter') ?? '';
@@ -177,8 +177,8 @@ export async function handleListObjects(ctx: ReqCtx, v2: boolean): Promise<void>
 }
 
 /** ListMultipartUploads. */
-export async function handleListUploads(ctx: ReqCtx): Promise<void> {
-  const bucket = requireBucket(ctx);
+export async function handleListUploads(ctx: BucketCtx): Promise<void> {
+  const { bucket } = ctx;
   const q = ctx.query;
   const prefix = q.get('prefix') ?? '';
   const delimiter = q.get('delimiter') ?? '';
@@ -225,8 +225,8 @@ export async function handleListUploads(ctx: ReqCtx): Promise<void> {
 }
 
 /** ListObjectVersions: versioning is never enabled, so each object has one version, "null". */
-export async function handleListVersions(ctx: ReqCtx): Promise<void> {
-  const bucket = requireBucket(ctx);
+export async function handleListVersions(ctx: BucketCtx): Promise<void> {
+  const { bucket } = ctx;
   const q = ctx.query;
   const prefix = q.get('prefix') ?? '';
   const delimiter = q.get('delimiter') ?? '';

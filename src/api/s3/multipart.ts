@@ -9,15 +9,13 @@ import { toXml, xmlChildren, xmlChildText, xmlChildToken, type XmlLimits } from 
 import {
   decimalParam,
   isoDate,
-  partNumberParam,
   readXmlBody,
   requestBody,
-  requireBucket,
-  requireKey,
   sendEmpty,
   sendXml,
   storedHeaders,
-  type ReqCtx,
+  type BucketCtx,
+  type ObjectCtx,
 } from './context.ts';
 import { checkObjectKey, md5Etag, saveBlocks } from './put.ts';
 import { checkQuotas } from './quotas.ts';
@@ -25,19 +23,9 @@ import { checkQuotas } from './quotas.ts';
 const EMPTY = Buffer.alloc(0);
 const MIN_PART_SIZE = 5 * 1024 * 1024;
 
-function uploadIdParam(ctx: ReqCtx): Buffer {
-  const id = ctx.query.get('uploadId') ?? '';
-  if (!/^[0-9a-f]{32}$/.test(id))
-    throw new S3Error(
-      'NoSuchUpload',
-      'The specified multipart upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.',
-    );
-  return Buffer.from(id, 'hex');
-}
-
 /** The object entry and its in-progress multipart version for an upload id. */
 async function findUpload(
-  ctx: ReqCtx,
+  ctx: ObjectCtx,
   bucketId: Buffer,
   key: string,
   uploadId: Buffer,
@@ -54,9 +42,9 @@ async function findUpload(
 }
 
 /** CreateMultipartUpload. */
-export async function handleCreateUpload(ctx: ReqCtx): Promise<void> {
-  const bucket = requireBucket(ctx);
-  const key = requireKey(ctx);
+export async function handleCreateUpload(ctx: ObjectCtx): Promise<void> {
+  const { bucket } = ctx;
+  const key = ctx.objectKey;
   checkObjectKey(key);
   const { model } = ctx.svc;
   const uuid = randomBytes(16);
@@ -99,16 +87,14 @@ export async function handleCreateUpload(ctx: ReqCtx): Promise<void> {
 
 /** Stores one part upload from a stream; returns its ETag. */
 export async function savePart(
-  ctx: ReqCtx,
+  ctx: ObjectCtx,
+  uploadId: Buffer,
+  part: number,
   stream: Readable,
   done: Promise<{ checksum?: { algorithm: string; value: string } }> | undefined,
 ): Promise<{ etag: string; checksum?: { algorithm: string; value: string } }> {
-  const bucket = requireBucket(ctx);
-  const key = requireKey(ctx);
-  const uploadId = uploadIdParam(ctx);
-  const part = partNumberParam(ctx.query);
-  if (part === undefined)
-    throw new S3Error('InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive');
+  const { bucket } = ctx;
+  const key = ctx.objectKey;
   await findUpload(ctx, bucket.id, key, uploadId);
   const { model, blockSize } = ctx.svc;
   const partTs = Date.now() * 1000 + Math.floor(Math.random() * 1000);
@@ -151,9 +137,9 @@ export async function savePart(
 }
 
 /** UploadPart. */
-export async function handleUploadPart(ctx: ReqCtx): Promise<void> {
+export async function handleUploadPart(ctx: ObjectCtx, uploadId: Buffer, part: number): Promise<void> {
   const body = requestBody(ctx);
-  const { etag, checksum } = await savePart(ctx, body.stream, body.done);
+  const { etag, checksum } = await savePart(ctx, uploadId, part, body.stream, body.done);
   sendEmpty(ctx.res, 200, {
     etag: `"${etag}"`,
     ...(checksum ? { [`x-amz-checksum-${checksum.algorithm.toLowerCase()}`]: checksum.value } : {}),
@@ -162,7 +148,7 @@ export async function handleUploadPart(ctx: ReqCtx): Promise<void> {
 
 /** The latest finished upload of each part number. */
 async function latestParts(
-  ctx: ReqCtx,
+  ctx: BucketCtx,
   uploadId: Buffer,
 ): Promise<Map<number, { ts: number; etag: string; size: number; checksum?: string }>> {
   const rows = await ctx.svc.model.mpu.getRange(uploadId, { start: Buffer.from([0]) });
@@ -187,10 +173,9 @@ const COMPLETE_LIMITS: XmlLimits = {
 };
 
 /** CompleteMultipartUpload. */
-export async function handleCompleteUpload(ctx: ReqCtx): Promise<void> {
-  const bucket = requireBucket(ctx);
-  const key = requireKey(ctx);
-  const uploadId = uploadIdParam(ctx);
+export async function handleCompleteUpload(ctx: ObjectCtx, uploadId: Buffer): Promise<void> {
+  const { bucket } = ctx;
+  const key = ctx.objectKey;
   const { model } = ctx.svc;
   const cmu = await readXmlBody(ctx, 'CompleteMultipartUpload', COMPLETE_LIMITS);
   const requested = xmlChildren(cmu, 'Part').map((p) => {
@@ -293,10 +278,9 @@ export async function handleCompleteUpload(ctx: ReqCtx): Promise<void> {
 }
 
 /** AbortMultipartUpload. */
-export async function handleAbortUpload(ctx: ReqCtx): Promise<void> {
-  const bucket = requireBucket(ctx);
-  const key = requireKey(ctx);
-  const uploadId = uploadIdParam(ctx);
+export async function handleAbortUpload(ctx: ObjectCtx, uploadId: Buffer): Promise<void> {
+  const { bucket } = ctx;
+  const key = ctx.objectKey;
   const { ts } = await findUpload(ctx, bucket.id, key, uploadId);
   await ctx.svc.model.object.insert({
     bucketId: bucket.id,
@@ -307,10 +291,9 @@ export async function handleAbortUpload(ctx: ReqCtx): Promise<void> {
 }
 
 /** ListParts. */
-export async function handleListParts(ctx: ReqCtx): Promise<void> {
-  const bucket = requireBucket(ctx);
-  const key = requireKey(ctx);
-  const uploadId = uploadIdParam(ctx);
+export async function handleListParts(ctx: ObjectCtx, uploadId: Buffer): Promise<void> {
+  const { bucket } = ctx;
+  const key = ctx.objectKey;
   await findUpload(ctx, bucket.id, key, uploadId);
   const maxParts = Math.min(decimalParam(ctx.query, 'max-parts', 0, 2 ** 31 - 1) || 1000, 1000);
   const marker = decimalParam(ctx.query, 'part-number-marker', 0, 2 ** 31 - 1) ?? 0;

@@ -8,15 +8,7 @@ import { S3Error } from '../common/s3_error.ts';
 import { xmlForbiddenChar } from '../common/xml.ts';
 import type { BodyChecks } from '../common/signature/index.ts';
 import { checkQuotas, declaredSize, limitToQuota } from './quotas.ts';
-import {
-  requestBody,
-  requireBucket,
-  requireKey,
-  sendEmpty,
-  storedHeaders,
-  type ReqCtx,
-  type S3Services,
-} from './context.ts';
+import { requestBody, sendEmpty, storedHeaders, type ObjectCtx, type S3Services } from './context.ts';
 
 /** Objects smaller than this are stored inline in the object table (one quorum write). */
 export const INLINE_THRESHOLD = 3072;
@@ -202,9 +194,9 @@ export function checkObjectKey(key: string): void {
 }
 
 /** PutObject. */
-export async function handlePutObject(ctx: ReqCtx): Promise<void> {
-  const bucket = requireBucket(ctx);
-  const key = requireKey(ctx);
+export async function handlePutObject(ctx: ObjectCtx): Promise<void> {
+  const { bucket } = ctx;
+  const key = ctx.objectKey;
   checkObjectKey(key);
   if (ctx.req.headers['content-length'] === undefined && ctx.req.headers['transfer-encoding'] === undefined)
     throw new S3Error('MissingContentLength', 'You must provide the Content-Length HTTP header.');

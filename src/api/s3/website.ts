@@ -1,11 +1,11 @@
 import { lwwNext } from '../../util/crdt.ts';
 import { S3Error } from '../common/s3_error.ts';
 import { toXml, xmlChild, xmlChildText } from '../common/xml.ts';
-import { readXmlBody, requireBucket, sendEmpty, sendXml, type ReqCtx } from './context.ts';
+import { readXmlBody, sendEmpty, sendXml, type BucketCtx } from './context.ts';
 
 /** GetBucketWebsite. */
-export function handleGetWebsite(ctx: ReqCtx): void {
-  const w = requireBucket(ctx).website.v;
+export function handleGetWebsite(ctx: BucketCtx): void {
+  const w = ctx.bucket.website.v;
   if (!w) throw new S3Error('NoSuchWebsiteConfiguration', 'The specified bucket does not have a website configuration');
   sendXml(
     ctx.res,
@@ -18,8 +18,8 @@ export function handleGetWebsite(ctx: ReqCtx): void {
 }
 
 /** PutBucketWebsite: the index suffix and the error document (redirects are not supported). */
-export async function handlePutWebsite(ctx: ReqCtx): Promise<void> {
-  const bucket = requireBucket(ctx);
+export async function handlePutWebsite(ctx: BucketCtx): Promise<void> {
+  const { bucket } = ctx;
   const conf = await readXmlBody(ctx, 'WebsiteConfiguration', { maxBytes: 64 * 1024 });
   if (xmlChild(conf, 'RedirectAllRequestsTo') || xmlChild(conf, 'RoutingRules'))
     throw new S3Error('NotImplemented', 'website redirects and routing rules are not supported');
@@ -39,8 +39,8 @@ export async function handlePutWebsite(ctx: ReqCtx): Promise<void> {
 }
 
 /** DeleteBucketWebsite. */
-export async function handleDeleteWebsite(ctx: ReqCtx): Promise<void> {
-  const bucket = requireBucket(ctx);
+export async function handleDeleteWebsite(ctx: BucketCtx): Promise<void> {
+  const { bucket } = ctx;
   await ctx.svc.model.bucket.insert({ ...bucket, website: lwwNext(bucket.website, null) });
   sendEmpty(ctx.res, 204);
 }
