@@ -19,7 +19,7 @@ import { BlockManager } from './block/manager.ts';
 import { Model } from './model/garage.ts';
 import { ModelHelpers } from './model/helpers.ts';
 import { AdminRpc } from './api/admin/rpc.ts';
-import { startHttpServer, type HttpLimits } from './api/common/http.ts';
+import { htmlErrorRenderer, jsonErrorRenderer, startHttpServer, type HttpLimits } from './api/common/http.ts';
 import { s3Handler } from './api/s3/api.ts';
 import { webHandler } from './web/server.ts';
 import { Metrics } from './api/admin/metrics.ts';
@@ -195,6 +195,7 @@ export async function startNode(config: Config): Promise<RunningNode> {
       logger('web'),
       'web',
       httpLimits(),
+      htmlErrorRenderer,
     );
     log.info({ addr: config.s3Web.bindAddr }, 'website endpoint listening');
   }
@@ -215,6 +216,7 @@ export async function startNode(config: Config): Promise<RunningNode> {
       logger('admin'),
       'admin API',
       httpLimits(),
+      jsonErrorRenderer,
     );
     log.info({ addr: config.admin.bindAddr }, 'admin API listening');
   }

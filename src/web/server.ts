@@ -4,6 +4,7 @@ import type { ModelHelpers } from '../model/helpers.ts';
 import type { Logger } from '../util/log.ts';
 import { S3Error } from '../api/common/s3_error.ts';
 import { vhostBucket } from '../api/common/uri.ts';
+import { sendHtmlPage } from '../api/common/http.ts';
 import { serveObject } from '../api/s3/get.ts';
 import { visibleVersion } from '../model/object.ts';
 import { addCorsHeaders, handlePreflight } from '../api/s3/cors.ts';
@@ -25,14 +26,6 @@ export function bucketFromHost(host: string | undefined, rootDomain: string | un
   return hostname === '' ? undefined : (vhostBucket(hostname, rootDomain) ?? hostname);
 }
 
-function sendPage(res: ServerResponse, status: number, text: string, head: boolean): void {
-  res.statusCode = status;
-  res.setHeader('content-type', 'text/html; charset=utf-8');
-  const body = `<!DOCTYPE html>\n<html><head><title>${status}</title></head><body><h1>${status}</h1><p>${text.replace(/[<>&]/g, '')}</p></body></html>\n`;
-  res.setHeader('content-length', Buffer.byteLength(body));
-  res.end(head ? undefined : body);
-}
-
 /**
  * Serves buckets that have website access: `index` for paths ending in `/`, a redirect to
  * `path/` when only `path/index` exists, the bucket's error document (status 404) otherwise.
@@ -44,7 +37,7 @@ export function webHandler(svc: WebServices) {
     res.setHeader('server', 'garage');
     if (method !== 'GET' && method !== 'HEAD' && method !== 'OPTIONS') {
       res.setHeader('allow', 'GET, HEAD');
-      sendPage(res, 405, 'Method not allowed', false);
+      sendHtmlPage(res, 405, 'Method not allowed', false);
       return;
     }
     const name = bucketFromHost(req.headers.host, svc.rootDomain);
@@ -52,7 +45,7 @@ export function webHandler(svc: WebServices) {
     const bucket = id ? await svc.helpers.getBucket(id) : undefined;
     const website = bucket?.website.v;
     if (!bucket || !website) {
-      sendPage(res, 404, `No website is configured for ${name ?? 'this host'}.`, head);
+      sendHtmlPage(res, 404, `No website is configured for ${name ?? 'this host'}.`, head);
       return;
     }
     if (method === 'OPTIONS') {
@@ -66,7 +59,7 @@ export function webHandler(svc: WebServices) {
     try {
       path = decodeURIComponent(qi >= 0 ? url.slice(0, qi) : url);
     } catch {
-      sendPage(res, 400, 'Invalid URL encoding', head);
+      sendHtmlPage(res, 400, 'Invalid URL encoding', head);
       return;
     }
     const index = website.index || svc.index;
@@ -96,6 +89,6 @@ export function webHandler(svc: WebServices) {
         if (!(e instanceof S3Error) || e.code !== 'NoSuchKey') throw e;
       }
     }
-    sendPage(res, 404, 'Not found', head);
+    sendHtmlPage(res, 404, 'Not found', head);
   };
 }

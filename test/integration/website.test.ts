@@ -17,10 +17,16 @@ interface Page {
 }
 
 /** A request to the website endpoint with a chosen Host header. */
-function web(g: GarageProcess, host: string, path: string, method = 'GET'): Promise<Page> {
+function web(
+  g: GarageProcess,
+  host: string,
+  path: string,
+  method = 'GET',
+  extra: Record<string, string> = {},
+): Promise<Page> {
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: '127.0.0.1', port: g.webPort, path, method, headers: { host }, agent: false },
+      { host: '127.0.0.1', port: g.webPort, path, method, headers: { host, ...extra }, agent: false },
       (res) => {
         let body = '';
         res.setEncoding('utf8');
@@ -81,6 +87,14 @@ describe('static website endpoint ([s3_web])', () => {
     assert.equal(head.status, 200);
     assert.equal(head.body, '');
     assert.equal((await web(g, 'site.web.garage', '/', 'POST')).status, 405);
+  });
+
+  it('answers errors as HTML pages, never S3 XML', async () => {
+    const r = await web(g, 'site.web.garage', '/style.css', 'GET', { range: 'bytes=1000-2000' });
+    assert.equal(r.status, 416);
+    assert.match(String(r.headers['content-type']), /^text\/html/);
+    assert.match(r.body, /^<!DOCTYPE html>/);
+    assert.doesNotMatch(r.body, /<Error>/);
   });
 
   it('a bucket whose global alias is the whole host name is served too', async () => {

@@ -6,6 +6,13 @@ import { S3Error, asS3Error } from './s3_error.ts';
 import { xmlEscape } from './xml.ts';
 
 /** A request handler; `continue100` is set when the client waits for `100 Continue`. */
+/** Writes an error response in the endpoint's own format (S3 XML, admin JSON, website HTML). */
+export type ErrorRenderer = (
+  res: ServerResponse,
+  err: S3Error,
+  at: { resource: string; requestId: string; head: boolean },
+) => void;
+
 export type Handler = (
   req: IncomingMessage,
   res: ServerResponse,
@@ -131,6 +138,38 @@ export function parseBindAddr(addr: string): { host: string; port: number } {
   throw new Error(`invalid address '${addr}': expected host:port or [ipv6]:port`);
 }
 
+/** The S3 API's error renderer: S3 XML. */
+export const s3ErrorRenderer: ErrorRenderer = (res, err, at) =>
+  sendS3Error(res, err, at.resource, at.requestId, at.head);
+
+/** The admin API's error renderer: `{ code, message, path }` JSON, as Garage's admin API answers. */
+export const jsonErrorRenderer: ErrorRenderer = (res, err, at) => {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = JSON.stringify({ code: err.code, message: err.message, path: at.resource });
+  res.statusCode = err.status;
+  res.setHeader('content-type', 'application/json');
+  res.setHeader('content-length', Buffer.byteLength(body));
+  res.end(at.head ? undefined : body);
+};
+
+/** Writes a small HTML status page (the website endpoint's 404s and errors). */
+export function sendHtmlPage(res: ServerResponse, status: number, text: string, head: boolean): void {
+  const body = `<!DOCTYPE html>\n<html><head><title>${status}</title></head><body><h1>${status}</h1><p>${text.replace(/[<>&"']/g, '')}</p></body></html>\n`;
+  res.statusCode = status;
+  res.setHeader('content-type', 'text/html; charset=utf-8');
+  res.setHeader('content-length', Buffer.byteLength(body));
+  res.end(head || status === 304 ? undefined : body);
+}
+
+/** The website endpoint's error renderer: an HTML page (browsers show it; no S3 XML). */
+export const htmlErrorRenderer: ErrorRenderer = (res, err, at) => {
+  if (res.headersSent) res.destroy();
+  else sendHtmlPage(res, err.status, err.message, at.head);
+};
+
 /** Writes an S3 XML error response (when headers were not sent yet). */
 export function sendS3Error(
   res: ServerResponse,
@@ -168,6 +207,7 @@ export async function startHttpServer(
   log: Logger,
   name: string,
   limits: Partial<HttpLimits> = {},
+  renderError: ErrorRenderer = s3ErrorRenderer,
 ): Promise<Server> {
   const { host, port } = parseBindAddr(bindAddr);
   const { headersTimeoutMs, bodyIdleTimeoutMs, maxConnections } = { ...DEFAULT_HTTP_LIMITS, ...limits };
@@ -199,7 +239,7 @@ export async function startHttpServer(
         else if (sending) lingerAfter(req, res, 10_000);
         else res.setHeader('connection', 'close');
       }
-      sendS3Error(res, err, (req.url ?? '/').split('?')[0]!, requestId, req.method === 'HEAD');
+      renderError(res, err, { resource: (req.url ?? '/').split('?')[0]!, requestId, head: req.method === 'HEAD' });
       if (!req.readableEnded) {
         req.unpipe();
         req.resume();
