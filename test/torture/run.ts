@@ -39,11 +39,6 @@ export interface TortureOptions {
   ops: number;
   /** Node kills per scenario (at most). */
   kills: number;
-  /**
-   * Logs, instead of failing on, block files left after clean-up: a known open defect on 3
-   * nodes (issue 7's closing note), tolerated only by the bounded run in npm test.
-   */
-  tolerateLeaks?: boolean;
   /** Scenarios to run, or until `untilMs` (a performance.now() deadline) when given. */
   runs: number;
   untilMs?: number;
@@ -179,12 +174,7 @@ async function describeLeftovers(c: Cluster): Promise<string> {
 let bucketSeq = 0;
 
 /** Runs one scenario in a new bucket; returns the violations found. */
-async function runScenario(
-  c: Cluster,
-  sc: Scenario,
-  log: (l: string) => void,
-  tolerateLeaks: boolean,
-): Promise<string[]> {
+async function runScenario(c: Cluster, sc: Scenario, log: (l: string) => void): Promise<string[]> {
   const bucket = `torture-${process.pid}-${bucketSeq++}`;
   await c.clients[0]!.send(new CreateBucketCommand({ Bucket: bucket }));
   const t0 = performance.now();
@@ -279,13 +269,11 @@ async function runScenario(
       'every block to be collected',
       () => c.nodes.every((g) => blockFiles(join(g.dir, 'data')).length === 0),
       // Stale PUTs cut by a kill wait 20 s, then cascades retried after a node was down.
-      tolerateLeaks ? 30_000 : 180_000,
+      180_000,
     );
   } catch {
     const counts = c.nodes.map((g) => blockFiles(join(g.dir, 'data')).length).join(', ');
-    const left = `unreferenced blocks remain after clean-up and GC: ${counts} file(s)\n${await describeLeftovers(c)}`;
-    if (tolerateLeaks) log(`    known defect, tolerated here: ${left}`);
-    else problems.push(left);
+    problems.push(`unreferenced blocks remain after clean-up and GC: ${counts} file(s)\n${await describeLeftovers(c)}`);
   }
   log(
     `  scenario ${bucket}: ${sc.workers.flat().length} ops, ${sc.faults.length} kill(s) planned, ${t.writes.length} writes, ${t.reads.length} reads checked, ${problems.length} violation(s), ${((performance.now() - t0) / 1000).toFixed(1)} s`,
@@ -304,7 +292,7 @@ export async function torture(o: TortureOptions): Promise<TortureReport> {
       scenarioArb({ workers: o.workers, ops: o.ops, kills: o.kills, nodes: o.nodes }),
       async (sc) => {
         runs++;
-        const problems = await runScenario(c, sc, o.log, o.tolerateLeaks === true);
+        const problems = await runScenario(c, sc, o.log);
         if (problems.length) throw new Error(problems.slice(0, 5).join('\n'));
       },
     );
