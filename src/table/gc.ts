@@ -94,14 +94,7 @@ export class TableGc {
     for (const item of due) {
       const hash = Buffer.alloc(32);
       hash[0] = item[0][0]!;
-      const nodes = [
-        ...new Set(
-          (this.table.schema.replication === 'full'
-            ? this.layout.storageNodeSets()
-            : this.layout.writeSets(hash)
-          ).flat(),
-        ),
-      ].sort();
+      const nodes = [...new Set(this.table.replication.syncSets(hash).flat())].sort();
       const key = nodes.join(',');
       let g = groups.get(key);
       if (!g) {

@@ -63,8 +63,7 @@ export class TableSyncer {
     for (let p = 0; p < 256; p++) {
       const hash = Buffer.alloc(32);
       hash[0] = p;
-      const sets =
-        this.table.schema.replication === 'full' ? this.layout.storageNodeSets() : this.layout.writeSets(hash);
+      const sets = this.table.replication.syncSets(hash);
       if (sets.some((s) => s.includes(self))) out.set(p, sets);
     }
     return out;

@@ -2,14 +2,15 @@ import { createHash } from 'node:crypto';
 import type { Db, Tree, Tx } from '../db/db.ts';
 import { prefixEnd } from '../db/db.ts';
 import { z } from 'zod';
-import { callQuorum, callQuorumSets, quorums, type RpcTransport } from '../rpc/rpc_helper.ts';
+import { callQuorum, callQuorumSets, type RpcTransport } from '../rpc/rpc_helper.ts';
 import { call, endpoint, serve, zBuf } from '../net/endpoint.ts';
 import type { LayoutView } from '../rpc/layout/manager.ts';
-import { GarageError, LayoutError, errorMessage } from '../util/errors.ts';
+import { GarageError, errorMessage } from '../util/errors.ts';
 import type { Logger } from '../util/log.ts';
 import type { ReplicationKind, TableSchema } from './schema.ts';
 import type { Workers } from '../util/background.ts';
 import { TableDigest } from './merkle.ts';
+import { tableReplication, type TableReplication } from './replication.ts';
 
 /** Options for a range read within one partition key. */
 export interface RangeQuery {
@@ -70,6 +71,7 @@ export interface TableCore {
   readonly gcTodo: Tree;
   readonly digest: TableDigest;
   readonly endpoints: ReturnType<typeof tableEndpoints>;
+  readonly replication: TableReplication;
   /** Merges encoded entries into local storage (replication traffic). */
   applyLocal(encoded: Buffer[]): Promise<void>;
   /** Deletes entries whose stored value still has the given hash. */
@@ -96,6 +98,7 @@ export class Table<E> implements TableCore {
   readonly endpoints: ReturnType<typeof tableEndpoints>;
   /** Incremental content summary used by anti-entropy (see merkle.ts). */
   readonly digest: TableDigest;
+  readonly replication: TableReplication;
   #queueWake: (() => void) | undefined;
   #queueTimer: NodeJS.Timeout | undefined;
   #stopped = false;
@@ -117,6 +120,7 @@ export class Table<E> implements TableCore {
     this.gcTodo = db.tree(`table:${schema.name}:gc_todo`);
     this.endpoints = tableEndpoints(schema.name);
     this.digest = new TableDigest(db, schema.name);
+    this.replication = tableReplication(schema.replication, layout, opts.consistency, rpc.id);
     serve(rpc, this.endpoints.update, async (_from, r) => {
       await this.applyLocal(r.entries, r.completion === true);
       return null;
@@ -212,39 +216,9 @@ export class Table<E> implements TableCore {
 
   // ---- replicated side ----
 
-  #quorums() {
-    return quorums(this.layout.replicationFactor(), this.opts.consistency);
-  }
-
-  #writeSets(hash: Buffer): string[][] {
-    if (!this.layout.ready())
-      throw new LayoutError(
-        'the cluster layout is not ready: assign roles with `garage layout assign` then `garage layout apply`',
-      );
-    return this.schema.replication === 'full' ? this.layout.storageNodeSets() : this.layout.writeSets(hash);
-  }
-
-  #readNodes(hash: Buffer): { nodes: string[]; quorum: number } {
-    if (!this.layout.ready())
-      throw new LayoutError(
-        'the cluster layout is not ready: assign roles with `garage layout assign` then `garage layout apply`',
-      );
-    if (this.schema.replication === 'full') {
-      const nodes = this.layout.readStorageNodes();
-      // Fully replicated tables are read locally when this node holds them.
-      return { nodes: nodes.includes(this.rpc.id) ? [this.rpc.id] : nodes, quorum: 1 };
-    }
-    return { nodes: this.layout.readNodes(hash), quorum: this.#quorums().read };
-  }
-
   /** The write quorum in a replica set of this size. */
   writeQuorum(setSize: number): number {
-    if (this.schema.replication === 'full') {
-      // Tolerate as many faults as sharded tables do.
-      const { write } = this.#quorums();
-      return Math.max(1, setSize - (this.layout.replicationFactor() - write));
-    }
-    return Math.min(setSize, this.#quorums().write);
+    return this.replication.writeQuorum(setSize);
   }
 
   /**
@@ -265,7 +239,7 @@ export class Table<E> implements TableCore {
     // Entries with the same replica sets travel in one message.
     const byReplicas = new Map<string, { sets: string[][]; entries: Buffer[] }>();
     for (const e of entries) {
-      const sets = this.#writeSets(this.partitionHash(this.schema.partitionKey(e)));
+      const sets = this.replication.writeSets(this.partitionHash(this.schema.partitionKey(e)));
       const k = sets.map((set) => set.join(',')).join(';');
       let g = byReplicas.get(k);
       if (!g) {
@@ -296,7 +270,7 @@ export class Table<E> implements TableCore {
   async get(pk: Buffer, sk: Buffer): Promise<E | undefined> {
     const hash = this.partitionHash(pk);
     const key = Buffer.concat([hash, sk]);
-    const { nodes, quorum } = this.#readNodes(hash);
+    const { nodes, quorum } = this.replication.readNodes(hash);
     const answers = await callQuorum(this.rpc, nodes, this.endpoints.get, { key }, { quorum });
     let merged: E | undefined;
     for (const a of answers)
@@ -306,7 +280,7 @@ export class Table<E> implements TableCore {
         answers.map((a) => ({ node: a.node, entries: a.body ? [a.body] : [] })),
         [merged],
       );
-    if (merged === undefined && this.schema.replication === 'full' && nodes.length === 1 && nodes[0] === this.rpc.id)
+    if (merged === undefined && this.replication.kind === 'full' && nodes.length === 1 && nodes[0] === this.rpc.id)
       return this.#getFromPeers(key);
     return merged;
   }
@@ -354,7 +328,7 @@ export class Table<E> implements TableCore {
 
   async #rangeOnce(pk: Buffer, q: RangeQuery): Promise<E[]> {
     const hash = this.partitionHash(pk);
-    const { nodes, quorum } = this.#readNodes(hash);
+    const { nodes, quorum } = this.replication.readNodes(hash);
     const answers = await callQuorum(this.rpc, nodes, this.endpoints.range, { pk, q }, { quorum });
     if (answers.length === 1) return answers[0]!.body.map((b) => this.schema.decode(b));
     const merged = new Map<string, E>();
@@ -379,9 +353,9 @@ export class Table<E> implements TableCore {
 
   /** Every entry of a fully replicated table (read locally when this node holds it). */
   async getRangeAll(): Promise<E[]> {
-    if (this.schema.replication !== 'full')
+    if (this.replication.kind !== 'full')
       throw new GarageError(`table ${this.schema.name} is sharded: cannot list it whole`);
-    const { nodes } = this.#readNodes(Buffer.alloc(32));
+    const { nodes } = this.replication.readNodes(Buffer.alloc(32));
     if (nodes.includes(this.rpc.id)) return [...this.store.range({})].map(([, v]) => this.schema.decode(v));
     const [a] = await callQuorum(this.rpc, nodes, this.endpoints.all, {}, { quorum: 1 });
     return a!.body.map((b) => this.schema.decode(b));
