@@ -70,17 +70,8 @@ export class Model {
       return b ? t.schema.decode(b).deleted : false;
     };
     const deleteRows = <E extends { deleted: boolean; sk: Buffer }>(t: Table<E>, tx: Tx, pk: Buffer) => {
-      const prefix = t.partitionHash(pk);
-      const rows = [
-        ...tx.range(t.store, {
-          start: Buffer.concat([prefix, Buffer.from([0])]),
-          end: Buffer.concat([prefix, Buffer.alloc(32, 0xff)]),
-        }),
-      ];
-      for (const [, v] of rows) {
-        const e = t.schema.decode(v);
+      for (const e of [...t.scanLocal({ tx, pk })])
         if (e.sk.length > 0 && !e.deleted) t.applyInTx(tx, { ...e, deleted: true });
-      }
     };
     this.object = mk(
       objectSchema({

@@ -43,9 +43,9 @@ export class LifecycleWorker {
     const now = Date.now();
     let expired = 0;
     let aborted = 0;
-    const buckets: BucketEntry[] = [...model.bucket.store.range({})]
-      .map(([, v]) => model.bucket.schema.decode(v))
-      .filter((b) => !b.deleted && b.lifecycle.v?.some((r) => r.enabled));
+    const buckets: BucketEntry[] = [...model.bucket.scanLocal()].filter(
+      (b) => !b.deleted && b.lifecycle.v?.some((r) => r.enabled),
+    );
     for (const b of buckets) {
       if (!this.#leads(b.id)) continue;
       const rules = b.lifecycle.v!.filter((r) => r.enabled);

@@ -60,8 +60,7 @@ export class Repair {
   // Version headers whose object no longer has that version are deleted (cascading to blocks).
   async #versions(): Promise<string> {
     let deleted = 0;
-    for (const [, v] of this.model.version.store.range({})) {
-      const e = this.model.version.schema.decode(v);
+    for (const e of this.model.version.scanLocal()) {
       if (e.sk.length !== 0 || e.deleted || !e.header) continue;
       const obj = await this.model.object.get(e.header.bucketId, Buffer.from(e.header.key));
       const ov = obj?.versions.find((x) => x.uuid.equals(e.uuid));
@@ -85,8 +84,7 @@ export class Repair {
     for await (const h of blocks.store.list()) onDisk.add(h.toString('hex'));
     const res = await blocks.opts.db.transaction((tx) => {
       const counts = new Map<string, number>();
-      for (const [, v] of tx.range(this.model.blockRef.store, {})) {
-        const r = this.model.blockRef.schema.decode(v);
+      for (const r of this.model.blockRef.scanLocal({ tx })) {
         if (r.deleted) continue;
         const h = r.block.toString('hex');
         counts.set(h, (counts.get(h) ?? 0) + 1);
@@ -131,8 +129,7 @@ export class Repair {
   // References from deleted versions, or from deleted rows of a version, are deleted.
   async #blockRefs(): Promise<string> {
     let deleted = 0;
-    for (const [, v] of this.model.blockRef.store.range({})) {
-      const r = this.model.blockRef.schema.decode(v);
+    for (const r of this.model.blockRef.scanLocal()) {
       if (r.deleted) continue;
       const uuid = r.ref.subarray(0, 16);
       const header = await this.model.version.get(uuid, EMPTY);

@@ -23,8 +23,7 @@ export class StaleUploadCleaner {
   async pass(): Promise<number> {
     const limit = Date.now() - this.maxAgeMs;
     let aborted = 0;
-    for (const [, v] of this.model.object.store.range({})) {
-      const o = this.model.object.schema.decode(v);
+    for (const o of this.model.object.scanLocal()) {
       const stale = o.versions.filter((x) => x.state.t === 'uploading' && !x.state.multipart && x.ts < limit);
       if (stale.length === 0) continue;
       await this.model.object.insert({

@@ -191,6 +191,16 @@ export class Table<E> implements TableCore {
     return b ? this.schema.decode(b) : undefined;
   }
 
+  /**
+   * Every entry stored on this node, decoded, or those of one partition key; read in `tx`
+   * when given (a hook or a repair that must see its own writes).
+   */
+  *scanLocal(o: { tx?: Tx; pk?: Buffer } = {}): Generator<E> {
+    const prefix = o.pk ? this.partitionHash(o.pk) : undefined;
+    const range = prefix ? { start: prefix, end: prefixEnd(prefix) } : {};
+    for (const [, v] of o.tx ? o.tx.range(this.store, range) : this.store.range(range)) yield this.schema.decode(v);
+  }
+
   /** Reads a range of one partition key from local storage. */
   rangeLocal(pk: Buffer, q: RangeQuery): E[] {
     const prefix = this.partitionHash(pk);
