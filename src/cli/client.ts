@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { NetApp } from '../net/netapp.ts';
 import { generateEphemeralKey } from '../net/node_key.ts';
 import type { Config } from '../util/config.ts';
-import type { AdminRequest } from '../rpc/admin_protocol.ts';
+import { ADMIN, type AdminRequest } from '../rpc/admin_protocol.ts';
+import { call } from '../net/endpoint.ts';
 import { AdminError, errorMessage } from '../util/errors.ts';
 
 /** A short-lived RPC peer that sends admin requests to the local daemon. */
@@ -48,9 +49,9 @@ export class AdminClient {
 
   /** Sends one request; an error the daemon reports becomes an AdminError. */
   async call<T>(req: AdminRequest): Promise<T> {
-    const r = await this.netapp.call(this.target, 'admin', req, { timeoutMs: 120_000, priority: 'high' });
-    const body = r.body as { ok?: T; error?: string };
+    const { body } = await call(this.netapp, this.target, ADMIN, req, { timeoutMs: 120_000, priority: 'high' });
     if (body.error !== undefined) throw new AdminError(body.error);
+    // The answer's shape per operation is the daemon's (same code, same version): not re-checked here.
     return body.ok as T;
   }
 

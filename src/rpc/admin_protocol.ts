@@ -1,3 +1,5 @@
+import { z } from 'zod';
+import { endpoint } from '../net/endpoint.ts';
 import type { NodeRole, ZoneRedundancy, AssignReport } from './layout/assign.ts';
 import type { NodeStatus, PeerInfo } from './system.ts';
 
@@ -46,6 +48,77 @@ export type AdminRequest =
   | { op: 'repair'; what: 'tables' | 'blocks' | 'versions' | 'block-refs' | 'block-rc' | 'scrub' }
   /** Runs `req` on every node of the cluster and gathers the answers. */
   | { op: 'all-nodes'; req: AdminRequest };
+
+const str = z.string();
+const bool = z.boolean();
+const perm = { bucket: str, key: str, read: bool, write: bool, owner: bool };
+const keyPerm = { pattern: str, createBucket: bool };
+const version = z.number().int().nonnegative();
+const quota = z.number().int().nonnegative().nullable().optional();
+
+/** The schema of AdminRequest, checked where a request enters the daemon. */
+export const adminRequestSchema: z.ZodType<AdminRequest> = z.lazy(() =>
+  z.discriminatedUnion('op', [
+    z.object({ op: z.literal('status') }),
+    z.object({ op: z.literal('node-id') }),
+    z.object({ op: z.literal('node-connect'), peer: str }),
+    z.object({ op: z.literal('layout-show') }),
+    z.object({
+      op: z.literal('layout-assign'),
+      nodes: z.array(str),
+      zone: str.optional(),
+      capacity: z.number().nonnegative().optional(),
+      gateway: bool.optional(),
+      tags: z.array(str).optional(),
+      replace: z.array(str).optional(),
+    }),
+    z.object({ op: z.literal('layout-remove'), node: str }),
+    z.object({ op: z.literal('layout-config'), zoneRedundancy: z.union([z.literal('maximum'), z.number().int()]) }),
+    z.object({ op: z.literal('layout-apply'), version: version.optional() }),
+    z.object({ op: z.literal('layout-revert'), version: version.optional() }),
+    z.object({ op: z.literal('layout-skip-dead-nodes'), version, allowMissingData: bool }),
+    z.object({ op: z.literal('bucket-list') }),
+    z.object({ op: z.literal('bucket-info'), name: str }),
+    z.object({ op: z.literal('bucket-create'), name: str }),
+    z.object({ op: z.literal('bucket-delete'), name: str }),
+    z.object({ op: z.literal('bucket-allow'), ...perm }),
+    z.object({ op: z.literal('bucket-deny'), ...perm }),
+    z.object({ op: z.literal('bucket-alias'), bucket: str, name: str, localKey: str.optional() }),
+    z.object({ op: z.literal('bucket-unalias'), name: str, localKey: str.optional() }),
+    z.object({
+      op: z.literal('bucket-website'),
+      bucket: str,
+      allow: bool,
+      index: str.optional(),
+      errorDocument: str.optional(),
+    }),
+    z.object({ op: z.literal('bucket-set-quotas'), bucket: str, maxSize: quota, maxObjects: quota }),
+    z.object({ op: z.literal('key-list') }),
+    z.object({ op: z.literal('key-info'), pattern: str, showSecret: bool }),
+    z.object({ op: z.literal('key-new'), name: str }),
+    z.object({ op: z.literal('key-import'), id: str, secret: str, name: str }),
+    z.object({ op: z.literal('key-rename'), pattern: str, name: str }),
+    z.object({ op: z.literal('key-delete'), pattern: str }),
+    z.object({ op: z.literal('key-allow'), ...keyPerm }),
+    z.object({ op: z.literal('key-deny'), ...keyPerm }),
+    z.object({ op: z.literal('stats') }),
+    z.object({ op: z.literal('worker-list') }),
+    z.object({ op: z.literal('block-list-errors') }),
+    z.object({ op: z.literal('block-info'), hash: str }),
+    z.object({ op: z.literal('block-retry-now'), hashes: z.array(str), all: bool }),
+    z.object({
+      op: z.literal('repair'),
+      what: z.enum(['tables', 'blocks', 'versions', 'block-refs', 'block-rc', 'scrub']),
+    }),
+    z.object({ op: z.literal('all-nodes'), req: adminRequestSchema }),
+  ]),
+);
+
+/** What the daemon answers: the operation's result, or a user error to print as is. */
+export const adminAnswerSchema = z.object({ ok: z.unknown().optional(), error: z.string().optional() });
+
+/** The CLI → daemon endpoint. */
+export const ADMIN = endpoint('admin', adminRequestSchema, adminAnswerSchema);
 
 /** One reference to a block, as `garage block info` shows it: the rows this node holds. */
 export interface BlockRefInfo {

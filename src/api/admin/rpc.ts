@@ -1,15 +1,17 @@
+import { call, serve } from '../../net/endpoint.ts';
 import { AdminError, LayoutError, errorMessage } from '../../util/errors.ts';
 import type { Workers } from '../../util/background.ts';
 import type { RpcTransport } from '../../rpc/rpc_helper.ts';
 import type { System } from '../../rpc/system.ts';
-import type {
-  AdminRequest,
-  BlockRefInfo,
-  BucketInfo,
-  KeyInfo,
-  LayoutShowResult,
-  NodeAnswer,
-  StatusResult,
+import {
+  ADMIN,
+  type AdminRequest,
+  type BlockRefInfo,
+  type BucketInfo,
+  type KeyInfo,
+  type LayoutShowResult,
+  type NodeAnswer,
+  type StatusResult,
 } from '../../rpc/admin_protocol.ts';
 import type { Repair } from '../../model/repair.ts';
 import {
@@ -59,12 +61,12 @@ export class AdminRpc {
     this.helpers = o.helpers;
     this.workers = o.workers;
     this.replicationFactor = o.replicationFactor;
-    this.rpc.register('admin', async (_from, body) => {
+    serve(this.rpc, ADMIN, async (_from, req) => {
       try {
-        return { body: { ok: await this.handle(body as AdminRequest) } };
+        return { ok: await this.handle(req) };
       } catch (e) {
         // User errors travel as data so the CLI can print them plainly.
-        if (e instanceof AdminError || e instanceof LayoutError) return { body: { error: e.message } };
+        if (e instanceof AdminError || e instanceof LayoutError) return { error: e.message };
         throw e;
       }
     });
@@ -338,9 +340,8 @@ export class AdminRpc {
         return Promise.all(
           nodes.map(async (node): Promise<NodeAnswer> => {
             try {
-              const res = await this.rpc.call(node, 'admin', r.req, { timeoutMs: 60_000, priority: 'high' });
-              const body = res.body as { ok?: unknown; error?: string };
-              return { node, ...body };
+              const res = await call(this.rpc, node, ADMIN, r.req, { timeoutMs: 60_000, priority: 'high' });
+              return { node, ...res.body };
             } catch (e) {
               return { node, error: errorMessage(e) };
             }
