@@ -10,6 +10,7 @@ import type { Logger } from '../util/log.ts';
 import type { ReplicationKind, TableSchema } from './schema.ts';
 import type { Workers } from '../util/background.ts';
 import { TableDigest } from './merkle.ts';
+import { InsertQueue } from './insert_queue.ts';
 import { tableReplication, type TableReplication } from './replication.ts';
 
 /** Options for a range read within one partition key. */
@@ -99,9 +100,7 @@ export class Table<E> implements TableCore {
   /** Incremental content summary used by anti-entropy (see merkle.ts). */
   readonly digest: TableDigest;
   readonly replication: TableReplication;
-  #queueWake: (() => void) | undefined;
-  #queueTimer: NodeJS.Timeout | undefined;
-  #stopped = false;
+  readonly insertQueue: InsertQueue<E>;
 
   constructor(
     schema: TableSchema<E> & Filterable<E>,
@@ -116,7 +115,14 @@ export class Table<E> implements TableCore {
     this.layout = layout;
     this.opts = opts;
     this.store = db.tree(`table:${schema.name}`);
-    this.queue = db.tree(`table:${schema.name}:insert_queue`);
+    this.insertQueue = new InsertQueue({
+      db,
+      schema,
+      send: (entries) => this.insertMany(entries),
+      logger: opts.logger,
+      workers: opts.workers,
+    });
+    this.queue = this.insertQueue.tree;
     this.gcTodo = db.tree(`table:${schema.name}:gc_todo`);
     this.endpoints = tableEndpoints(schema.name);
     this.digest = new TableDigest(db, schema.name);
@@ -390,57 +396,16 @@ export class Table<E> implements TableCore {
 
   /** Queues an insert in an open transaction; a background worker sends it with quorum. */
   queueInsert(tx: Tx, e: E): void {
-    const key = this.storageKey(this.schema.partitionKey(e), this.schema.sortKey(e));
-    const prev = tx.get(this.queue, key);
-    const merged = prev ? this.schema.merge(this.schema.decode(prev), e) : e;
-    tx.put(this.queue, key, this.schema.encode(merged));
-    // The transaction commits a little later: wake the worker after that.
-    const wake = this.#queueWake;
-    if (wake) setTimeout(wake, 20);
+    this.insertQueue.add(tx, this.storageKey(this.schema.partitionKey(e), this.schema.sortKey(e)), e);
   }
 
   /** Starts the worker that drains the insert queue. */
   startQueueWorker(): void {
-    const run = async () => {
-      let backoff = 1000;
-      while (!this.#stopped) {
-        const batch = [...this.queue.range({ limit: 100 })];
-        if (batch.length === 0) {
-          await new Promise<void>((r) => {
-            this.#queueWake = r;
-            this.#queueTimer = setTimeout(r, 1000);
-          });
-          this.#queueWake = undefined;
-          clearTimeout(this.#queueTimer);
-          continue;
-        }
-        try {
-          await this.insertMany(batch.map(([, v]) => this.schema.decode(v)));
-          await this.db.transaction((tx) => {
-            for (const [k, v] of batch) if (tx.get(this.queue, k)?.equals(v)) tx.remove(this.queue, k);
-          });
-          backoff = 1000;
-          this.opts.workers?.report(`${this.schema.name} queue`, { queueLength: this.queue.count() });
-        } catch (e) {
-          this.opts.logger.warn(
-            { table: this.schema.name, err: errorMessage(e) },
-            'deferred insert failed; will retry',
-          );
-          this.opts.workers?.report(`${this.schema.name} queue`, { lastError: errorMessage(e) });
-          await new Promise((r) => (this.#queueTimer = setTimeout(r, backoff)));
-          // Capped low: once the replicas are back, cascades (deletions freeing blocks) resume soon.
-          backoff = Math.min(backoff * 2, 10_000);
-        }
-      }
-    };
-    this.opts.workers?.register(`${this.schema.name} queue`, 'sends deferred table inserts');
-    void run();
+    this.insertQueue.start();
   }
 
   /** Stops background work. */
   stop(): void {
-    this.#stopped = true;
-    clearTimeout(this.#queueTimer);
-    this.#queueWake?.();
+    this.insertQueue.stop();
   }
 }
