@@ -23,6 +23,7 @@ export const S3_ERROR_STATUS = {
   MalformedPOSTRequest: 400,
   MaxPostPreDataLengthExceeded: 400,
   InvalidPartOrder: 400,
+  InvalidPartNumber: 416,
   InvalidRange: 416,
   InvalidRequest: 400,
   KeyTooLongError: 400,

@@ -83,7 +83,7 @@ function dispatch(
       return handleCreateUpload(o(ep.key));
     case 'GetObject':
     case 'HeadObject':
-      return handleGetObject(o(ep.key), ep.kind === 'HeadObject');
+      return handleGetObject(o(ep.key), ep.kind === 'HeadObject', ep.partNumber);
     case 'ListParts':
       return handleListParts(o(ep.key), ep.uploadId);
     case 'CompleteMultipartUpload':

@@ -168,6 +168,35 @@ export interface ServeTarget {
   head: boolean;
   /** Status for a full response (the website endpoint serves error documents with 404). */
   status?: number;
+  /** GetObject/HeadObject `?partNumber=N`: serve that part of a multipart object (1 for others). */
+  partNumber?: number;
+}
+
+// The byte range of part `n` of a version: from the parts chosen at completion for a
+// multipart object; a single-part object has one part, the whole of it.
+async function partRange(
+  model: Model,
+  uuid: Buffer,
+  meta: ObjectMeta,
+  n: number,
+): Promise<{ start: number; end: number } | undefined> {
+  const unsatisfiable = () =>
+    new S3Error('InvalidPartNumber', 'The requested partnumber is not satisfiable', {
+      PartNumberRequested: String(n),
+      ActualPartCount: String(meta.parts ?? 1),
+    });
+  if (!meta.parts) {
+    if (n !== 1) throw unsatisfiable();
+    return meta.size > 0 ? { start: 0, end: meta.size } : undefined; // no range can name an empty body
+  }
+  const parts = (await model.version.get(uuid, Buffer.alloc(0)))?.header?.parts;
+  if (!parts) throw new S3Error('ServiceUnavailable', 'the parts of this object are not readable right now; retry');
+  let start = 0;
+  for (const [part, , size] of [...parts].sort((a, b) => a[0] - b[0])) {
+    if (part === n) return { start, end: start + size };
+    start += size;
+  }
+  throw unsatisfiable();
 }
 
 /** Sends a visible object (Range, conditional headers, response-* overrides); NoSuchKey if none. */
@@ -187,7 +216,14 @@ export async function serveObject(t: ServeTarget, bucketId: Buffer, key: string)
     }
     throw e;
   }
-  const range = t.status === undefined ? parseRange(req.headers.range, meta.size) : undefined;
+  if (t.partNumber !== undefined && req.headers.range !== undefined)
+    throw new S3Error('InvalidRequest', 'Cannot specify both Range header and partNumber query parameter');
+  const range =
+    t.partNumber !== undefined
+      ? await partRange(model, v.uuid, meta, t.partNumber)
+      : t.status === undefined
+        ? parseRange(req.headers.range, meta.size)
+        : undefined;
   const start = range?.start ?? 0;
   const end = range?.end ?? meta.size;
   // Before any header: the blocks must cover the object, and the first one must be readable.
@@ -250,12 +286,11 @@ export async function serveObject(t: ServeTarget, bucketId: Buffer, key: string)
 }
 
 /** GetObject and HeadObject. */
-export async function handleGetObject(ctx: ObjectCtx, head: boolean): Promise<void> {
-  const { bucket } = ctx;
-  const key = ctx.objectKey;
+export async function handleGetObject(ctx: ObjectCtx, head: boolean, partNumber: number | undefined): Promise<void> {
+  const { model, logger } = ctx.svc;
   await serveObject(
-    { model: ctx.svc.model, logger: ctx.svc.logger, req: ctx.req, res: ctx.res, query: ctx.query, head },
-    bucket.id,
-    key,
+    { model, logger, req: ctx.req, res: ctx.res, query: ctx.query, head, partNumber },
+    ctx.bucket.id,
+    ctx.objectKey,
   );
 }
