@@ -584,6 +584,29 @@ api_bind_addr = "127.0.0.1:${await freePort()}"
       assert.equal(good.sentBody, true);
     });
 
+    it('ignores an Expect value other than 100-continue, as S3 does (no 417)', async () => {
+      const body = Buffer.from('expect body');
+      const s = await sign(
+        'PUT',
+        objPath('expect/obj'),
+        {},
+        { expect: 'something-else', 'content-length': String(body.length), 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
+      );
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = httpRequest(
+          { host: '127.0.0.1', port: g.s3Port, method: 'PUT', path: s.path, headers: s.headers, agent: false },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          },
+        );
+        req.on('error', reject);
+        req.end(body);
+      });
+      assert.equal(status, 200);
+      assert.equal((await getObject('expect/obj')).body.toString(), 'expect body');
+    });
+
     it('the running server was not disturbed, and logged no internal error', async () => {
       await assertHealthy();
       assert.doesNotMatch(g.log, /internal error|uncaught|unhandled/i, g.log.slice(-3000));

@@ -270,6 +270,8 @@ export async function startHttpServer(
     dropped = 0;
   });
   server.on('checkContinue', serve(true));
+  // Other Expect values are ignored, as S3 does (Node would answer 417 Expectation Failed).
+  server.on('checkExpectation', serve(false));
   server.on('clientError', (err, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
     log.debug({ err: errorMessage(err) }, `${name}: client error`);
