@@ -252,6 +252,8 @@ test('presigned x-amz-* parameters are exposed as headers', async () => {
 
 test('missing or malformed authentication', async () => {
   await rejectsWith(auth({ method: 'GET', url: '/b', headers: { host: HOST } }), 'AccessDenied');
+  for (const authorization of ['', '   '])
+    await rejectsWith(auth({ method: 'PUT', url: '/b/k', headers: { host: HOST, authorization } }), 'AccessDenied');
   await rejectsWith(
     auth({ method: 'GET', url: '/b', headers: { host: HOST, authorization: 'AWS AKID:c2lnbmF0dXJl' } }),
     'InvalidRequest',

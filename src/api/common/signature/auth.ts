@@ -362,7 +362,9 @@ export async function authenticate(
   const nowMs = (opts.now ?? new Date()).getTime();
   const { path, rawQuery } = splitTarget(head.url);
   const params = splitQuery(rawQuery);
-  const authz = headerString(head.headers, 'authorization');
+  // An empty Authorization header is no credentials at all (S3 answers AccessDenied for both).
+  const rawAuthz = headerString(head.headers, 'authorization');
+  const authz = rawAuthz?.trim() === '' ? undefined : rawAuthz;
   const queryNames = new Set(params.map((p) => decodeQueryComponent(p.rawName).toLowerCase()));
 
   let c: Credentials;
