@@ -4,7 +4,8 @@ import { S3Error } from '../common/s3_error.ts';
 import { sendContinue } from '../common/http.ts';
 import { keyPerms } from '../../model/key.ts';
 import { keyLookup, refuseSse, type BucketCtx, type ObjectCtx, type ReqCtx, type S3Services } from './context.ts';
-import { authorization, parseEndpoint, parseTarget, SSE_ENDPOINTS, type S3Endpoint } from './router.ts';
+import { ACL_ENDPOINTS, authorization, parseEndpoint, parseTarget, SSE_ENDPOINTS, type S3Endpoint } from './router.ts';
+import { handleGetBucketAcl, handleGetObjectAcl, handlePutBucketAcl, handlePutObjectAcl, refuseGrants } from './acl.ts';
 import {
   handleListBuckets,
   handleCreateBucket,
@@ -73,6 +74,14 @@ function dispatch(
       return handlePutLifecycle(c);
     case 'DeleteBucketLifecycle':
       return handleDeleteLifecycle(c);
+    case 'GetBucketAcl':
+      return handleGetBucketAcl(c);
+    case 'PutBucketAcl':
+      return handlePutBucketAcl(c);
+    case 'GetObjectAcl':
+      return handleGetObjectAcl(o(ep.key));
+    case 'PutObjectAcl':
+      return handlePutObjectAcl(o(ep.key));
     case 'PutObject':
       return handlePutObject(o(ep.key));
     case 'CopyObject':
@@ -160,12 +169,16 @@ export function s3Handler(svc: S3Services) {
     const id = await svc.helpers.resolveBucket(ep.bucket, key);
     const bucket = id ? await svc.helpers.getBucket(id) : undefined;
     addCorsHeaders(req, res, bucket);
-    if (ep.kind === 'CreateBucket') return handleCreateBucket(rctx, ep.bucket, bucket);
+    if (ep.kind === 'CreateBucket') {
+      refuseGrants(req.headers);
+      return handleCreateBucket(rctx, ep.bucket, bucket);
+    }
     if (!bucket) throw new S3Error('NoSuchBucket', `bucket '${ep.bucket}' does not exist`);
     const need = authorization(ep);
     if (need !== 'none' && !keyPerms(key, bucket.id.toString('hex'))[need])
       throw new S3Error('AccessDenied', `key ${key.id} has no ${need} permission on bucket '${ep.bucket}'`);
     if (SSE_ENDPOINTS.has(ep.kind)) refuseSse(Object.keys(req.headers));
+    if (ACL_ENDPOINTS.has(ep.kind)) refuseGrants(req.headers);
     svc.logger.debug({ op: ep.kind, bucket: ep.bucket, key: target.key, keyId: key.id }, 'S3 request');
     await dispatch(ep, { ...rctx, bucketName: ep.bucket, bucket });
   };

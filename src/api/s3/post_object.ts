@@ -1,3 +1,4 @@
+import { checkCannedAcl } from './acl.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transform, type Readable } from 'node:stream';
 import { Busboy, type BusboyFileStream } from '@fastify/busboy';
@@ -240,6 +241,8 @@ async function authorizeAndStore(
     throw new S3Error('AccessDenied', `key ${accessKey!.id} has no write permission on bucket '${bucketName}'`);
 
   refuseSse(fields.keys());
+  const acl = field('acl');
+  if (acl !== undefined) checkCannedAcl(acl);
   const key = field('key')!.replace(/\$\{filename\}/g, file.filename);
   checkObjectKey(key);
   const policy = parsePolicy(field('policy')!);

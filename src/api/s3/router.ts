@@ -44,9 +44,11 @@ type BucketOp =
   | 'DeleteBucketCors'
   | 'GetBucketLifecycleConfiguration'
   | 'PutBucketLifecycleConfiguration'
-  | 'DeleteBucketLifecycle';
+  | 'DeleteBucketLifecycle'
+  | 'GetBucketAcl'
+  | 'PutBucketAcl';
 
-type ObjectOp = 'PutObject' | 'CopyObject' | 'DeleteObject' | 'CreateMultipartUpload';
+type ObjectOp = 'PutObject' | 'CopyObject' | 'DeleteObject' | 'CreateMultipartUpload' | 'GetObjectAcl' | 'PutObjectAcl';
 
 /** An S3 operation and what routing learnt about it. */
 export type S3Endpoint =
@@ -87,6 +89,10 @@ const AUTHORIZATION: Record<S3Endpoint['kind'], Authorization> = {
   GetBucketLifecycleConfiguration: 'read',
   PutBucketLifecycleConfiguration: 'owner',
   DeleteBucketLifecycle: 'owner',
+  GetBucketAcl: 'read',
+  PutBucketAcl: 'owner',
+  GetObjectAcl: 'read',
+  PutObjectAcl: 'write',
   PutObject: 'write',
   CopyObject: 'write',
   DeleteObject: 'write',
@@ -105,6 +111,13 @@ export function authorization(ep: S3Endpoint): Authorization {
   return AUTHORIZATION[ep.kind];
 }
 
+/** Object writes that take `x-amz-acl` / `x-amz-grant-*` (CreateBucket too): grants beyond the owner's are refused. */
+export const ACL_ENDPOINTS: ReadonlySet<S3Endpoint['kind']> = new Set([
+  'PutObject',
+  'CopyObject',
+  'CreateMultipartUpload',
+]);
+
 /** Operations that take SSE headers; until encryption exists they refuse them (never store plaintext). */
 export const SSE_ENDPOINTS: ReadonlySet<S3Endpoint['kind']> = new Set([
   'PutObject',
@@ -118,7 +131,6 @@ export const SSE_ENDPOINTS: ReadonlySet<S3Endpoint['kind']> = new Set([
 
 const BUCKET_GET_UNSUPPORTED = [
   'policy',
-  'acl',
   'tagging',
   'encryption',
   'logging',
@@ -134,7 +146,7 @@ const BUCKET_GET_UNSUPPORTED = [
   'metrics',
   'intelligent-tiering',
 ];
-const OBJECT_UNSUPPORTED = ['tagging', 'acl', 'retention', 'legal-hold'];
+const OBJECT_UNSUPPORTED = ['tagging', 'retention', 'legal-hold'];
 const NO_SUCH_UPLOAD =
   'The specified multipart upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.';
 
@@ -171,6 +183,7 @@ export function parseEndpoint(
   switch (method) {
     case 'GET':
       if (has('uploadId')) return { kind: 'ListParts', bucket, key, uploadId: uploadIdParam(q) };
+      if (has('acl')) return { kind: 'GetObjectAcl', bucket, key };
       if ([...OBJECT_UNSUPPORTED, 'attributes', 'torrent'].some(has))
         throw new S3Error('NotImplemented', 'this object sub-resource is not implemented');
       return { kind: 'GetObject', bucket, key, partNumber: partNumberParam(q) };
@@ -181,6 +194,7 @@ export function parseEndpoint(
         const partNumber = requiredPartNumber(q);
         return { kind: copy ? 'UploadPartCopy' : 'UploadPart', bucket, key, uploadId: uploadIdParam(q), partNumber };
       }
+      if (has('acl')) return { kind: 'PutObjectAcl', bucket, key };
       if (OBJECT_UNSUPPORTED.some(has))
         throw new S3Error('NotImplemented', 'this object sub-resource is not implemented');
       return { kind: copy ? 'CopyObject' : 'PutObject', bucket, key };
@@ -208,6 +222,7 @@ function bucketEndpoint(method: string, bucket: string, q: URLSearchParams): S3E
       if (has('website')) return b('GetBucketWebsite');
       if (has('cors')) return b('GetBucketCors');
       if (has('lifecycle')) return b('GetBucketLifecycleConfiguration');
+      if (has('acl')) return b('GetBucketAcl');
       for (const p of BUCKET_GET_UNSUPPORTED)
         if (has(p)) throw new S3Error('NotImplemented', `GET ?${p} is not implemented`);
       return b(q.get('list-type') === '2' ? 'ListObjectsV2' : 'ListObjects');
@@ -217,6 +232,7 @@ function bucketEndpoint(method: string, bucket: string, q: URLSearchParams): S3E
       if (has('website')) return b('PutBucketWebsite');
       if (has('cors')) return b('PutBucketCors');
       if (has('lifecycle')) return b('PutBucketLifecycleConfiguration');
+      if (has('acl')) return b('PutBucketAcl');
       if (first !== undefined) throw new S3Error('NotImplemented', `PUT ?${first} on a bucket is not implemented`);
       return { kind: 'CreateBucket', bucket };
     case 'DELETE':

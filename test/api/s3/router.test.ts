@@ -36,6 +36,10 @@ const ROWS: [string, string, Record<string, string>, S3Endpoint, Authorization][
   ['GET', '/b?lifecycle', {}, { kind: 'GetBucketLifecycleConfiguration', bucket: 'b' }, 'read'],
   ['PUT', '/b?lifecycle', {}, { kind: 'PutBucketLifecycleConfiguration', bucket: 'b' }, 'owner'],
   ['DELETE', '/b?lifecycle', {}, { kind: 'DeleteBucketLifecycle', bucket: 'b' }, 'owner'],
+  ['GET', '/b?acl', {}, { kind: 'GetBucketAcl', bucket: 'b' }, 'read'],
+  ['PUT', '/b?acl', {}, { kind: 'PutBucketAcl', bucket: 'b' }, 'owner'],
+  ['GET', '/b/k?acl', {}, { kind: 'GetObjectAcl', bucket: 'b', key: 'k' }, 'read'],
+  ['PUT', '/b/k?acl', {}, { kind: 'PutObjectAcl', bucket: 'b', key: 'k' }, 'write'],
   ['PUT', '/b/k', {}, { kind: 'PutObject', bucket: 'b', key: 'k' }, 'write'],
   ['PUT', '/b/a/b%20c', { 'x-amz-copy-source': 'b/k' }, { kind: 'CopyObject', bucket: 'b', key: 'a/b c' }, 'write'],
   ['DELETE', '/b/k', {}, { kind: 'DeleteObject', bucket: 'b', key: 'k' }, 'write'],
@@ -80,7 +84,7 @@ const REFUSED: [string, string, Record<string, string>, string][] = [
   ['POST', '/b', {}, 'NotImplemented'],
   ['GET', '/b/k?tagging', {}, 'NotImplemented'],
   ['GET', '/b/k?attributes', {}, 'NotImplemented'],
-  ['PUT', '/b/k?acl', {}, 'NotImplemented'],
+  ['PUT', '/b/k?retention', {}, 'NotImplemented'],
   ['POST', '/b/k', {}, 'NotImplemented'],
   ['GET', '/b/k?partNumber=0', {}, 'InvalidArgument'],
   ['GET', '/b/k?partNumber=1e3', {}, 'InvalidArgument'],
@@ -107,7 +111,7 @@ describe('S3 router', () => {
 
   it('covers every endpoint kind', () => {
     const kinds = new Set(ROWS.map((r) => r[3].kind));
-    assert.equal(kinds.size, 31);
+    assert.equal(kinds.size, 35);
   });
 
   it('refuses what it does not implement, and bad part numbers and upload ids, with the S3 error', () => {
