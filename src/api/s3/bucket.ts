@@ -3,27 +3,56 @@ import { AdminError, BucketNotEmptyError } from '../../util/errors.ts';
 import { keyPerms } from '../../model/key.ts';
 import { S3Error } from '../common/s3_error.ts';
 import { toXml, xmlChildText } from '../common/xml.ts';
-import { isoDate, readOptionalXmlBody, sendEmpty, sendXml, type ReqCtx, type BucketCtx } from './context.ts';
+import {
+  decimalParam,
+  isoDate,
+  readOptionalXmlBody,
+  sendEmpty,
+  sendXml,
+  type ReqCtx,
+  type BucketCtx,
+} from './context.ts';
 
-/** ListBuckets: the buckets the key has any permission on, under the names it sees. */
+/**
+ * ListBuckets: the buckets the key has any permission on, under the names it sees, by name;
+ * `prefix`, `bucket-region`, and pages of `max-buckets` (the continuation token is the last
+ * name of the previous page, base64url: opaque to clients, stable across calls).
+ */
 export async function handleListBuckets(ctx: ReqCtx): Promise<void> {
-  const { helpers } = ctx.svc;
-  const out: { Name: string; CreationDate: string }[] = [];
+  const { helpers, region } = ctx.svc;
+  const q = ctx.query;
+  const max = decimalParam(q, 'max-buckets', 1, 10000);
+  const prefix = q.get('prefix') ?? '';
+  const token = q.get('continuation-token');
+  const after = token === null ? undefined : Buffer.from(token, 'base64url').toString('utf8');
+  if (token !== null && (token === '' || Buffer.from(after ?? '').toString('base64url') !== token))
+    throw new S3Error('InvalidArgument', 'The continuation token provided is incorrect', {
+      ArgumentName: 'continuation-token',
+    });
+  const regionWanted = q.get('bucket-region');
+  const out: { Name: string; CreationDate: string; BucketRegion: string }[] = [];
   for (const [bid, p] of ctx.key.buckets) {
     if (!(p.v.read || p.v.write || p.v.owner)) continue;
     const b = await helpers.getBucket(Buffer.from(bid, 'hex'));
     if (!b) continue;
     const names = new Set(helpers.globalAliases(b));
     for (const [name, l] of ctx.key.localAliases) if (l.v === bid) names.add(name);
-    for (const name of names) out.push({ Name: name, CreationDate: isoDate(b.created) });
+    for (const name of names)
+      if (name.startsWith(prefix) && (after === undefined || name > after))
+        out.push({ Name: name, CreationDate: isoDate(b.created), BucketRegion: region });
   }
+  if (regionWanted !== null && regionWanted !== region) out.length = 0;
   out.sort((a, b) => (a.Name < b.Name ? -1 : 1));
+  const page = max === undefined ? out : out.slice(0, max);
+  const truncated = page.length < out.length;
   sendXml(
     ctx.res,
     200,
     toXml('ListAllMyBucketsResult', {
       Owner: { ID: ctx.key.id, DisplayName: ctx.key.name.v },
-      Buckets: { Bucket: out },
+      Buckets: { Bucket: page },
+      ContinuationToken: truncated ? Buffer.from(page[page.length - 1]!.Name).toString('base64url') : undefined,
+      Prefix: q.has('prefix') ? prefix : undefined,
     }),
   );
 }
