@@ -597,6 +597,8 @@ describe('AWS SDK v3 against a garage server', () => {
           [2, u2.ETag, p2.length],
         ],
       );
+      assert.equal(parts.Initiator?.ID, keyId);
+      assert.equal(parts.Owner?.ID, keyId);
       const page = await s3.send(new ListPartsCommand({ Bucket: BUCKET, Key: key, UploadId: c.UploadId, MaxParts: 1 }));
       assert.equal(page.IsTruncated, true);
       assert.equal(page.Parts?.length, 1);

@@ -307,6 +307,8 @@ export async function handleListParts(ctx: ObjectCtx, uploadId: Buffer): Promise
       Bucket: ctx.bucketName,
       Key: key,
       UploadId: uploadId.toString('hex'),
+      Initiator: { ID: ctx.key.id, DisplayName: ctx.key.name.v },
+      Owner: { ID: ctx.key.id, DisplayName: ctx.key.name.v },
       PartNumberMarker: marker,
       ...(truncated ? { NextPartNumberMarker: page[page.length - 1]![0] } : {}),
       MaxParts: maxParts,
