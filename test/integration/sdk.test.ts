@@ -642,6 +642,23 @@ describe('AWS SDK v3 against a garage server', () => {
       assert.deepEqual(get.Metadata, { mp: 'yes' });
       assert.equal(get.ETag, done.ETag);
       assert.ok((await bodyBytes(get.Body)).equals(Buffer.concat([p1, p2])));
+      // A client retrying its completion (say, after a lost response) gets the same answer;
+      // a different part list for the completed upload is NoSuchUpload.
+      const complete = (Parts: { PartNumber: number; ETag?: string }[]) =>
+        s3.send(
+          new CompleteMultipartUploadCommand({
+            Bucket: BUCKET,
+            Key: key,
+            UploadId: c.UploadId,
+            MultipartUpload: { Parts },
+          }),
+        );
+      const again = await complete([
+        { PartNumber: 1, ETag: u1.ETag },
+        { PartNumber: 2, ETag: u2.ETag },
+      ]);
+      assert.equal(again.ETag, done.ETag);
+      await s3Error(complete([{ PartNumber: 1, ETag: u1.ETag }]), 'NoSuchUpload', 404);
 
       const remaining = await s3.send(new ListMultipartUploadsCommand({ Bucket: BUCKET, Prefix: 'mpu/' }));
       assert.ok(!remaining.Uploads?.some((u) => u.UploadId === c.UploadId));

@@ -196,6 +196,18 @@ export async function handleCompleteUpload(ctx: ObjectCtx, uploadId: Buffer): Pr
         'The list of parts was not in ascending order. The parts list must be specified in order by part number.',
       );
   }
+  // A repeated completion of an upload that completed with these very parts gets the same
+  // answer (a client retrying after a lost response must not see NoSuchUpload).
+  const entry = await model.object.get(bucket.id, Buffer.from(key));
+  const done = entry?.versions.find((v) => v.uuid.equals(uploadId));
+  if (done?.state.t === 'complete' && done.state.data.t !== 'deleteMarker' && done.state.data.meta.parts) {
+    const md5s = Buffer.concat(requested.map((r) => Buffer.from(r.etag, 'hex')));
+    const etag = `${createHash('md5').update(md5s).digest('hex')}-${requested.length}`;
+    if (etag === done.state.data.meta.etag) {
+      sendCompleted(ctx, etag);
+      return;
+    }
+  }
   const { ts, headers } = await findUpload(ctx, bucket.id, key, uploadId);
   const have = await latestParts(ctx, uploadId);
   const chosen: ChosenPart[] = [];
@@ -264,14 +276,18 @@ export async function handleCompleteUpload(ctx: ObjectCtx, uploadId: Buffer): Pr
     );
   }
   await model.mpu.insert({ uploadId, sk: EMPTY, deleted: true, header: { bucketId: bucket.id, key, created: ts } });
+  sendCompleted(ctx, etag);
+}
+
+function sendCompleted(ctx: ObjectCtx, etag: string): void {
   const host = ctx.req.headers.host ?? 'localhost';
   sendXml(
     ctx.res,
     200,
     toXml('CompleteMultipartUploadResult', {
-      Location: `http://${host}/${ctx.bucketName}/${encodeURIComponent(key)}`,
+      Location: `http://${host}/${ctx.bucketName}/${encodeURIComponent(ctx.objectKey)}`,
       Bucket: ctx.bucketName,
-      Key: key,
+      Key: ctx.objectKey,
       ETag: `"${etag}"`,
     }),
   );
