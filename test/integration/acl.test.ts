@@ -10,21 +10,11 @@ import {
   PutBucketAclCommand,
   PutObjectAclCommand,
   PutObjectCommand,
-  S3ServiceException,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { GarageProcess, quickStart, s3Client } from './harness.ts';
+import { GarageProcess, quickStart, s3Client, s3Error } from './harness.ts';
 
 const BUCKET = 'acl';
-
-async function expectError(p: Promise<unknown>, status: number, code: string): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof S3ServiceException);
-    assert.equal(e.$metadata.httpStatusCode, status);
-    assert.equal(e.name, code);
-    return true;
-  });
-}
 
 describe('ACLs', () => {
   let g: GarageProcess;
@@ -54,7 +44,7 @@ describe('ACLs', () => {
       assert.equal(r.Grants![0]!.Grantee?.ID, keyId);
       assert.equal(r.Grants![0]!.Grantee?.Type, 'CanonicalUser');
     }
-    await expectError(s3.send(new GetObjectAclCommand({ Bucket: BUCKET, Key: 'missing' })), 404, 'NoSuchKey');
+    await s3Error(s3.send(new GetObjectAclCommand({ Bucket: BUCKET, Key: 'missing' })), 'NoSuchKey', 404);
   });
 
   it('private and bucket-owner-full-control are accepted, on writes and as PutBucketAcl/PutObjectAcl', async () => {
@@ -76,18 +66,18 @@ describe('ACLs', () => {
   });
 
   it('public grants are refused with 501 NotImplemented and nothing is written', async () => {
-    await expectError(
+    await s3Error(
       s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'pub', Body: 'z', ACL: 'public-read' })),
-      501,
       'NotImplemented',
+      501,
     );
-    await expectError(s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'pub' })), 404, 'NotFound');
-    await expectError(
+    await s3Error(s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'pub' })), 'NotFound', 404);
+    await s3Error(
       s3.send(new PutBucketAclCommand({ Bucket: BUCKET, ACL: 'public-read-write' })),
-      501,
       'NotImplemented',
+      501,
     );
-    await expectError(
+    await s3Error(
       s3.send(
         new PutObjectAclCommand({
           Bucket: BUCKET,
@@ -95,10 +85,10 @@ describe('ACLs', () => {
           GrantRead: 'uri="http://acs.amazonaws.com/groups/global/AllUsers"',
         }),
       ),
-      501,
       'NotImplemented',
+      501,
     );
-    await expectError(
+    await s3Error(
       s3.send(
         new PutBucketAclCommand({
           Bucket: BUCKET,
@@ -113,13 +103,13 @@ describe('ACLs', () => {
           },
         }),
       ),
-      501,
       'NotImplemented',
+      501,
     );
-    await expectError(
+    await s3Error(
       s3.send(new CreateBucketCommand({ Bucket: 'acl-public', ACL: 'public-read' })),
-      501,
       'NotImplemented',
+      501,
     );
   });
 });

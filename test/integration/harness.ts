@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { createServer, connect } from 'node:net';
 import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -5,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createHash, createHmac, randomBytes, type Hash, type Hmac } from 'node:crypto';
 import { request as httpRequest, type ClientRequest, type IncomingHttpHeaders } from 'node:http';
-import { S3Client, GetObjectCommand } from '@aws-sdk/client-s3';
+import { S3Client, GetObjectCommand, S3ServiceException } from '@aws-sdk/client-s3';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { Checksum, SourceData } from '@smithy/types';
 
@@ -445,4 +446,21 @@ export class RawS3 {
       else req.end(body);
     });
   }
+}
+
+/** Awaits a promise that must fail with the given S3 error name and HTTP status. */
+export async function s3Error(p: Promise<unknown>, name: string, status: number): Promise<S3ServiceException> {
+  let err: unknown;
+  try {
+    await p;
+  } catch (e) {
+    err = e;
+  }
+  assert.ok(err !== undefined, `expected ${name}, but the request succeeded`);
+  assert.ok(err instanceof S3ServiceException, `expected an S3ServiceException, got ${String(err)}`);
+  assert.equal(err.name, name, `error name (message: ${err.message})`);
+  assert.equal(err.$metadata.httpStatusCode, status);
+  const code = (err as S3ServiceException & { Code?: unknown }).Code;
+  if (code !== undefined) assert.equal(code, name);
+  return err;
 }

@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import { randomBytes, createHash } from 'node:crypto';
 import {
   S3Client,
-  S3ServiceException,
+  type S3ServiceException,
   ListBucketsCommand,
   CreateBucketCommand,
   HeadBucketCommand,
@@ -32,7 +32,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { GarageProcess, quickStart } from './harness.ts';
+import { GarageProcess, quickStart, s3Error } from './harness.ts';
 
 const BUCKET = 'sdk-bucket';
 const MiB = 1024 * 1024;
@@ -46,23 +46,6 @@ async function bodyBytes(body: unknown): Promise<Buffer> {
   const b = body as { transformToByteArray(): Promise<Uint8Array> } | undefined;
   assert.ok(b, 'response has a body');
   return Buffer.from(await b.transformToByteArray());
-}
-
-/** Awaits a promise that must fail with the given S3 error name and HTTP status. */
-async function s3Error(p: Promise<unknown>, name: string, status: number): Promise<S3ServiceException> {
-  let err: unknown;
-  try {
-    await p;
-  } catch (e) {
-    err = e;
-  }
-  assert.ok(err !== undefined, `expected ${name}, but the request succeeded`);
-  assert.ok(err instanceof S3ServiceException, `expected an S3ServiceException, got ${String(err)}`);
-  assert.equal(err.name, name, `error name (message: ${err.message})`);
-  assert.equal(err.$metadata.httpStatusCode, status);
-  const code = (err as S3ServiceException & { Code?: unknown }).Code;
-  if (code !== undefined) assert.equal(code, name);
-  return err;
 }
 
 describe('AWS SDK v3 against a garage server', () => {
