@@ -1,3 +1,4 @@
+import { NO_SUCH_UPLOAD } from './router.ts';
 import { randomBytes, createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { partKey, parsePartKey } from '../../model/mpu.ts';
@@ -33,10 +34,7 @@ async function findUpload(
   const entry = await ctx.svc.model.object.get(bucketId, Buffer.from(key));
   const v = entry?.versions.find((x) => x.uuid.equals(uploadId));
   if (!entry || !v || v.state.t !== 'uploading' || !v.state.multipart) {
-    throw new S3Error(
-      'NoSuchUpload',
-      'The specified multipart upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.',
-    );
+    throw new S3Error('NoSuchUpload', NO_SUCH_UPLOAD);
   }
   return { entry, ts: v.ts, headers: v.state.headers };
 }

@@ -147,7 +147,8 @@ const BUCKET_GET_UNSUPPORTED = [
   'intelligent-tiering',
 ];
 const OBJECT_UNSUPPORTED = ['tagging', 'retention', 'legal-hold'];
-const NO_SUCH_UPLOAD =
+/** S3's message for an upload id it does not know. */
+export const NO_SUCH_UPLOAD =
   'The specified multipart upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.';
 
 function uploadIdParam(q: URLSearchParams): Buffer {
