@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { BlockManager } from './block/manager.ts';
 import { Model } from './model/garage.ts';
 import { ModelHelpers } from './model/helpers.ts';
-import { AdminRpc } from './api/admin/rpc.ts';
+import { AdminApi } from './admin/ops.ts';
 import { htmlErrorRenderer, jsonErrorRenderer, startHttpServer, type HttpLimits } from './api/common/http.ts';
 import { s3Handler } from './api/s3/api.ts';
 import { webHandler } from './web/server.ts';
@@ -32,7 +32,7 @@ export interface RunningNode {
   model: Model;
   helpers: ModelHelpers;
   system: System;
-  admin: AdminRpc;
+  admin: AdminApi;
   s3Server?: Server;
   stop(): Promise<void>;
 }
@@ -123,14 +123,19 @@ export async function startNode(config: Config): Promise<RunningNode> {
     gcIntervalMs: envMs('GARAGE_GC_INTERVAL_MS') ?? 10 * 60_000,
   });
   const repair = new Repair(model, sync, logger('repair'));
-  const admin = new AdminRpc({
+  const admin = new AdminApi({
     rpc: netapp,
     system,
     model,
     helpers,
     workers,
-    replicationFactor: config.replicationFactor,
     repair,
+    db,
+    replicationFactor: config.replicationFactor,
+    consistency: config.consistencyMode,
+    snapshotsDir: config.metadataSnapshotsDir,
+    adminToken: config.admin.adminToken,
+    metricsToken: config.admin.metricsToken,
   });
   netapp.on('peer-connected', (id) => {
     void system.pullLayout(id).then(() => sync.trigger());
@@ -205,13 +210,12 @@ export async function startNode(config: Config): Promise<RunningNode> {
     adminServer = await startHttpServer(
       config.admin.bindAddr,
       adminHttpHandler({
-        system,
-        admin,
+        api: admin,
         metrics,
         adminToken: config.admin.adminToken,
         metricsToken: config.admin.metricsToken,
-        replicationFactor: config.replicationFactor,
-        consistency: config.consistencyMode,
+        metricsRequireToken: config.admin.metricsRequireToken,
+        webRootDomain: config.s3Web?.rootDomain,
       }),
       logger('admin'),
       'admin API',

@@ -287,7 +287,7 @@ export class BlockManager {
       } catch (e) {
         const prev = this.errors.get(hash);
         const tries = prev ? prev.readUInt32BE(0) + 1 : 1;
-        const delay = Math.min(1000 * 2 ** tries, 3_600_000);
+        const delay = retryDelay(tries);
         await this.opts.db.transaction((tx) => {
           tx.remove(this.resync, key);
           const info = Buffer.concat([Buffer.alloc(4), u64(Date.now() + delay), Buffer.from(errorMessage(e))]);
@@ -375,14 +375,19 @@ export class BlockManager {
     };
   }
 
-  /** Lists blocks whose resync failed: hash, tries, next retry, error. */
-  listErrors(): { hash: string; tries: number; nextTry: number; error: string }[] {
-    return [...this.errors.range({})].map(([k, v]) => ({
-      hash: k.toString('hex'),
-      tries: v.readUInt32BE(0),
-      nextTry: Number(v.readBigUInt64BE(4)),
-      error: v.subarray(12).toString(),
-    }));
+  /** Lists blocks whose resync failed: hash, tries, last and next try, error. */
+  listErrors(): { hash: string; tries: number; lastTry: number; nextTry: number; error: string }[] {
+    return [...this.errors.range({})].map(([k, v]) => {
+      const tries = v.readUInt32BE(0);
+      const nextTry = Number(v.readBigUInt64BE(4));
+      return {
+        hash: k.toString('hex'),
+        tries,
+        lastTry: nextTry - retryDelay(tries),
+        nextTry,
+        error: v.subarray(12).toString(),
+      };
+    });
   }
 
   /** Stops the worker. */
@@ -391,4 +396,9 @@ export class BlockManager {
     clearTimeout(this.#timer);
     this.#wake?.();
   }
+}
+
+/** How long a block waits before its next resync after `tries` failures. */
+function retryDelay(tries: number): number {
+  return Math.min(1000 * 2 ** tries, 3_600_000);
 }

@@ -118,9 +118,11 @@ export class BlockStore {
 
   /** Writes a block atomically (temp file, optional fsync, rename); a no-op if already present. */
   async write(hash: Buffer, block: StoredBlock): Promise<void> {
-    const hex = this.#hex(hash);
     if (await this.locate(hash)) return;
-    const dir = this.#primary(hash);
+    await this.#writeIn(this.#primary(hash), this.#hex(hash), block);
+  }
+
+  async #writeIn(dir: DataDir, hex: string, block: StoredBlock): Promise<void> {
     const path = this.#path(dir, hex, block.compressed);
     const parent = join(dir.path, hex.slice(0, 2), hex.slice(2, 4));
     if (this.fsync) await this.#makeDirsDurably(dir.path, [hex.slice(0, 2), hex.slice(2, 4)]);
@@ -191,6 +193,26 @@ export class BlockStore {
     if (await this.locate(hash)) await unlink(aside);
     else await rename(aside, loc.path);
     return false;
+  }
+
+  /**
+   * Moves a block stored outside the directory its hash maps to (after data directories were
+   * added, removed or resized) into that directory; returns whether it moved.
+   */
+  async moveToPrimary(hash: Buffer): Promise<boolean> {
+    const loc = await this.locate(hash);
+    const primary = this.#primary(hash);
+    if (!loc || loc.path.startsWith(`${primary.path}/`)) return false;
+    const data = await readFile(loc.path).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') return undefined;
+      throw e;
+    });
+    if (!data) return false;
+    await this.#writeIn(primary, this.#hex(hash), { data, compressed: loc.compressed });
+    await unlink(loc.path).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ENOENT') throw e;
+    });
+    return true;
   }
 
   /** Every block stored in the data directories (the hash of each block file). */

@@ -31,6 +31,8 @@ export interface Db {
    * (durably when metadata_fsync is on). fn must be synchronous.
    */
   transaction<T>(fn: (tx: Tx) => T): Promise<T>;
+  /** Writes a consistent copy of the whole database under `dir` (laid out as metadata_dir is). */
+  snapshot(dir: string): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -80,6 +80,11 @@ export class LmdbDb implements Db {
   transaction<T>(fn: (tx: Tx) => T): Promise<T> {
     return this.root.transaction(() => fn(TX));
   }
+  async snapshot(dir: string): Promise<void> {
+    mkdirSync(join(dir, 'db.lmdb'), { recursive: true });
+    // One read transaction copies every database as of one instant; compaction drops free pages.
+    await this.root.backup(join(dir, 'db.lmdb', 'data.mdb'), true);
+  }
   async close(): Promise<void> {
     await this.root.close();
   }

@@ -9,6 +9,7 @@ import type { Logger } from '../util/log.ts';
 import type { Workers } from '../util/background.ts';
 import { bucketSchema, bucketAliasSchema, type BucketEntry, type BucketAliasEntry } from './bucket.ts';
 import { keySchema, type KeyEntry } from './key.ts';
+import { adminTokenSchema, type AdminTokenEntry } from './admin_token.ts';
 import { nextVersionTs, objectSchema, type ObjectEntry } from './object.ts';
 import { versionSchema, blockRefSchema, blockRefKey, type VersionEntry, type BlockRefEntry } from './version.ts';
 import { mpuSchema, type MpuEntry } from './mpu.ts';
@@ -39,6 +40,7 @@ export class Model {
   readonly bucket: Table<BucketEntry>;
   readonly bucketAlias: Table<BucketAliasEntry>;
   readonly key: Table<KeyEntry>;
+  readonly adminToken: Table<AdminTokenEntry>;
   readonly object: Table<ObjectEntry>;
   readonly version: Table<VersionEntry>;
   readonly blockRef: Table<BlockRefEntry>;
@@ -64,6 +66,7 @@ export class Model {
     this.bucket = mk(bucketSchema);
     this.bucketAlias = mk(bucketAliasSchema);
     this.key = mk(keySchema);
+    this.adminToken = mk(adminTokenSchema);
     const empty = Buffer.alloc(0);
     const rowDeleted = <E extends { deleted: boolean }>(t: Table<E>, tx: Tx, pk: Buffer) => {
       const b = tx.get(t.store, t.storageKey(pk, empty));
@@ -125,7 +128,16 @@ export class Model {
         headerDeleted: (tx, id) => rowDeleted(this.mpu, tx, id),
       }),
     );
-    this.#tables = [this.bucket, this.bucketAlias, this.key, this.object, this.version, this.blockRef, this.mpu];
+    this.#tables = [
+      this.bucket,
+      this.bucketAlias,
+      this.key,
+      this.adminToken,
+      this.object,
+      this.version,
+      this.blockRef,
+      this.mpu,
+    ];
   }
 
   /** The timestamp for a new version of an object (read from a quorum: see nextVersionTs). */

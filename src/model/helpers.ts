@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { AdminError, BucketNotEmptyError } from '../util/errors.ts';
+import { AdminError, AdminNotFoundError, BucketNotEmptyError } from '../util/errors.ts';
 import { lwwGet, lwwSet } from '../util/crdt.ts';
 import type { Model } from './garage.ts';
 import { newBucket, validBucketName, type BucketEntry, type Perms } from './bucket.ts';
@@ -43,7 +43,7 @@ export class ModelHelpers {
       if (matches.length > 1)
         throw new AdminError(`bucket id prefix '${pattern}' is ambiguous (${matches.length} buckets match)`);
     }
-    throw new AdminError(`bucket '${pattern}' not found`);
+    throw new AdminNotFoundError('NoSuchBucket', `bucket '${pattern}' not found`);
   }
 
   /** All live buckets. */
@@ -63,7 +63,8 @@ export class ModelHelpers {
         `invalid bucket name '${name}': 3-63 characters among a-z, 0-9, '.', '-', starting and ending with a letter or digit`,
       );
     const existing = await this.resolveBucket(name, owner);
-    if (existing && (await this.getBucket(existing))) throw new AdminError(`bucket '${name}' already exists`);
+    if (existing && (await this.getBucket(existing)))
+      throw new AdminError(`bucket '${name}' already exists`, 'BucketAlreadyExists', 409);
     let b = newBucket(randomBytes(32));
     b.aliases = lwwSet(b.aliases, name, true);
     if (owner) b.keys = lwwSet(b.keys, owner.id, { read: true, write: true, owner: true });
@@ -83,8 +84,9 @@ export class ModelHelpers {
   /**
    * Aborts every in-progress multipart upload of a bucket, as AbortMultipartUpload does, so the
    * object → version → block_ref cascade frees their blocks; returns how many were aborted.
+   * With `startedBefore` (ms since epoch), only the uploads started before that instant.
    */
-  async abortUploads(bucketId: Buffer): Promise<number> {
+  async abortUploads(bucketId: Buffer, startedBefore = Infinity): Promise<number> {
     const page = 1000;
     let aborted = 0;
     let start: Buffer | undefined;
@@ -94,10 +96,11 @@ export class ModelHelpers {
         bucketId,
         key: o.key,
         versions: o.versions
-          .filter((v) => v.state.t === 'uploading' && v.state.multipart)
+          .filter((v) => v.state.t === 'uploading' && v.state.multipart && v.ts < startedBefore)
           .map((v) => ({ ...v, state: { t: 'aborted' as const } })),
       }));
-      if (entries.length) await this.m.object.insertMany(entries);
+      const some = entries.filter((e) => e.versions.length > 0);
+      if (some.length) await this.m.object.insertMany(some);
       aborted += entries.reduce((n, e) => n + e.versions.length, 0);
       if (rows.length < page) return aborted;
       start = Buffer.concat([Buffer.from(rows[rows.length - 1]!.key), Buffer.from([0])]);
@@ -140,7 +143,7 @@ export class ModelHelpers {
     if (matches.length === 1) return matches[0]!;
     if (matches.length > 1)
       throw new AdminError(`key '${pattern}' is ambiguous: ${matches.map((k) => `${k.id} (${k.name.v})`).join(', ')}`);
-    throw new AdminError(`key '${pattern}' not found`);
+    throw new AdminNotFoundError('NoSuchAccessKey', `key '${pattern}' not found`);
   }
 
   /** Creates a key (or imports one with a given id and secret). */

@@ -15,6 +15,15 @@ export interface KeyEntry {
   buckets: LwwMap<Perms>;
   /** local alias name → bucket id (hex), null when removed. */
   localAliases: LwwMap<string | null>;
+  /** When the key was created (ms since epoch; 0 for keys stored before it was recorded). */
+  created: number;
+  /** After this instant (ms since epoch) the key no longer authenticates; null: never. */
+  expiration: Lww<number | null>;
+}
+
+/** Whether a key has expired. */
+export function keyExpired(k: KeyEntry, now = Date.now()): boolean {
+  return k.expiration.v !== null && k.expiration.v <= now;
 }
 
 /** A new key with a random id (`GK` + 24 hex) and secret (64 hex). */
@@ -27,6 +36,8 @@ export function newKey(name: string, id?: string, secret?: string): KeyEntry {
     allowCreateBucket: { ts: 0, v: false },
     buckets: [],
     localAliases: [],
+    created: Date.now(),
+    expiration: { ts: 0, v: null },
   };
 }
 
@@ -35,7 +46,8 @@ export function keyPerms(k: KeyEntry, bucketIdHex: string): Perms {
   return lwwGet(k.buckets, bucketIdHex)?.v ?? { read: false, write: false, owner: false };
 }
 
-type Row = [string, string, boolean, Lww<string>, Lww<boolean>, LwwMap<Perms>, LwwMap<string | null>];
+type RowV1 = [string, string, boolean, Lww<string>, Lww<boolean>, LwwMap<Perms>, LwwMap<string | null>];
+type Row = [...RowV1, number, Lww<number | null>];
 
 export const keySchema: TableSchema<KeyEntry> = {
   name: 'key',
@@ -43,7 +55,7 @@ export const keySchema: TableSchema<KeyEntry> = {
   partitionKey: (e) => Buffer.from(e.id),
   sortKey: () => Buffer.alloc(0),
   encode: (e) =>
-    encodeVersioned(1, [
+    encodeVersioned(2, [
       e.id,
       e.secret,
       e.deleted,
@@ -51,10 +63,15 @@ export const keySchema: TableSchema<KeyEntry> = {
       e.allowCreateBucket,
       e.buckets,
       e.localAliases,
+      e.created,
+      e.expiration,
     ] satisfies Row),
   decode: (b) => {
-    const [id, secret, deleted, name, allowCreateBucket, buckets, localAliases] = decodeVersioned(1, b, 'key') as Row;
-    return { id, secret, deleted, name, allowCreateBucket, buckets, localAliases };
+    // Version 1 rows predate creation dates and expiry.
+    const [id, secret, deleted, name, allowCreateBucket, buckets, localAliases, created = 0, expiration] =
+      b[0] === 1 ? (decodeVersioned(1, b, 'key') as RowV1) : (decodeVersioned(2, b, 'key') as Row);
+    const exp = expiration ?? { ts: 0, v: null };
+    return { id, secret, deleted, name, allowCreateBucket, buckets, localAliases, created, expiration: exp };
   },
   merge: (a, b) => {
     if (a.deleted || b.deleted)
@@ -66,6 +83,8 @@ export const keySchema: TableSchema<KeyEntry> = {
         localAliases: [],
         name: mergeLww(a.name, b.name),
         allowCreateBucket: { ts: 0, v: false },
+        created: Math.max(a.created, b.created),
+        expiration: mergeLww(a.expiration, b.expiration),
       };
     return {
       id: a.id,
@@ -75,6 +94,8 @@ export const keySchema: TableSchema<KeyEntry> = {
       allowCreateBucket: mergeLww(a.allowCreateBucket, b.allowCreateBucket),
       buckets: mergeLwwMap(a.buckets, b.buckets),
       localAliases: mergeLwwMap(a.localAliases, b.localAliases),
+      created: Math.max(a.created, b.created),
+      expiration: mergeLww(a.expiration, b.expiration),
     };
   },
   isTombstone: (e) => e.deleted,

@@ -1,9 +1,29 @@
 import type { Model } from './garage.ts';
 import type { SyncManager } from './sync_manager.ts';
 import type { Logger } from '../util/log.ts';
-import { errorMessage } from '../util/errors.ts';
+import { GarageError, errorMessage } from '../util/errors.ts';
+import { lwwGet, lwwSet } from '../util/crdt.ts';
 
-export type RepairKind = 'tables' | 'blocks' | 'versions' | 'block-refs' | 'block-rc' | 'scrub';
+export type RepairKind =
+  | 'tables'
+  | 'blocks'
+  | 'versions'
+  | 'multipart-uploads'
+  | 'block-refs'
+  | 'block-rc'
+  | 'rebalance'
+  | 'aliases'
+  | 'scrub';
+
+interface ScrubState {
+  paused: boolean;
+  cancelled: boolean;
+  /** Wakes a paused scrub. */
+  resume: (() => void) | undefined;
+}
+
+/** What `repair scrub start|pause|resume|cancel` does to the running scrub. */
+export type ScrubCommand = 'start' | 'pause' | 'resume' | 'cancel';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -12,10 +32,21 @@ export class Repair {
   readonly model: Model;
   readonly sync: SyncManager;
   readonly log: Logger;
+  /** Sleep after each scrubbed block, as a multiple of the time it took (Garage's tranquility). */
+  scrubTranquility = 4;
+  #scrub: ScrubState | undefined;
+
   constructor(model: Model, sync: SyncManager, log: Logger) {
     this.model = model;
     this.sync = sync;
     this.log = log;
+    model.workers.defineVariable('scrub-tranquility', {
+      get: () => String(this.scrubTranquility),
+      set: (v) => {
+        if (!/^\d{1,4}$/.test(v)) throw new GarageError(`scrub-tranquility must be an integer 0-9999, got '${v}'`);
+        this.scrubTranquility = Number(v);
+      },
+    });
   }
 
   /** Starts a repair; returns a one-line description of what was launched (block-rc: its result). */
@@ -44,17 +75,111 @@ export class Repair {
       case 'versions':
         run('versions', () => this.#versions());
         return 'check of versions against their objects launched';
+      case 'multipart-uploads':
+        run('multipart-uploads', () => this.#uploads());
+        return 'check of multipart uploads against their objects launched';
       case 'block-refs':
         run('block-refs', () => this.#blockRefs());
         return 'check of block references against their versions launched';
+      case 'rebalance':
+        run('rebalance', () => this.#rebalance());
+        return 'move of blocks to the data directory they belong in launched';
+      case 'aliases':
+        run('aliases', () => this.#aliases());
+        return 'check of bucket aliases launched';
       case 'block-rc': {
         const r = await this.blockRc();
         return `${r.referenced} referenced block(s), ${r.fixed} refcount(s) corrected, ${r.missing} referenced block(s) missing here (queued for resync), ${r.orphans} unreferenced block file(s) (queued for deletion)`;
       }
       case 'scrub':
-        run('scrub', () => this.scrub());
-        return 'scrub of every local block launched';
+        return this.scrubCommand('start');
     }
+  }
+
+  /** Starts, pauses, resumes or cancels the scrub of local blocks. */
+  scrubCommand(cmd: ScrubCommand): string {
+    const s = this.#scrub;
+    switch (cmd) {
+      case 'start':
+        if (s) return 'a scrub is already running';
+        this.model.workers.register('repair scrub', 'garage repair scrub');
+        this.model.workers.report('repair scrub', { state: 'running' });
+        this.scrub().then(
+          (r) => this.model.workers.report('repair scrub', { state: 'done', result: r }),
+          (e: unknown) => this.model.workers.report('repair scrub', { state: 'failed', error: errorMessage(e) }),
+        );
+        return 'scrub of every local block launched';
+      case 'pause':
+        if (!s) return 'no scrub is running';
+        s.paused = true;
+        this.model.workers.report('repair scrub', { state: 'paused' });
+        return 'scrub paused';
+      case 'resume':
+        if (!s?.paused) return 'no scrub is paused';
+        s.paused = false;
+        s.resume?.();
+        this.model.workers.report('repair scrub', { state: 'running' });
+        return 'scrub resumed';
+      case 'cancel':
+        if (!s) return 'no scrub is running';
+        s.cancelled = true;
+        s.resume?.();
+        return 'scrub cancelled';
+    }
+  }
+
+  // Upload headers whose object no longer has that upload in progress are deleted (cascading to parts).
+  async #uploads(): Promise<string> {
+    let deleted = 0;
+    for (const e of this.model.mpu.scanLocal()) {
+      if (e.sk.length !== 0 || e.deleted || !e.header) continue;
+      const obj = await this.model.object.get(e.header.bucketId, Buffer.from(e.header.key));
+      const ov = obj?.versions.find((x) => x.uuid.equals(e.uploadId));
+      if (ov?.state.t !== 'uploading') {
+        await this.model.mpu.insert({ ...e, deleted: true });
+        deleted++;
+      }
+    }
+    return `${deleted} orphan multipart upload(s) deleted`;
+  }
+
+  // Blocks outside the data directory their hash maps to are moved there.
+  async #rebalance(): Promise<string> {
+    let moved = 0;
+    for await (const hash of this.model.blocks.store.list())
+      if (await this.model.blocks.store.moveToPrimary(hash)) {
+        moved++;
+        // A block the GC took meanwhile would otherwise stay as an orphan copy: check it again.
+        if (this.model.blocks.refcount(hash) === 0) await this.model.blocks.requeue(hash);
+      }
+    return `${moved} block(s) moved`;
+  }
+
+  // Global aliases and buckets are made to agree: an alias row pointing to a bucket that does
+  // not list it is dropped, and a bucket listing an alias whose row points elsewhere unlists it.
+  async #aliases(): Promise<string> {
+    let fixed = 0;
+    for (const a of this.model.bucketAlias.scanLocal()) {
+      const id = a.bucket.v;
+      if (!id) continue;
+      const b = await this.model.bucket.get(id, EMPTY);
+      if (!b || b.deleted || !lwwGet(b.aliases, a.name)?.v) {
+        await this.model.bucketAlias.insert({ name: a.name, bucket: { ts: Date.now(), v: null } });
+        fixed++;
+      }
+    }
+    for (const b of this.model.bucket.scanLocal()) {
+      if (b.deleted) continue;
+      for (const [name, v] of b.aliases) {
+        if (!v.v) continue;
+        const a = await this.model.bucketAlias.get(Buffer.from(name), EMPTY);
+        if (!a?.bucket.v?.equals(b.id)) {
+          await this.model.bucket.insert({ ...b, aliases: lwwSet(b.aliases, name, false) });
+          fixed++;
+        }
+      }
+    }
+    return `${fixed} alias inconsistenc(ies) fixed`;
   }
 
   // Version headers whose object no longer has that version are deleted (cascading to blocks).
@@ -142,12 +267,28 @@ export class Repair {
     return `${deleted} stale block reference(s) deleted`;
   }
 
-  /** Reads every local block and checks its hash; `pauseMs` between blocks keeps the disk available. */
-  async scrub(pauseMs = 0): Promise<string> {
+  /**
+   * Reads every local block and checks its hash, sleeping `scrubTranquility` times as long as
+   * each block took so the disk stays available; pausable and cancellable (scrubCommand).
+   */
+  async scrub(): Promise<string> {
+    if (this.#scrub) return 'a scrub is already running';
+    const state: ScrubState = { paused: false, cancelled: false, resume: undefined };
+    this.#scrub = state;
+    try {
+      return await this.#scrubAll(state);
+    } finally {
+      this.#scrub = undefined;
+    }
+  }
+
+  async #scrubAll(state: ScrubState): Promise<string> {
     let checked = 0;
     let corrupt = 0;
     for (const [hash] of this.model.blocks.rc.range({})) {
-      if (pauseMs) await new Promise((r) => setTimeout(r, pauseMs));
+      while (state.paused && !state.cancelled) await new Promise<void>((r) => (state.resume = r));
+      if (state.cancelled) return `cancelled after ${checked} block(s) checked, ${corrupt} corrupt`;
+      const started = performance.now();
       const stored = await this.model.blocks.store.read(hash);
       if (!stored) continue;
       checked++;
@@ -159,6 +300,8 @@ export class Repair {
         await this.model.blocks.store.delete(hash);
         await this.model.blocks.requeue(hash);
       }
+      const pause = (performance.now() - started) * this.scrubTranquility;
+      if (pause >= 1) await new Promise((r) => setTimeout(r, pause));
     }
     return `${checked} block(s) checked, ${corrupt} corrupt`;
   }

@@ -20,8 +20,6 @@ export interface ScrubOptions {
   everyMs?: number;
   /** How often to look whether one is due (default hourly). */
   checkMs?: number;
-  /** Pause between two blocks (default 10 ms). */
-  pauseMs?: number;
 }
 
 export class ScrubWorker {
@@ -53,7 +51,7 @@ export class ScrubWorker {
     }
     if (Date.now() - last < every) return;
     this.o.workers.report('scrub', { state: 'running' });
-    const result = await this.o.repair.scrub(this.o.pauseMs ?? 10);
+    const result = await this.o.repair.scrub();
     await writeFileAtomic(this.#file, String(Date.now()), false);
     this.o.workers.report('scrub', { state: 'idle', lastResult: result, lastRun: new Date().toISOString() });
     this.o.logger.info({ result }, 'scheduled scrub finished');

@@ -6,9 +6,27 @@ export interface WorkerInfo {
   lastActivity?: number;
 }
 
+/** A tunable of a worker (`garage worker get/set`): read and written as text. */
+export interface WorkerVariable {
+  get(): string;
+  /** Throws a GarageError naming what was expected when the value is invalid. */
+  set(value: string): void;
+}
+
 /** The registry of background workers of a node (resync, scrub, queues, gc, …). */
 export class Workers {
   readonly #workers = new Map<string, WorkerInfo>();
+  readonly #vars = new Map<string, WorkerVariable>();
+
+  /** Declares a variable. */
+  defineVariable(name: string, v: WorkerVariable): void {
+    this.#vars.set(name, v);
+  }
+
+  /** Every variable, by name. */
+  variables(): Map<string, WorkerVariable> {
+    return new Map([...this.#vars].sort(([a], [b]) => (a < b ? -1 : 1)));
+  }
 
   /** Declares a worker. */
   register(name: string, description: string): void {

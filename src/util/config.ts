@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
@@ -64,8 +65,6 @@ const IGNORED_KEYS = [
   'consul_service_name',
   'lmdb_map_size',
   'block_ram_buffer_max',
-  'metadata_auto_snapshot_interval',
-  'metadata_snapshots_dir',
   'use_local_tz',
   'rpc_ping_timeout_msec',
   'rpc_timeout_msec',
@@ -102,6 +101,8 @@ const schema = z.strictObject({
   s3_web: s3Web.optional(),
   k2v_api: z.record(z.string(), z.unknown()).optional(),
   admin: admin.default({}),
+  metadata_snapshots_dir: z.string().optional(),
+  metadata_auto_snapshot_interval: z.string().optional(),
   ...ignored,
 });
 
@@ -127,9 +128,39 @@ export interface Config {
   bootstrapPeers: string[];
   s3Api: { bindAddr?: string; region: string; rootDomain?: string };
   s3Web?: { bindAddr?: string; rootDomain?: string; index: string };
-  admin: { bindAddr?: string; adminToken?: string; metricsToken?: string };
+  admin: { bindAddr?: string; adminToken?: string; metricsToken?: string; metricsRequireToken: boolean };
+  /** Where metadata snapshots go (metadata_snapshots_dir; default metadata_dir/snapshots). */
+  metadataSnapshotsDir: string;
+  /** Take a metadata snapshot this often (ms; metadata_auto_snapshot_interval), or never. */
+  metadataAutoSnapshotMs?: number;
   /** Human-readable warnings about accepted-but-ignored keys. */
   warnings: string[];
+}
+
+/** Parses a duration such as `6h`, `1d 12h` or `30min` (humantime, as Garage reads it) into ms. */
+export function parseDuration(text: string, key: string, source: string): number {
+  const units: Record<string, number> = {
+    s: 1e3,
+    sec: 1e3,
+    m: 60e3,
+    min: 60e3,
+    h: 3600e3,
+    hr: 3600e3,
+    d: 86400e3,
+    w: 604800e3,
+  };
+  const parts = text.trim().split(/\s+/);
+  let ms = 0;
+  for (const p of parts) {
+    const m = /^(\d+)([a-z]+)$/.exec(p);
+    if (!m || !(m[2]! in units))
+      throw new ConfigError(
+        `invalid configuration in ${source}: '${key}' must be a duration such as "6h" or "1d", got '${text}'`,
+      );
+    ms += Number(m[1]) * units[m[2]!]!;
+  }
+  if (ms < 60_000) throw new ConfigError(`invalid configuration in ${source}: '${key}' must be at least one minute`);
+  return ms;
 }
 
 function readSecretFile(file: string, key: string, source: string): string {
@@ -203,16 +234,23 @@ export function configFromObject(obj: unknown, source: string, env: NodeJS.Proce
 
   const adminToken =
     env.GARAGE_ADMIN_TOKEN ??
+    (env.GARAGE_ADMIN_TOKEN_FILE
+      ? readSecretFile(env.GARAGE_ADMIN_TOKEN_FILE, 'GARAGE_ADMIN_TOKEN_FILE', source)
+      : undefined) ??
     raw.admin.admin_token ??
     (raw.admin.admin_token_file
       ? readSecretFile(raw.admin.admin_token_file, 'admin.admin_token_file', source)
       : undefined);
   const metricsToken =
     env.GARAGE_METRICS_TOKEN ??
+    (env.GARAGE_METRICS_TOKEN_FILE
+      ? readSecretFile(env.GARAGE_METRICS_TOKEN_FILE, 'GARAGE_METRICS_TOKEN_FILE', source)
+      : undefined) ??
     raw.admin.metrics_token ??
     (raw.admin.metrics_token_file
       ? readSecretFile(raw.admin.metrics_token_file, 'admin.metrics_token_file', source)
       : undefined);
+  const snapshotEvery = raw.metadata_auto_snapshot_interval;
 
   return {
     metadataDir: raw.metadata_dir,
@@ -237,7 +275,15 @@ export function configFromObject(obj: unknown, source: string, env: NodeJS.Proce
     s3Web: raw.s3_web
       ? { bindAddr: raw.s3_web.bind_addr, rootDomain: raw.s3_web.root_domain || undefined, index: raw.s3_web.index }
       : undefined,
-    admin: { bindAddr: raw.admin.api_bind_addr, adminToken, metricsToken },
+    admin: {
+      bindAddr: raw.admin.api_bind_addr,
+      adminToken,
+      metricsToken,
+      metricsRequireToken: raw.admin.metrics_require_token ?? false,
+    },
+    metadataSnapshotsDir: raw.metadata_snapshots_dir ?? join(raw.metadata_dir, 'snapshots'),
+    metadataAutoSnapshotMs:
+      snapshotEvery === undefined ? undefined : parseDuration(snapshotEvery, 'metadata_auto_snapshot_interval', source),
     warnings,
   };
 }

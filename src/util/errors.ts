@@ -39,14 +39,45 @@ export class BlockError extends GarageError {
   override name = 'BlockError';
 }
 
-/** A user-facing administrative request failed (unknown bucket, ambiguous id…). */
+/**
+ * A user-facing administrative request failed (unknown bucket, ambiguous id…). `code` and
+ * `status` are what the admin HTTP API answers (Garage's error codes).
+ */
 export class AdminError extends GarageError {
   override name = 'AdminError';
+  readonly code: string;
+  readonly status: number;
+  constructor(message: string, code = 'InvalidRequest', status = 400) {
+    super(message);
+    this.code = code;
+    this.status = status;
+  }
+}
+
+/** An administrative request names something that does not exist (404). */
+export class AdminNotFoundError extends AdminError {
+  override name = 'AdminNotFoundError';
+  constructor(
+    code:
+      | 'NoSuchBucket'
+      | 'NoSuchAccessKey'
+      | 'NoSuchAdminToken'
+      | 'NoSuchNode'
+      | 'NoSuchKey'
+      | 'NoSuchWorker'
+      | 'NoSuchBlock',
+    message: string,
+  ) {
+    super(message, code, 404);
+  }
 }
 
 /** A bucket cannot be deleted because it still holds visible objects. */
 export class BucketNotEmptyError extends AdminError {
   override name = 'BucketNotEmptyError';
+  constructor(message: string) {
+    super(message, 'BucketNotEmpty', 409);
+  }
 }
 
 /** Returns the message of any thrown value. */

@@ -1,7 +1,7 @@
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { S3Client, PutObjectCommand, GetObjectCommand } from '@aws-sdk/client-s3';
@@ -12,7 +12,7 @@ interface Started {
   out: () => string;
 }
 
-function startDefault(dataDir: string, s3Port: number, rpcPort: number): Started {
+function startDefault(dataDir: string, s3Port: number, rpcPort: number, adminPort: number): Started {
   const proc = spawn(
     process.execPath,
     [
@@ -26,6 +26,8 @@ function startDefault(dataDir: string, s3Port: number, rpcPort: number): Started
       `127.0.0.1:${s3Port}`,
       '--rpc-bind',
       `127.0.0.1:${rpcPort}`,
+      '--admin-bind',
+      `127.0.0.1:${adminPort}`,
     ],
     { env: { ...process.env, RUST_LOG: 'garage=warn' }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -53,8 +55,9 @@ describe('the embedded default: garage server --single-node --default-bucket (np
   it('starts with no configuration file, prints working credentials, and keeps them across restarts', async () => {
     const s3Port = await freePort();
     const rpcPort = await freePort();
+    const adminPort = await freePort();
     const dataDir = join(dir, 'garage-data');
-    const first = startDefault(dataDir, s3Port, rpcPort);
+    const first = startDefault(dataDir, s3Port, rpcPort, adminPort);
     started.push(first);
     await waitFor('the endpoint and credentials to be printed', () => /Bucket:\s+default-bucket/.test(first.out()));
     const keyId = /Access key ID: (GK[0-9a-f]{24})/.exec(first.out())![1]!;
@@ -73,9 +76,18 @@ describe('the embedded default: garage server --single-node --default-bucket (np
       const status = await run(process.execPath, [MAIN, '-c', join(dataDir, 'garage.toml'), 'bucket', 'list']);
       assert.equal(status.code, 0, status.stderr);
       assert.match(status.stdout, /default-bucket/);
+      // The admin API and console listen too, with a token generated beside the data.
+      assert.match(first.out(), new RegExp(`Web console:\\s+http://127.0.0.1:${adminPort}/`));
+      const token = readFileSync(join(dataDir, 'admin_token'), 'utf8').trim();
+      const health = await fetch(`http://127.0.0.1:${adminPort}/v2/GetClusterHealth`, {
+        headers: { authorization: `Bearer ${token}`, connection: 'close' },
+      });
+      assert.equal(health.status, 200);
+      assert.equal(((await health.json()) as { status: string }).status, 'healthy');
+      assert.doesNotMatch(first.out(), new RegExp(token), 'the admin token is not printed');
       assert.equal(await stop(first), 0, 'SIGTERM is a clean shutdown');
 
-      const second = startDefault(dataDir, s3Port, rpcPort);
+      const second = startDefault(dataDir, s3Port, rpcPort, adminPort);
       started.push(second);
       await waitFor('the second start', () => /Bucket:\s+default-bucket/.test(second.out()));
       assert.equal(/Access key ID: (GK[0-9a-f]{24})/.exec(second.out())![1], keyId, 'the same key is printed again');

@@ -8,6 +8,9 @@ export class Metrics {
   readonly apiRequests: Counter<'api_endpoint'>;
   readonly apiErrors: Counter<'api_endpoint' | 'status_code'>;
   readonly apiDuration: Histogram<'api_endpoint'>;
+  readonly adminRequests: Counter<'api_endpoint'>;
+  readonly adminErrors: Counter<'api_endpoint' | 'status_code'>;
+  readonly adminDuration: Histogram<'api_endpoint'>;
 
   constructor(model: Model, system: System) {
     collectDefaultMetrics({ register: this.registry });
@@ -26,6 +29,25 @@ export class Metrics {
     this.apiDuration = new Histogram({
       name: 'api_s3_request_duration',
       help: 'S3 request duration in seconds',
+      labelNames: ['api_endpoint'],
+      registers: [this.registry],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    });
+    this.adminRequests = new Counter({
+      name: 'api_admin_request_counter',
+      help: 'Admin API requests by operation',
+      labelNames: ['api_endpoint'],
+      registers: [this.registry],
+    });
+    this.adminErrors = new Counter({
+      name: 'api_admin_error_counter',
+      help: 'Admin API requests that failed, by operation and status',
+      labelNames: ['api_endpoint', 'status_code'],
+      registers: [this.registry],
+    });
+    this.adminDuration = new Histogram({
+      name: 'api_admin_request_duration',
+      help: 'Admin API request duration in seconds',
       labelNames: ['api_endpoint'],
       registers: [this.registry],
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
@@ -89,6 +111,13 @@ export class Metrics {
         this.set(system.layout.current().version);
       },
     });
+  }
+
+  /** Records one admin API request. */
+  observeAdmin(op: string, status: number, seconds: number): void {
+    this.adminRequests.inc({ api_endpoint: op });
+    this.adminDuration.observe({ api_endpoint: op }, seconds);
+    if (status >= 400) this.adminErrors.inc({ api_endpoint: op, status_code: String(status) });
   }
 
   /** Records one S3 request. */

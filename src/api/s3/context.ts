@@ -6,7 +6,7 @@ import { XmlParser, xmlRoot, type XmlElement, type XmlLimits } from '../common/x
 import { checkHeader, sendContinue } from '../common/http.ts';
 import type { Model } from '../../model/garage.ts';
 import type { ModelHelpers } from '../../model/helpers.ts';
-import type { KeyEntry } from '../../model/key.ts';
+import { keyExpired, type KeyEntry } from '../../model/key.ts';
 import type { BucketEntry } from '../../model/bucket.ts';
 import type { Logger } from '../../util/log.ts';
 
@@ -56,7 +56,8 @@ export function keyLookup(svc: Pick<S3Services, 'model'>): {
   return {
     lookup: async (id) => {
       const k = await svc.model.key.get(Buffer.from(id), Buffer.alloc(0));
-      if (!k || k.deleted) return null;
+      // An expired key is refused as an unknown one: it no longer authenticates anything.
+      if (!k || k.deleted || keyExpired(k)) return null;
       found = k;
       return { secretKey: k.secret };
     },
