@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { Config } from './util/config.ts';
 import { logger } from './util/log.ts';
-import { Workers } from './util/background.ts';
+import { Periodic, Workers } from './util/background.ts';
 import { LmdbDb } from './db/lmdb.ts';
 import { loadOrCreateNodeKey } from './net/node_key.ts';
 import { NetApp } from './net/netapp.ts';
@@ -19,11 +19,28 @@ import { BlockManager } from './block/manager.ts';
 import { Model } from './model/garage.ts';
 import { ModelHelpers } from './model/helpers.ts';
 import { AdminApi } from './admin/ops.ts';
-import { htmlErrorRenderer, jsonErrorRenderer, startHttpServer, type HttpLimits } from './api/common/http.ts';
+import { snapshotMetadata } from './admin/node.ts';
+import { errorMessage } from './util/errors.ts';
+import {
+  htmlErrorRenderer,
+  jsonErrorRenderer,
+  startHttpServer,
+  type Handler,
+  type HttpLimits,
+} from './api/common/http.ts';
 import { s3Handler } from './api/s3/api.ts';
 import { webHandler } from './web/server.ts';
 import { Metrics } from './api/admin/metrics.ts';
 import { adminHttpHandler } from './api/admin/http.ts';
+
+/** Wraps a handler so that every answered request is reported (method, status, duration). */
+function observed(h: Handler, report: (method: string, status: number, seconds: number) => void): Handler {
+  return (req, res, ctx) => {
+    const started = performance.now();
+    res.once('finish', () => report(req.method ?? 'GET', res.statusCode, (performance.now() - started) / 1000));
+    return h(req, res, ctx);
+  };
+}
 
 /** A running node. */
 export interface RunningNode {
@@ -164,7 +181,21 @@ export async function startNode(config: Config): Promise<RunningNode> {
   });
   if (!config.disableScrub) scrub.start();
 
-  const metrics = new Metrics(model, system);
+  // metadata_auto_snapshot_interval: a snapshot of the metadata now and then (two are kept).
+  const snapshots =
+    config.metadataAutoSnapshotMs === undefined
+      ? undefined
+      : new Periodic(
+          config.metadataAutoSnapshotMs,
+          async () =>
+            log.info({ path: await snapshotMetadata(db, config.metadataSnapshotsDir) }, 'metadata snapshot written'),
+          (e) => log.warn({ err: errorMessage(e) }, 'metadata snapshot failed'),
+        );
+  const metrics = new Metrics(admin.ctx, {
+    compressionLevel: config.compressionLevel,
+    dataDir: config.dataDirs[0]!.path,
+    metadataDir: config.metadataDir,
+  });
   let s3Server: Server | undefined;
   if (config.s3Api.bindAddr) {
     s3Server = await startHttpServer(
@@ -190,13 +221,16 @@ export async function startNode(config: Config): Promise<RunningNode> {
   if (config.s3Web?.bindAddr) {
     webServer = await startHttpServer(
       config.s3Web.bindAddr,
-      webHandler({
-        model,
-        helpers,
-        logger: logger('web'),
-        rootDomain: config.s3Web.rootDomain,
-        index: config.s3Web.index,
-      }),
+      observed(
+        webHandler({
+          model,
+          helpers,
+          logger: logger('web'),
+          rootDomain: config.s3Web.rootDomain,
+          index: config.s3Web.index,
+        }),
+        (method, status, seconds) => metrics.observeWeb(method, status, seconds),
+      ),
       logger('web'),
       'web',
       httpLimits(),
@@ -249,6 +283,7 @@ export async function startNode(config: Config): Promise<RunningNode> {
       staleUploads.stop();
       lifecycle.stop();
       scrub.stop();
+      snapshots?.stop();
       model.stop();
       blocks.stop();
       await peering.stop();

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AdminError, AdminNotFoundError } from '../util/errors.ts';
 import { VERSION } from '../util/version.ts';
@@ -8,6 +8,7 @@ import type { WorkerInfo } from '../util/background.ts';
 import type { RepairKind } from '../model/repair.ts';
 import type { LocalRequest, LocalResponses, RepairType, WorkerInfoResp, WorkerState } from './api.ts';
 import type { AdminCtx } from './context.ts';
+import type { Db } from '../db/db.ts';
 
 /** GetNodeInfo. */
 export function getNodeInfo(ctx: AdminCtx): LocalResponses['GetNodeInfo'] {
@@ -45,10 +46,31 @@ export async function getNodeStatistics(ctx: AdminCtx): Promise<LocalResponses['
   return { freeform: `${lines.join('\n')}\n` };
 }
 
-/** CreateMetadataSnapshot: a consistent copy of the metadata database, named by date. */
+let snapshotting = false;
+const KEEP_SNAPSHOTS = 2;
+
+/**
+ * Writes a consistent copy of the metadata database under `dir`, in a directory named by the
+ * date, and removes the older snapshots beyond the two most recent (as Garage does). One at a time.
+ */
+export async function snapshotMetadata(db: Db, dir: string): Promise<string> {
+  if (snapshotting) throw new AdminError('another metadata snapshot is in progress', 'Conflict', 409);
+  snapshotting = true;
+  try {
+    await mkdir(dir, { recursive: true });
+    const path = join(dir, new Date().toISOString().replace(/[:.]/g, '-'));
+    await db.snapshot(path);
+    const all = (await readdir(dir)).filter((n) => /^\d{4}-\d\d-\d\dT/.test(n)).sort();
+    for (const old of all.slice(0, -KEEP_SNAPSHOTS)) await rm(join(dir, old), { recursive: true, force: true });
+    return path;
+  } finally {
+    snapshotting = false;
+  }
+}
+
+/** CreateMetadataSnapshot. */
 export async function createMetadataSnapshot(ctx: AdminCtx): Promise<null> {
-  await mkdir(ctx.snapshotsDir, { recursive: true });
-  await ctx.db.snapshot(join(ctx.snapshotsDir, new Date().toISOString().replace(/[:.]/g, '-')));
+  await snapshotMetadata(ctx.db, ctx.snapshotsDir);
   return null;
 }
 

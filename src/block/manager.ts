@@ -9,6 +9,7 @@ import type { LayoutView } from '../rpc/layout/manager.ts';
 import { BlockError, LayoutError, errorMessage } from '../util/errors.ts';
 import type { Logger } from '../util/log.ts';
 import type { Workers } from '../util/background.ts';
+import { blockMetrics, timed } from '../util/metrics.ts';
 import { BlockStore, type DataDir, type StoredBlock } from './store.ts';
 
 const compress = promisify(zstdCompress);
@@ -278,7 +279,8 @@ export class BlockManager {
       const [key] = first;
       const hash = key.subarray(8);
       try {
-        await this.#resyncOne(hash);
+        blockMetrics.resyncCounter.inc();
+        await timed(blockMetrics.resyncDuration, {}, () => this.#resyncOne(hash));
         await this.opts.db.transaction((tx) => {
           tx.remove(this.resync, key);
           tx.remove(this.errors, hash);

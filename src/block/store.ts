@@ -2,6 +2,7 @@ import { mkdir, open, readdir, readFile, rename, unlink, stat, rm } from 'node:f
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { BlockError } from '../util/errors.ts';
+import { blockMetrics } from '../util/metrics.ts';
 
 /** A block as stored on disk: possibly zstd-compressed bytes. */
 export interface StoredBlock {
@@ -108,18 +109,26 @@ export class BlockStore {
   async read(hash: Buffer): Promise<StoredBlock | undefined> {
     const loc = await this.locate(hash);
     if (!loc) return undefined;
+    const end = blockMetrics.readDuration.startTimer();
     try {
-      return { data: await readFile(loc.path), compressed: loc.compressed };
+      const data = await readFile(loc.path);
+      blockMetrics.bytesRead.inc(data.length);
+      return { data, compressed: loc.compressed };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw e;
+    } finally {
+      end();
     }
   }
 
   /** Writes a block atomically (temp file, optional fsync, rename); a no-op if already present. */
   async write(hash: Buffer, block: StoredBlock): Promise<void> {
     if (await this.locate(hash)) return;
+    const end = blockMetrics.writeDuration.startTimer();
     await this.#writeIn(this.#primary(hash), this.#hex(hash), block);
+    end();
+    blockMetrics.bytesWritten.inc(block.data.length);
   }
 
   async #writeIn(dir: DataDir, hex: string, block: StoredBlock): Promise<void> {
@@ -187,6 +196,7 @@ export class BlockStore {
     }
     if (stillUnused()) {
       await unlink(aside);
+      blockMetrics.deleteCounter.inc();
       return true;
     }
     // Referenced again: restore it, unless a fresh copy was written meanwhile.

@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
-import { NetError } from '../util/errors.ts';
+import { NetError, NetTimeoutError } from '../util/errors.ts';
+import { rpcMetrics } from '../util/metrics.ts';
 import type { CallOptions, RpcHandler, RpcResponse } from './netapp.ts';
 
 /**
@@ -47,7 +48,19 @@ export async function call<Req, Res>(
   req: Req,
   opts?: CallOptions,
 ): Promise<{ body: Res; stream?: Readable }> {
-  const r = await rpc.call(to, ep.name, req, opts);
+  const labels = { from: rpc.id.slice(0, 16), rpc_endpoint: ep.name, to: to.slice(0, 16) };
+  rpcMetrics.requests.inc(labels);
+  const end = rpcMetrics.duration.startTimer(labels);
+  let r: RpcResponse;
+  try {
+    r = await rpc.call(to, ep.name, req, opts);
+  } catch (e) {
+    if (e instanceof NetTimeoutError) rpcMetrics.timeouts.inc(labels);
+    else if (e instanceof NetError) rpcMetrics.errors.inc(labels);
+    throw e;
+  } finally {
+    end();
+  }
   return { body: check(ep.response, r.body, `answer to ${ep.name} from ${to.slice(0, 16)}`), stream: r.stream };
 }
 

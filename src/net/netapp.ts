@@ -19,7 +19,7 @@ import { EventEmitter } from 'node:events';
 import * as tls from 'node:tls';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Readable } from 'node:stream';
-import { NetError } from '../util/errors.ts';
+import { NetError, NetTimeoutError } from '../util/errors.ts';
 import { logger } from '../util/log.ts';
 import { formatHostPort, isNodeId, parseHostPort } from './addr.ts';
 import type { NodeKey } from './node_key.ts';
@@ -306,7 +306,10 @@ class Conn {
       };
       this.outCalls.set(sid, c);
       c.timer = setTimeout(() => {
-        this.cancelOut(c, new NetError(`call ${endpoint} to ${shortId(this.peerId)} timed out after ${timeoutMs} ms`));
+        this.cancelOut(
+          c,
+          new NetTimeoutError(`call ${endpoint} to ${shortId(this.peerId)} timed out after ${timeoutMs} ms`),
+        );
       }, timeoutMs);
       if (opts.signal) {
         const signal = opts.signal;

@@ -3,6 +3,7 @@ import type { RpcTransport } from '../rpc/rpc_helper.ts';
 import { call, endpoint, serve, zBuf, type Endpoint } from '../net/endpoint.ts';
 import type { LayoutView } from '../rpc/layout/manager.ts';
 import { errorMessage } from '../util/errors.ts';
+import { tableMetrics } from '../util/metrics.ts';
 import type { Logger } from '../util/log.ts';
 import type { TableCore } from './table.ts';
 import { SUBS } from './merkle.ts';
@@ -139,12 +140,17 @@ export class TableSyncer {
             await this.#call(peer, this.table.endpoints.update, { entries: entries.slice(j, j + 100) });
           }
           report.pushed += entries.length;
+          tableMetrics.syncSent.inc({ table_name: this.table.schema.name, to: peer.slice(0, 16) }, entries.length);
         }
         for (let j = 0; j < pull.length; j += 100) {
           const got = await this.#call(peer, this.endpoints.get, { keys: pull.slice(j, j + 100) });
           const entries = got.filter((b): b is Buffer => b !== null);
           if (entries.length) await this.table.applyLocal(entries);
           report.pulled += entries.length;
+          tableMetrics.syncReceived.inc(
+            { table_name: this.table.schema.name, from: peer.slice(0, 16) },
+            entries.length,
+          );
         }
       }
     }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Db, Tree, Tx } from '../db/db.ts';
+import { tableMetrics, timed } from '../util/metrics.ts';
 import { prefixEnd } from '../db/db.ts';
 import { z } from 'zod';
 import { callQuorum, callQuorumSets, type RpcTransport } from '../rpc/rpc_helper.ts';
@@ -168,6 +169,7 @@ export class Table<E> implements TableCore {
     const curBytes = s.encode(cur);
     if (oldBytes?.equals(curBytes)) return;
     tx.put(this.store, key, curBytes);
+    tableMetrics.internalUpdate.inc({ table_name: s.name });
     this.digest.update(tx, key[0]!, key, curBytes);
     if (s.isTombstone(cur)) {
       const todo = Buffer.alloc(8);
@@ -185,6 +187,7 @@ export class Table<E> implements TableCore {
         if (v && createHash('sha256').update(v).digest().equals(h)) {
           tx.remove(this.store, k);
           this.digest.update(tx, k[0]!, k, undefined);
+          tableMetrics.internalDelete.inc({ table_name: this.schema.name });
         }
         tx.remove(this.gcTodo, k);
       }
@@ -245,7 +248,7 @@ export class Table<E> implements TableCore {
   async insertMany(entries: E[], opts: { completion?: boolean } = {}): Promise<void> {
     const done = this.layout.beginWrite();
     try {
-      await this.#insertMany(entries, opts);
+      await this.#counted('put', () => this.#insertMany(entries, opts));
     } finally {
       done();
     }
@@ -283,7 +286,18 @@ export class Table<E> implements TableCore {
   }
 
   /** Reads one entry from a read quorum, merging answers and repairing stale replicas. */
-  async get(pk: Buffer, sk: Buffer): Promise<E | undefined> {
+  get(pk: Buffer, sk: Buffer): Promise<E | undefined> {
+    return this.#counted('get', () => this.#get(pk, sk));
+  }
+
+  // Counts and times a request made on this table (Garage's table_get/put_request_* metrics).
+  #counted<T>(kind: 'get' | 'put', fn: () => Promise<T>): Promise<T> {
+    const labels = { table_name: this.schema.name };
+    (kind === 'get' ? tableMetrics.getCounter : tableMetrics.putCounter).inc(labels);
+    return timed(kind === 'get' ? tableMetrics.getDuration : tableMetrics.putDuration, labels, fn);
+  }
+
+  async #get(pk: Buffer, sk: Buffer): Promise<E | undefined> {
     const hash = this.partitionHash(pk);
     const key = Buffer.concat([hash, sk]);
     const { nodes, quorum } = this.replication.readNodes(hash);
@@ -321,7 +335,11 @@ export class Table<E> implements TableCore {
   }
 
   /** Reads a range of one partition key from a read quorum, merged. */
-  async getRange(pk: Buffer, q: RangeQuery): Promise<E[]> {
+  getRange(pk: Buffer, q: RangeQuery): Promise<E[]> {
+    return this.#counted('get', () => this.#getRange(pk, q));
+  }
+
+  async #getRange(pk: Buffer, q: RangeQuery): Promise<E[]> {
     if (q.filter === undefined || !this.schema.matches) return this.#rangeOnce(pk, q);
     if (q.reverse) throw new GarageError('filtered reverse range reads are not supported');
     // Filter after merging: a replica must not hide an entry (say, a deletion) that another

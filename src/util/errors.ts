@@ -13,6 +13,11 @@ export class NetError extends GarageError {
   override name = 'NetError';
 }
 
+/** A call to another node got no answer in time. */
+export class NetTimeoutError extends NetError {
+  override name = 'NetTimeoutError';
+}
+
 /** Not enough replicas answered to reach a quorum. */
 export class QuorumError extends GarageError {
   override name = 'QuorumError';

@@ -214,9 +214,21 @@ describe('admin API v2: the contract, tokens, and the quick start through the AP
     await ok('RetryBlockResync', { query: { node: 'self' }, body: { all: true } });
     await ok('PurgeBlocks', { query: { node: 'self' }, body: [hash] });
 
+    await s3!.send(new PutObjectCommand({ Bucket: 'api-bucket', Key: 'big', Body: Buffer.alloc(65536, 7) }));
     const metrics = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${METRICS}` } });
     assert.equal(metrics.status, 200);
-    assert.match(await metrics.text(), /api_admin_request_counter\{api_endpoint="ListBuckets"\}/);
+    const scraped = await metrics.text();
+    assert.match(scraped, /api_admin_request_counter\{api_endpoint="ListBuckets"\}/);
+    assert.match(scraped, /api_s3_request_counter\{api_endpoint="PutObject"\} 2/);
+    assert.match(scraped, /cluster_healthy 1/);
+    assert.match(scraped, /garage_build_info\{version="[^"]+"\} 1/);
+    assert.match(scraped, /block_bytes_written [1-9]/);
+    assert.match(scraped, /table_put_request_counter\{table_name="object"\} [1-9]/);
+    // Every metric docs/metrics.md lists is served, with the type it gives.
+    const doc = readFileSync(join(ROOT, 'docs/metrics.md'), 'utf8');
+    const listed = [...doc.matchAll(/^\| `([a-z_]+)` \| (counter|gauge|histogram) \|/gm)].map((m) => [m[1]!, m[2]!]);
+    assert.ok(listed.length > 40, 'docs/metrics.md lists the metrics');
+    for (const [name, type] of listed) assert.match(scraped, new RegExp(`^# TYPE ${name} ${type}$`, 'm'), name);
     const health = await fetch(`${base}/health`);
     assert.equal(health.status, 200);
 
