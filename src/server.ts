@@ -32,6 +32,7 @@ import { s3Handler } from './api/s3/api.ts';
 import { webHandler } from './web/server.ts';
 import { Metrics } from './api/admin/metrics.ts';
 import { adminHttpHandler } from './api/admin/http.ts';
+import { ConsoleAssets } from './api/admin/console.ts';
 
 /** Wraps a handler so that every answered request is reported (method, status, duration). */
 function observed(h: Handler, report: (method: string, status: number, seconds: number) => void): Handler {
@@ -196,24 +197,19 @@ export async function startNode(config: Config): Promise<RunningNode> {
     dataDir: config.dataDirs[0]!.path,
     metadataDir: config.metadataDir,
   });
+  const s3 = s3Handler({
+    model,
+    helpers,
+    region: config.s3Api.region,
+    rootDomain: config.s3Api.rootDomain,
+    blockSize: config.blockSize,
+    logger: logger('s3'),
+    postFormTimeoutMs: envMs('GARAGE_POST_FORM_TIMEOUT_MS'),
+    observe: (e, st, sec) => metrics.observe(e, st, sec),
+  });
   let s3Server: Server | undefined;
   if (config.s3Api.bindAddr) {
-    s3Server = await startHttpServer(
-      config.s3Api.bindAddr,
-      s3Handler({
-        model,
-        helpers,
-        region: config.s3Api.region,
-        rootDomain: config.s3Api.rootDomain,
-        blockSize: config.blockSize,
-        logger: logger('s3'),
-        postFormTimeoutMs: envMs('GARAGE_POST_FORM_TIMEOUT_MS'),
-        observe: (e, st, sec) => metrics.observe(e, st, sec),
-      }),
-      logger('s3'),
-      'S3 API',
-      httpLimits(),
-    );
+    s3Server = await startHttpServer(config.s3Api.bindAddr, s3, logger('s3'), 'S3 API', httpLimits());
     log.info({ addr: config.s3Api.bindAddr }, 'S3 API listening');
   }
 
@@ -250,13 +246,16 @@ export async function startNode(config: Config): Promise<RunningNode> {
         metricsToken: config.admin.metricsToken,
         metricsRequireToken: config.admin.metricsRequireToken,
         webRootDomain: config.s3Web?.rootDomain,
+        console: new ConsoleAssets(config.s3Api.region),
+        s3,
       }),
       logger('admin'),
       'admin API',
       httpLimits(),
       jsonErrorRenderer,
     );
-    log.info({ addr: config.admin.bindAddr }, 'admin API listening');
+    metrics.startHistory();
+    log.info({ addr: config.admin.bindAddr }, 'admin API and web console listening');
   }
 
   let stopping: Promise<void> | undefined;
@@ -284,6 +283,7 @@ export async function startNode(config: Config): Promise<RunningNode> {
       lifecycle.stop();
       scrub.stop();
       snapshots?.stop();
+      metrics.stopHistory();
       model.stop();
       blocks.stop();
       await peering.stop();

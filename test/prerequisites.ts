@@ -1,4 +1,5 @@
-// Run first by `npm test`: the integration tests drive Debian's aws, rclone, s3cmd and restic.
+// Run first by `npm test`: the integration tests drive Debian's aws, rclone, s3cmd and restic,
+// and the console test Debian's chromium.
 // Missing ones are installed as .ci/run does when we are root with apt; otherwise the run
 // stops at once with the command to type. A test is never skipped for want of a tool.
 
@@ -10,6 +11,7 @@ const TOOLS: [bin: string, pkg: string][] = [
   ['rclone', 'rclone'],
   ['s3cmd', 's3cmd'],
   ['restic', 'restic'],
+  ['chromium', 'chromium'],
 ];
 const missing = TOOLS.filter(([bin]) => !existsSync(`/usr/bin/${bin}`)).map(([, pkg]) => pkg);
 if (missing.length > 0) {

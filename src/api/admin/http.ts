@@ -7,6 +7,9 @@ import { clusterHealth } from '../../admin/cluster.ts';
 import { tokenInfo } from '../../admin/token.ts';
 import { tokenExpired, tokenSecretMatches } from '../../model/admin_token.ts';
 import type { Metrics } from './metrics.ts';
+import type { ConsoleAssets } from './console.ts';
+import { s3ErrorRenderer, type Handler } from '../common/http.ts';
+import { S3Error } from '../common/s3_error.ts';
 
 /** Settings of the admin HTTP API (`[admin]`). */
 export interface AdminHttpOptions {
@@ -18,6 +21,10 @@ export interface AdminHttpOptions {
   metricsRequireToken?: boolean;
   /** The website endpoint's root domain, for /check (`.web.example.com`). */
   webRootDomain?: string;
+  /** The web console's files, served at `/` and `/ui/`. */
+  console?: ConsoleAssets;
+  /** The S3 API, reached by the console's object browser under `/s3/` (same origin, no CORS). */
+  s3?: Handler;
 }
 
 /** The operations Garage serves with GET; every other one is a POST. */
@@ -133,10 +140,30 @@ export function adminHttpHandler(o: AdminHttpOptions) {
     return { token: info };
   };
 
-  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+  return async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    ctx: { requestId: string; expectContinue: boolean },
+  ): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://admin');
     const path = url.pathname;
     const method = req.method ?? 'GET';
+    if (o.s3 && (path === '/s3' || path.startsWith('/s3/'))) {
+      // The signature covers the path without the prefix: the S3 API sees the request as sent to it.
+      req.url = (req.url ?? '/').slice(3) || '/';
+      try {
+        await o.s3(req, res, ctx);
+      } catch (e) {
+        if (!(e instanceof S3Error)) throw e;
+        s3ErrorRenderer(res, e, { resource: req.url, requestId: ctx.requestId, head: method === 'HEAD' });
+      }
+      return;
+    }
+    if (path === '/ui/history.json') {
+      const who = await authenticate(bearer(req), 'GetNodeStatistics');
+      if (Array.isArray(who)) return sendError(res, path, who[0], 'Forbidden', who[1]);
+      return sendJson(res, 200, await o.metrics.history());
+    }
     if (path === '/health' || path === '/check' || path === '/metrics') {
       if (method !== 'GET' && method !== 'HEAD') return sendError(res, path, 405, 'MethodNotAllowed', `use GET`);
       if (path === '/health') {
@@ -180,6 +207,7 @@ export function adminHttpHandler(o: AdminHttpOptions) {
       }
       return;
     }
+    if (o.console && (method === 'GET' || method === 'HEAD') && o.console.serve(path, req, res)) return;
     sendError(res, path, 404, 'NotFound', `nothing at ${path}`);
   };
 }

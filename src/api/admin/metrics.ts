@@ -160,6 +160,34 @@ export class Metrics {
     );
   }
 
+  readonly #history: { t: number; requests: number; errors: number }[] = [];
+  #sampler: NodeJS.Timeout | undefined;
+
+  /** Samples the S3 request and error totals every minute, keeping the last hour (for the console). */
+  startHistory(everyMs = 60_000): void {
+    const sample = async () => {
+      this.#history.push({ t: Date.now(), ...(await this.#totals()) });
+      if (this.#history.length > 61) this.#history.shift();
+    };
+    void sample();
+    this.#sampler = setInterval(() => void sample(), everyMs);
+    this.#sampler.unref();
+  }
+
+  stopHistory(): void {
+    clearInterval(this.#sampler);
+  }
+
+  async #totals(): Promise<{ requests: number; errors: number }> {
+    const sum = async (c: Counter<string>) => (await c.get()).values.reduce((n, v) => n + v.value, 0);
+    return { requests: await sum(this.apiRequests), errors: await sum(this.apiErrors) };
+  }
+
+  /** The samples of the last hour, and the totals now. */
+  async history(): Promise<{ t: number; requests: number; errors: number }[]> {
+    return [...this.#history, { t: Date.now(), ...(await this.#totals()) }];
+  }
+
   /** Records one admin API request. */
   observeAdmin(op: string, status: number, seconds: number): void {
     this.adminRequests.inc({ api_endpoint: op });

@@ -1,0 +1,47 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+const DIR = join(import.meta.dirname, 'console');
+const FILES: Record<string, [file: string, type: string]> = {
+  '/': ['index.html', 'text/html; charset=utf-8'],
+  '/ui/': ['index.html', 'text/html; charset=utf-8'],
+  '/ui/app.js': ['app.js', 'text/javascript; charset=utf-8'],
+  '/ui/sigv4.js': ['sigv4.js', 'text/javascript; charset=utf-8'],
+  '/ui/style.css': ['style.css', 'text/css; charset=utf-8'],
+};
+
+/**
+ * The web console's static files (no build step: plain HTML, CSS and ES modules, read once).
+ * Pages are locked down: scripts and connections to this origin only, no framing.
+ */
+export class ConsoleAssets {
+  readonly #files = new Map<string, [Buffer, string]>();
+  readonly #config: Buffer;
+
+  /** `s3Region`: the region the console signs S3 requests for. */
+  constructor(s3Region: string) {
+    for (const [path, [file, type]] of Object.entries(FILES))
+      this.#files.set(path, [readFileSync(join(DIR, file)), type]);
+    this.#config = Buffer.from(JSON.stringify({ s3Region, s3Prefix: '/s3' }));
+  }
+
+  /** Serves a console file; false when `path` is not one. */
+  serve(path: string, req: IncomingMessage, res: ServerResponse): boolean {
+    const f = path === '/ui/config.json' ? ([this.#config, 'application/json'] as const) : this.#files.get(path);
+    if (!f) return false;
+    res.statusCode = 200;
+    res.setHeader('content-type', f[1]);
+    res.setHeader('content-length', f[0].length);
+    res.setHeader('cache-control', 'no-cache');
+    res.setHeader('x-content-type-options', 'nosniff');
+    res.setHeader('x-frame-options', 'DENY');
+    res.setHeader('referrer-policy', 'no-referrer');
+    res.setHeader(
+      'content-security-policy',
+      "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' blob: data:; form-action 'none'; frame-ancestors 'none'; base-uri 'none'",
+    );
+    res.end(req.method === 'HEAD' ? undefined : f[0]);
+    return true;
+  }
+}
