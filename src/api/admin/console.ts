@@ -1,15 +1,26 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, readdirSync } from 'node:fs';
+import { extname, join, sep } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 const DIR = join(import.meta.dirname, 'console');
-const FILES: Record<string, [file: string, type: string]> = {
-  '/': ['index.html', 'text/html; charset=utf-8'],
-  '/ui/': ['index.html', 'text/html; charset=utf-8'],
-  '/ui/app.js': ['app.js', 'text/javascript; charset=utf-8'],
-  '/ui/sigv4.js': ['sigv4.js', 'text/javascript; charset=utf-8'],
-  '/ui/style.css': ['style.css', 'text/css; charset=utf-8'],
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
 };
+
+// Every file of the console directory, by the path it is served at (read once, at start).
+function consoleFiles(): [path: string, file: string, type: string][] {
+  const out: [string, string, string][] = [
+    ['/', 'index.html', TYPES['.html']!],
+    ['/ui/', 'index.html', TYPES['.html']!],
+  ];
+  for (const f of readdirSync(DIR, { recursive: true, encoding: 'utf8' })) {
+    const type = TYPES[extname(f)];
+    if (type) out.push([`/ui/${f.split(sep).join('/')}`, f, type]);
+  }
+  return out;
+}
 
 /**
  * The web console's static files (no build step: plain HTML, CSS and ES modules, read once).
@@ -21,8 +32,7 @@ export class ConsoleAssets {
 
   /** `s3Region`: the region the console signs S3 requests for. */
   constructor(s3Region: string) {
-    for (const [path, [file, type]] of Object.entries(FILES))
-      this.#files.set(path, [readFileSync(join(DIR, file)), type]);
+    for (const [path, file, type] of consoleFiles()) this.#files.set(path, [readFileSync(join(DIR, file)), type]);
     this.#config = Buffer.from(JSON.stringify({ s3Region, s3Prefix: '/s3' }));
   }
 
