@@ -1,5 +1,5 @@
 // Run first by `npm test`: the integration tests drive Debian's aws, rclone, s3cmd and restic,
-// and the console test Debian's chromium.
+// the console test Debian's chromium, and the deployment test systemd-analyze.
 // Missing ones are installed as .ci/run does when we are root with apt; otherwise the run
 // stops at once with the command to type. A test is never skipped for want of a tool.
 
@@ -12,6 +12,7 @@ const TOOLS: [bin: string, pkg: string][] = [
   ['s3cmd', 's3cmd'],
   ['restic', 'restic'],
   ['chromium', 'chromium'],
+  ['systemd-analyze', 'systemd'],
 ];
 const missing = TOOLS.filter(([bin]) => !existsSync(`/usr/bin/${bin}`)).map(([, pkg]) => pkg);
 if (missing.length > 0) {
