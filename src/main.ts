@@ -94,7 +94,8 @@ function hostPort(bind: string): string {
   return `http://127.0.0.1:${m ? m[1] : bind}`;
 }
 
-async function runServer(opts: {
+/** The options of `garage server`. */
+interface ServerOptions {
   config?: string;
   singleNode?: boolean;
   defaultBucket?: boolean;
@@ -102,7 +103,9 @@ async function runServer(opts: {
   s3Bind?: string;
   rpcBind?: string;
   adminBind?: string;
-}): Promise<void> {
+}
+
+async function runServer(opts: ServerOptions): Promise<void> {
   let config: Config;
   let file: string | undefined;
   if (opts.singleNode) {
@@ -206,16 +209,7 @@ export function buildProgram(): Command {
     .option('--s3-bind <addr>', 'with --single-node: S3 API address (default 127.0.0.1:3900)')
     .option('--rpc-bind <addr>', 'with --single-node: RPC address (default 127.0.0.1:3901)')
     .option('--admin-bind <addr>', 'with --single-node: admin API and web console address (default 127.0.0.1:3903)')
-    .action(
-      (o: {
-        singleNode?: boolean;
-        defaultBucket?: boolean;
-        dataDir?: string;
-        s3Bind?: string;
-        rpcBind?: string;
-        adminBind?: string;
-      }) => runServer({ ...o, config: program.opts<{ config?: string }>().config }),
-    );
+    .action((o: ServerOptions) => runServer({ ...o, config: program.opts<{ config?: string }>().config }));
   addClientCommands(program, async (fn) => {
     const client = await AdminClient.connect(await clientTarget(program), program.opts<{ rpcHost?: string }>().rpcHost);
     try {

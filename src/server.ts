@@ -31,7 +31,7 @@ import {
 import { s3Handler } from './api/s3/api.ts';
 import { webHandler } from './web/server.ts';
 import { Metrics } from './api/admin/metrics.ts';
-import { adminHttpHandler } from './api/admin/http.ts';
+import { GET_OPS, adminHttpHandler } from './api/admin/http.ts';
 import { ConsoleAssets } from './api/admin/console.ts';
 
 /** Wraps a handler so that every answered request is reported (method, status, duration). */
@@ -246,7 +246,7 @@ export async function startNode(config: Config): Promise<RunningNode> {
         metricsToken: config.admin.metricsToken,
         metricsRequireToken: config.admin.metricsRequireToken,
         webRootDomain: config.s3Web?.rootDomain,
-        console: new ConsoleAssets(config.s3Api.region),
+        console: new ConsoleAssets(config.s3Api.region, GET_OPS),
         s3,
       }),
       logger('admin'),

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { callQuorumSets, quorums, type RpcTransport } from '../rpc/rpc_helper.ts';
 import { call, endpoint, serve, zBuf } from '../net/endpoint.ts';
 import type { LayoutView } from '../rpc/layout/manager.ts';
-import { BlockError, LayoutError, errorMessage } from '../util/errors.ts';
+import { BlockError, GarageError, LayoutError, errorMessage } from '../util/errors.ts';
 import type { Logger } from '../util/log.ts';
 import type { Workers } from '../util/background.ts';
 import { blockMetrics, timed } from '../util/metrics.ts';
@@ -58,8 +58,15 @@ export class BlockManager {
   /** hash → error text + retry count, for `garage block list-errors`. */
   readonly errors: Tree;
   readonly gcDelayMs: number;
-  #wake: (() => void) | undefined;
-  #timer: NodeJS.Timeout | undefined;
+  /** Sleep after each resync item, as a multiple of the time it took (Garage's resync-tranquility). */
+  resyncTranquility = 2;
+  /** How many resync workers run at once (resync-worker-count, 1-8). */
+  resyncWorkerCount = 1;
+  // Idle workers wait here; a queued block or a stop wakes them all.
+  readonly #waiters = new Set<() => void>();
+  // Hashes being resynced now: a block is never handled by two workers at once.
+  readonly #inFlight = new Set<string>();
+  #running = 0;
   #stopped = false;
 
   constructor(opts: BlockManagerOptions) {
@@ -247,37 +254,80 @@ export class BlockManager {
 
   #queue(tx: Tx, hash: Buffer, when: number): void {
     tx.put(this.resync, Buffer.concat([u64(when), hash]), Buffer.alloc(0));
-    // The transaction commits a little later: wake the worker after that.
-    const wake = this.#wake;
-    if (wake) setTimeout(wake, 20);
+    // The transaction commits a little later: wake the workers after that.
+    if (this.#waiters.size) setTimeout(() => this.#wakeAll(), 20);
+  }
+
+  #wakeAll(): void {
+    for (const w of [...this.#waiters]) w();
   }
 
   // ---- resync / GC worker ----
 
-  /** Starts the worker that deletes unreferenced blocks and fetches missing ones. */
+  /** Starts the workers that delete unreferenced blocks and fetch missing ones. */
   async start(): Promise<void> {
     await this.store.cleanTemp();
     this.opts.workers.register('block resync', 'deletes unreferenced blocks after a delay, fetches missing ones');
-    void this.#loop();
+    const w = this.opts.workers;
+    w.defineVariable('resync-tranquility', {
+      get: () => String(this.resyncTranquility),
+      set: (v) => {
+        if (!/^\d{1,4}$/.test(v)) throw new GarageError(`resync-tranquility must be an integer 0-9999, got '${v}'`);
+        this.resyncTranquility = Number(v);
+      },
+    });
+    w.defineVariable('resync-worker-count', {
+      get: () => String(this.resyncWorkerCount),
+      set: (v) => {
+        if (!/^[1-8]$/.test(v)) throw new GarageError(`resync-worker-count must be an integer 1-8, got '${v}'`);
+        this.resyncWorkerCount = Number(v);
+        this.#spawn();
+        this.#wakeAll();
+      },
+    });
+    this.#spawn();
+  }
+
+  #spawn(): void {
+    while (!this.#stopped && this.#running < this.resyncWorkerCount) {
+      this.#running++;
+      void this.#loop().finally(() => this.#running--);
+    }
+  }
+
+  // The first queued entry that is due and that no other worker holds, or when to look again.
+  #next(): { key: Buffer; hash: Buffer } | { waitMs: number } {
+    const now = Date.now();
+    for (const [key] of this.resync.range({ limit: this.#inFlight.size + 1 })) {
+      const due = Number(key.readBigUInt64BE(0));
+      if (due > now) return { waitMs: due - now };
+      const hash = key.subarray(8);
+      if (!this.#inFlight.has(hash.toString('hex'))) return { key, hash };
+    }
+    return { waitMs: 60_000 };
   }
 
   async #loop(): Promise<void> {
-    let backoff = 1000;
-    while (!this.#stopped) {
-      const first = [...this.resync.range({ limit: 1 })][0];
-      const now = Date.now();
-      if (!first || Number(first[0].readBigUInt64BE(0)) > now) {
-        const wait = first ? Number(first[0].readBigUInt64BE(0)) - now : 60_000;
+    // A worker beyond the configured count ends after its item.
+    while (!this.#stopped && this.#running <= this.resyncWorkerCount) {
+      const next = this.#next();
+      if ('waitMs' in next) {
         await new Promise<void>((r) => {
-          this.#wake = r;
-          this.#timer = setTimeout(r, Math.min(wait, 60_000));
+          let t: NodeJS.Timeout | undefined;
+          const done = () => {
+            clearTimeout(t);
+            this.#waiters.delete(done);
+            r();
+          };
+          t = setTimeout(done, Math.min(next.waitMs, 60_000));
+          this.#waiters.add(done);
         });
-        this.#wake = undefined;
-        clearTimeout(this.#timer);
         continue;
       }
-      const [key] = first;
-      const hash = key.subarray(8);
+      const { key, hash } = next;
+      const hex = hash.toString('hex');
+      this.#inFlight.add(hex);
+      const started = performance.now();
       try {
         blockMetrics.resyncCounter.inc();
         await timed(blockMetrics.resyncDuration, {}, () => this.#resyncOne(hash));
@@ -285,7 +335,6 @@ export class BlockManager {
           tx.remove(this.resync, key);
           tx.remove(this.errors, hash);
         });
-        backoff = 1000;
       } catch (e) {
         const prev = this.errors.get(hash);
         const tries = prev ? prev.readUInt32BE(0) + 1 : 1;
@@ -297,10 +346,17 @@ export class BlockManager {
           tx.put(this.errors, hash, info);
           this.#queue(tx, hash, Date.now() + delay);
         });
-        this.opts.logger.warn({ block: hash.toString('hex'), err: errorMessage(e) }, 'block resync failed');
-        backoff = Math.min(backoff * 2, 60_000);
+        this.opts.logger.warn({ block: hex, err: errorMessage(e) }, 'block resync failed');
+      } finally {
+        this.#inFlight.delete(hex);
       }
-      this.opts.workers.report('block resync', { queueLength: this.resync.count(), errors: this.errors.count() });
+      this.opts.workers.report('block resync', {
+        queueLength: this.resync.count(),
+        errors: this.errors.count(),
+        tranquility: this.resyncTranquility,
+      });
+      const pause = (performance.now() - started) * this.resyncTranquility;
+      if (pause >= 1 && !this.#stopped) await new Promise((r) => setTimeout(r, Math.min(pause, 10_000)));
     }
   }
 
@@ -392,11 +448,10 @@ export class BlockManager {
     });
   }
 
-  /** Stops the worker. */
+  /** Stops the workers. */
   stop(): void {
     this.#stopped = true;
-    clearTimeout(this.#timer);
-    this.#wake?.();
+    this.#wakeAll();
   }
 }
 

@@ -30,10 +30,10 @@ export class ConsoleAssets {
   readonly #files = new Map<string, [Buffer, string]>();
   readonly #config: Buffer;
 
-  /** `s3Region`: the region the console signs S3 requests for. */
-  constructor(s3Region: string) {
+  /** `s3Region`: the region the console signs S3 requests for; `getOps`: the operations called with GET. */
+  constructor(s3Region: string, getOps: Iterable<string>) {
     for (const [path, file, type] of consoleFiles()) this.#files.set(path, [readFileSync(join(DIR, file)), type]);
-    this.#config = Buffer.from(JSON.stringify({ s3Region, s3Prefix: '/s3' }));
+    this.#config = Buffer.from(JSON.stringify({ s3Region, s3Prefix: '/s3', getOps: [...getOps] }));
   }
 
   /** Serves a console file; false when `path` is not one. */

@@ -28,7 +28,7 @@ export interface AdminHttpOptions {
 }
 
 /** The operations Garage serves with GET; every other one is a POST. */
-const GET_OPS = new Set<AdminOp>([
+export const GET_OPS = new Set<AdminOp>([
   'GetClusterStatus',
   'GetClusterHealth',
   'GetClusterStatistics',

@@ -1,27 +1,8 @@
 // What every page of the console uses: the admin API client, DOM building, messages, formats.
 
-const GET_OPS = new Set([
-  'GetClusterStatus',
-  'GetClusterHealth',
-  'GetClusterStatistics',
-  'GetClusterLayout',
-  'GetClusterLayoutHistory',
-  'ListAdminTokens',
-  'GetAdminTokenInfo',
-  'GetCurrentAdminTokenInfo',
-  'ListKeys',
-  'GetKeyInfo',
-  'ListBuckets',
-  'GetBucketInfo',
-  'InspectObject',
-  'GetNodeInfo',
-  'GetNodeStatistics',
-  'ListBlockErrors',
-]);
-
 export const $ = (id) => document.getElementById(id);
-/** The console's settings, from /ui/config.json (loadConfig). */
-export const config = { s3Region: 'garage', s3Prefix: '/s3' };
+/** The console's settings, from /ui/config.json (loadConfig): S3 region and prefix, operations called with GET. */
+export const config = { s3Region: 'garage', s3Prefix: '/s3', getOps: [] };
 
 /** Builds an element: attributes (on* are listeners), then children (strings become text). */
 export function h(tag, attrs = {}, ...children) {
@@ -57,7 +38,7 @@ export const token = () => sessionStorage.getItem('garage-admin-token');
 /** Calls an admin API operation. */
 export async function api(op, { query, body } = {}) {
   const q = query ? `?${new URLSearchParams(Object.entries(query).filter(([, v]) => v !== undefined))}` : '';
-  const method = GET_OPS.has(op) ? 'GET' : 'POST';
+  const method = config.getOps.includes(op) ? 'GET' : 'POST';
   const r = await fetch(`/v2/${op}${q}`, {
     method,
     headers: {
