@@ -1,6 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { encodeVersioned, decodeVersioned } from '../util/codec.ts';
-import { mergeLww, type Lww } from '../util/crdt.ts';
+import { z } from 'zod';
+import { encodeVersioned, decodeRow, zBytes } from '../util/codec.ts';
+import { mergeLww, zLww, type Lww } from '../util/crdt.ts';
 import type { TableSchema } from '../table/schema.ts';
 
 /**
@@ -55,6 +56,16 @@ export function tokenExpired(e: AdminTokenEntry, now = Date.now()): boolean {
 
 type Row = [string, Buffer, boolean, number, Lww<string>, Lww<number | null>, Lww<string[]>];
 
+const zRow: z.ZodType<Row> = z.tuple([
+  z.string(),
+  zBytes,
+  z.boolean(),
+  z.number(),
+  zLww(z.string()),
+  zLww(z.number().nullable()),
+  zLww(z.array(z.string())),
+]);
+
 export const adminTokenSchema: TableSchema<AdminTokenEntry> = {
   name: 'admin_token',
   replication: 'full',
@@ -63,7 +74,7 @@ export const adminTokenSchema: TableSchema<AdminTokenEntry> = {
   encode: (e) =>
     encodeVersioned(1, [e.id, e.secretHash, e.deleted, e.created, e.name, e.expiration, e.scope] satisfies Row),
   decode: (b) => {
-    const [id, secretHash, deleted, created, name, expiration, scope] = decodeVersioned(1, b, 'admin_token') as Row;
+    const [id, secretHash, deleted, created, name, expiration, scope] = decodeRow(1, b, 'admin_token', zRow);
     return { id, secretHash, deleted, created, name, expiration, scope };
   },
   merge: (a, b) => {

@@ -1,5 +1,6 @@
-import { encodeVersioned, decodeVersioned } from '../util/codec.ts';
-import { mergeLww, mergeLwwMap, type Lww, type LwwMap } from '../util/crdt.ts';
+import { z } from 'zod';
+import { encodeVersioned, decodeRow, zBytes } from '../util/codec.ts';
+import { mergeLww, mergeLwwMap, zLww, zLwwMap, type Lww, type LwwMap } from '../util/crdt.ts';
 import type { TableSchema } from '../table/schema.ts';
 
 /** What a key may do on a bucket. */
@@ -82,6 +83,37 @@ type Row = [
   Lww<LifecycleRule[] | null>,
 ];
 
+/** The schema of stored permissions. */
+export const zPerms: z.ZodType<Perms> = z.object({ read: z.boolean(), write: z.boolean(), owner: z.boolean() });
+const zCors: z.ZodType<CorsRule> = z.object({
+  allowedOrigins: z.array(z.string()),
+  allowedMethods: z.array(z.string()),
+  allowedHeaders: z.array(z.string()),
+  exposeHeaders: z.array(z.string()),
+  maxAgeSeconds: z.number().nullable(),
+});
+const zLifecycle: z.ZodType<LifecycleRule> = z.object({
+  id: z.string().nullable(),
+  enabled: z.boolean(),
+  prefix: z.string(),
+  expirationDays: z.number().nullable(),
+  expirationDate: z.number().nullable(),
+  abortMpuDays: z.number().nullable(),
+});
+const zRow: z.ZodType<Row> = z.tuple([
+  zBytes,
+  z.boolean(),
+  z.number(),
+  zLwwMap(z.boolean()),
+  zLwwMap(z.boolean()),
+  zLwwMap(zPerms),
+  zLww(z.object({ index: z.string(), errorDocument: z.string().nullable() }).nullable()),
+  zLww(z.object({ maxSize: z.number().nullable(), maxObjects: z.number().nullable() })),
+  zLww(z.array(zCors).nullable()),
+  zLww(z.array(zLifecycle).nullable()),
+]);
+const zAliasRow: z.ZodType<[string, Lww<Buffer | null>]> = z.tuple([z.string(), zLww(zBytes.nullable())]);
+
 export const bucketSchema: TableSchema<BucketEntry> = {
   name: 'bucket',
   replication: 'full',
@@ -101,11 +133,12 @@ export const bucketSchema: TableSchema<BucketEntry> = {
       e.lifecycle,
     ] satisfies Row),
   decode: (b) => {
-    const [id, deleted, created, aliases, localAliases, keys, website, quotas, cors, lifecycle] = decodeVersioned(
+    const [id, deleted, created, aliases, localAliases, keys, website, quotas, cors, lifecycle] = decodeRow(
       1,
       b,
       'bucket',
-    ) as Row;
+      zRow,
+    );
     return { id, deleted, created, aliases, localAliases, keys, website, quotas, cors, lifecycle };
   },
   merge: (a, b) => {
@@ -140,7 +173,7 @@ export const bucketAliasSchema: TableSchema<BucketAliasEntry> = {
   sortKey: () => Buffer.alloc(0),
   encode: (e) => encodeVersioned(1, [e.name, e.bucket]),
   decode: (b) => {
-    const [name, bucket] = decodeVersioned(1, b, 'bucket_alias') as [string, Lww<Buffer | null>];
+    const [name, bucket] = decodeRow(1, b, 'bucket_alias', zAliasRow);
     return { name, bucket };
   },
   merge: (a, b) => ({ name: a.name, bucket: mergeLww(a.bucket, b.bucket) }),

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { encodeVersioned, decodeVersioned } from '../util/codec.ts';
-import { mergeLww, mergeLwwMap, lwwGet, type Lww, type LwwMap } from '../util/crdt.ts';
+import { z } from 'zod';
+import { encodeVersioned, decodeRow } from '../util/codec.ts';
+import { mergeLww, mergeLwwMap, lwwGet, zLww, zLwwMap, type Lww, type LwwMap } from '../util/crdt.ts';
 import type { TableSchema } from '../table/schema.ts';
-import type { Perms } from './bucket.ts';
+import { zPerms, type Perms } from './bucket.ts';
 
 /** An S3 access key. */
 export interface KeyEntry {
@@ -49,6 +50,18 @@ export function keyPerms(k: KeyEntry, bucketIdHex: string): Perms {
 type RowV1 = [string, string, boolean, Lww<string>, Lww<boolean>, LwwMap<Perms>, LwwMap<string | null>];
 type Row = [...RowV1, number, Lww<number | null>];
 
+const v1 = [
+  z.string(),
+  z.string(),
+  z.boolean(),
+  zLww(z.string()),
+  zLww(z.boolean()),
+  zLwwMap(zPerms),
+  zLwwMap(z.string().nullable()),
+] as const;
+const zRowV1: z.ZodType<RowV1> = z.tuple(v1);
+const zRow: z.ZodType<Row> = z.tuple([...v1, z.number(), zLww(z.number().nullable())]);
+
 export const keySchema: TableSchema<KeyEntry> = {
   name: 'key',
   replication: 'full',
@@ -69,7 +82,7 @@ export const keySchema: TableSchema<KeyEntry> = {
   decode: (b) => {
     // Version 1 rows predate creation dates and expiry.
     const [id, secret, deleted, name, allowCreateBucket, buckets, localAliases, created = 0, expiration] =
-      b[0] === 1 ? (decodeVersioned(1, b, 'key') as RowV1) : (decodeVersioned(2, b, 'key') as Row);
+      b[0] === 1 ? decodeRow(1, b, 'key', zRowV1) : decodeRow(2, b, 'key', zRow);
     const exp = expiration ?? { ts: 0, v: null };
     return { id, secret, deleted, name, allowCreateBucket, buckets, localAliases, created, expiration: exp };
   },

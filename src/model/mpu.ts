@@ -1,5 +1,6 @@
 import type { Tx } from '../db/db.ts';
-import { encodeVersioned, decodeVersioned } from '../util/codec.ts';
+import { z } from 'zod';
+import { encodeVersioned, decodeRow, zBytes } from '../util/codec.ts';
 import type { TableSchema } from '../table/schema.ts';
 
 /**
@@ -35,6 +36,14 @@ export interface MpuHooks {
 
 type Row = [Buffer, Buffer, boolean, [Buffer, string, number] | null, [string, number, string | null] | null];
 
+const zRow: z.ZodType<Row> = z.tuple([
+  zBytes,
+  zBytes,
+  z.boolean(),
+  z.tuple([zBytes, z.string(), z.number()]).nullable(),
+  z.tuple([z.string(), z.number(), z.string().nullable()]).nullable(),
+]);
+
 /** The mpu table schema. */
 export function mpuSchema(hooks: MpuHooks): TableSchema<MpuEntry> {
   return {
@@ -51,7 +60,7 @@ export function mpuSchema(hooks: MpuHooks): TableSchema<MpuEntry> {
         e.part ? [e.part.etag, e.part.size, e.part.checksum ?? null] : null,
       ] satisfies Row),
     decode: (b) => {
-      const [uploadId, sk, deleted, h, p] = decodeVersioned(1, b, 'mpu') as Row;
+      const [uploadId, sk, deleted, h, p] = decodeRow(1, b, 'mpu', zRow);
       return {
         uploadId,
         sk,

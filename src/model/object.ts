@@ -1,5 +1,6 @@
 import type { Tx } from '../db/db.ts';
-import { encodeVersioned, decodeVersioned } from '../util/codec.ts';
+import { z } from 'zod';
+import { encodeVersioned, decodeRow, zBytes } from '../util/codec.ts';
 import type { TableSchema } from '../table/schema.ts';
 
 /**
@@ -131,6 +132,33 @@ export interface ObjectFilter {
 
 type Row = [Buffer, string, [Buffer, number, VersionState][]];
 
+const zHeaders = z.array(z.tuple([z.string(), z.string()]));
+const zMeta: z.ZodType<ObjectMeta> = z.object({
+  size: z.number(),
+  etag: z.string(),
+  headers: zHeaders,
+  checksum: z
+    .object({ algorithm: z.string(), value: z.string(), type: z.enum(['FULL_OBJECT', 'COMPOSITE']).optional() })
+    .optional(),
+  parts: z.number().optional(),
+});
+const zData: z.ZodType<VersionData> = z.discriminatedUnion('t', [
+  z.object({ t: z.literal('deleteMarker') }),
+  z.object({ t: z.literal('inline'), meta: zMeta, bytes: zBytes }),
+  z.object({ t: z.literal('blocks'), meta: zMeta, firstBlock: zBytes }),
+]);
+const zState: z.ZodType<VersionState> = z.discriminatedUnion('t', [
+  z.object({
+    t: z.literal('uploading'),
+    multipart: z.boolean(),
+    headers: zHeaders,
+    checksumAlgorithm: z.string().optional(),
+  }),
+  z.object({ t: z.literal('complete'), data: zData }),
+  z.object({ t: z.literal('aborted') }),
+]);
+const zRow: z.ZodType<Row> = z.tuple([zBytes, z.string(), z.array(z.tuple([zBytes, z.number(), zState]))]);
+
 /** The object table: partition = bucket, sort = object key. */
 export function objectSchema(
   hooks: ObjectHooks,
@@ -155,7 +183,7 @@ export function objectSchema(
     encode: (e) =>
       encodeVersioned(1, [e.bucketId, e.key, e.versions.map((v) => [v.uuid, v.ts, v.state])] satisfies Row),
     decode: (b) => {
-      const [bucketId, key, versions] = decodeVersioned(1, b, 'object') as Row;
+      const [bucketId, key, versions] = decodeRow(1, b, 'object', zRow);
       return { bucketId, key, versions: versions.map(([uuid, ts, state]) => ({ uuid, ts, state })) };
     },
     merge: (a, b) => ({ bucketId: a.bucketId, key: a.key, versions: mergeVersions(a.versions, b.versions) }),

@@ -1,5 +1,6 @@
 import type { Tx } from '../db/db.ts';
-import { encodeVersioned, decodeVersioned } from '../util/codec.ts';
+import { z } from 'zod';
+import { encodeVersioned, decodeRow, zBytes } from '../util/codec.ts';
 import type { TableSchema } from '../table/schema.ts';
 
 /** A block of a version: offset within its part, hash, plain size. */
@@ -59,6 +60,17 @@ export interface VersionHooks {
 
 type Row = [Buffer, Buffer, boolean, [Buffer, string, ChosenPart[] | null] | null, BlockInfo[]];
 
+const zBlockInfo: z.ZodType<BlockInfo> = z.tuple([z.number(), zBytes, z.number()]);
+const zChosen: z.ZodType<ChosenPart> = z.tuple([z.number(), z.number(), z.number()]);
+const zRow: z.ZodType<Row> = z.tuple([
+  zBytes,
+  zBytes,
+  z.boolean(),
+  z.tuple([zBytes, z.string(), z.array(zChosen).nullable()]).nullable(),
+  z.array(zBlockInfo),
+]);
+const zRefRow: z.ZodType<[Buffer, Buffer, boolean]> = z.tuple([zBytes, zBytes, z.boolean()]);
+
 /** The version table schema with its cascade hooks. */
 export function versionSchema(hooks: VersionHooks): TableSchema<VersionEntry> {
   return {
@@ -75,7 +87,7 @@ export function versionSchema(hooks: VersionHooks): TableSchema<VersionEntry> {
         e.blocks,
       ] satisfies Row),
     decode: (b) => {
-      const [uuid, sk, deleted, h, blocks] = decodeVersioned(1, b, 'version') as Row;
+      const [uuid, sk, deleted, h, blocks] = decodeRow(1, b, 'version', zRow);
       return { uuid, sk, deleted, header: h ? { bucketId: h[0], key: h[1], parts: h[2] } : undefined, blocks };
     },
     merge: (a, b) => {
@@ -135,7 +147,7 @@ export function blockRefSchema(
     partitionHash: (pk) => pk,
     encode: (e) => encodeVersioned(1, [e.block, e.ref, e.deleted]),
     decode: (b) => {
-      const [block, ref, deleted] = decodeVersioned(1, b, 'block_ref') as [Buffer, Buffer, boolean];
+      const [block, ref, deleted] = decodeRow(1, b, 'block_ref', zRefRow);
       return { block, ref, deleted };
     },
     merge: (a, b) => ({ ...a, deleted: a.deleted || b.deleted }),

@@ -1,3 +1,5 @@
+import { z } from 'zod';
+
 /** Last-writer-wins register: the higher timestamp wins; ties break on the value's encoding. */
 export interface Lww<T> {
   ts: number;
@@ -46,4 +48,14 @@ export function lwwGet<T>(m: LwwMap<T>, k: string): Lww<T> | undefined {
 export function lwwSet<T>(m: LwwMap<T>, k: string, v: T): LwwMap<T> {
   const cur = lwwGet(m, k);
   return mergeLwwMap(m, [[k, { ts: nextTs(cur?.ts), v }]]);
+}
+
+/** The schema of a stored LWW register. */
+export function zLww<T>(v: z.ZodType<T>): z.ZodType<Lww<T>> {
+  return z.object({ ts: z.number(), v });
+}
+
+/** The schema of a stored LWW map. */
+export function zLwwMap<T>(v: z.ZodType<T>): z.ZodType<LwwMap<T>> {
+  return z.array(z.tuple([z.string(), zLww(v)]));
 }
