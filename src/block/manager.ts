@@ -328,6 +328,7 @@ export class BlockManager {
       const hex = hash.toString('hex');
       this.#inFlight.add(hex);
       const started = performance.now();
+      let pause = 0;
       try {
         blockMetrics.resyncCounter.inc();
         await timed(blockMetrics.resyncDuration, {}, () => this.#resyncOne(hash));
@@ -335,6 +336,9 @@ export class BlockManager {
           tx.remove(this.resync, key);
           tx.remove(this.errors, hash);
         });
+        // Tranquility spares the disk after work done; a failure (often a peer timing out) used
+        // none, and is retried later with its own backoff.
+        pause = Math.min((performance.now() - started) * this.resyncTranquility, 2000);
       } catch (e) {
         const prev = this.errors.get(hash);
         const tries = prev ? prev.readUInt32BE(0) + 1 : 1;
@@ -355,8 +359,7 @@ export class BlockManager {
         errors: this.errors.count(),
         tranquility: this.resyncTranquility,
       });
-      const pause = (performance.now() - started) * this.resyncTranquility;
-      if (pause >= 1 && !this.#stopped) await new Promise((r) => setTimeout(r, Math.min(pause, 10_000)));
+      if (pause >= 1 && !this.#stopped) await new Promise((r) => setTimeout(r, pause));
     }
   }
 

@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import { z } from 'zod';
 import { NetError, NetTimeoutError } from '../util/errors.ts';
 import { rpcMetrics } from '../util/metrics.ts';
-import type { CallOptions, RpcHandler, RpcResponse } from './netapp.ts';
+import type { CallOptions, RpcHandler, RpcResponse } from './rpc_types.ts';
 
 /**
  * One RPC endpoint: its name and the schemas of its request and its answer. Both are checked

@@ -160,3 +160,9 @@ export function decode(buf: Buffer): unknown {
     throw new NetError(`cannot decode message: ${e instanceof Error ? e.message : String(e)}`);
   }
 }
+
+/** Reads the u32 payload of a window frame. */
+export function readU32(p: Buffer): number {
+  if (p.length !== 4) throw new NetError('protocol error: bad window frame');
+  return p.readUInt32BE(0);
+}

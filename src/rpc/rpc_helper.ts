@@ -1,9 +1,9 @@
 import { QuorumError, errorMessage } from '../util/errors.ts';
 import { call, type Endpoint, type RpcTransport } from '../net/endpoint.ts';
-import type { Priority } from '../net/netapp.ts';
+import type { Priority } from '../net/rpc_types.ts';
 
 export type { RpcTransport } from '../net/endpoint.ts';
-export type { Priority } from '../net/netapp.ts';
+export type { Priority } from '../net/rpc_types.ts';
 
 export interface QuorumOptions {
   quorum: number;

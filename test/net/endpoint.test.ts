@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { z } from 'zod';
 import { call, endpoint, serve, zBuf, type RpcTransport } from '../../src/net/endpoint.ts';
-import type { RpcHandler } from '../../src/net/netapp.ts';
+import type { RpcHandler } from '../../src/net/rpc_types.ts';
 
 /** A transport that calls its own handlers (what a loopback call does). */
 function loopback(): RpcTransport {

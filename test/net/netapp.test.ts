@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { RemoteError, type NetApp } from '../../src/net/netapp.ts';
+import type { NetApp } from '../../src/net/netapp.ts';
+import { RemoteError } from '../../src/net/rpc_types.ts';
 import { NetError } from '../../src/util/errors.ts';
 import { consume, generator, nextEvent, startNode, waitFor, type TestNode } from './helpers.ts';
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { BlockManager } from '../../src/block/manager.ts';
 import { LmdbDb } from '../../src/db/lmdb.ts';
 import type { RpcTransport } from '../../src/net/endpoint.ts';
-import type { CallOptions, RpcHandler, RpcResponse } from '../../src/net/netapp.ts';
+import type { CallOptions, RpcHandler, RpcResponse } from '../../src/net/rpc_types.ts';
 import { decode, encode } from '../../src/net/wire.ts';
 import type { LayoutView } from '../../src/rpc/layout/manager.ts';
 import { Model } from '../../src/model/garage.ts';
