@@ -65,6 +65,10 @@ describe('a real cluster: four nodes in three zones, as in the reference deploym
     const s = await nodes[2]!.cliOk('layout', 'show');
     assert.match(s, new RegExp(`${ids[2]!.slice(0, 16)}.*\\b256$`, 'm'));
     assert.match(s, new RegExp(`${ids[3]!.slice(0, 16)}.*\\b256$`, 'm'));
+    // Node-targeted operations answer per node: every node of the cluster, each in its section.
+    const stats = await nodes[0]!.cliOk('stats', '-a');
+    for (const id of ids) assert.match(stats, new RegExp(`^Node ${id.slice(0, 16)}:$`, 'm'));
+    assert.equal((stats.match(/^Blocks stored here: \d+$/gm) ?? []).length, 4);
   });
 
   it('serves a workload written through some nodes and read through others', async () => {
