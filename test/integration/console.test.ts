@@ -103,13 +103,17 @@ describe('web console in chromium', () => {
     await page.type('input[name=name]', 'console-key');
     await page.click('form.inline button[type=submit]');
     await page.waitForSelector('#new-key-secret', { timeout: 20_000 });
+    // The secret stays on screen once the page has settled (it is shown this once only).
+    await page.waitForNetworkIdle({ idleTime: 300 });
+    assert.equal(await page.evaluate(`!!document.getElementById('new-key-secret')`), true);
     await shot('keys-secret-shown');
     await go('buckets', 'console-bucket');
     const [link] = await page.$$('xpath/.//a[text()="console-bucket"]');
     await link!.click();
     await waitText('Key permissions');
     await page.click('xpath/.//button[text()="Allow"]');
-    await waitText('console-key');
+    // A granted key has a row, with its Revoke button.
+    await waitText('Revoke');
     await shot('bucket-detail');
   });
 
@@ -169,6 +173,8 @@ describe('web console in chromium', () => {
     await page.type('input[name=name]', 'console-made');
     await page.click('form.inline button[type=submit]');
     await waitText('Shown once');
+    await page.waitForNetworkIdle({ idleTime: 300 });
+    assert.equal(await page.evaluate(`document.body.textContent.includes('Shown once')`), true);
     await shot('tokens');
     await go('workers', 'Background workers');
     await shot('workers');

@@ -3,7 +3,7 @@
 // prefix, signed in the page with a key the operator picks. Text from the server is only ever
 // set as text (no innerHTML), so object keys and names cannot inject markup.
 
-import { $, ApiError, api, h, loadConfig, toast, token } from './lib.js';
+import { $, ApiError, api, h, loadConfig, setRouter, toast, token } from './lib.js';
 import { clusterPage } from './pages/cluster.js';
 import { layoutPage } from './pages/layout.js';
 import { bucketPage, bucketsPage } from './pages/buckets.js';
@@ -23,16 +23,22 @@ const PAGES = {
   objects: objectsPage,
 };
 
+// Each render gets a number: a slow page that finishes after the operator moved on is dropped.
+let renders = 0;
+
 async function route() {
   if (!token()) return showSignIn();
+  const mine = ++renders;
   const [page, arg] = (location.hash.slice(1) || 'cluster').split('/');
   const fn = PAGES[page] ?? clusterPage;
   for (const a of document.querySelectorAll('nav a'))
     a.classList.toggle('active', a.getAttribute('href') === `#${page}`);
   try {
     const content = await fn(arg && decodeURIComponent(arg));
+    if (mine !== renders) return;
     $('main').replaceChildren(...content);
   } catch (e) {
+    if (mine !== renders) return;
     if (e instanceof ApiError && e.status === 401) {
       sessionStorage.removeItem('garage-admin-token');
       return showSignIn('The token was refused: sign in again.');
@@ -93,7 +99,7 @@ $('signout').addEventListener('click', () => {
   showSignIn();
 });
 window.addEventListener('hashchange', route);
-window.addEventListener('console:refresh', route);
+setRouter(route);
 await loadConfig();
 if (token()) $('nav').hidden = false;
 route();

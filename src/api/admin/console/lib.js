@@ -110,7 +110,14 @@ export async function loadConfig() {
   Object.assign(config, await fetch('/ui/config.json').then((r) => r.json()));
 }
 
-/** Asks the router to render the current page again (after a change). */
+let router = async () => undefined;
+
+/** Sets what renders the current page (app.js). */
+export function setRouter(fn) {
+  router = fn;
+}
+
+/** Renders the current page again (after a change); resolves once it is on screen. */
 export function refresh() {
-  window.dispatchEvent(new Event('console:refresh'));
+  return router();
 }
