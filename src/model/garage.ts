@@ -10,7 +10,7 @@ import type { Workers } from '../util/background.ts';
 import { bucketSchema, bucketAliasSchema, type BucketEntry, type BucketAliasEntry } from './bucket.ts';
 import { keySchema, type KeyEntry } from './key.ts';
 import { adminTokenSchema, type AdminTokenEntry } from './admin_token.ts';
-import { nextVersionTs, objectSchema, type ObjectEntry } from './object.ts';
+import { nextVersionTs, objectSchema, type ObjectEntry, type ObjectFilter } from './object.ts';
 import { versionSchema, blockRefSchema, blockRefKey, type VersionEntry, type BlockRefEntry } from './version.ts';
 import { mpuSchema, type MpuEntry } from './mpu.ts';
 
@@ -41,7 +41,7 @@ export class Model {
   readonly bucketAlias: Table<BucketAliasEntry>;
   readonly key: Table<KeyEntry>;
   readonly adminToken: Table<AdminTokenEntry>;
-  readonly object: Table<ObjectEntry>;
+  readonly object: Table<ObjectEntry, ObjectFilter>;
   readonly version: Table<VersionEntry>;
   readonly blockRef: Table<BlockRefEntry>;
   readonly mpu: Table<MpuEntry>;
@@ -57,8 +57,8 @@ export class Model {
     this.#layout = o.layout;
     this.#rpc = o.rpc;
     const topt = { consistency: o.consistency, logger: o.logger, workers: o.workers };
-    const mk = <E>(schema: ConstructorParameters<typeof Table<E>>[0]) =>
-      new Table<E>(schema, o.db, o.rpc, o.layout, topt);
+    const mk = <E, F = never>(schema: ConstructorParameters<typeof Table<E, F>>[0]) =>
+      new Table<E, F>(schema, o.db, o.rpc, o.layout, topt);
     this.blocks = o.blocks;
     this.workers = o.workers;
     this.counters = o.db.tree('counter:bucket');

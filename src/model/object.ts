@@ -162,11 +162,10 @@ const zRow: z.ZodType<Row> = z.tuple([zBytes, z.string(), z.array(z.tuple([zByte
 /** The object table: partition = bucket, sort = object key. */
 export function objectSchema(
   hooks: ObjectHooks,
-): TableSchema<ObjectEntry> & { matches(e: ObjectEntry, f: unknown): boolean } {
+): TableSchema<ObjectEntry> & { matches(e: ObjectEntry, f: ObjectFilter): boolean } {
   return {
     // Listing filters, applied to merged answers (see Table.getRange).
-    matches: (e, f) => {
-      const filter = f as ObjectFilter;
+    matches: (e, filter) => {
       if (filter.visible && visibleVersion(e)) return true;
       if (filter.uploads && e.versions.some((v) => v.state.t === 'uploading' && v.state.multipart)) return true;
       if (

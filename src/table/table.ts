@@ -1,7 +1,5 @@
-import { createHash } from 'node:crypto';
 import type { Db, Tree, Tx } from '../db/db.ts';
 import { tableMetrics, timed } from '../util/metrics.ts';
-import { prefixEnd } from '../db/db.ts';
 import { z } from 'zod';
 import { callQuorum, callQuorumSets, type RpcTransport } from '../rpc/rpc_helper.ts';
 import { call, endpoint, serve, zBuf } from '../net/endpoint.ts';
@@ -10,28 +8,20 @@ import { GarageError, errorMessage } from '../util/errors.ts';
 import type { Logger } from '../util/log.ts';
 import type { ReplicationKind, TableSchema } from './schema.ts';
 import type { Workers } from '../util/background.ts';
-import { TableDigest } from './merkle.ts';
+import type { TableDigest } from './merkle.ts';
+import { LocalTable, type Filterable, type RangeQuery } from './local_table.ts';
+
 import { InsertQueue } from './insert_queue.ts';
 import { tableReplication, type TableReplication } from './replication.ts';
 
-/** Options for a range read within one partition key. */
-export interface RangeQuery {
-  /** First sort key (inclusive); for reverse reads, the last one (inclusive). */
-  start?: Buffer;
-  /** Sort key bound, exclusive. */
-  end?: Buffer;
-  limit?: number;
-  reverse?: boolean;
-  /** A schema-specific filter (see Filterable.matches), applied to the merged answers. */
-  filter?: unknown;
-}
+/** A range read as replicas are asked for it: filters apply after merging, on the reader. */
+type WireRange = Omit<RangeQuery, 'filter'>;
 
-const zRange: z.ZodType<RangeQuery> = z.object({
+const zRange: z.ZodType<WireRange> = z.object({
   start: zBuf.optional(),
   end: zBuf.optional(),
   limit: z.number().int().nonnegative().optional(),
   reverse: z.boolean().optional(),
-  filter: z.unknown().optional(),
 });
 
 /** The RPC endpoints of one table. */
@@ -46,13 +36,6 @@ function tableEndpoints(name: string) {
     range: endpoint(`table/${name}/range`, z.object({ pk: zBuf, q: zRange }), z.array(zBuf)),
     all: endpoint(`table/${name}/all`, z.object({}), z.array(zBuf)),
   };
-}
-
-/** A schema may filter range reads on the replicas. */
-export interface Filterable<E> {
-  matches?(e: E, filter: unknown): boolean;
-  /** The 32 bytes that decide an entry's partition; sha256 of the partition key by default. */
-  partitionHash?(pk: Buffer): Buffer;
 }
 
 export interface TableOptions {
@@ -86,36 +69,27 @@ export interface TableCore {
   stop(): void;
 }
 
-/** A replicated CRDT table: local storage with hooks, quorum reads and writes, deferred inserts. */
-export class Table<E> implements TableCore {
-  readonly schema: TableSchema<E> & Filterable<E>;
-  readonly db: Db;
+/** A replicated CRDT table: its local storage (local_table.ts), quorum reads and writes, deferred inserts. */
+export class Table<E, F = never> extends LocalTable<E, F> implements TableCore {
   readonly rpc: RpcTransport;
   readonly layout: LayoutView;
-  readonly store: Tree;
   readonly queue: Tree;
-  /** storage key → [time it became a tombstone u64][sha256 of the tombstone]: candidates for GC. */
-  readonly gcTodo: Tree;
   readonly opts: TableOptions;
   readonly endpoints: ReturnType<typeof tableEndpoints>;
-  /** Incremental content summary used by anti-entropy (see merkle.ts). */
-  readonly digest: TableDigest;
   readonly replication: TableReplication;
   readonly insertQueue: InsertQueue<E>;
 
   constructor(
-    schema: TableSchema<E> & Filterable<E>,
+    schema: TableSchema<E> & Filterable<E, F>,
     db: Db,
     rpc: RpcTransport,
     layout: LayoutView,
     opts: TableOptions,
   ) {
-    this.schema = schema;
-    this.db = db;
+    super(schema, db);
     this.rpc = rpc;
     this.layout = layout;
     this.opts = opts;
-    this.store = db.tree(`table:${schema.name}`);
     this.insertQueue = new InsertQueue({
       db,
       schema,
@@ -124,9 +98,7 @@ export class Table<E> implements TableCore {
       workers: opts.workers,
     });
     this.queue = this.insertQueue.tree;
-    this.gcTodo = db.tree(`table:${schema.name}:gc_todo`);
     this.endpoints = tableEndpoints(schema.name);
-    this.digest = new TableDigest(db, schema.name);
     this.replication = tableReplication(schema.replication, layout, opts.consistency, rpc.id);
     serve(rpc, this.endpoints.update, async (_from, r) => {
       await this.applyLocal(r.entries, r.completion === true);
@@ -135,102 +107,6 @@ export class Table<E> implements TableCore {
     serve(rpc, this.endpoints.get, async (_from, r) => this.store.get(r.key) ?? null);
     serve(rpc, this.endpoints.range, async (_from, r) => this.rangeLocal(r.pk, r.q).map((e) => this.schema.encode(e)));
     serve(rpc, this.endpoints.all, async () => [...this.store.range({})].map(([, v]) => v));
-  }
-
-  /** The partition hash of a partition key. */
-  partitionHash(pk: Buffer): Buffer {
-    return this.schema.partitionHash ? this.schema.partitionHash(pk) : createHash('sha256').update(pk).digest();
-  }
-
-  /** The local storage key: partition hash ++ sort key. */
-  storageKey(pk: Buffer, sk: Buffer): Buffer {
-    return Buffer.concat([this.partitionHash(pk), sk]);
-  }
-
-  // ---- local side ----
-
-  /** Merges entries into local storage in one transaction, running hooks; returns once committed. */
-  async applyLocal(encoded: Buffer[], completion = false): Promise<void> {
-    const entries = encoded.map((b) => this.schema.decode(b));
-    await this.db.transaction((tx) => {
-      for (const e of entries) this.applyInTx(tx, e, completion);
-    });
-  }
-
-  /** Merges one entry in an open transaction (used by hooks of other tables on this node). */
-  applyInTx(tx: Tx, e: E, completion = false): void {
-    const s = this.schema;
-    const key = this.storageKey(s.partitionKey(e), s.sortKey(e));
-    const oldBytes = tx.get(this.store, key);
-    const old = oldBytes ? s.decode(oldBytes) : undefined;
-    const incoming = completion && s.completion ? s.completion(e, old) : e;
-    let cur = old ? s.merge(old, incoming) : incoming;
-    if (s.fixup) cur = s.fixup(tx, cur, incoming, old);
-    const curBytes = s.encode(cur);
-    if (oldBytes?.equals(curBytes)) return;
-    tx.put(this.store, key, curBytes);
-    tableMetrics.internalUpdate.inc({ table_name: s.name });
-    this.digest.update(tx, key[0]!, key, curBytes);
-    if (s.isTombstone(cur)) {
-      const todo = Buffer.alloc(8);
-      todo.writeBigUInt64BE(BigInt(Date.now()));
-      tx.put(this.gcTodo, key, Buffer.concat([todo, createHash('sha256').update(curBytes).digest()]));
-    }
-    s.updated?.(tx, old, cur);
-  }
-
-  /** Deletes entries whose stored value still has the given hash (tombstone GC). */
-  async deleteIfEqual(items: [Buffer, Buffer][]): Promise<void> {
-    await this.db.transaction((tx) => {
-      for (const [k, h] of items) {
-        const v = tx.get(this.store, k);
-        if (v && createHash('sha256').update(v).digest().equals(h)) {
-          tx.remove(this.store, k);
-          this.digest.update(tx, k[0]!, k, undefined);
-          tableMetrics.internalDelete.inc({ table_name: this.schema.name });
-        }
-        tx.remove(this.gcTodo, k);
-      }
-    });
-  }
-
-  /** Reads one entry from local storage. */
-  getLocal(pk: Buffer, sk: Buffer): E | undefined {
-    const b = this.store.get(this.storageKey(pk, sk));
-    return b ? this.schema.decode(b) : undefined;
-  }
-
-  /**
-   * Every entry stored on this node, decoded, or those of one partition key; read in `tx`
-   * when given (a hook or a repair that must see its own writes).
-   */
-  *scanLocal(o: { tx?: Tx; pk?: Buffer } = {}): Generator<E> {
-    const prefix = o.pk ? this.partitionHash(o.pk) : undefined;
-    const range = prefix ? { start: prefix, end: prefixEnd(prefix) } : {};
-    for (const [, v] of o.tx ? o.tx.range(this.store, range) : this.store.range(range)) yield this.schema.decode(v);
-  }
-
-  /** Reads a range of one partition key from local storage. */
-  rangeLocal(pk: Buffer, q: RangeQuery): E[] {
-    const prefix = this.partitionHash(pk);
-    const full = (sk: Buffer) => Buffer.concat([prefix, sk]);
-    const out: E[] = [];
-    // Forward: start <= sk < end. Reverse: from start (inclusive) down to end (exclusive).
-    const iter = q.reverse
-      ? this.store.range({
-          start: q.end ? full(q.end) : prefix,
-          end: q.start ? full(Buffer.concat([q.start, Buffer.from([0])])) : prefixEnd(prefix),
-          reverse: true,
-        })
-      : this.store.range({ start: q.start ? full(q.start) : prefix, end: q.end ? full(q.end) : prefixEnd(prefix) });
-    for (const [k, v] of iter) {
-      if (q.reverse && q.end && k.equals(full(q.end))) continue;
-      const e = this.schema.decode(v);
-      if (q.filter !== undefined && this.schema.matches && !this.schema.matches(e, q.filter)) continue;
-      out.push(e);
-      if (q.limit !== undefined && out.length >= q.limit) break;
-    }
-    return out;
   }
 
   // ---- replicated side ----
@@ -335,12 +211,13 @@ export class Table<E> implements TableCore {
   }
 
   /** Reads a range of one partition key from a read quorum, merged. */
-  getRange(pk: Buffer, q: RangeQuery): Promise<E[]> {
+  getRange(pk: Buffer, q: RangeQuery<F>): Promise<E[]> {
     return this.#counted('get', () => this.#getRange(pk, q));
   }
 
-  async #getRange(pk: Buffer, q: RangeQuery): Promise<E[]> {
-    if (q.filter === undefined || !this.schema.matches) return this.#rangeOnce(pk, q);
+  async #getRange(pk: Buffer, q: RangeQuery<F>): Promise<E[]> {
+    const { filter, ...wire } = q;
+    if (filter === undefined || !this.schema.matches) return this.#rangeOnce(pk, wire);
     if (q.reverse) throw new GarageError('filtered reverse range reads are not supported');
     // Filter after merging: a replica must not hide an entry (say, a deletion) that another
     // replica would show in an older state. Read in batches until enough entries match.
@@ -349,9 +226,9 @@ export class Table<E> implements TableCore {
     const out: E[] = [];
     let start = q.start;
     for (;;) {
-      const rows = await this.#rangeOnce(pk, { ...q, start, limit: batch, filter: undefined });
+      const rows = await this.#rangeOnce(pk, { ...wire, start, limit: batch });
       for (const e of rows) {
-        if (!this.schema.matches(e, q.filter)) continue;
+        if (!this.schema.matches(e, filter)) continue;
         out.push(e);
         if (out.length >= want) return out;
       }
@@ -360,7 +237,7 @@ export class Table<E> implements TableCore {
     }
   }
 
-  async #rangeOnce(pk: Buffer, q: RangeQuery): Promise<E[]> {
+  async #rangeOnce(pk: Buffer, q: WireRange): Promise<E[]> {
     const hash = this.partitionHash(pk);
     const { nodes, quorum } = this.replication.readNodes(hash);
     const answers = await callQuorum(this.rpc, nodes, this.endpoints.range, { pk, q }, { quorum });
