@@ -285,7 +285,7 @@ export async function startNode(config: Config): Promise<RunningNode> {
       snapshots?.stop();
       metrics.stopHistory();
       model.stop();
-      blocks.stop();
+      await blocks.stop();
       await peering.stop();
       await netapp.close();
       await db.close();

@@ -64,9 +64,12 @@ export class BlockManager {
   resyncWorkerCount = 1;
   // Idle workers wait here; a queued block or a stop wakes them all.
   readonly #waiters = new Set<() => void>();
+  // Workers pausing for tranquility wait here; only a stop cuts the pause short.
+  readonly #pausing = new Set<() => void>();
   // Hashes being resynced now: a block is never handled by two workers at once.
   readonly #inFlight = new Set<string>();
   #running = 0;
+  readonly #loops = new Set<Promise<void>>();
   #stopped = false;
 
   constructor(opts: BlockManagerOptions) {
@@ -291,8 +294,31 @@ export class BlockManager {
   #spawn(): void {
     while (!this.#stopped && this.#running < this.resyncWorkerCount) {
       this.#running++;
-      void this.#loop().finally(() => this.#running--);
+      const loop: Promise<void> = this.#loop()
+        .catch((e: unknown) => {
+          if (!this.#stopped) this.opts.logger.error({ err: errorMessage(e) }, 'block resync worker failed');
+        })
+        .finally(() => {
+          this.#running--;
+          this.#loops.delete(loop);
+        });
+      this.#loops.add(loop);
     }
+  }
+
+  // Waits `ms`, or less when the workers stop (and, idle, when a block is queued).
+  #sleep(ms: number, idle: boolean): Promise<void> {
+    const set = idle ? this.#waiters : this.#pausing;
+    return new Promise<void>((r) => {
+      let t: NodeJS.Timeout | undefined;
+      const done = () => {
+        clearTimeout(t);
+        set.delete(done);
+        r();
+      };
+      t = setTimeout(done, ms);
+      set.add(done);
+    });
   }
 
   // The first queued entry that is due and that no other worker holds, or when to look again.
@@ -312,16 +338,7 @@ export class BlockManager {
     while (!this.#stopped && this.#running <= this.resyncWorkerCount) {
       const next = this.#next();
       if ('waitMs' in next) {
-        await new Promise<void>((r) => {
-          let t: NodeJS.Timeout | undefined;
-          const done = () => {
-            clearTimeout(t);
-            this.#waiters.delete(done);
-            r();
-          };
-          t = setTimeout(done, Math.min(next.waitMs, 60_000));
-          this.#waiters.add(done);
-        });
+        await this.#sleep(Math.min(next.waitMs, 60_000), true);
         continue;
       }
       const { key, hash } = next;
@@ -359,7 +376,7 @@ export class BlockManager {
         errors: this.errors.count(),
         tranquility: this.resyncTranquility,
       });
-      if (pause >= 1 && !this.#stopped) await new Promise((r) => setTimeout(r, pause));
+      if (pause >= 1 && !this.#stopped) await this.#sleep(pause, false);
     }
   }
 
@@ -451,10 +468,12 @@ export class BlockManager {
     });
   }
 
-  /** Stops the workers. */
-  stop(): void {
+  /** Stops the workers; resolves once none is in the middle of a block (the database may then close). */
+  async stop(): Promise<void> {
     this.#stopped = true;
     this.#wakeAll();
+    for (const w of [...this.#pausing]) w();
+    await Promise.all(this.#loops);
   }
 }
 

@@ -121,7 +121,7 @@ export class MemCluster {
   async stop(): Promise<void> {
     for (const n of this.nodes) {
       n.model.stop();
-      n.blocks.stop();
+      await n.blocks.stop();
       await n.db.close();
       rmSync(n.dir, { recursive: true, force: true });
     }
