@@ -1,6 +1,6 @@
 // ACLs (AWS SDK v3): the owner's FULL_CONTROL is read back; `private` is accepted; any grant
 // beyond the owner is refused with NotImplemented and changes nothing.
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   CreateBucketCommand,
@@ -12,25 +12,18 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { GarageProcess, quickStart, s3Client, s3Error } from './harness.ts';
+import { s3Error, useNode } from './harness.ts';
 
 const BUCKET = 'acl';
 
 describe('ACLs', () => {
-  let g: GarageProcess;
   let s3: S3Client;
   let keyId: string;
 
+  const node = useNode(BUCKET);
   before(async () => {
-    g = await GarageProcess.create();
-    const k = await quickStart(g, BUCKET);
-    keyId = k.keyId;
-    s3 = s3Client(g, k.keyId, k.secret);
+    ({ s3, keyId } = node);
     await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'o', Body: 'x' }));
-  });
-  after(async () => {
-    s3.destroy();
-    await g.destroy();
   });
 
   it('GetBucketAcl and GetObjectAcl give the owner FULL_CONTROL', async () => {

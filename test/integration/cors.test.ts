@@ -1,4 +1,4 @@
-import { describe, it, before, after } from 'node:test';
+import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import {
@@ -10,7 +10,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { GarageProcess, quickStart, s3Client } from './harness.ts';
+import { type GarageProcess, useNode } from './harness.ts';
 
 function call(
   port: number,
@@ -32,15 +32,10 @@ describe('CORS: bucket rules, preflight and response headers', () => {
   let g: GarageProcess;
   let s3: S3Client;
 
+  const node = useNode('cors-bucket');
   before(async () => {
-    g = await GarageProcess.create();
-    const { keyId, secret } = await quickStart(g, 'cors-bucket');
-    s3 = s3Client(g, keyId, secret);
+    ({ g, s3 } = node);
     await s3.send(new PutObjectCommand({ Bucket: 'cors-bucket', Key: 'index.html', Body: 'hello' }));
-  });
-  after(async () => {
-    s3.destroy();
-    await g.destroy();
   });
 
   it('refuses preflights until rules exist, then answers them from the rules', async () => {

@@ -1,4 +1,4 @@
-import { describe, it, before, after } from 'node:test';
+import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readdirSync, rmSync, statSync } from 'node:fs';
@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import { CopyObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { GarageProcess, getBytes, quickStart, s3Client, waitFor } from './harness.ts';
+import { type GarageProcess, getBytes, waitFor, useNode } from './harness.ts';
 
 const MiB = 1 << 20;
 const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
@@ -71,16 +71,8 @@ describe('issue 7: acknowledged object data is never lost or served short', () =
   let s3: S3Client;
   const bucket = 'loss';
 
-  before(async () => {
-    g = await GarageProcess.create();
-    await g.start({ GARAGE_BLOCK_GC_DELAY_MS: '300' });
-    const { keyId, secret } = await quickStart(g, bucket);
-    s3 = s3Client(g, keyId, secret);
-  });
-  after(async () => {
-    s3.destroy();
-    await g.destroy();
-  });
+  const node = useNode(bucket, { env: { GARAGE_BLOCK_GC_DELAY_MS: '300' } });
+  before(() => ({ g, s3 } = node));
 
   // Defect 1. Fails on the previous main: B's completion was re-ordered after A although
   // A's completion had already pruned B and released its blocks; HEAD showed B, GET gave 0 bytes.

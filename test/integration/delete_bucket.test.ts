@@ -1,4 +1,4 @@
-import { describe, it, before, after } from 'node:test';
+import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -12,7 +12,7 @@ import {
   PutObjectCommand,
   DeleteObjectCommand,
 } from '@aws-sdk/client-s3';
-import { GarageProcess, quickStart, s3Client, waitFor, countFiles } from './harness.ts';
+import { type GarageProcess, waitFor, countFiles, useNode } from './harness.ts';
 
 /** The HTTP status of a failed SDK call (fails the test if the call succeeds). */
 async function statusOf(p: Promise<unknown>): Promise<number | undefined> {
@@ -29,17 +29,8 @@ describe('DeleteBucket with in-progress multipart uploads', () => {
   let g: GarageProcess;
   let s3: S3Client;
 
-  before(async () => {
-    g = await GarageProcess.create();
-    const realStart = g.start.bind(g);
-    g.start = () => realStart({ GARAGE_GC_INTERVAL_MS: '300', GARAGE_BLOCK_GC_DELAY_MS: '300' });
-    const { keyId, secret } = await quickStart(g, 'mpu-only');
-    s3 = s3Client(g, keyId, secret);
-  });
-  after(async () => {
-    s3.destroy();
-    await g.destroy();
-  });
+  const node = useNode('mpu-only', { env: { GARAGE_GC_INTERVAL_MS: '300', GARAGE_BLOCK_GC_DELAY_MS: '300' } });
+  before(() => ({ g, s3 } = node));
 
   /** Starts an upload in a bucket and stores one part of a few MiB; returns nothing (the blocks are on disk). */
   async function leaveUpload(bucket: string, key: string): Promise<void> {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { after, before } from 'node:test';
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { createServer, connect } from 'node:net';
 import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -114,6 +115,8 @@ export class GarageProcess {
   readonly webPort: number;
   proc: ChildProcess | undefined;
   log = '';
+  /** The environment a start() without one gets (restarts in a test keep the suite's knobs). */
+  defaultEnv: NodeJS.ProcessEnv = {};
 
   constructor(dir: string, configPath: string, s3Port: number, rpcPort: number, webPort: number) {
     this.dir = dir;
@@ -163,7 +166,7 @@ index = "index.html"
   }
 
   /** Starts `garage server` and waits until its S3 and RPC ports answer. */
-  async start(env: NodeJS.ProcessEnv = {}): Promise<void> {
+  async start(env: NodeJS.ProcessEnv = this.defaultEnv): Promise<void> {
     if (this.running()) throw new Error('this garage server is already running');
     this.proc = spawn(process.execPath, [MAIN, '-c', this.configPath, 'server'], {
       env: { ...process.env, RUST_LOG: 'garage=warn', ...env },
@@ -230,6 +233,67 @@ export async function quickStart(g: GarageProcess, bucket = 'test-bucket'): Prom
   const secret = /Secret key: ([0-9a-f]+)/.exec(key)![1]!;
   await g.cliOk('bucket', 'allow', '--read', '--write', '--owner', bucket, '--key', `${bucket}-key`);
   return { keyId, secret };
+}
+
+/**
+ * The fixture most integration tests share: one node started with a layout, a bucket and a
+ * key allowed on it, and an SDK client for that key; set up before the suite's tests and
+ * stopped after them. Call it inside a describe().
+ */
+export function useNode(
+  bucket: string,
+  opts: { extra?: string; env?: NodeJS.ProcessEnv; rpcSecret?: string } = {},
+): NodeFixture {
+  const f = new NodeFixture();
+  before(async () => {
+    const g = await GarageProcess.create(opts.extra ?? '', { rpcSecret: opts.rpcSecret });
+    g.defaultEnv = opts.env ?? {};
+    await g.start();
+    const { keyId, secret } = await quickStart(g, bucket);
+    f.set(g, keyId, secret);
+  });
+  after(() => f.close());
+  return f;
+}
+
+/** What useNode sets up; reading it before the suite's before() ran is a mistake, said plainly. */
+export class NodeFixture {
+  #g: GarageProcess | undefined;
+  #s3: S3Client | undefined;
+  #keyId = '';
+  #secret = '';
+
+  set(g: GarageProcess, keyId: string, secret: string): void {
+    this.#g = g;
+    this.#keyId = keyId;
+    this.#secret = secret;
+    this.#s3 = s3Client(g, keyId, secret);
+  }
+
+  #ready<T>(v: T | undefined): T {
+    if (v === undefined) throw new Error('the node fixture is used before its before() hook ran');
+    return v;
+  }
+
+  get g(): GarageProcess {
+    return this.#ready(this.#g);
+  }
+  get s3(): S3Client {
+    return this.#ready(this.#s3);
+  }
+  get keyId(): string {
+    this.#ready(this.#g);
+    return this.#keyId;
+  }
+  get secret(): string {
+    this.#ready(this.#g);
+    return this.#secret;
+  }
+
+  async close(): Promise<void> {
+    this.#s3?.destroy();
+    await this.#g?.destroy();
+  }
 }
 
 /** Knobs that make background work fast enough for tests. */

@@ -1,4 +1,4 @@
-import { describe, it, before, after } from 'node:test';
+import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   PutObjectCommand,
@@ -10,23 +10,14 @@ import {
   DeleteBucketLifecycleCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { GarageProcess, quickStart, s3Client, waitFor } from './harness.ts';
+import { waitFor, useNode } from './harness.ts';
 
 describe('bucket lifecycle: expiration and aborting unfinished uploads', () => {
-  let g: GarageProcess;
   let s3: S3Client;
 
-  before(async () => {
-    g = await GarageProcess.create();
-    // A lifecycle "day" of one second, checked every 300 ms.
-    await g.start({ GARAGE_LIFECYCLE_DAY_MS: '1000', GARAGE_LIFECYCLE_INTERVAL_MS: '300' });
-    const { keyId, secret } = await quickStart(g, 'life');
-    s3 = s3Client(g, keyId, secret);
-  });
-  after(async () => {
-    s3.destroy();
-    await g.destroy();
-  });
+  // A lifecycle "day" of one second, checked every 300 ms.
+  const node = useNode('life', { env: { GARAGE_LIFECYCLE_DAY_MS: '1000', GARAGE_LIFECYCLE_INTERVAL_MS: '300' } });
+  before(() => ({ s3 } = node));
 
   it('stores, returns and deletes the configuration', async () => {
     await s3.send(

@@ -1,4 +1,4 @@
-import { describe, it, before, after } from 'node:test';
+import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, createHash } from 'node:crypto';
 import { readdirSync } from 'node:fs';
@@ -10,7 +10,7 @@ import {
   CompleteMultipartUploadCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { GarageProcess, quickStart, s3Client, getBytes } from './harness.ts';
+import { type GarageProcess, getBytes, useNode } from './harness.ts';
 
 const MiB = 1024 * 1024;
 
@@ -26,15 +26,8 @@ describe('metadata stays linear in the size of an upload (many small rows, no gr
   let g: GarageProcess;
   let s3: S3Client;
 
-  before(async () => {
-    g = await GarageProcess.create();
-    const { keyId, secret } = await quickStart(g, 'linear');
-    s3 = s3Client(g, keyId, secret);
-  });
-  after(async () => {
-    s3.destroy();
-    await g.destroy();
-  });
+  const node = useNode('linear');
+  before(() => ({ g, s3 } = node));
 
   it('a 96 MiB object is one header and three rows of 32 blocks', async () => {
     const data = randomBytes(96 * MiB);

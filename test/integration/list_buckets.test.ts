@@ -1,24 +1,19 @@
 // ListBuckets with max-buckets / continuation-token / prefix / bucket-region (AWS SDK v3).
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { CreateBucketCommand, ListBucketsCommand, S3ServiceException, type S3Client } from '@aws-sdk/client-s3';
-import { GarageProcess, quickStart, s3Client } from './harness.ts';
+import { type GarageProcess, useNode } from './harness.ts';
 
 describe('ListBuckets pagination', () => {
   let g: GarageProcess;
   let s3: S3Client;
   const names = ['lb-a', 'lb-b', 'lb-c', 'lb-d', 'lb-e', 'other'];
 
+  const node = useNode('lb-0');
   before(async () => {
-    g = await GarageProcess.create();
-    const { keyId, secret } = await quickStart(g, 'lb-0');
-    await g.cliOk('key', 'allow', '--create-bucket', keyId);
-    s3 = s3Client(g, keyId, secret);
+    ({ g, s3 } = node);
+    await g.cliOk('key', 'allow', '--create-bucket', node.keyId);
     for (const Bucket of names) await s3.send(new CreateBucketCommand({ Bucket }));
-  });
-  after(async () => {
-    s3.destroy();
-    await g.destroy();
   });
 
   it('pages through every bucket in name order, with a prefix', async () => {

@@ -1,6 +1,6 @@
 // GetObject / HeadObject with ?partNumber=N (AWS SDK v3): the part's bytes as a 206 with its
 // Content-Range and the parts count; a single-part object has one part.
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import {
@@ -12,21 +12,19 @@ import {
   UploadPartCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { GarageProcess, quickStart, s3Client, s3Error } from './harness.ts';
+import { s3Error, useNode } from './harness.ts';
 
 const MiB = 1 << 20;
 const BUCKET = 'parts';
 
 describe('part reads (?partNumber=N)', () => {
-  let g: GarageProcess;
   let s3: S3Client;
   const parts = [randomBytes(5 * MiB), randomBytes(MiB + 7)];
   const single = randomBytes(10_000);
 
+  const node = useNode(BUCKET);
   before(async () => {
-    g = await GarageProcess.create();
-    const { keyId, secret } = await quickStart(g, BUCKET);
-    s3 = s3Client(g, keyId, secret);
+    ({ s3 } = node);
     const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: 'mp' }));
     // Parts 1 and 3: part numbers need not be contiguous.
     const done = [];
@@ -41,10 +39,6 @@ describe('part reads (?partNumber=N)', () => {
     );
     await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'single', Body: single }));
     await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'empty', Body: Buffer.alloc(0) }));
-  });
-  after(async () => {
-    s3.destroy();
-    await g.destroy();
   });
 
   it('GetObject of each part of a multipart object: its bytes, 206, Content-Range, parts count', async () => {

@@ -1,8 +1,8 @@
-import { describe, it, before, after } from 'node:test';
+import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { GarageProcess, quickStart, s3Client, getBytes } from './harness.ts';
+import { type GarageProcess, getBytes, useNode } from './harness.ts';
 
 describe('POST object: browser form uploads with a signed policy', () => {
   let g: GarageProcess;
@@ -10,15 +10,8 @@ describe('POST object: browser form uploads with a signed policy', () => {
   let keyId = '';
   let secret = '';
 
-  before(async () => {
-    g = await GarageProcess.create();
-    ({ keyId, secret } = await quickStart(g, 'forms'));
-    s3 = s3Client(g, keyId, secret);
-  });
-  after(async () => {
-    s3.destroy();
-    await g.destroy();
-  });
+  const node = useNode('forms');
+  before(() => ({ g, s3, keyId, secret } = node));
 
   /** Builds the signed form fields for a policy, as a browser page would get them from its server. */
   function signedFields(conditions: unknown[], expiresInMs = 60_000, signWith = secret): Record<string, string> {

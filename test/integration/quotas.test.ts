@@ -1,23 +1,18 @@
-import { describe, it, before, after } from 'node:test';
+import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { PutObjectCommand, DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { GarageProcess, RawS3, quickStart, s3Client, xmlErrorCode } from './harness.ts';
+import { type GarageProcess, RawS3, xmlErrorCode, useNode } from './harness.ts';
 
 describe('bucket counters and quotas', () => {
   let g: GarageProcess;
   let s3: S3Client;
   let raw: RawS3;
 
-  before(async () => {
-    g = await GarageProcess.create();
-    const { keyId, secret } = await quickStart(g, 'quota-bucket');
-    s3 = s3Client(g, keyId, secret);
-    raw = new RawS3(g, keyId, secret);
-  });
-  after(async () => {
-    s3.destroy();
-    await g.destroy();
+  const node = useNode('quota-bucket');
+  before(() => {
+    ({ g, s3 } = node);
+    raw = new RawS3(g, node.keyId, node.secret);
   });
 
   const put = (Key: string, size: number) =>

@@ -166,7 +166,7 @@ describe('tables on three in-process nodes', () => {
   it('the quorum helper answers once enough nodes did, and names the failures otherwise', async () => {
     const ep = endpoint('test/echo', z.object({ n: z.number() }), z.number());
     const rpcs = ids.map((id) => net.transport(`${id.slice(0, 63)}e`));
-    rpcs.forEach((r, i) => serve(r, ep, async (_f, m) => m.n + i));
+    for (const [i, r] of rpcs.entries()) serve(r, ep, async (_f, m) => m.n + i);
     const nodes = rpcs.map((r) => r.id);
     const answers = await callQuorum(rpcs[0]!, nodes, ep, { n: 1 }, { quorum: 2 });
     assert.ok(answers.length >= 2);
