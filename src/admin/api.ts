@@ -38,8 +38,6 @@ const keyBody = z.object({
   expiration: date.nullable().optional(),
   neverExpires: bool.optional(),
 });
-/** Node-targeted operations name a node id, `self` or `*`. */
-const node = { node: str };
 const none = z.object({});
 const scrubCommand = z.enum(['start', 'pause', 'resume', 'cancel']);
 export const repairType = z.union([
@@ -129,12 +127,6 @@ export type AdminRequest<O extends AdminOp> = O extends ClusterOp
   : O extends LocalOp
     ? { node: string; body: LocalRequest<O> }
     : never;
-
-/** The schema of any operation's request. */
-export function requestSchema(op: AdminOp): z.ZodType {
-  if (op in CLUSTER_REQUESTS) return CLUSTER_REQUESTS[op as ClusterOp];
-  return z.object({ ...node, body: LOCAL_REQUESTS[op as LocalOp] });
-}
 
 /** Whether a string names an operation. */
 export function isAdminOp(s: string): s is AdminOp {
