@@ -232,24 +232,28 @@ export function configFromObject(obj: unknown, source: string, env: NodeJS.Proce
       ? [{ path: raw.data_dir, readOnly: false }]
       : raw.data_dir.map((d) => ({ path: d.path, capacity: d.capacity, readOnly: d.read_only ?? false }));
 
-  const adminToken =
-    env.GARAGE_ADMIN_TOKEN ??
-    (env.GARAGE_ADMIN_TOKEN_FILE
-      ? readSecretFile(env.GARAGE_ADMIN_TOKEN_FILE, 'GARAGE_ADMIN_TOKEN_FILE', source)
-      : undefined) ??
-    raw.admin.admin_token ??
-    (raw.admin.admin_token_file
-      ? readSecretFile(raw.admin.admin_token_file, 'admin.admin_token_file', source)
-      : undefined);
-  const metricsToken =
-    env.GARAGE_METRICS_TOKEN ??
-    (env.GARAGE_METRICS_TOKEN_FILE
-      ? readSecretFile(env.GARAGE_METRICS_TOKEN_FILE, 'GARAGE_METRICS_TOKEN_FILE', source)
-      : undefined) ??
-    raw.admin.metrics_token ??
-    (raw.admin.metrics_token_file
-      ? readSecretFile(raw.admin.metrics_token_file, 'admin.metrics_token_file', source)
-      : undefined);
+  // A secret from the environment (value, then file), else from the configuration (value, then file).
+  const secret = (envName: string, value: string | undefined, file: string | undefined, fileKey: string) => {
+    const envFile = env[`${envName}_FILE`];
+    return (
+      env[envName] ??
+      (envFile ? readSecretFile(envFile, `${envName}_FILE`, source) : undefined) ??
+      value ??
+      (file ? readSecretFile(file, fileKey, source) : undefined)
+    );
+  };
+  const adminToken = secret(
+    'GARAGE_ADMIN_TOKEN',
+    raw.admin.admin_token,
+    raw.admin.admin_token_file,
+    'admin.admin_token_file',
+  );
+  const metricsToken = secret(
+    'GARAGE_METRICS_TOKEN',
+    raw.admin.metrics_token,
+    raw.admin.metrics_token_file,
+    'admin.metrics_token_file',
+  );
   const snapshotEvery = raw.metadata_auto_snapshot_interval;
 
   return {
