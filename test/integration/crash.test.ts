@@ -1,4 +1,4 @@
-import { describe, it, before, after } from 'node:test';
+import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
@@ -14,7 +14,7 @@ import {
   HeadObjectCommand,
 } from '@aws-sdk/client-s3';
 import { join } from 'node:path';
-import { GarageProcess, quickStart, waitFor, s3Client, getBytes, countFiles } from './harness.ts';
+import { type GarageProcess, waitFor, s3Client, getBytes, countFiles, useNode } from './harness.ts';
 
 /** A body that sends `data` in 256 KiB pieces and calls `onProgress` with the bytes sent so far. */
 function slowBody(data: Buffer, onProgress: (sent: number) => void): Readable {
@@ -38,17 +38,11 @@ describe('crash safety: SIGKILL at any instant loses nothing acknowledged and sh
   let s3: S3Client;
   let creds: { keyId: string; secret: string };
 
-  before(async () => {
-    g = await GarageProcess.create();
-    // Unreferenced blocks go after 300 ms instead of 10 min, in every run of this node.
-    const start = g.start.bind(g);
-    g.start = (env = {}) => start({ GARAGE_BLOCK_GC_DELAY_MS: '300', ...env });
-    creds = await quickStart(g, 'crash');
-    s3 = s3Client(g, creds.keyId, creds.secret);
-  });
-  after(async () => {
-    s3.destroy();
-    await g.destroy();
+  // Unreferenced blocks go after 300 ms instead of 10 min, in every run of this node.
+  const node = useNode('crash', { env: { GARAGE_BLOCK_GC_DELAY_MS: '300' } });
+  before(() => {
+    ({ g, s3 } = node);
+    creds = { keyId: node.keyId, secret: node.secret };
   });
 
   async function restart(): Promise<void> {

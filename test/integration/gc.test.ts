@@ -1,9 +1,9 @@
-import { describe, it, before, after } from 'node:test';
+import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import {
-  S3Client,
+  type S3Client,
   PutObjectCommand,
   DeleteObjectCommand,
   CreateMultipartUploadCommand,
@@ -12,29 +12,16 @@ import {
   CopyObjectCommand,
   CompleteMultipartUploadCommand,
 } from '@aws-sdk/client-s3';
-import { GarageProcess, quickStart, waitFor, countFiles, getBytes } from './harness.ts';
+import { type GarageProcess, waitFor, countFiles, getBytes, useNode } from './harness.ts';
 
 describe('garbage collection: deleting objects frees their metadata and blocks', () => {
   let g: GarageProcess;
   let s3: S3Client;
 
-  before(async () => {
-    g = await GarageProcess.create();
-    const realStart = g.start.bind(g);
-    g.start = () =>
-      realStart({ GARAGE_TOMBSTONE_GC_DELAY_MS: '0', GARAGE_GC_INTERVAL_MS: '300', GARAGE_BLOCK_GC_DELAY_MS: '300' });
-    const { keyId, secret } = await quickStart(g, 'gc-bucket');
-    s3 = new S3Client({
-      endpoint: g.endpoint,
-      region: 'garage',
-      forcePathStyle: true,
-      credentials: { accessKeyId: keyId, secretAccessKey: secret },
-    });
+  const node = useNode('gc-bucket', {
+    env: { GARAGE_TOMBSTONE_GC_DELAY_MS: '0', GARAGE_GC_INTERVAL_MS: '300', GARAGE_BLOCK_GC_DELAY_MS: '300' },
   });
-  after(async () => {
-    s3.destroy();
-    await g.destroy();
-  });
+  before(() => ({ g, s3 } = node));
 
   it('cascades object → version → block_ref → block and removes tombstones', async () => {
     const big = randomBytes(3 * 1024 * 1024 + 1);

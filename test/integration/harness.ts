@@ -115,7 +115,7 @@ export class GarageProcess {
   readonly webPort: number;
   proc: ChildProcess | undefined;
   log = '';
-  /** The environment a start() without one gets (restarts in a test keep the suite's knobs). */
+  /** Environment every start() gets, under the one it is given (restarts keep the suite's knobs). */
   defaultEnv: NodeJS.ProcessEnv = {};
 
   constructor(dir: string, configPath: string, s3Port: number, rpcPort: number, webPort: number) {
@@ -166,7 +166,8 @@ index = "index.html"
   }
 
   /** Starts `garage server` and waits until its S3 and RPC ports answer. */
-  async start(env: NodeJS.ProcessEnv = this.defaultEnv): Promise<void> {
+  async start(extraEnv: NodeJS.ProcessEnv = {}): Promise<void> {
+    const env = { ...this.defaultEnv, ...extraEnv };
     if (this.running()) throw new Error('this garage server is already running');
     this.proc = spawn(process.execPath, [MAIN, '-c', this.configPath, 'server'], {
       env: { ...process.env, RUST_LOG: 'garage=warn', ...env },

@@ -1,4 +1,4 @@
-import { describe, it, before, after } from 'node:test';
+import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   PutObjectCommand,
@@ -6,21 +6,15 @@ import {
   GetBucketVersioningCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { GarageProcess, quickStart, s3Client } from './harness.ts';
+import { useNode } from './harness.ts';
 
 describe('versioning stubs: GetBucketVersioning, ListObjectVersions', () => {
-  let g: GarageProcess;
   let s3: S3Client;
 
+  const node = useNode('versions');
   before(async () => {
-    g = await GarageProcess.create();
-    const { keyId, secret } = await quickStart(g, 'versions');
-    s3 = s3Client(g, keyId, secret);
+    ({ s3 } = node);
     for (const k of ['a', 'b', 'dir/c']) await s3.send(new PutObjectCommand({ Bucket: 'versions', Key: k, Body: k }));
-  });
-  after(async () => {
-    s3.destroy();
-    await g.destroy();
   });
 
   it('reports versioning as never enabled', async () => {

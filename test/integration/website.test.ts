@@ -1,4 +1,4 @@
-import { describe, it, before, after } from 'node:test';
+import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import {
@@ -8,7 +8,7 @@ import {
   DeleteBucketWebsiteCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { GarageProcess, quickStart, s3Client } from './harness.ts';
+import { type GarageProcess, useNode } from './harness.ts';
 
 interface Page {
   status: number;
@@ -43,20 +43,15 @@ describe('static website endpoint ([s3_web])', () => {
   let g: GarageProcess;
   let s3: S3Client;
 
+  const node = useNode('site');
   before(async () => {
-    g = await GarageProcess.create();
-    const { keyId, secret } = await quickStart(g, 'site');
-    s3 = s3Client(g, keyId, secret);
+    ({ g, s3 } = node);
     const put = (Key: string, Body: string, ContentType = 'text/html') =>
       s3.send(new PutObjectCommand({ Bucket: 'site', Key, Body, ContentType }));
     await put('index.html', '<h1>home</h1>');
     await put('docs/index.html', '<h1>docs</h1>');
     await put('style.css', 'body{}', 'text/css');
     await put('404.html', '<h1>lost</h1>');
-  });
-  after(async () => {
-    s3.destroy();
-    await g.destroy();
   });
 
   it('serves nothing until website access is allowed', async () => {
