@@ -2,7 +2,7 @@
 // metadata snapshots, layout history, object inspection, upload cleanup, block purge, scrub
 // control, --json listings, and reaching a daemon with -h and -s and no configuration file.
 
-import { describe, it, before, after } from 'node:test';
+import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,22 +10,15 @@ import { randomBytes } from 'node:crypto';
 import { open } from 'lmdb';
 import { CreateMultipartUploadCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
-import { GarageProcess, MAIN, quickStart, run, s3Client, s3Error } from './harness.ts';
+import { type GarageProcess, MAIN, run, s3Error, useNode } from './harness.ts';
 
 describe('CLI commands on the admin operations', () => {
   let g: GarageProcess;
   let s3: S3Client;
   const secret = randomBytes(32).toString('hex');
 
-  before(async () => {
-    g = await GarageProcess.create('', { rpcSecret: secret });
-    const k = await quickStart(g, 'cli-bucket');
-    s3 = s3Client(g, k.keyId, k.secret);
-  });
-  after(async () => {
-    s3?.destroy();
-    await g.destroy();
-  });
+  const node = useNode('cli-bucket', { rpcSecret: secret });
+  before(() => ({ g, s3 } = node));
 
   it('manages admin tokens: create (secret once), list, info, set, rename, delete', async () => {
     const made = await g.cliOk('admin-token', 'create', '--scope', 'ListBuckets', 'ci-token');

@@ -32,7 +32,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { GarageProcess, quickStart, s3Error } from './harness.ts';
+import { type GarageProcess, s3Error, useNode } from './harness.ts';
 
 const BUCKET = 'sdk-bucket';
 const MiB = 1024 * 1024;
@@ -70,15 +70,14 @@ describe('AWS SDK v3 against a garage server', () => {
     return c;
   };
 
-  before(async () => {
-    g = await GarageProcess.create();
-    ({ keyId, secret } = await quickStart(g, BUCKET));
+  const node = useNode(BUCKET);
+  before(() => {
+    ({ g, keyId, secret } = node);
     s3 = makeClient();
   });
 
   after(async () => {
     for (const c of clients) c.destroy();
-    await g?.destroy();
   });
 
   describe('buckets', () => {

@@ -3,7 +3,7 @@
  * values reach the handlers byte for byte, keys XML 1.0 cannot carry are refused, every
  * listing stays valid XML, and malformed or oversized bodies get a fast 400.
  */
-import { describe, it, before, after } from 'node:test';
+import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { connect } from 'node:net';
@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import type { SignatureV4 } from '@smithy/signature-v4';
 import { XMLValidator } from 'fast-xml-parser';
 import { DeleteObjectsCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { GarageProcess, quickStart, s3Client } from './harness.ts';
+import { type GarageProcess, useNode } from './harness.ts';
 import { sdkEncode, signer as makeSigner } from '../api/common/sigv4_helpers.ts';
 
 const BUCKET = 'xml-input';
@@ -153,15 +153,10 @@ describe('XML request bodies and object keys', () => {
     return texts(r.body, 'Key').map((k) => decodeURIComponent(k));
   }
 
-  before(async () => {
-    g = await GarageProcess.create();
-    ({ keyId, secret } = await quickStart(g, BUCKET));
-    s3 = s3Client(g, keyId, secret);
+  const node = useNode(BUCKET);
+  before(() => {
+    ({ g, s3, keyId, secret } = node);
     signer = makeSigner({ accessKey: keyId, secret });
-  });
-  after(async () => {
-    s3?.destroy();
-    await g?.destroy();
   });
 
   describe('values reach the handlers byte for byte', () => {
