@@ -51,7 +51,24 @@ async function singleNodeConfig(
   };
   // A config file beside the data lets `garage -c <dir>/garage.toml status` reach this node.
   const file = join(dir, 'garage.toml');
-  const toml = `# Written by 'garage server --single-node'.\nmetadata_dir = "${raw.metadata_dir}"\ndata_dir = "${raw.data_dir}"\nreplication_factor = 1\nrpc_bind_addr = "${rpcBind}"\n${raw.rpc_public_addr ? `rpc_public_addr = "${raw.rpc_public_addr}"\n` : ''}rpc_secret_file = "${secretFile}"\n\n[s3_api]\napi_bind_addr = "${s3Bind}"\ns3_region = "garage"\n\n[admin]\napi_bind_addr = "${adminBind}"\nadmin_token_file = "${adminTokenFile}"\n`;
+  const toml = [
+    "# Written by 'garage server --single-node'.",
+    `metadata_dir = "${raw.metadata_dir}"`,
+    `data_dir = "${raw.data_dir}"`,
+    'replication_factor = 1',
+    `rpc_bind_addr = "${rpcBind}"`,
+    ...(raw.rpc_public_addr ? [`rpc_public_addr = "${raw.rpc_public_addr}"`] : []),
+    `rpc_secret_file = "${secretFile}"`,
+    '',
+    '[s3_api]',
+    `api_bind_addr = "${s3Bind}"`,
+    's3_region = "garage"',
+    '',
+    '[admin]',
+    `api_bind_addr = "${adminBind}"`,
+    `admin_token_file = "${adminTokenFile}"`,
+    '',
+  ].join('\n');
   await writeFileAtomic(file, toml, false, 0o600);
   return { config: configFromObject(raw, 'embedded single-node default', {}), file };
 }
@@ -154,7 +171,8 @@ async function runServer(opts: ServerOptions): Promise<void> {
       ...(bucket ? [`  Bucket:        ${bucket}`] : []),
       `  Data:          ${resolve(config.dataDirs[0]!.path, '..')}`,
       `  CLI:           garage -c ${file} status`,
-      `  Admin API:     ${hostPort(config.admin.bindAddr!)}/v2/ (Authorization: Bearer <token in ${join(resolve(config.metadataDir, '..'), 'admin_token')}>)`,
+      `  Admin API:     ${hostPort(config.admin.bindAddr!)}/v2/ (Authorization: Bearer <token>)`,
+      `  Admin token:   in ${join(resolve(config.metadataDir, '..'), 'admin_token')}`,
       `  Web console:   ${hostPort(config.admin.bindAddr!)}/ (sign in with that token)`,
       '',
       'Example: AWS_ACCESS_KEY_ID=... AWS_SECRET_ACCESS_KEY=... aws --endpoint-url ' +

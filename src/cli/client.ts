@@ -46,7 +46,8 @@ export class AdminClient {
         id = (await readFile(join(t.metadataDir, 'node_key.pub'))).toString('hex');
       } catch {
         throw new AdminError(
-          `cannot read the node key in ${t.metadataDir} (has 'garage server' been started with this configuration?); or use --rpc-host <id>@<addr>`,
+          `cannot read the node key in ${t.metadataDir} (has 'garage server' been started with this ` +
+            'configuration?); or use --rpc-host <id>@<addr>',
         );
       }
       addr = localAddr(t.rpcAddr);
@@ -57,7 +58,8 @@ export class AdminClient {
     } catch (e) {
       await netapp.close();
       throw new AdminError(
-        `cannot reach the garage daemon at ${addr} (node ${id.slice(0, 16)}…): ${errorMessage(e)}. Is 'garage server' running, with the same rpc_secret?`,
+        `cannot reach the garage daemon at ${addr} (node ${id.slice(0, 16)}…): ${errorMessage(e)}. ` +
+          "Is 'garage server' running, with the same rpc_secret?",
       );
     }
     return new AdminClient(netapp, id);

@@ -63,7 +63,8 @@ export function printBucket(b: BucketInfo): void {
   out('');
   const q = b.quotas;
   out(
-    `Quotas: ${q.maxSize === null ? 'no size limit' : `max size ${bytes(q.maxSize)}`}, ${q.maxObjects === null ? 'no object limit' : `max ${q.maxObjects} objects`}`,
+    `Quotas: ${q.maxSize === null ? 'no size limit' : `max size ${bytes(q.maxSize)}`}, ` +
+      (q.maxObjects === null ? 'no object limit' : `max ${q.maxObjects} objects`),
   );
   const w = b.websiteConfig;
   out(

@@ -206,7 +206,8 @@ export function addNodeCommands(program: Command, run: Runner): void {
         if (!o.yes) throw new AdminError('add --yes to delete every object that references these blocks');
         printPerNode(await c.local('PurgeBlocks', 'self', hashes), (r) =>
           out(
-            `${r.blocksPurged} block(s) purged: ${r.objectsDeleted} object(s), ${r.uploadsDeleted} upload(s), ${r.versionsDeleted} version(s) and ${r.blockRefsPurged} reference(s) deleted`,
+            `${r.blocksPurged} block(s) purged: ${r.objectsDeleted} object(s), ${r.uploadsDeleted} upload(s), ` +
+              `${r.versionsDeleted} version(s) and ${r.blockRefsPurged} reference(s) deleted`,
           ),
         );
       }),

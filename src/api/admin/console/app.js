@@ -85,7 +85,8 @@ function showSignIn(message = '') {
       h(
         'p',
         {},
-        'Give an admin token: the admin_token of the configuration (npm start keeps one in garage-data/admin_token), or one made with garage admin-token create.',
+        'Give an admin token: the admin_token of the configuration (npm start keeps one in ' +
+          'garage-data/admin_token), or one made with garage admin-token create.',
       ),
       form,
       h('p', { id: 'signin-error', class: 'error', role: 'alert' }, message),

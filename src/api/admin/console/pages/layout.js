@@ -8,6 +8,7 @@ export async function layoutPage() {
     api('GetClusterStatus'),
     api('GetClusterLayoutHistory'),
   ]);
+  const zr = layout.parameters.zoneRedundancy;
   const preview = h('div');
   const form = h(
     'form',
@@ -65,7 +66,8 @@ export async function layoutPage() {
       h(
         'p',
         {},
-        `Zone redundancy: ${layout.parameters.zoneRedundancy === 'maximum' ? 'maximum' : layout.parameters.zoneRedundancy.atLeast}; partition size ${bytes(layout.partitionSize)}; live versions ${history.versions.map((v) => `${v.version} (${v.status})`).join(', ')}`,
+        `Zone redundancy: ${zr === 'maximum' ? 'maximum' : zr.atLeast}; partition size ${bytes(layout.partitionSize)}; ` +
+          `live versions ${history.versions.map((v) => `${v.version} (${v.status})`).join(', ')}`,
       ),
       table(
         ['ID', 'Zone', 'Tags', 'Capacity', 'Usable', 'Partitions', ''],
