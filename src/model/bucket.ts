@@ -19,17 +19,37 @@ export interface CorsRule {
   maxAgeSeconds: number | null;
 }
 
-/** One lifecycle rule (the subset implemented: expiration and aborting unfinished uploads). */
+/** One lifecycle rule: which objects (prefix, size bounds), and when to expire them or abort their uploads. */
 export interface LifecycleRule {
+  /** Given by the client, or generated when it gave none (null: stored before IDs were generated). */
   id: string | null;
   enabled: boolean;
   prefix: string;
+  /**
+   * How the scope was written, to read it back the same way: a top-level Prefix (legacy), a
+   * Filter with one condition, a Filter with And, or nothing. Absent in rules stored before.
+   */
+  form?: 'legacy' | 'filter' | 'and' | 'none';
+  /** Only objects larger / smaller than this many bytes. */
+  sizeGreaterThan?: number | null;
+  sizeLessThan?: number | null;
   /** Delete objects this many days after their last modification… */
   expirationDays: number | null;
-  /** …or from this date (ms since epoch). */
+  /** …or from this date (ms since epoch, a midnight UTC). */
   expirationDate: number | null;
+  /** Remove delete markers left without versions (nothing to do while versioning is off). */
+  expiredObjectDeleteMarker?: boolean;
   /** Abort multipart uploads this many days after they were started. */
   abortMpuDays: number | null;
+}
+
+/** Whether a lifecycle rule applies to an object of this key and size. */
+export function ruleMatches(r: LifecycleRule, key: string, size: number): boolean {
+  return (
+    key.startsWith(r.prefix) &&
+    (r.sizeGreaterThan === undefined || r.sizeGreaterThan === null || size > r.sizeGreaterThan) &&
+    (r.sizeLessThan === undefined || r.sizeLessThan === null || size < r.sizeLessThan)
+  );
 }
 
 export interface WebsiteConfig {
@@ -96,8 +116,12 @@ const zLifecycle: z.ZodType<LifecycleRule> = z.object({
   id: z.string().nullable(),
   enabled: z.boolean(),
   prefix: z.string(),
+  form: z.enum(['legacy', 'filter', 'and', 'none']).optional(),
+  sizeGreaterThan: z.number().nullable().optional(),
+  sizeLessThan: z.number().nullable().optional(),
   expirationDays: z.number().nullable(),
   expirationDate: z.number().nullable(),
+  expiredObjectDeleteMarker: z.boolean().optional(),
   abortMpuDays: z.number().nullable(),
 });
 const zRow: z.ZodType<Row> = z.tuple([

@@ -5,7 +5,7 @@ import type { Logger } from '../util/log.ts';
 import { errorMessage } from '../util/errors.ts';
 import { Periodic } from '../util/background.ts';
 import { visibleVersion } from './object.ts';
-import type { BucketEntry, LifecycleRule } from './bucket.ts';
+import { ruleMatches, type BucketEntry, type LifecycleRule } from './bucket.ts';
 
 export interface LifecycleOptions {
   model: Model;
@@ -56,7 +56,8 @@ export class LifecycleWorker {
         const o = await model.object.get(b.id, Buffer.from(local.key));
         if (!o) continue;
         const v = visibleVersion(o);
-        if (v && matching.some((r) => this.#expired(r, v.ts, now))) {
+        const size = v?.state.data.meta.size ?? 0;
+        if (v && matching.some((r) => ruleMatches(r, o.key, size) && this.#expired(r, v.ts, now))) {
           await model.object.insert({
             bucketId: b.id,
             key: o.key,

@@ -1,3 +1,5 @@
+import { expirationHeader } from './lifecycle.ts';
+import type { LifecycleRule } from '../../model/bucket.ts';
 import { Readable } from 'node:stream';
 import type { Model } from '../../model/garage.ts';
 import { parseGroupKey } from '../../model/version.ts';
@@ -170,6 +172,8 @@ export interface ServeTarget {
   status?: number;
   /** GetObject/HeadObject `?partNumber=N`: serve that part of a multipart object (1 for others). */
   partNumber?: number;
+  /** The bucket's lifecycle rules, for `x-amz-expiration` (the S3 API; the website endpoint sends none). */
+  lifecycle?: LifecycleRule[] | null;
 }
 
 // The byte range of part `n` of a version: from the parts chosen at completion for a
@@ -207,6 +211,8 @@ export async function serveObject(t: ServeTarget, bucketId: Buffer, key: string)
   if (!v) throw new S3Error('NoSuchKey', 'The specified key does not exist.');
   const { meta } = v.state.data;
   const headers = objectHeaders(meta, v.ts);
+  const expiration = expirationHeader(t.lifecycle ?? null, key, meta.size, v.ts);
+  if (expiration) headers['x-amz-expiration'] = expiration;
   try {
     checkConditions(req.headers, meta.etag, v.ts);
   } catch (e) {
@@ -289,7 +295,16 @@ export async function serveObject(t: ServeTarget, bucketId: Buffer, key: string)
 export async function handleGetObject(ctx: ObjectCtx, head: boolean, partNumber: number | undefined): Promise<void> {
   const { model, logger } = ctx.svc;
   await serveObject(
-    { model, logger, req: ctx.req, res: ctx.res, query: ctx.query, head, partNumber },
+    {
+      model,
+      logger,
+      req: ctx.req,
+      res: ctx.res,
+      query: ctx.query,
+      head,
+      partNumber,
+      lifecycle: ctx.bucket.lifecycle.v,
+    },
     ctx.bucket.id,
     ctx.objectKey,
   );

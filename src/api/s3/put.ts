@@ -1,3 +1,4 @@
+import { expirationHeader } from './lifecycle.ts';
 import { randomBytes, createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { BlockManager } from '../../block/manager.ts';
@@ -203,7 +204,7 @@ export async function handlePutObject(ctx: ObjectCtx): Promise<void> {
   const allowed = await checkQuotas(ctx.svc, bucket, key, declaredSize(ctx.req.headers));
   const body = requestBody(ctx);
   const stream = limitToQuota(body.stream, allowed);
-  const { etag, meta } = await putObjectStream(
+  const { etag, meta, ts } = await putObjectStream(
     ctx.svc,
     bucket.id,
     key,
@@ -211,5 +212,10 @@ export async function handlePutObject(ctx: ObjectCtx): Promise<void> {
     stream,
     body.done,
   );
-  sendEmpty(ctx.res, 200, { etag: `"${etag}"`, ...checksumHeaders(meta.checksum) });
+  const expiration = expirationHeader(bucket.lifecycle.v, key, meta.size, ts);
+  sendEmpty(ctx.res, 200, {
+    etag: `"${etag}"`,
+    ...checksumHeaders(meta.checksum),
+    ...(expiration ? { 'x-amz-expiration': expiration } : {}),
+  });
 }
