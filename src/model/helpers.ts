@@ -24,6 +24,17 @@ export class ModelHelpers {
     return alias?.bucket.v ?? undefined;
   }
 
+  /**
+   * A live bucket by global alias from this node's rows alone, no RPC: what requests not yet
+   * authenticated (CORS preflights, CORS headers on errors) may look up. Bucket and alias
+   * tables are on every node; a row written a moment ago may not be here yet.
+   */
+  localBucketByAlias(name: string): BucketEntry | undefined {
+    const id = this.m.bucketAlias.getLocal(Buffer.from(name), EMPTY)?.bucket.v;
+    const b = id ? this.m.bucket.getLocal(id, EMPTY) : undefined;
+    return b && !b.deleted ? b : undefined;
+  }
+
   /** A live bucket by id. */
   async getBucket(id: Buffer): Promise<BucketEntry | undefined> {
     const b = await this.m.bucket.get(id, EMPTY);

@@ -87,8 +87,37 @@ describe('CORS: bucket rules, preflight and response headers', () => {
     assert.equal(r.status, 200);
     assert.equal(r.headers['access-control-allow-origin'], 'https://app.example.com');
     assert.equal(r.headers['access-control-expose-headers'], 'ETag');
+    assert.equal(r.headers['access-control-allow-credentials'], 'true', 'a named origin may send credentials');
+    assert.match(String(r.headers['access-control-allow-methods']), /GET/);
+    assert.match(String(r.headers.vary), /Origin/);
     const other = await call(g.s3Port, 'GET', url.pathname + url.search, { origin: 'https://evil.test' });
-    assert.equal(other.headers['access-control-allow-origin'], undefined);
+    assert.equal(other.headers['access-control-allow-origin'], undefined, 'no rule matches: no CORS headers');
+    assert.equal(other.headers['access-control-allow-methods'], undefined);
+    assert.match(String(other.headers.vary), /Origin/, 'the answer still varies by origin');
+    // The rule allows GET and PUT only: a DELETE from an allowed origin gets no CORS headers.
+    const del = await call(g.s3Port, 'DELETE', '/cors-bucket/nothing', { origin: 'https://app.example.com' });
+    assert.equal(del.headers['access-control-allow-origin'], undefined);
+    // No Origin, no CORS headers at all.
+    const plain = await call(g.s3Port, 'GET', url.pathname + url.search, {});
+    assert.equal(plain.headers['access-control-allow-origin'], undefined);
+    assert.equal(plain.headers.vary, undefined);
+  });
+
+  it('puts the CORS headers on errors too, so a browser can read them', async () => {
+    // A request with a bad signature, and one for a missing object: the browser sees why.
+    const signed = new URL(
+      await getSignedUrl(s3, new GetObjectCommand({ Bucket: 'cors-bucket', Key: 'missing' }), { expiresIn: 60 }),
+    );
+    const missing = await call(g.s3Port, 'GET', signed.pathname + signed.search, { origin: 'https://app.example.com' });
+    assert.equal(missing.status, 404);
+    assert.equal(missing.headers['access-control-allow-origin'], 'https://app.example.com');
+    const forged = signed.search.replace(/X-Amz-Signature=[0-9a-f]+/, `X-Amz-Signature=${'0'.repeat(64)}`);
+    const bad = await call(g.s3Port, 'GET', signed.pathname + forged, { origin: 'https://app.example.com' });
+    assert.equal(bad.status, 403);
+    assert.equal(bad.headers['access-control-allow-origin'], 'https://app.example.com');
+    const anon = await call(g.s3Port, 'GET', '/cors-bucket/index.html', { origin: 'https://app.example.com' });
+    assert.equal(anon.status, 403);
+    assert.equal(anon.headers['access-control-allow-origin'], 'https://app.example.com');
   });
 
   it('applies to the website endpoint, and can be deleted', async () => {

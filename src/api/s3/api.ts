@@ -128,8 +128,11 @@ export function s3Handler(svc: S3Services) {
     const target = parseTarget(path, req.headers.host, svc.rootDomain);
     if (method === 'OPTIONS') {
       endpoint = 'Options';
-      const id = target.bucket !== undefined ? await svc.helpers.resolveBucket(target.bucket) : undefined;
-      handlePreflight(req, res, id ? await svc.helpers.getBucket(id) : undefined);
+      handlePreflight(
+        req,
+        res,
+        target.bucket !== undefined ? svc.helpers.localBucketByAlias(target.bucket) : undefined,
+      );
       return;
     }
     if (
@@ -145,6 +148,10 @@ export function s3Handler(svc: S3Services) {
       await handlePostObject(svc, req, res, target.bucket);
       return;
     }
+    // A browser must be able to read an error too (a refused signature, a missing key): the
+    // bucket's CORS rules apply from here, found by its global alias on this node alone.
+    if (req.headers.origin !== undefined && target.bucket !== undefined)
+      addCorsHeaders(req, res, svc.helpers.localBucketByAlias(target.bucket));
     const keys = keyLookup(svc);
     const auth = await authenticate(
       { method, url, headers: req.headers, headersDistinct: req.headersDistinct },

@@ -37,16 +37,34 @@ export function findCorsRule(
   );
 }
 
-/** Adds the CORS headers of a matching rule to a response (actual, non-preflight requests). */
+/**
+ * Adds the CORS headers of the first rule matching the origin and method to a response
+ * (actual, non-preflight requests, errors included), as S3 does; none when no rule matches.
+ * A bucket with rules answers `Vary` on the CORS request headers whether or not one matched,
+ * so that a cache never serves one origin's answer to another.
+ */
 export function addCorsHeaders(req: IncomingMessage, res: ServerResponse, bucket: BucketEntry | undefined): void {
   const origin = req.headers.origin;
   if (!origin || !bucket?.cors.v) return;
+  res.setHeader('vary', 'Origin, Access-Control-Request-Headers, Access-Control-Request-Method');
+  for (const h of CORS_HEADERS) res.removeHeader(h);
   const rule = findCorsRule(bucket.cors.v, origin, req.method ?? 'GET', []);
   if (!rule) return;
-  res.setHeader('access-control-allow-origin', rule.allowedOrigins.includes('*') ? '*' : origin);
+  const any = rule.allowedOrigins.includes('*');
+  res.setHeader('access-control-allow-origin', any ? '*' : origin);
+  if (!any) res.setHeader('access-control-allow-credentials', 'true');
+  res.setHeader('access-control-allow-methods', rule.allowedMethods.join(', '));
   if (rule.exposeHeaders.length) res.setHeader('access-control-expose-headers', rule.exposeHeaders.join(', '));
-  res.setHeader('vary', 'Origin');
+  if (rule.maxAgeSeconds !== null) res.setHeader('access-control-max-age', String(rule.maxAgeSeconds));
 }
+
+const CORS_HEADERS = [
+  'access-control-allow-origin',
+  'access-control-allow-credentials',
+  'access-control-allow-methods',
+  'access-control-expose-headers',
+  'access-control-max-age',
+];
 
 /** Answers a CORS preflight (OPTIONS) from the bucket's rules; no authentication, as browsers send none. */
 export function handlePreflight(req: IncomingMessage, res: ServerResponse, bucket: BucketEntry | undefined): void {
@@ -65,7 +83,9 @@ export function handlePreflight(req: IncomingMessage, res: ServerResponse, bucke
       "CORSResponse: This CORS request is not allowed. This is usually because the evaluation of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec.",
     );
   res.statusCode = 200;
-  res.setHeader('access-control-allow-origin', rule.allowedOrigins.includes('*') ? '*' : origin);
+  const any = rule.allowedOrigins.includes('*');
+  res.setHeader('access-control-allow-origin', any ? '*' : origin);
+  if (!any) res.setHeader('access-control-allow-credentials', 'true');
   res.setHeader('access-control-allow-methods', rule.allowedMethods.join(', '));
   if (requested.length) res.setHeader('access-control-allow-headers', requested.join(', '));
   if (rule.exposeHeaders.length) res.setHeader('access-control-expose-headers', rule.exposeHeaders.join(', '));
