@@ -52,9 +52,31 @@ export function ruleMatches(r: LifecycleRule, key: string, size: number): boolea
   );
 }
 
+/** Where a website redirect sends a request: each part left out keeps the request's own. */
+export interface WebsiteRedirect {
+  hostName?: string;
+  protocol?: 'http' | 'https';
+  /** Replaces the matched KeyPrefixEquals (or prepends, without one)… */
+  replaceKeyPrefixWith?: string;
+  /** …or replaces the whole key. */
+  replaceKeyWith?: string;
+  /** 3xx, 301 by default. */
+  httpRedirectCode?: string;
+}
+
+/** One routing rule of a website: a condition on the key and/or the error served, and a redirect. */
+export interface RoutingRule {
+  keyPrefixEquals?: string;
+  httpErrorCodeReturnedEquals?: string;
+  redirect: WebsiteRedirect;
+}
+
 export interface WebsiteConfig {
   index: string;
   errorDocument: string | null;
+  /** Every request goes to this host (no index, no error document). */
+  redirectAll?: { hostName: string; protocol?: 'http' | 'https' } | null;
+  routingRules?: RoutingRule[];
 }
 
 /** A bucket; its name lives in the alias tables. */
@@ -124,6 +146,27 @@ const zLifecycle: z.ZodType<LifecycleRule> = z.object({
   expiredObjectDeleteMarker: z.boolean().optional(),
   abortMpuDays: z.number().nullable(),
 });
+const zProtocol = z.enum(['http', 'https']);
+const zWebsite: z.ZodType<WebsiteConfig> = z.object({
+  index: z.string(),
+  errorDocument: z.string().nullable(),
+  redirectAll: z.object({ hostName: z.string(), protocol: zProtocol.optional() }).nullable().optional(),
+  routingRules: z
+    .array(
+      z.object({
+        keyPrefixEquals: z.string().optional(),
+        httpErrorCodeReturnedEquals: z.string().optional(),
+        redirect: z.object({
+          hostName: z.string().optional(),
+          protocol: zProtocol.optional(),
+          replaceKeyPrefixWith: z.string().optional(),
+          replaceKeyWith: z.string().optional(),
+          httpRedirectCode: z.string().optional(),
+        }),
+      }),
+    )
+    .optional(),
+});
 const zRow: z.ZodType<Row> = z.tuple([
   zBytes,
   z.boolean(),
@@ -131,7 +174,7 @@ const zRow: z.ZodType<Row> = z.tuple([
   zLwwMap(z.boolean()),
   zLwwMap(z.boolean()),
   zLwwMap(zPerms),
-  zLww(z.object({ index: z.string(), errorDocument: z.string().nullable() }).nullable()),
+  zLww(zWebsite.nullable()),
   zLww(z.object({ maxSize: z.number().nullable(), maxObjects: z.number().nullable() })),
   zLww(z.array(zCors).nullable()),
   zLww(z.array(zLifecycle).nullable()),

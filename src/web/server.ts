@@ -8,6 +8,7 @@ import { sendHtmlPage } from '../api/common/http.ts';
 import { serveObject } from '../api/s3/get.ts';
 import { visibleVersion } from '../model/object.ts';
 import { addCorsHeaders, handlePreflight } from '../api/s3/cors.ts';
+import type { RoutingRule } from '../model/bucket.ts';
 
 /** Settings of the static website endpoint (`[s3_web]`). */
 export interface WebServices {
@@ -55,6 +56,10 @@ export function webHandler(svc: WebServices) {
     addCorsHeaders(req, res, bucket);
     const url = req.url ?? '/';
     const qi = url.indexOf('?');
+    if (website.redirectAll) {
+      const { hostName, protocol } = website.redirectAll;
+      return redirect(res, '301', `${protocol ?? requestProtocol(req)}://${hostName}${url}`);
+    }
     let path: string;
     try {
       path = decodeURIComponent(qi >= 0 ? url.slice(0, qi) : url);
@@ -63,14 +68,29 @@ export function webHandler(svc: WebServices) {
       return;
     }
     const index = website.index || svc.index;
-    const key = path.endsWith('/') ? `${path.slice(1)}${index}` : path.slice(1);
-    const target = { model: svc.model, logger: svc.logger, req, res, query: new URLSearchParams(), head };
+    const requested = path.slice(1);
+    const rules = website.routingRules ?? [];
+    // Rules without an error condition apply before the object is looked up.
+    const before = rules.find((r) => r.httpErrorCodeReturnedEquals === undefined && matchesPrefix(r, requested));
+    if (before) return redirect(res, before.redirect.httpRedirectCode ?? '301', redirectUrl(req, before, requested));
+    const key = path.endsWith('/') ? `${requested}${index}` : requested;
+    const target = {
+      model: svc.model,
+      logger: svc.logger,
+      req,
+      res,
+      query: new URLSearchParams(),
+      head,
+      followRedirectLocation: true,
+    };
     try {
       await serveObject(target, bucket.id, key);
       return;
     } catch (e) {
       if (!(e instanceof S3Error) || e.code !== 'NoSuchKey') throw e;
     }
+    const onError = rules.find((r) => r.httpErrorCodeReturnedEquals === '404' && matchesPrefix(r, requested));
+    if (onError) return redirect(res, onError.redirect.httpRedirectCode ?? '301', redirectUrl(req, onError, requested));
     if (!path.endsWith('/')) {
       const dirIndex = await svc.model.object.get(bucket.id, Buffer.from(`${key}/${index}`));
       if (visibleVersion(dirIndex)) {
@@ -91,4 +111,32 @@ export function webHandler(svc: WebServices) {
     }
     sendHtmlPage(res, 404, 'Not found', head);
   };
+}
+
+function matchesPrefix(r: RoutingRule, key: string): boolean {
+  return r.keyPrefixEquals === undefined || key.startsWith(r.keyPrefixEquals);
+}
+
+// The scheme the client used: a reverse proxy in front says so in X-Forwarded-Proto.
+function requestProtocol(req: IncomingMessage): 'http' | 'https' {
+  const fwd = req.headers['x-forwarded-proto'];
+  return fwd === 'https' ? 'https' : 'http';
+}
+
+/** Where a routing rule sends a request for `key`: each part it leaves out is the request's own. */
+function redirectUrl(req: IncomingMessage, r: RoutingRule, key: string): string {
+  const to = r.redirect;
+  let newKey = key;
+  if (to.replaceKeyWith !== undefined) newKey = to.replaceKeyWith;
+  else if (to.replaceKeyPrefixWith !== undefined)
+    newKey = to.replaceKeyPrefixWith + key.slice((r.keyPrefixEquals ?? '').length);
+  const host = to.hostName ?? req.headers.host ?? '';
+  return `${to.protocol ?? requestProtocol(req)}://${host}/${encodeURI(newKey)}`;
+}
+
+function redirect(res: ServerResponse, code: string, location: string): void {
+  res.statusCode = Number(code);
+  res.setHeader('location', location);
+  res.setHeader('content-length', 0);
+  res.end();
 }

@@ -119,4 +119,98 @@ describe('static website endpoint ([s3_web])', () => {
       (e: Error) => e.name === 'NoSuchWebsiteConfiguration',
     );
   });
+
+  it('follows routing rules: key prefixes before the lookup, error codes after it', async () => {
+    await s3.send(
+      new PutBucketWebsiteCommand({
+        Bucket: 'site',
+        WebsiteConfiguration: {
+          IndexDocument: { Suffix: 'index.html' },
+          RoutingRules: [
+            {
+              Condition: { KeyPrefixEquals: 'old/' },
+              Redirect: { ReplaceKeyPrefixWith: 'new/', HttpRedirectCode: '302' },
+            },
+            {
+              Condition: { KeyPrefixEquals: 'gone/', HttpErrorCodeReturnedEquals: '404' },
+              Redirect: { HostName: 'archive.example.org', Protocol: 'https', ReplaceKeyWith: 'lost.html' },
+            },
+            { Condition: { KeyPrefixEquals: 'docs/' }, Redirect: { HostName: 'docs.example.org' } },
+          ],
+        },
+      }),
+    );
+    const got = await s3.send(new GetBucketWebsiteCommand({ Bucket: 'site' }));
+    assert.equal(got.RoutingRules?.length, 3);
+    assert.equal(got.RoutingRules?.[0]?.Redirect?.ReplaceKeyPrefixWith, 'new/');
+    assert.equal(got.RoutingRules?.[1]?.Condition?.HttpErrorCodeReturnedEquals, '404');
+    const host = 'site.web.garage';
+    const moved = await web(g, host, '/old/page.html');
+    assert.equal(moved.status, 302);
+    assert.equal(moved.headers.location, `http://${host}/new/page.html`);
+    const missing = await web(g, host, '/gone/thing.html');
+    assert.equal(missing.status, 301);
+    assert.equal(missing.headers.location, 'https://archive.example.org/lost.html');
+    // The error-code rule applies only to what is missing.
+    await s3.send(new PutObjectCommand({ Bucket: 'site', Key: 'gone/here.html', Body: 'here' }));
+    assert.equal((await web(g, host, '/gone/here.html')).body, 'here');
+    const docs = await web(g, host, '/docs/intro.html', 'GET', { 'x-forwarded-proto': 'https' });
+    assert.equal(docs.headers.location, 'https://docs.example.org/docs/intro.html', 'scheme from the proxy');
+    assert.equal((await web(g, host, '/')).body, '<h1>home</h1>', 'other keys are served as before');
+  });
+
+  it('redirects an object with x-amz-website-redirect-location, and refuses a bad one', async () => {
+    await s3.send(
+      new PutObjectCommand({ Bucket: 'site', Key: 'short', Body: '', WebsiteRedirectLocation: '/docs/index.html' }),
+    );
+    const r = await web(g, 'site.web.garage', '/short');
+    assert.equal(r.status, 301);
+    assert.equal(r.headers.location, '/docs/index.html');
+    await assert.rejects(
+      s3.send(new PutObjectCommand({ Bucket: 'site', Key: 'bad', Body: '', WebsiteRedirectLocation: 'elsewhere' })),
+      (e: Error) => e.name === 'InvalidArgument',
+    );
+  });
+
+  it('redirects every request with RedirectAllRequestsTo, and refuses invalid configurations', async () => {
+    await s3.send(
+      new PutBucketWebsiteCommand({
+        Bucket: 'site',
+        WebsiteConfiguration: { RedirectAllRequestsTo: { HostName: 'www.example.net', Protocol: 'https' } },
+      }),
+    );
+    const got = await s3.send(new GetBucketWebsiteCommand({ Bucket: 'site' }));
+    assert.deepEqual(got.RedirectAllRequestsTo, { HostName: 'www.example.net', Protocol: 'https' });
+    const r = await web(g, 'site.web.garage', '/a/b.html?x=1');
+    assert.equal(r.status, 301);
+    assert.equal(r.headers.location, 'https://www.example.net/a/b.html?x=1');
+    const bad: [object, string][] = [
+      [
+        {
+          IndexDocument: { Suffix: 'index.html' },
+          RoutingRules: [{ Redirect: { ReplaceKeyWith: 'a', ReplaceKeyPrefixWith: 'b' } }],
+        },
+        'InvalidRequest',
+      ],
+      [
+        { IndexDocument: { Suffix: 'index.html' }, RoutingRules: [{ Redirect: { HttpRedirectCode: '404' } }] },
+        'InvalidRequest',
+      ],
+      [
+        {
+          IndexDocument: { Suffix: 'index.html' },
+          RoutingRules: [{ Condition: { HttpErrorCodeReturnedEquals: '200' }, Redirect: { HostName: 'x' } }],
+        },
+        'InvalidRequest',
+      ],
+      [{ IndexDocument: { Suffix: 'index.html' }, RedirectAllRequestsTo: { HostName: 'x' } }, 'InvalidArgument'],
+    ];
+    for (const [conf, code] of bad)
+      await assert.rejects(
+        s3.send(new PutBucketWebsiteCommand({ Bucket: 'site', WebsiteConfiguration: conf })),
+        (e: Error) => e.name === code,
+        JSON.stringify(conf),
+      );
+    await s3.send(new DeleteBucketWebsiteCommand({ Bucket: 'site' }));
+  });
 });

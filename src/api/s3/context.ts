@@ -194,7 +194,6 @@ export function httpDate(ms: number): string {
   return new Date(ms).toUTCString();
 }
 
-/** Headers that are stored with an object and sent back on GET. */
 /** Request headers stored with an object and sent back with it (besides x-amz-meta-*). */
 export const STORED_HEADERS = [
   'content-type',
@@ -214,6 +213,11 @@ export function storedHeaders(h: IncomingMessage['headers']): [string, string][]
     if (!keep) continue;
     const value = Array.isArray(v) ? v.join(',') : v;
     checkHeader(k, k, value);
+    if (k === 'x-amz-website-redirect-location' && !/^(\/|https?:\/\/)/.test(value))
+      throw new S3Error(
+        'InvalidArgument',
+        "The website redirect location must have a prefix of 'http://' or 'https://' or '/'.",
+      );
     out.push([k, value]);
   }
   if (!out.some(([k]) => k === 'content-type')) out.push(['content-type', 'binary/octet-stream']);

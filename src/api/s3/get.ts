@@ -174,6 +174,8 @@ export interface ServeTarget {
   partNumber?: number;
   /** The bucket's lifecycle rules, for `x-amz-expiration` (the S3 API; the website endpoint sends none). */
   lifecycle?: LifecycleRule[] | null;
+  /** The website endpoint: an object with `x-amz-website-redirect-location` answers a 301 there. */
+  followRedirectLocation?: boolean;
 }
 
 // The byte range of part `n` of a version: from the parts chosen at completion for a
@@ -210,6 +212,16 @@ export async function serveObject(t: ServeTarget, bucketId: Buffer, key: string)
   const v = visibleVersion(entry);
   if (!v) throw new S3Error('NoSuchKey', 'The specified key does not exist.');
   const { meta } = v.state.data;
+  const location = t.followRedirectLocation
+    ? meta.headers.find(([k]) => k === 'x-amz-website-redirect-location')?.[1]
+    : undefined;
+  if (location) {
+    res.statusCode = 301;
+    res.setHeader('location', location);
+    res.setHeader('content-length', 0);
+    res.end();
+    return;
+  }
   const headers = objectHeaders(meta, v.ts);
   const expiration = expirationHeader(t.lifecycle ?? null, key, meta.size, v.ts);
   if (expiration) headers['x-amz-expiration'] = expiration;
