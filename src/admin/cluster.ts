@@ -3,6 +3,7 @@ import { current } from '../rpc/layout/history.ts';
 import { errorMessage } from '../util/errors.ts';
 import { bytes } from '../util/units.ts';
 import { VERSION } from '../util/version.ts';
+import type { NodeRole } from '../rpc/layout/assign.ts';
 import type { ClusterHealth, ClusterResponses, NodeResp } from './api.ts';
 import type { AdminCtx } from './context.ts';
 
@@ -44,6 +45,8 @@ export function clusterHealth(ctx: AdminCtx): ClusterHealth {
   };
 }
 
+const assigned = (r: NodeRole | undefined) => (r ? { zone: r.zone, tags: r.tags ?? [], capacity: r.capacity } : null);
+
 /** GetClusterStatus: every node known (connected peers, layout members), with its role and disks. */
 export async function getClusterStatus(ctx: AdminCtx): Promise<ClusterResponses['GetClusterStatus']> {
   const h = ctx.system.layout.history;
@@ -67,7 +70,7 @@ export async function getClusterStatus(ctx: AdminCtx): Promise<ClusterResponses[
       lastSeenSecsAgo: peer.connected || !peer.lastSeen ? null : Math.round((now - peer.lastSeen) / 1000),
       dataPartition: free(node?.dataAvail),
       metadataPartition: free(node?.metaAvail),
-      role: role ? { zone: role.zone, tags: role.tags ?? [], capacity: role.capacity } : null,
+      role: assigned(role),
     });
   }
   for (const id of [...roles.keys(), ...older])
@@ -84,7 +87,7 @@ export async function getClusterStatus(ctx: AdminCtx): Promise<ClusterResponses[
         lastSeenSecsAgo: null,
         dataPartition: null,
         metadataPartition: null,
-        role: role ? { zone: role.zone, tags: role.tags ?? [], capacity: role.capacity } : null,
+        role: assigned(role),
       });
     }
   return { layoutVersion: cur.version, nodes };

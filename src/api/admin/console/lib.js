@@ -61,7 +61,6 @@ export function act(fn) {
       await fn(ev);
     } catch (e) {
       toast(e.message, true);
-      console.warn(e);
     }
   };
 }
