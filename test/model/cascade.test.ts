@@ -7,7 +7,10 @@ import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { putObjectStream, saveBlocks } from '../../src/api/s3/put.ts';
 import { visibleVersion } from '../../src/model/object.ts';
-import { versionBlocks } from '../../src/api/s3/get.ts';
+import { serveObject, versionBlocks } from '../../src/api/s3/get.ts';
+import { createServer } from 'node:http';
+import { z } from 'zod';
+import { logger } from '../../src/util/log.ts';
 import { MemCluster } from '../support/mem_cluster.ts';
 import { waitFor } from '../integration/harness.ts';
 
@@ -146,5 +149,49 @@ describe('model cascades on three in-process nodes', () => {
     await c.nodes[0]!.sync.get('object')!.syncAll();
     assert.equal(await gc.pass(), 1);
     for (const n of c.nodes) assert.equal(n.model.object.getLocal(bucketId, Buffer.from('gone')), undefined);
+  });
+
+  it('a GET whose version is superseded and freed while it reads serves the new one', async () => {
+    const node = c.nodes[0]!;
+    const svc = { model: node.model, blockSize: BLOCK };
+    const [oldBody, newBody] = [randomBytes(MiB), randomBytes(MiB / 4)];
+    await putObjectStream(svc, bucketId, 'raced', [], bodyWithHook(oldBody), undefined);
+    const oldUuid = visibleVersion(await node.model.object.get(bucketId, Buffer.from('raced')))!.uuid;
+    // The overwrite lands, and frees the old version's rows, between the GET's read of the
+    // object row and its read of the version rows.
+    const table = node.model.version;
+    const getRange = table.getRange.bind(table);
+    let raced = false;
+    table.getRange = async (pk, q) => {
+      if (!raced) {
+        raced = true;
+        await putObjectStream(svc, bucketId, 'raced', [], bodyWithHook(newBody), undefined);
+        await waitFor(
+          'the old version rows to be freed',
+          async () => (await getRange(oldUuid, {})).every((r) => r.deleted || r.sk.length === 0),
+          10_000,
+        );
+      }
+      return getRange(pk, q);
+    };
+    const server = createServer((req, res) => {
+      const t = { model: node.model, logger: logger('test'), req, res, query: new URLSearchParams(), head: false };
+      serveObject(t, bucketId, 'raced').catch((e: unknown) => {
+        res.statusCode = 503;
+        res.end(String(e));
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const { port } = z.object({ port: z.number() }).parse(server.address());
+      const r = await fetch(`http://127.0.0.1:${port}/`);
+      const body = Buffer.from(await r.arrayBuffer());
+      assert.equal(r.status, 200, body.toString().slice(0, 200));
+      assert.ok(raced, 'the overwrite ran during the GET');
+      assert.ok(body.equals(newBody), 'the GET serves the version that superseded the one it first read');
+    } finally {
+      table.getRange = getRange;
+      await new Promise<void>((r) => server.close(() => r()));
+    }
   });
 });

@@ -206,7 +206,7 @@ async function partRange(
 }
 
 /** Sends a visible object (Range, conditional headers, response-* overrides); NoSuchKey if none. */
-export async function serveObject(t: ServeTarget, bucketId: Buffer, key: string): Promise<void> {
+export async function serveObject(t: ServeTarget, bucketId: Buffer, key: string, attempt = 0): Promise<void> {
   const { model, req, res } = t;
   const entry = await model.object.get(bucketId, Buffer.from(key));
   const v = visibleVersion(entry);
@@ -255,6 +255,10 @@ export async function serveObject(t: ServeTarget, bucketId: Buffer, key: string)
       const w = wantedBlocks(blocks, start, end)[0];
       if (w) first = await model.blocks.get(w.hash);
     } catch (e) {
+      // The version read may have been superseded (and its rows freed) since: then the object
+      // is served again as it now is. Nothing is sent yet, so the client sees one clean answer.
+      const now = visibleVersion(await model.object.get(bucketId, Buffer.from(key)));
+      if (attempt < 3 && !now?.uuid.equals(v.uuid)) return serveObject(t, bucketId, key, attempt + 1);
       t.logger.error({ key, version: v.uuid.toString('hex'), err: errorMessage(e) }, 'GET: object data unreadable');
       throw e;
     }
