@@ -5,7 +5,8 @@ import { newBucket, validBucketName, type BucketEntry, type Perms } from '../mod
 import type { KeyEntry } from '../model/key.ts';
 import type { ObjectVersion } from '../model/object.ts';
 import type { ApiBucketKeyPerm, BucketInfo, ClusterRequest, ClusterResponses, InspectObject } from './api.ts';
-import { isoDate, type AdminCtx } from './context.ts';
+import type { AdminCtx } from './context.ts';
+import { isoDate } from '../util/units.ts';
 
 const EMPTY = Buffer.alloc(0);
 const NO_PERMS: Perms = { read: false, write: false, owner: false };

@@ -23,8 +23,3 @@ export interface AdminCtx {
   adminToken: string | undefined;
   metricsToken: string | undefined;
 }
-
-/** An instant as the admin API writes it (RFC 3339, UTC). */
-export function isoDate(ms: number): string {
-  return new Date(ms).toISOString();
-}

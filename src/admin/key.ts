@@ -3,7 +3,8 @@ import { AdminError } from '../util/errors.ts';
 import { keyExpired, type KeyEntry } from '../model/key.ts';
 import type { ClusterRequest, ClusterResponses, KeyInfo } from './api.ts';
 import { keyById } from './bucket.ts';
-import { isoDate, type AdminCtx } from './context.ts';
+import type { AdminCtx } from './context.ts';
+import { isoDate } from '../util/units.ts';
 
 type KeyBody = ClusterRequest<'UpdateKey'>['body'];
 

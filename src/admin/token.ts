@@ -2,7 +2,8 @@ import { lwwNext } from '../util/crdt.ts';
 import { AdminError, AdminNotFoundError } from '../util/errors.ts';
 import { newAdminToken, tokenExpired, type AdminTokenEntry } from '../model/admin_token.ts';
 import type { AdminTokenInfo, ClusterRequest, ClusterResponses } from './api.ts';
-import { isoDate, type AdminCtx } from './context.ts';
+import type { AdminCtx } from './context.ts';
+import { isoDate } from '../util/units.ts';
 
 const EMPTY = Buffer.alloc(0);
 type TokenBody = ClusterRequest<'CreateAdminToken'>['body'];

@@ -1,5 +1,5 @@
 import type { BucketInfo, ClusterLayout, KeyInfo, MultiResponse } from '../admin/api.ts';
-import { bytes, table } from '../util/units.ts';
+import { bytes, durationMs, table } from '../util/units.ts';
 import { AdminError } from '../util/errors.ts';
 
 export { bytes, table };
@@ -121,19 +121,7 @@ export function printPerNode<T>(r: MultiResponse<T>, print: (v: T) => void): voi
 
 /** Parses a duration such as `30d`, `12h`, `90min` for --expires-in / --older-than (ms). */
 export function parseDurationArg(s: string, flag: string): number {
-  const m = /^(\d+)\s*(s|sec|m|min|h|d|w|y)$/.exec(s.trim());
-  const unit: Record<string, number> = {
-    s: 1e3,
-    sec: 1e3,
-    m: 60e3,
-    min: 60e3,
-    h: 3600e3,
-    d: 86400e3,
-    w: 604800e3,
-    y: 31536000e3,
-  };
-  if (!m) return invalid(flag, s);
-  return Number(m[1]) * unit[m[2]!]!;
+  return durationMs(s) ?? invalid(flag, s);
 }
 
 function invalid(flag: string, s: string): never {

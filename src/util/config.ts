@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
+import { durationMs } from './units.ts';
 
 /** Parses a byte size such as `1048576`, `1M` (10^6), `1MiB` (2^20), `10G`, `1T` into bytes. */
 export function parseSize(v: string | number): number {
@@ -139,26 +140,11 @@ export interface Config {
 
 /** Parses a duration such as `6h`, `1d 12h` or `30min` (humantime, as Garage reads it) into ms. */
 export function parseDuration(text: string, key: string, source: string): number {
-  const units: Record<string, number> = {
-    s: 1e3,
-    sec: 1e3,
-    m: 60e3,
-    min: 60e3,
-    h: 3600e3,
-    hr: 3600e3,
-    d: 86400e3,
-    w: 604800e3,
-  };
-  const parts = text.trim().split(/\s+/);
-  let ms = 0;
-  for (const p of parts) {
-    const m = /^(\d+)([a-z]+)$/.exec(p);
-    if (!m || !(m[2]! in units))
-      throw new ConfigError(
-        `invalid configuration in ${source}: '${key}' must be a duration such as "6h" or "1d", got '${text}'`,
-      );
-    ms += Number(m[1]) * units[m[2]!]!;
-  }
+  const ms = durationMs(text);
+  if (ms === undefined)
+    throw new ConfigError(
+      `invalid configuration in ${source}: '${key}' must be a duration such as "6h" or "1d", got '${text}'`,
+    );
   if (ms < 60_000) throw new ConfigError(`invalid configuration in ${source}: '${key}' must be at least one minute`);
   return ms;
 }

@@ -184,10 +184,7 @@ export function sendEmpty(res: ServerResponse, status: number, headers: Record<s
   res.end();
 }
 
-/** Formats a millisecond timestamp as S3's ISO 8601 (with milliseconds). */
-export function isoDate(ms: number): string {
-  return new Date(ms).toISOString();
-}
+export { isoDate } from '../../util/units.ts';
 
 /** Formats a millisecond timestamp as an HTTP date. */
 export function httpDate(ms: number): string {
