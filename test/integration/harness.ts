@@ -488,6 +488,15 @@ export class RawS3 {
       query,
       Buffer.isBuffer(body) ? { 'content-length': String(body.length), ...headers } : headers,
     );
+    return this.sendSigned(method, s, body);
+  }
+
+  /** Sends a request signed with `sign` (its headers possibly changed since) and reads the whole answer. */
+  sendSigned(
+    method: string,
+    s: { path: string; headers: Record<string, string> },
+    body?: Buffer | ((req: ClientRequest) => void),
+  ): Promise<RawResponse> {
     return new Promise<RawResponse>((resolve, reject) => {
       let answered = false;
       const req = httpRequest(

@@ -32,7 +32,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { type GarageProcess, s3Error, useNode } from './harness.ts';
+import { type GarageProcess, RawS3, s3Error, useNode } from './harness.ts';
 
 const BUCKET = 'sdk-bucket';
 const MiB = 1024 * 1024;
@@ -184,6 +184,43 @@ describe('AWS SDK v3 against a garage server', () => {
       const head = await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'obj/buffer.bin' }));
       assert.equal(head.ContentLength, data.length);
       assert.equal(head.ETag, `"${md5(data)}"`);
+    });
+
+    it('non-ASCII metadata is stored as text and returned as one RFC 2047 encoded word; encoded words pass through', async () => {
+      const word = (t: string) => `=?UTF-8?B?${Buffer.from(t).toString('base64')}?=`;
+      // The SDK sends é as the byte 0xE9 (ISO-8859-1) and signs its UTF-8 form.
+      await s3.send(
+        new PutObjectCommand({ Bucket: BUCKET, Key: 'meta/latin1', Body: 'x', Metadata: { note: 'café' } }),
+      );
+      const h1 = await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'meta/latin1' }));
+      assert.equal(h1.Metadata?.note, word('café'));
+      // UTF-8 bytes, signed as sent (as curl or the Go SDK do).
+      const raw = new RawS3(g, keyId, secret);
+      const text = '日本語 ünïcode €';
+      const signed = await raw.sign(
+        'PUT',
+        `/${BUCKET}/meta/utf8`,
+        {},
+        { 'x-amz-meta-note': text, 'content-length': '1' },
+      );
+      signed.headers['x-amz-meta-note'] = Buffer.from(text).toString('latin1');
+      const put = await raw.sendSigned('PUT', signed, Buffer.from('y'));
+      assert.equal(put.status, 200, put.body.toString());
+      const h2 = await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'meta/utf8' }));
+      assert.equal(h2.Metadata?.note, word(text));
+      const g2 = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'meta/utf8' }));
+      assert.equal(g2.Metadata?.note, word(text));
+      await g2.Body?.transformToString();
+      // An encoded word (what SDKs that refuse non-ASCII metadata ask for) is kept exactly as sent, copies included.
+      const q = '=?UTF-8?Q?caf=C3=A9?= and =?ISO-8859-1?B?6Q==?=';
+      await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'meta/word', Body: 'z', Metadata: { note: q } }));
+      await s3.send(
+        new CopyObjectCommand({ Bucket: BUCKET, Key: 'meta/word-copy', CopySource: `${BUCKET}/meta/word` }),
+      );
+      for (const k of ['meta/word', 'meta/word-copy']) {
+        const h = await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: k }));
+        assert.equal(h.Metadata?.note, q);
+      }
     });
 
     it('PutObject from a Node Readable with ContentLength (aws-chunked with a checksum trailer)', async () => {

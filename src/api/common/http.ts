@@ -87,6 +87,28 @@ export function sendableHeader(name: string, value: string): boolean {
   return HEADER_NAME.test(name) && HEADER_VALUE.test(value);
 }
 
+const NON_ASCII = /[^\x00-\x7f]/;
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * The text an x-amz-meta-* header stands for. Node reads header bytes as ISO-8859-1: bytes that
+ * form UTF-8 are taken as UTF-8 (what curl or a browser send), others as ISO-8859-1 (what the AWS
+ * SDKs send for characters up to U+00FF). RFC 2047 encoded words are ASCII and kept as sent.
+ */
+export function metadataFromHeader(value: string): string {
+  if (!NON_ASCII.test(value)) return value;
+  try {
+    return UTF8.decode(Buffer.from(value, 'latin1'));
+  } catch {
+    return value;
+  }
+}
+
+/** A stored x-amz-meta-* value as a header: non-ASCII text as one RFC 2047 encoded word, as S3 sends it. */
+export function metadataToHeader(value: string): string {
+  return NON_ASCII.test(value) ? `=?UTF-8?B?${Buffer.from(value, 'utf8').toString('base64')}?=` : value;
+}
+
 /** Refuses, with 400 InvalidArgument naming `field`, a header that is to be stored or sent but could not be. */
 export function checkHeader(field: string, name: string, value: string): void {
   const what = field.slice(0, 100);

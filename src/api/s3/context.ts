@@ -3,7 +3,7 @@ import type { AuthResult, VerifiedBody } from '../common/signature/index.ts';
 import { verifiedBody } from '../common/signature/index.ts';
 import { S3Error } from '../common/s3_error.ts';
 import { XmlParser, xmlRoot, type XmlElement, type XmlLimits } from '../common/xml.ts';
-import { checkHeader, sendContinue } from '../common/http.ts';
+import { checkHeader, metadataFromHeader, sendContinue } from '../common/http.ts';
 import type { Model } from '../../model/garage.ts';
 import type { ModelHelpers } from '../../model/helpers.ts';
 import { keyExpired, type KeyEntry } from '../../model/key.ts';
@@ -215,7 +215,7 @@ export function storedHeaders(h: IncomingMessage['headers']): [string, string][]
         'InvalidArgument',
         "The website redirect location must have a prefix of 'http://' or 'https://' or '/'.",
       );
-    out.push([k, value]);
+    out.push([k, k.startsWith('x-amz-meta-') ? metadataFromHeader(value) : value]);
   }
   if (!out.some(([k]) => k === 'content-type')) out.push(['content-type', 'binary/octet-stream']);
   return out.sort((a, b) => (a[0] < b[0] ? -1 : 1));

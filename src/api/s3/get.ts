@@ -5,7 +5,7 @@ import type { Model } from '../../model/garage.ts';
 import { parseGroupKey } from '../../model/version.ts';
 import { visibleVersion, type ObjectMeta } from '../../model/object.ts';
 import { S3Error } from '../common/s3_error.ts';
-import { checkHeader, sendableHeader } from '../common/http.ts';
+import { checkHeader, metadataToHeader, sendableHeader } from '../common/http.ts';
 import { BlockError, errorMessage } from '../../util/errors.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { httpDate, sendEmpty, type ReqCtx, type ObjectCtx, type S3Services } from './context.ts';
@@ -155,7 +155,10 @@ export function checkConditions(headers: ReqCtx['req']['headers'], etag: string,
 export function objectHeaders(meta: ObjectMeta, ts: number): Record<string, string> {
   const h: Record<string, string> = { etag: `"${meta.etag}"`, 'last-modified': httpDate(ts), 'accept-ranges': 'bytes' };
   // Objects stored before header values were validated must stay readable.
-  for (const [k, v] of meta.headers) if (sendableHeader(k, v)) h[k] = v;
+  for (const [k, stored] of meta.headers) {
+    const v = k.startsWith('x-amz-meta-') ? metadataToHeader(stored) : stored;
+    if (sendableHeader(k, v)) h[k] = v;
+  }
   if (meta.parts) h['x-amz-mp-parts-count'] = String(meta.parts);
   return h;
 }

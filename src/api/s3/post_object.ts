@@ -5,7 +5,7 @@ import { Busboy, type BusboyFileStream } from '@fastify/busboy';
 import { authenticatePostPolicy } from '../common/signature/index.ts';
 import { S3Error } from '../common/s3_error.ts';
 import { toXml } from '../common/xml.ts';
-import { checkHeader } from '../common/http.ts';
+import { checkHeader, metadataToHeader } from '../common/http.ts';
 import { keyPerms } from '../../model/key.ts';
 import type { S3Services } from './context.ts';
 import { keyLookup, refuseSse, sendEmpty, sendXml, STORED_HEADERS } from './context.ts';
@@ -274,7 +274,8 @@ async function authorizeAndStore(
   for (const [k, v] of fields) {
     if (!STORED_HEADERS.includes(k) && !k.startsWith('x-amz-meta-')) continue;
     // A stored header with CR/LF would break every later GET of the object.
-    checkHeader(`form field ${k}`, k, v);
+    // Form fields are text: metadata is checked as the header it will be sent as (RFC 2047 when not ASCII).
+    checkHeader(`form field ${k}`, k, k.startsWith('x-amz-meta-') ? metadataToHeader(v) : v);
     headers.push([k, v]);
   }
   if (!headers.some(([k]) => k === 'content-type')) headers.push(['content-type', 'binary/octet-stream']);

@@ -436,6 +436,13 @@ export async function authenticate(
         }
       }
     }
+    // Node reads header bytes as ISO-8859-1. SDKs that send such a character sign its UTF-8
+    // form, which the canonical string above reproduces; clients that send UTF-8 bytes (curl,
+    // Go) sign those bytes, which are the canonical string's ISO-8859-1 encoding.
+    if (!ok && /[\x80-\xff]/.test(middle)) {
+      const raw = Buffer.from(canonicalRequest, 'latin1');
+      ok = signatureMatches(ctx.sign(`${ALGORITHM}\n${c.amzDate}\n${scope}\n${sha256Hex(raw)}`), c.signature);
+    }
   }
   if (!ok) {
     throw new S3Error(
