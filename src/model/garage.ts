@@ -13,6 +13,7 @@ import { adminTokenSchema, type AdminTokenEntry } from './admin_token.ts';
 import { nextVersionTs, objectSchema, type ObjectEntry, type ObjectFilter } from './object.ts';
 import { versionSchema, blockRefSchema, blockRefKey, type VersionEntry, type BlockRefEntry } from './version.ts';
 import { mpuSchema, type MpuEntry } from './mpu.ts';
+import { ObjectClaims } from './object_claim.ts';
 
 const zCounts = z.object({ objects: z.number(), bytes: z.number(), uploads: z.number() });
 /** A replica's counts of a bucket's content (see Model.localCounts). */
@@ -45,6 +46,8 @@ export class Model {
   readonly version: Table<VersionEntry>;
   readonly blockRef: Table<BlockRefEntry>;
   readonly mpu: Table<MpuEntry>;
+  /** Claims of conditional writes on object versions (see object_claim.ts). */
+  readonly claims: ObjectClaims;
   readonly blocks: BlockManager;
   readonly workers: Workers;
   /** bucket id → objects, bytes, unfinished uploads, as counted from this node's object rows. */
@@ -104,6 +107,7 @@ export class Model {
         },
       }),
     );
+    this.claims = new ObjectClaims(o.db, o.rpc, this.object, o.logger);
     this.version = mk(
       versionSchema({
         deleteGroups: (tx, uuid) => deleteRows(this.version, tx, uuid),

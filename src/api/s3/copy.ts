@@ -13,6 +13,8 @@ import { BlockError } from '../../util/errors.ts';
 import { checkObjectKey } from './put.ts';
 import { checkQuotas } from './quotas.ts';
 import { savePart } from './multipart.ts';
+import type { WriteCondition } from '../../model/object_claim.ts';
+import { checkWriteCondition, conditionError, writeCondition } from './write_conditions.ts';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -37,16 +39,27 @@ async function copySource(ctx: BucketCtx) {
   const v = visibleVersion(entry);
   if (!v) throw new S3Error('NoSuchKey', 'The specified source key does not exist.');
   const h = ctx.req.headers;
-  checkConditions(
-    {
-      'if-match': h['x-amz-copy-source-if-match'],
-      'if-none-match': h['x-amz-copy-source-if-none-match'],
-      'if-modified-since': h['x-amz-copy-source-if-modified-since'],
-      'if-unmodified-since': h['x-amz-copy-source-if-unmodified-since'],
-    } as ReqCtx['req']['headers'],
-    v.state.data.meta.etag,
-    v.ts,
-  );
+  try {
+    checkConditions(
+      {
+        'if-match': h['x-amz-copy-source-if-match'],
+        'if-none-match': h['x-amz-copy-source-if-none-match'],
+        'if-modified-since': h['x-amz-copy-source-if-modified-since'],
+        'if-unmodified-since': h['x-amz-copy-source-if-unmodified-since'],
+      } as ReqCtx['req']['headers'],
+      v.state.data.meta.etag,
+      v.ts,
+    );
+  } catch (e) {
+    // What is 304 for a GET is 412 for a copy.
+    if (!(e instanceof S3Error) || e.code !== 'NotModified') throw e;
+    throw new S3Error('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', {
+      Condition:
+        h['x-amz-copy-source-if-none-match'] !== undefined
+          ? 'x-amz-copy-source-If-None-Match'
+          : 'x-amz-copy-source-If-Modified-Since',
+    });
+  }
   return { bucket, key, version: v };
 }
 
@@ -65,11 +78,13 @@ export async function handleCopyObject(ctx: ObjectCtx): Promise<void> {
   const { bucket } = ctx;
   const key = ctx.objectKey;
   checkObjectKey(key);
+  const cond = writeCondition(ctx.req.headers);
+  if (cond) await checkWriteCondition(ctx.svc.model, bucket.id, key, cond);
   // An overwrite of the source in the middle is not the client's problem: copy what is
   // visible now (one of the values the source had during the request).
   for (let attempt = 1; ; attempt++) {
     try {
-      await copyOnce(ctx, bucket, key, await copySource(ctx));
+      await copyOnce(ctx, bucket, key, await copySource(ctx), cond);
       return;
     } catch (e) {
       if (!(e instanceof SourceChanged) || attempt >= COPY_ATTEMPTS) throw e;
@@ -82,6 +97,7 @@ async function copyOnce(
   bucket: BucketEntry,
   key: string,
   src: Awaited<ReturnType<typeof copySource>>,
+  cond: WriteCondition | undefined,
 ): Promise<void> {
   const { model } = ctx.svc;
   const srcData = src.version.state.data;
@@ -97,18 +113,42 @@ async function copyOnce(
   const meta: ObjectMeta = { ...srcData.meta, headers };
   const uuid = randomBytes(16);
   const ts = await model.nextObjectTs(bucket.id, key);
-  if (srcData.t === 'inline') {
-    await model.object.insert({
-      bucketId: bucket.id,
-      key,
-      versions: [{ uuid, ts, state: { t: 'complete', data: { t: 'inline', meta, bytes: srcData.bytes } } }],
-    });
-  } else {
-    await model.object.insert({
+  // A conditional copy completes only what its replicas granted (see object_claim.ts).
+  const claim = async () => {
+    if (!cond) return;
+    const vote = await model.claims.claim(bucket.id, key, uuid, cond);
+    if (vote !== 'granted') throw conditionError(vote, cond);
+  };
+  const uploading = () =>
+    model.object.insert({
       bucketId: bucket.id,
       key,
       versions: [{ uuid, ts, state: { t: 'uploading', multipart: false, headers } }],
     });
+  const abort = () =>
+    model.object
+      .insert({ bucketId: bucket.id, key, versions: [{ uuid, ts, state: { t: 'aborted' } }] })
+      .catch(() => undefined);
+  if (srcData.t === 'inline') {
+    if (cond) await uploading();
+    try {
+      await claim();
+      await model.object.insert(
+        {
+          bucketId: bucket.id,
+          key,
+          versions: [{ uuid, ts, state: { t: 'complete', data: { t: 'inline', meta, bytes: srcData.bytes } } }],
+        },
+        { completion: cond !== undefined },
+      );
+    } catch (e) {
+      if (cond) await abort();
+      throw e;
+    } finally {
+      if (cond) model.claims.releaseAll(bucket.id, key, uuid);
+    }
+  } else {
+    await uploading();
     try {
       await model.version.insert({
         uuid,
@@ -148,6 +188,7 @@ async function copyOnce(
       // cannot have been collected earlier than the GC delay after that, so checking now is enough.
       const header = await model.version.get(src.version.uuid, EMPTY);
       if (!header || header.deleted) throw new SourceChanged();
+      await claim();
       await model.object.insert(
         {
           bucketId: bucket.id,
@@ -159,10 +200,10 @@ async function copyOnce(
         { completion: true },
       );
     } catch (e) {
-      await model.object
-        .insert({ bucketId: bucket.id, key, versions: [{ uuid, ts, state: { t: 'aborted' } }] })
-        .catch(() => undefined);
+      await abort();
       throw e;
+    } finally {
+      if (cond) model.claims.releaseAll(bucket.id, key, uuid);
     }
   }
   sendXml(ctx.res, 200, toXml('CopyObjectResult', { ETag: `"${meta.etag}"`, LastModified: isoDate(ts) }));

@@ -1,31 +1,54 @@
 import { randomBytes } from 'node:crypto';
 import type { Model } from '../../model/garage.ts';
-import { S3Error } from '../common/s3_error.ts';
+import { S3Error, asS3Error } from '../common/s3_error.ts';
+import type { WriteCondition } from '../../model/object_claim.ts';
+import { checkWriteCondition, conditionError, writeCondition } from './write_conditions.ts';
 import { toXml, xmlChildren, xmlChildText, xmlChildToken, type XmlLimits } from '../common/xml.ts';
 import { readXmlBody, sendEmpty, sendXml, type BucketCtx, type ObjectCtx } from './context.ts';
 
 /**
  * Deletes an object with one quorum write: a delete marker that every replica orders after
- * what it holds. Deleting a missing key leaves a tombstone that GC removes.
+ * what it holds. Deleting a missing key leaves a tombstone that GC removes. With a condition
+ * (If-Match), the marker is registered, claimed on a quorum, then completed (see object_claim.ts).
  */
-export async function deleteObject(model: Model, bucketId: Buffer, key: string): Promise<void> {
+export async function deleteObject(model: Model, bucketId: Buffer, key: string, cond?: WriteCondition): Promise<void> {
+  const uuid = randomBytes(16);
+  if (cond) await checkWriteCondition(model, bucketId, key, cond);
+  const ts = await model.nextObjectTs(bucketId, key);
+  const marker = {
+    bucketId,
+    key,
+    versions: [{ uuid, ts, state: { t: 'complete' as const, data: { t: 'deleteMarker' as const } } }],
+  };
+  if (!cond) {
+    await model.object.insert(marker);
+    return;
+  }
   await model.object.insert({
     bucketId,
     key,
-    versions: [
-      {
-        uuid: randomBytes(16),
-        ts: await model.nextObjectTs(bucketId, key),
-        state: { t: 'complete', data: { t: 'deleteMarker' } },
-      },
-    ],
+    versions: [{ uuid, ts, state: { t: 'uploading', multipart: false, headers: [] } }],
   });
+  try {
+    const vote = await model.claims.claim(bucketId, key, uuid, cond);
+    if (vote !== 'granted') throw conditionError(vote, cond);
+    await model.object.insert(marker, { completion: true });
+  } catch (e) {
+    await model.object
+      .insert({ bucketId, key, versions: [{ uuid, ts, state: { t: 'aborted' } }] })
+      .catch(() => undefined);
+    throw e;
+  } finally {
+    model.claims.releaseAll(bucketId, key, uuid);
+  }
 }
 
-/** DeleteObject: 204 whether or not the key existed, as S3 does. */
+/** DeleteObject: 204 whether or not the key existed, as S3 does (If-Match: only if its ETag matches). */
 export async function handleDeleteObject(ctx: ObjectCtx): Promise<void> {
   const { bucket } = ctx;
-  await deleteObject(ctx.svc.model, bucket.id, ctx.objectKey);
+  if (ctx.req.headers['if-none-match'] !== undefined)
+    throw new S3Error('NotImplemented', 'DeleteObject takes If-Match, not If-None-Match');
+  await deleteObject(ctx.svc.model, bucket.id, ctx.objectKey, writeCondition(ctx.req.headers));
   sendEmpty(ctx.res, 204);
 }
 
@@ -49,20 +72,25 @@ export async function handleDeleteObjects(ctx: BucketCtx): Promise<void> {
   const objects = xmlChildren(del, 'Object');
   if (objects.length === 0) throw new S3Error('MalformedXML', 'a <Delete> document names at least one <Object>');
   // Keys are exactly the text of <Key>, spaces and all: " a" and "a" are different objects.
-  const keys = objects.map((o) => {
+  const items = objects.map((o) => {
     const key = xmlChildText(o, 'Key');
     if (key === undefined || key === '') throw new S3Error('MalformedXML', 'each <Object> needs a non-empty <Key>');
-    return key;
+    // <ETag>: delete only if the object's ETag is this one (a conditional delete).
+    const etag = xmlChildText(o, 'ETag');
+    const cond: WriteCondition | undefined =
+      etag === undefined ? undefined : { t: 'etag', etags: [/^"[^"]*"$/.test(etag) ? etag.slice(1, -1) : etag] };
+    return { key, cond };
   });
   const quiet = (xmlChildToken(del, 'Quiet') ?? 'false').toLowerCase() === 'true';
   const deleted: { Key: string }[] = [];
   const errors: { Key: string; Code: string; Message: string }[] = [];
-  for (const key of keys) {
+  for (const { key, cond } of items) {
     try {
-      await deleteObject(ctx.svc.model, bucket.id, key);
+      await deleteObject(ctx.svc.model, bucket.id, key, cond);
       deleted.push({ Key: key });
     } catch (e) {
-      errors.push({ Key: key, Code: 'InternalError', Message: (e as Error).message });
+      const err = asS3Error(e);
+      errors.push({ Key: key, Code: err.code, Message: err.message });
     }
   }
   sendXml(ctx.res, 200, toXml('DeleteResult', { Deleted: quiet ? [] : deleted, Error: errors }));

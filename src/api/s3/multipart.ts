@@ -3,7 +3,8 @@ import { randomBytes, createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { partKey, parsePartKey } from '../../model/mpu.ts';
 import { groupKey, parseGroupKey, type ChosenPart } from '../../model/version.ts';
-import type { ObjectEntry, ObjectMeta } from '../../model/object.ts';
+import { visibleVersion, type ObjectEntry, type ObjectMeta } from '../../model/object.ts';
+import { conditionHolds } from '../../model/object_claim.ts';
 import { S3Error } from '../common/s3_error.ts';
 import { errorMessage } from '../../util/errors.ts';
 import { toXml, xmlChildren, xmlChildText, xmlChildToken, type XmlLimits } from '../common/xml.ts';
@@ -20,6 +21,7 @@ import {
 } from './context.ts';
 import { checkObjectKey, md5Etag, saveBlocks } from './put.ts';
 import { checkQuotas } from './quotas.ts';
+import { conditionError, writeCondition } from './write_conditions.ts';
 
 const EMPTY = Buffer.alloc(0);
 const MIN_PART_SIZE = 5 * 1024 * 1024;
@@ -196,6 +198,7 @@ export async function handleCompleteUpload(ctx: ObjectCtx, uploadId: Buffer): Pr
   }
   // A repeated completion of an upload that completed with these very parts gets the same
   // answer (a client retrying after a lost response must not see NoSuchUpload).
+  const cond = writeCondition(ctx.req.headers);
   const entry = await model.object.get(bucket.id, Buffer.from(key));
   const done = entry?.versions.find((v) => v.uuid.equals(uploadId));
   if (done?.state.t === 'complete' && done.state.data.t !== 'deleteMarker' && done.state.data.meta.parts) {
@@ -206,7 +209,7 @@ export async function handleCompleteUpload(ctx: ObjectCtx, uploadId: Buffer): Pr
       return;
     }
   }
-  const { ts, headers } = await findUpload(ctx, bucket.id, key, uploadId);
+  const { ts, headers, entry: current } = await findUpload(ctx, bucket.id, key, uploadId);
   const have = await latestParts(ctx, uploadId);
   const chosen: ChosenPart[] = [];
   const md5s: Buffer[] = [];
@@ -226,6 +229,35 @@ export async function handleCompleteUpload(ctx: ObjectCtx, uploadId: Buffer): Pr
   }
   await checkQuotas(ctx.svc, bucket, key, size);
   const etag = `${createHash('md5').update(Buffer.concat(md5s)).digest('hex')}-${chosen.length}`;
+  // A conditional completion is checked before anything of the upload changes: refused, the
+  // upload stays as it was and may be completed again.
+  if (cond) {
+    const vote = conditionHolds(cond, visibleVersion(current));
+    if (vote !== 'granted') throw conditionError(vote, cond);
+    const claim = await model.claims.claim(bucket.id, key, uploadId, cond);
+    if (claim !== 'granted') throw conditionError(claim, cond);
+  }
+  try {
+    await completeUpload(ctx, uploadId, ts, chosen, etag, size, headers);
+  } finally {
+    if (cond) model.claims.releaseAll(bucket.id, key, uploadId);
+  }
+  sendCompleted(ctx, etag);
+}
+
+/** Makes an upload's chosen parts its object version, completed now (the last completed wins, as in S3). */
+async function completeUpload(
+  ctx: ObjectCtx,
+  uploadId: Buffer,
+  created: number,
+  chosen: ChosenPart[],
+  etag: string,
+  size: number,
+  headers: [string, string][],
+): Promise<void> {
+  const { bucket } = ctx;
+  const key = ctx.objectKey;
+  const { model } = ctx.svc;
   await model.version.insert({
     uuid: uploadId,
     sk: EMPTY,
@@ -273,8 +305,7 @@ export async function handleCompleteUpload(ctx: ObjectCtx, uploadId: Buffer): Pr
       { completion: true },
     );
   }
-  await model.mpu.insert({ uploadId, sk: EMPTY, deleted: true, header: { bucketId: bucket.id, key, created: ts } });
-  sendCompleted(ctx, etag);
+  await model.mpu.insert({ uploadId, sk: EMPTY, deleted: true, header: { bucketId: bucket.id, key, created } });
 }
 
 function sendCompleted(ctx: ObjectCtx, etag: string): void {

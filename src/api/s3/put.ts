@@ -9,6 +9,8 @@ import { S3Error } from '../common/s3_error.ts';
 import { xmlForbiddenChar } from '../common/xml.ts';
 import type { BodyChecks } from '../common/signature/index.ts';
 import { checkQuotas, declaredSize, limitToQuota } from './quotas.ts';
+import type { WriteCondition } from '../../model/object_claim.ts';
+import { checkWriteCondition, conditionError, writeCondition } from './write_conditions.ts';
 import { requestBody, sendEmpty, storedHeaders, type ObjectCtx, type S3Services } from './context.ts';
 
 /** Objects smaller than this are stored inline in the object table (one quorum write). */
@@ -134,6 +136,7 @@ export async function putObjectStream(
   headers: [string, string][],
   stream: Readable,
   done: Promise<BodyChecks> | undefined,
+  cond?: WriteCondition,
 ): Promise<{ etag: string; meta: ObjectMeta; ts: number }> {
   const { model, blockSize } = svc;
   const uuid = randomBytes(16);
@@ -142,7 +145,7 @@ export async function putObjectStream(
   place.catch(() => undefined);
   let ts = 0;
   let registered = false;
-  const register = async () => {
+  const register = async (withRows = true) => {
     ts = await place;
     registered = true;
     await model.object.insert({
@@ -150,7 +153,14 @@ export async function putObjectStream(
       key,
       versions: [{ uuid, ts, state: { t: 'uploading', multipart: false, headers } }],
     });
-    await model.version.insert({ uuid, sk: EMPTY, deleted: false, header: { bucketId, key, parts: null }, blocks: [] });
+    if (withRows)
+      await model.version.insert({
+        uuid,
+        sk: EMPTY,
+        deleted: false,
+        header: { bucketId, key, parts: null },
+        blocks: [],
+      });
   };
   try {
     const saved = await saveBlocks(model, blockSize, stream, uuid, 0, 0, true, register);
@@ -160,12 +170,22 @@ export async function putObjectStream(
     const data = saved.inline
       ? { t: 'inline' as const, meta, bytes: saved.inline }
       : { t: 'blocks' as const, meta, firstBlock: saved.firstBlock! };
+    // A conditional write completes only what its replicas hold as uploading and granted it.
+    if (cond) {
+      if (!registered) await register(false);
+      const vote = await model.claims.claim(bucketId, key, uuid, cond);
+      if (vote !== 'granted') throw conditionError(vote, cond);
+    }
     // A registered version is completed where it stands, if a newer one has not superseded it.
     if (!registered) ts = await place;
-    await model.object.insert(
-      { bucketId, key, versions: [{ uuid, ts, state: { t: 'complete', data } }] },
-      { completion: registered },
-    );
+    try {
+      await model.object.insert(
+        { bucketId, key, versions: [{ uuid, ts, state: { t: 'complete', data } }] },
+        { completion: registered },
+      );
+    } finally {
+      if (cond) model.claims.releaseAll(bucketId, key, uuid);
+    }
     return { etag, meta, ts };
   } catch (e) {
     if (registered) {
@@ -201,6 +221,8 @@ export async function handlePutObject(ctx: ObjectCtx): Promise<void> {
   checkObjectKey(key);
   if (ctx.req.headers['content-length'] === undefined && ctx.req.headers['transfer-encoding'] === undefined)
     throw new S3Error('MissingContentLength', 'You must provide the Content-Length HTTP header.');
+  const cond = writeCondition(ctx.req.headers);
+  if (cond) await checkWriteCondition(ctx.svc.model, bucket.id, key, cond);
   const allowed = await checkQuotas(ctx.svc, bucket, key, declaredSize(ctx.req.headers));
   const body = requestBody(ctx);
   const stream = limitToQuota(body.stream, allowed);
@@ -211,6 +233,7 @@ export async function handlePutObject(ctx: ObjectCtx): Promise<void> {
     storedHeaders(ctx.req.headers),
     stream,
     body.done,
+    cond,
   );
   const expiration = expirationHeader(bucket.lifecycle.v, key, meta.size, ts);
   sendEmpty(ctx.res, 200, {
