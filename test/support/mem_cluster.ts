@@ -22,6 +22,8 @@ import { logger } from '../../src/util/log.ts';
 export class MemNet {
   readonly handlers = new Map<string, Map<string, RpcHandler>>();
   readonly down = new Set<string>();
+  /** Handlers running now: a stop waits for them before closing the databases they use. */
+  readonly running = new Set<Promise<unknown>>();
 
   /** The transport of node `id`. */
   transport(id: string): RpcTransport {
@@ -38,7 +40,9 @@ export class MemNet {
     if (this.down.has(from) || this.down.has(to)) throw new NetError(`node ${to.slice(0, 8)} is unreachable`);
     const h = this.handlers.get(to)?.get(name);
     if (!h) throw new NetError(`no endpoint ${name} on ${to.slice(0, 8)}`);
-    const r = await h(from, decode(encode(body)), undefined, new AbortController().signal);
+    const p = h(from, decode(encode(body)), undefined, new AbortController().signal);
+    this.running.add(p);
+    const r = await p.finally(() => this.running.delete(p));
     if (this.down.has(from) || this.down.has(to)) throw new NetError(`node ${to.slice(0, 8)} went away`);
     return { body: decode(encode(r.body)) };
   }
@@ -119,9 +123,15 @@ export class MemCluster {
 
   /** Stops every node and removes its directory. */
   async stop(): Promise<void> {
+    // Background calls (releases, deferred inserts) may still be on their way: take every node
+    // down first, stop its work, and let running handlers finish before any database closes.
+    for (const n of this.nodes) this.net.down.add(n.id);
     for (const n of this.nodes) {
       n.model.stop();
       await n.blocks.stop();
+    }
+    await Promise.allSettled([...this.net.running]);
+    for (const n of this.nodes) {
       await n.db.close();
       rmSync(n.dir, { recursive: true, force: true });
     }
