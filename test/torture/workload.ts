@@ -42,7 +42,7 @@ export interface BodySpec {
 }
 
 export type Op =
-  | { t: 'put'; key: number; body: BodySpec; via: 'sdk' | 'stream' | 'presigned' | 'raw' }
+  | { t: 'put'; key: number; body: BodySpec; via: 'sdk' | 'stream' | 'presigned' | 'raw'; cond?: PutCondition }
   | { t: 'get'; key: number; range?: [number, number] }
   | { t: 'head'; key: number }
   | { t: 'delete'; key: number }
@@ -58,6 +58,9 @@ export type Op =
       abort: boolean;
     }
   | { t: 'list'; prefix: number; delimiter: boolean };
+
+/** A conditional PUT (SDK only): If-None-Match: *, or If-Match the ETag of some body (which may be current). */
+export type PutCondition = { t: 'absent' } | { t: 'match'; body: BodySpec };
 
 /** A kill of node `node` once `afterOps` operations have been started, for `downMs`. */
 export interface Fault {
@@ -81,6 +84,13 @@ const op: fc.Arbitrary<Op> = fc.oneof(
       key,
       body,
       via: fc.constantFrom('sdk' as const, 'stream' as const, 'presigned' as const, 'raw' as const),
+      cond: fc.option(
+        fc.oneof(
+          fc.constant({ t: 'absent' as const }),
+          body.map((b): PutCondition => ({ t: 'match', body: b })),
+        ),
+        { nil: undefined, freq: 3 },
+      ),
     }),
   },
   { weight: 4, arbitrary: fc.record({ t: fc.constant('get' as const), key }) },
@@ -245,9 +255,15 @@ export async function runOp(t: Target, o: Op, node: number): Promise<void> {
       const data = bodyBytes(o.body);
       const etag = md5(data);
       t.contents.set(etag, () => bodyBytes(o.body));
-      const rec = write(k, [etag], `put ${o.via} ${data.length} B`);
+      const cond =
+        o.cond && (o.via === 'sdk' || o.via === 'stream')
+          ? o.cond.t === 'absent'
+            ? { IfNoneMatch: '*' }
+            : { IfMatch: `"${md5(bodyBytes(o.cond.body))}"` }
+          : undefined;
+      const rec = write(k, [etag], `put ${o.via} ${data.length} B${cond ? ` ${JSON.stringify(cond)}` : ''}`);
       try {
-        const got = await putVia(t, s3, node, o.via, k, data, signal());
+        const got = await putVia(t, s3, node, o.via, k, data, signal(), cond);
         if (got !== etag) t.problems.push(`put of ${JSON.stringify(k)} answered ETag ${got}, expected ${etag}`);
         rec.done('ok');
       } catch (e) {
@@ -561,6 +577,7 @@ async function putVia(
   k: string,
   data: Buffer,
   signal: AbortSignal,
+  cond?: { IfNoneMatch?: string; IfMatch?: string },
 ): Promise<string> {
   if (via === 'sdk' || via === 'stream') {
     // A stream body makes the SDK send aws-chunked with a trailing checksum.
@@ -568,9 +585,12 @@ async function putVia(
       via === 'sdk'
         ? data
         : Readable.from(data.length ? [data.subarray(0, data.length >> 1), data.subarray(data.length >> 1)] : []);
-    const r = await s3.send(new PutObjectCommand({ Bucket: t.bucket, Key: k, Body, ContentLength: data.length }), {
-      abortSignal: signal,
-    });
+    const r = await s3.send(
+      new PutObjectCommand({ Bucket: t.bucket, Key: k, Body, ContentLength: data.length, ...cond }),
+      {
+        abortSignal: signal,
+      },
+    );
     return unquote(r.ETag);
   }
   const url = new URL(`${t.endpoints[node]}/${t.bucket}/${encodeURIComponent(k)}`);
