@@ -30,7 +30,14 @@ export type VersionData =
   | { t: 'blocks'; meta: ObjectMeta; firstBlock: Buffer };
 
 export type VersionState =
-  | { t: 'uploading'; multipart: boolean; headers: [string, string][]; checksumAlgorithm?: string }
+  | {
+      t: 'uploading';
+      multipart: boolean;
+      headers: [string, string][];
+      /** Multipart: the upload's x-amz-checksum-algorithm and x-amz-checksum-type. */
+      checksumAlgorithm?: string;
+      checksumType?: 'COMPOSITE' | 'FULL_OBJECT';
+    }
   | { t: 'complete'; data: VersionData }
   | { t: 'aborted' };
 
@@ -153,6 +160,7 @@ const zState: z.ZodType<VersionState> = z.discriminatedUnion('t', [
     multipart: z.boolean(),
     headers: zHeaders,
     checksumAlgorithm: z.string().optional(),
+    checksumType: z.enum(['COMPOSITE', 'FULL_OBJECT']).optional(),
   }),
   z.object({ t: z.literal('complete'), data: zData }),
   z.object({ t: z.literal('aborted') }),

@@ -6,8 +6,11 @@ import type { TableSchema } from '../table/schema.ts';
 /** A block of a version: offset within its part, hash, plain size. */
 export type BlockInfo = [offset: number, hash: Buffer, size: number];
 
-/** A part chosen at CompleteMultipartUpload: part number, upload timestamp, size. */
-export type ChosenPart = [part: number, partTs: number, size: number];
+/**
+ * A part chosen at CompleteMultipartUpload: part number, upload timestamp, size, and the part's
+ * checksum (base64, of the upload's algorithm) when the upload has one.
+ */
+export type ChosenPart = [part: number, partTs: number, size: number, checksum?: string];
 
 /**
  * Rows of one version (partition key = version uuid). The row with an empty sort key is the
@@ -61,7 +64,10 @@ export interface VersionHooks {
 type Row = [Buffer, Buffer, boolean, [Buffer, string, ChosenPart[] | null] | null, BlockInfo[]];
 
 const zBlockInfo: z.ZodType<BlockInfo> = z.tuple([z.number(), zBytes, z.number()]);
-const zChosen: z.ZodType<ChosenPart> = z.tuple([z.number(), z.number(), z.number()]);
+const zChosen: z.ZodType<ChosenPart> = z.union([
+  z.tuple([z.number(), z.number(), z.number()]),
+  z.tuple([z.number(), z.number(), z.number(), z.string()]),
+]);
 const zRow: z.ZodType<Row> = z.tuple([
   zBytes,
   zBytes,

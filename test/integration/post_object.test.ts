@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
@@ -166,6 +167,31 @@ describe('POST object: browser form uploads with a signed policy', () => {
     // Form fields are text: non-ASCII metadata comes back as one RFC 2047 encoded word, as from S3.
     const head = await s3.send(new HeadObjectCommand({ Bucket: 'forms', Key: 'hdr/ok' }));
     assert.equal(head.Metadata?.note, `=?UTF-8?B?${Buffer.from('caf\u00e9 ok \u20ac').toString('base64')}?=`);
+  });
+
+  it('checks and stores an x-amz-checksum-* field (400 BadDigest and nothing stored when it does not match)', async () => {
+    const base = [{ bucket: 'forms' }, ['starts-with', '$key', 'sum/']];
+    const content = 'checked by the form';
+    const good = createHash('sha256').update(content).digest('base64');
+    const ok = await post(
+      { key: 'sum/ok', 'x-amz-checksum-algorithm': 'SHA256', 'x-amz-checksum-sha256': good, ...signedFields(base) },
+      content,
+    );
+    assert.equal(ok.status, 204, await ok.text());
+    assert.equal(ok.headers.get('x-amz-checksum-sha256'), good);
+    const head = await s3.send(new HeadObjectCommand({ Bucket: 'forms', Key: 'sum/ok', ChecksumMode: 'ENABLED' }));
+    assert.equal(head.ChecksumSHA256, good);
+    const bad = await post(
+      {
+        key: 'sum/bad',
+        'x-amz-checksum-sha256': createHash('sha256').update('other').digest('base64'),
+        ...signedFields(base),
+      },
+      content,
+    );
+    assert.equal(bad.status, 400);
+    assert.match(await bad.text(), /<Code>BadDigest<\/Code>/);
+    await assert.rejects(s3.send(new HeadObjectCommand({ Bucket: 'forms', Key: 'sum/bad' })));
   });
 
   it('refuses a success_action_redirect that is not a URL before storing anything', async () => {

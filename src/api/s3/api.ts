@@ -1,3 +1,4 @@
+import { handleGetObjectAttributes } from './attributes.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { authenticate } from '../common/signature/index.ts';
 import { S3Error } from '../common/s3_error.ts';
@@ -93,6 +94,8 @@ function dispatch(
     case 'GetObject':
     case 'HeadObject':
       return handleGetObject(o(ep.key), ep.kind === 'HeadObject', ep.partNumber);
+    case 'GetObjectAttributes':
+      return handleGetObjectAttributes(o(ep.key));
     case 'ListParts':
       return handleListParts(o(ep.key), ep.uploadId);
     case 'CompleteMultipartUpload':

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuthResult, VerifiedBody } from '../common/signature/index.ts';
 import { verifiedBody } from '../common/signature/index.ts';
 import { S3Error } from '../common/s3_error.ts';
+import { checksumAlgorithmFromHeader } from '../common/checksum.ts';
 import { XmlParser, xmlRoot, type XmlElement, type XmlLimits } from '../common/xml.ts';
 import { checkHeader, metadataFromHeader, sendContinue } from '../common/http.ts';
 import type { Model } from '../../model/garage.ts';
@@ -66,16 +67,14 @@ export function keyLookup(svc: Pick<S3Services, 'model'>): {
 }
 
 /** The request body, verified against signature and checksums as it streams. */
-export function requestBody(ctx: ReqCtx): VerifiedBody {
+export function requestBody(ctx: ReqCtx, opts: BodyOptions = {}): VerifiedBody {
   if (ctx.expectContinue) sendContinue(ctx.res);
+  const headers = opts.objectChecksumHeaders
+    ? Object.fromEntries(Object.entries(ctx.req.headers).filter(([k]) => !checksumAlgorithmFromHeader(k)))
+    : ctx.req.headers;
   const body = verifiedBody(
     ctx.req,
-    {
-      method: ctx.req.method ?? 'GET',
-      url: ctx.req.url ?? '/',
-      headers: ctx.req.headers,
-      headersDistinct: ctx.req.headersDistinct,
-    },
+    { method: ctx.req.method ?? 'GET', url: ctx.req.url ?? '/', headers, headersDistinct: ctx.req.headersDistinct },
     ctx.auth,
   );
   // The stream reports the same failure; this only keeps an unobserved rejection from crashing the process.
@@ -94,8 +93,19 @@ export function decimalParam(
   max: number,
   message?: string,
 ): number | undefined {
-  const v = q.get(name);
-  if (v === null) return undefined;
+  return decimalValue(q.get(name) ?? undefined, name, min, max, message);
+}
+
+/** Like decimalParam, for a value read elsewhere (a header). */
+export function decimalValue(
+  v: string | string[] | undefined,
+  name: string,
+  min: number,
+  max: number,
+  message?: string,
+): number | undefined {
+  if (v === undefined) return undefined;
+  if (Array.isArray(v)) throw new S3Error('InvalidArgument', `${name} given twice`, { ArgumentName: name });
   const n = /^[0-9]{1,16}$/.test(v) ? Number(v) : Number.NaN;
   if (!(n >= min && n <= max)) {
     throw new S3Error('InvalidArgument', message ?? `${name} must be an integer between ${min} and ${max}`, {
@@ -128,12 +138,25 @@ export function refuseSse(names: Iterable<string>): void {
 }
 
 /**
+ * How a request body is verified. `objectChecksumHeaders`: the x-amz-checksum-* headers are about
+ * the object, not this body (CompleteMultipartUpload), so they are not checked against it.
+ */
+export interface BodyOptions {
+  objectChecksumHeaders?: boolean;
+}
+
+/**
  * Reads a request's XML document, parsing it as it streams, and checks its root element. A body
  * declared larger than the limit is refused before any of it is read (no 100 Continue), and a
  * malformed or over-limit one as soon as its first offending bytes arrive.
  */
-export async function readXmlBody(ctx: ReqCtx, root: string, limits: XmlLimits): Promise<XmlElement> {
-  const doc = await readOptionalXmlBody(ctx, root, limits);
+export async function readXmlBody(
+  ctx: ReqCtx,
+  root: string,
+  limits: XmlLimits,
+  opts: BodyOptions = {},
+): Promise<XmlElement> {
+  const doc = await readOptionalXmlBody(ctx, root, limits, opts);
   if (!doc)
     throw new S3Error(
       'MalformedXML',
@@ -147,6 +170,7 @@ export async function readOptionalXmlBody(
   ctx: ReqCtx,
   root: string,
   limits: XmlLimits,
+  opts: BodyOptions = {},
 ): Promise<XmlElement | undefined> {
   const declared = Number(ctx.req.headers['x-amz-decoded-content-length'] ?? ctx.req.headers['content-length'] ?? 0);
   if (declared > limits.maxBytes)
@@ -154,7 +178,7 @@ export async function readOptionalXmlBody(
       'MaxMessageLengthExceeded',
       `Your request was too big: this request's XML body may have at most ${limits.maxBytes} bytes`,
     );
-  const body = requestBody(ctx);
+  const body = requestBody(ctx, opts);
   const parser = new XmlParser(limits);
   let bytes = 0;
   for await (const c of body.stream as AsyncIterable<Buffer>) {

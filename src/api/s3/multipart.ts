@@ -6,6 +6,16 @@ import { groupKey, parseGroupKey, type ChosenPart } from '../../model/version.ts
 import { visibleVersion, type ObjectEntry, type ObjectMeta } from '../../model/object.ts';
 import { conditionHolds } from '../../model/object_claim.ts';
 import { S3Error } from '../common/s3_error.ts';
+import {
+  combineCrc,
+  createChecksum,
+  decodeChecksum,
+  encodeChecksum,
+  isCrc,
+  parseChecksumAlgorithm,
+  CHECKSUM_ALGORITHMS,
+  type ChecksumAlgorithm,
+} from '../common/checksum.ts';
 import { errorMessage } from '../../util/errors.ts';
 import { toXml, xmlChildren, xmlChildText, xmlChildToken, type XmlLimits } from '../common/xml.ts';
 import {
@@ -32,13 +42,59 @@ async function findUpload(
   bucketId: Buffer,
   key: string,
   uploadId: Buffer,
-): Promise<{ entry: ObjectEntry; ts: number; headers: [string, string][] }> {
+): Promise<{ entry: ObjectEntry; ts: number; headers: [string, string][]; checksum?: UploadChecksum }> {
   const entry = await ctx.svc.model.object.get(bucketId, Buffer.from(key));
   const v = entry?.versions.find((x) => x.uuid.equals(uploadId));
   if (!entry || !v || v.state.t !== 'uploading' || !v.state.multipart) {
     throw new S3Error('NoSuchUpload', NO_SUCH_UPLOAD);
   }
-  return { entry, ts: v.ts, headers: v.state.headers };
+  const alg = v.state.checksumAlgorithm ? parseChecksumAlgorithm(v.state.checksumAlgorithm) : undefined;
+  return {
+    entry,
+    ts: v.ts,
+    headers: v.state.headers,
+    checksum: alg ? { algorithm: alg, type: v.state.checksumType ?? defaultChecksumType(alg) } : undefined,
+  };
+}
+
+/** The checksum an upload was created with: each part gets one, the object a combined one. */
+interface UploadChecksum {
+  algorithm: ChecksumAlgorithm;
+  type: 'COMPOSITE' | 'FULL_OBJECT';
+}
+
+/** S3's default type for an algorithm: CRC64NVME is always FULL_OBJECT, the others COMPOSITE. */
+function defaultChecksumType(alg: ChecksumAlgorithm): 'COMPOSITE' | 'FULL_OBJECT' {
+  return alg === 'CRC64NVME' ? 'FULL_OBJECT' : 'COMPOSITE';
+}
+
+/** Reads and checks CreateMultipartUpload's x-amz-checksum-algorithm and x-amz-checksum-type. */
+function uploadChecksumOf(h: ObjectCtx['req']['headers']): UploadChecksum | undefined {
+  const rawAlg = h['x-amz-checksum-algorithm'];
+  const rawType = h['x-amz-checksum-type'];
+  if (rawAlg === undefined) {
+    if (rawType !== undefined)
+      throw new S3Error('InvalidRequest', 'x-amz-checksum-type requires x-amz-checksum-algorithm');
+    return undefined;
+  }
+  const algorithm = parseChecksumAlgorithm(String(rawAlg));
+  if (!algorithm) throw new S3Error('InvalidRequest', `Checksum algorithm '${String(rawAlg)}' is not supported`);
+  const type = rawType === undefined ? defaultChecksumType(algorithm) : String(rawType).toUpperCase();
+  if (type !== 'COMPOSITE' && type !== 'FULL_OBJECT')
+    throw new S3Error(
+      'InvalidRequest',
+      `x-amz-checksum-type must be COMPOSITE or FULL_OBJECT, not '${String(rawType)}'`,
+    );
+  if (type === 'FULL_OBJECT' && !isCrc(algorithm))
+    throw new S3Error('InvalidRequest', `The FULL_OBJECT checksum type cannot be used with the ${algorithm} algorithm`);
+  if (type === 'COMPOSITE' && algorithm === 'CRC64NVME')
+    throw new S3Error('InvalidRequest', 'The COMPOSITE checksum type cannot be used with the CRC64NVME algorithm');
+  return { algorithm, type };
+}
+
+/** The response element of a checksum: ChecksumCRC32, ChecksumSHA256… */
+function checksumElement(alg: string): string {
+  return `Checksum${alg.toUpperCase()}`;
 }
 
 /** CreateMultipartUpload. */
@@ -50,7 +106,7 @@ export async function handleCreateUpload(ctx: ObjectCtx): Promise<void> {
   const uuid = randomBytes(16);
   const ts = Date.now();
   const headers = storedHeaders(ctx.req.headers);
-  const checksumAlgorithm = ctx.req.headers['x-amz-checksum-algorithm'];
+  const checksum = uploadChecksumOf(ctx.req.headers);
   await model.object.insert({
     bucketId: bucket.id,
     key,
@@ -62,7 +118,7 @@ export async function handleCreateUpload(ctx: ObjectCtx): Promise<void> {
           t: 'uploading',
           multipart: true,
           headers,
-          checksumAlgorithm: typeof checksumAlgorithm === 'string' ? checksumAlgorithm.toUpperCase() : undefined,
+          ...(checksum ? { checksumAlgorithm: checksum.algorithm, checksumType: checksum.type } : {}),
         },
       },
     ],
@@ -81,7 +137,7 @@ export async function handleCreateUpload(ctx: ObjectCtx): Promise<void> {
     ctx.res,
     200,
     toXml('InitiateMultipartUploadResult', { Bucket: ctx.bucketName, Key: key, UploadId: uuid.toString('hex') }),
-    typeof checksumAlgorithm === 'string' ? { 'x-amz-checksum-algorithm': checksumAlgorithm.toUpperCase() } : {},
+    checksum ? { 'x-amz-checksum-algorithm': checksum.algorithm, 'x-amz-checksum-type': checksum.type } : {},
   );
 }
 
@@ -95,14 +151,23 @@ export async function savePart(
 ): Promise<{ etag: string; checksum?: { algorithm: string; value: string } }> {
   const { bucket } = ctx;
   const key = ctx.objectKey;
-  await findUpload(ctx, bucket.id, key, uploadId);
+  const upload = await findUpload(ctx, bucket.id, key, uploadId);
   const { model, blockSize } = ctx.svc;
   const partTs = Date.now() * 1000 + Math.floor(Math.random() * 1000);
   let saved: Awaited<ReturnType<typeof saveBlocks>>;
   let checks: Awaited<typeof done>;
+  // In an upload with a checksum, every part gets one: computed here (UploadPartCopy, or a
+  // client that sent none), and equal to the client's when it sent one (the body checks it).
+  const alg = upload.checksum?.algorithm;
+  const hasher = alg ? createChecksum(alg) : undefined;
   try {
-    saved = await saveBlocks(model, blockSize, stream, uploadId, part, partTs, false);
+    saved = await saveBlocks(model, blockSize, stream, uploadId, part, partTs, false, undefined, hasher);
     checks = done ? await done : undefined;
+    if (alg && checks?.checksum && checks.checksum.algorithm !== alg)
+      throw new S3Error(
+        'InvalidRequest',
+        `Checksum Type mismatch occurred, expected checksum Type: ${alg.toLowerCase()}, actual checksum Type: ${checks.checksum.algorithm.toLowerCase()}`,
+      );
   } catch (e) {
     // The rows this part upload wrote are dropped, so the cascade releases its blocks now,
     // not when the whole upload ends.
@@ -123,17 +188,15 @@ export async function savePart(
     throw e;
   }
   const etag = md5Etag(saved.md5);
+  const checksum =
+    alg && hasher ? { algorithm: alg, value: encodeChecksum(hasher.digest()) } : (checks?.checksum ?? undefined);
   await model.mpu.insert({
     uploadId,
     sk: partKey(part, partTs),
     deleted: false,
-    part: {
-      etag,
-      size: saved.size,
-      checksum: checks?.checksum ? `${checks.checksum.algorithm}:${checks.checksum.value}` : undefined,
-    },
+    part: { etag, size: saved.size, checksum: checksum ? `${checksum.algorithm}:${checksum.value}` : undefined },
   });
-  return { etag, checksum: checks?.checksum };
+  return { etag, checksum };
 }
 
 /** UploadPart. */
@@ -177,14 +240,19 @@ export async function handleCompleteUpload(ctx: ObjectCtx, uploadId: Buffer): Pr
   const { bucket } = ctx;
   const key = ctx.objectKey;
   const { model } = ctx.svc;
-  const cmu = await readXmlBody(ctx, 'CompleteMultipartUpload', COMPLETE_LIMITS);
+  const cmu = await readXmlBody(ctx, 'CompleteMultipartUpload', COMPLETE_LIMITS, { objectChecksumHeaders: true });
   const requested = xmlChildren(cmu, 'Part').map((p) => {
     const number = xmlChildToken(p, 'PartNumber');
     // The ETag is compared exactly; only the quotes S3 puts around it are optional.
     const etag = xmlChildText(p, 'ETag') ?? '';
+    const checksums = CHECKSUM_ALGORITHMS.flatMap((alg) => {
+      const v = xmlChildToken(p, checksumElement(alg));
+      return v === undefined ? [] : [`${alg}:${v}`];
+    });
     return {
       part: number !== undefined && /^[0-9]+$/.test(number) ? Number(number) : Number.NaN,
       etag: /^"[^"]*"$/.test(etag) ? etag.slice(1, -1) : etag,
+      checksums,
     };
   });
   if (requested.length === 0) throw new S3Error('MalformedXML', 'You must specify at least one part');
@@ -205,11 +273,11 @@ export async function handleCompleteUpload(ctx: ObjectCtx, uploadId: Buffer): Pr
     const md5s = Buffer.concat(requested.map((r) => Buffer.from(r.etag, 'hex')));
     const etag = `${createHash('md5').update(md5s).digest('hex')}-${requested.length}`;
     if (etag === done.state.data.meta.etag) {
-      sendCompleted(ctx, etag);
+      sendCompleted(ctx, etag, done.state.data.meta.checksum);
       return;
     }
   }
-  const { ts, headers, entry: current } = await findUpload(ctx, bucket.id, key, uploadId);
+  const { ts, headers, entry: current, checksum: upload } = await findUpload(ctx, bucket.id, key, uploadId);
   const have = await latestParts(ctx, uploadId);
   const chosen: ChosenPart[] = [];
   const md5s: Buffer[] = [];
@@ -223,10 +291,19 @@ export async function handleCompleteUpload(ctx: ObjectCtx, uploadId: Buffer): Pr
         'EntityTooSmall',
         `Your proposed upload is smaller than the minimum allowed object size (part ${r.part} is ${p.size} bytes; each part but the last must be at least 5 MiB).`,
       );
-    chosen.push([r.part, p.ts, p.size]);
+    for (const c of r.checksums)
+      if (c !== p.checksum)
+        throw new S3Error('InvalidPart', `The checksum given for part ${r.part} is not that of the part uploaded.`);
+    const partChecksum =
+      upload && p.checksum?.startsWith(`${upload.algorithm}:`) ? p.checksum.split(':')[1] : undefined;
+    if (upload && partChecksum === undefined)
+      throw new S3Error('InvalidPart', `Part ${r.part} has no ${upload.algorithm} checksum.`);
+    chosen.push(partChecksum === undefined ? [r.part, p.ts, p.size] : [r.part, p.ts, p.size, partChecksum]);
     md5s.push(Buffer.from(p.etag, 'hex'));
     size += p.size;
   }
+  const checksum = upload ? objectChecksum(upload, chosen) : undefined;
+  if (upload) checkCompletionChecksum(ctx.req.headers, upload, checksum!);
   await checkQuotas(ctx.svc, bucket, key, size);
   const etag = `${createHash('md5').update(Buffer.concat(md5s)).digest('hex')}-${chosen.length}`;
   // A conditional completion is checked before anything of the upload changes: refused, the
@@ -238,11 +315,47 @@ export async function handleCompleteUpload(ctx: ObjectCtx, uploadId: Buffer): Pr
     if (claim !== 'granted') throw conditionError(claim, cond);
   }
   try {
-    await completeUpload(ctx, uploadId, ts, chosen, etag, size, headers);
+    await completeUpload(ctx, uploadId, ts, chosen, { size, etag, headers, parts: chosen.length, checksum });
   } finally {
     if (cond) model.claims.releaseAll(bucket.id, key, uploadId);
   }
-  sendCompleted(ctx, etag);
+  sendCompleted(ctx, etag, checksum);
+}
+
+/** The object's checksum from its parts': of their digests with a `-N` suffix (COMPOSITE), or their CRCs combined. */
+function objectChecksum(upload: UploadChecksum, chosen: ChosenPart[]): NonNullable<ObjectMeta['checksum']> {
+  const { algorithm, type } = upload;
+  const digests = chosen.map(([, , , c]) => decodeChecksum(algorithm, c ?? '') ?? Buffer.alloc(0));
+  if (type === 'COMPOSITE') {
+    const h = createChecksum(algorithm);
+    for (const d of digests) h.update(d);
+    return { algorithm, type, value: `${encodeChecksum(h.digest())}-${chosen.length}` };
+  }
+  let crc = digests[0]!;
+  for (let i = 1; i < digests.length; i++) crc = combineCrc(algorithm, crc, digests[i]!, chosen[i]![2]);
+  return { algorithm, type, value: encodeChecksum(crc) };
+}
+
+/** CompleteMultipartUpload's x-amz-checksum-type and x-amz-checksum-<alg>, if sent, must agree with the upload. */
+function checkCompletionChecksum(
+  h: ObjectCtx['req']['headers'],
+  upload: UploadChecksum,
+  computed: NonNullable<ObjectMeta['checksum']>,
+): void {
+  const type = h['x-amz-checksum-type'];
+  if (type !== undefined && String(type).toUpperCase() !== upload.type)
+    throw new S3Error(
+      'InvalidRequest',
+      `The upload was created with the ${upload.type} checksum type, not ${String(type).slice(0, 20)}`,
+    );
+  for (const alg of CHECKSUM_ALGORITHMS) {
+    const given = h[`x-amz-checksum-${alg.toLowerCase()}`];
+    if (given === undefined) continue;
+    if (alg !== upload.algorithm)
+      throw new S3Error('InvalidRequest', `The upload was created using a ${upload.algorithm.toLowerCase()} checksum.`);
+    if (String(given).trim().split('-')[0] !== computed.value.split('-')[0])
+      throw new S3Error('BadDigest', `The ${alg} you specified did not match the calculated checksum.`);
+  }
 }
 
 /** Makes an upload's chosen parts its object version, completed now (the last completed wins, as in S3). */
@@ -251,9 +364,7 @@ async function completeUpload(
   uploadId: Buffer,
   created: number,
   chosen: ChosenPart[],
-  etag: string,
-  size: number,
-  headers: [string, string][],
+  meta: ObjectMeta,
 ): Promise<void> {
   const { bucket } = ctx;
   const key = ctx.objectKey;
@@ -275,10 +386,9 @@ async function completeUpload(
   const first = rows
     .filter((r) => !r.deleted && keep.has(`${parseGroupKey(r.sk).part}:${parseGroupKey(r.sk).partTs}`))
     .sort((a, b) => Buffer.compare(a.sk, b.sk))[0];
-  const meta: ObjectMeta = { size, etag, headers, parts: chosen.length };
   // The upload completed last wins, as in S3: it takes its place now.
   const completedAt = await model.nextObjectTs(bucket.id, key);
-  if (size === 0 || !first) {
+  if (meta.size === 0 || !first) {
     await model.object.insert(
       {
         bucketId: bucket.id,
@@ -308,7 +418,7 @@ async function completeUpload(
   await model.mpu.insert({ uploadId, sk: EMPTY, deleted: true, header: { bucketId: bucket.id, key, created } });
 }
 
-function sendCompleted(ctx: ObjectCtx, etag: string): void {
+function sendCompleted(ctx: ObjectCtx, etag: string, checksum: ObjectMeta['checksum']): void {
   const host = ctx.req.headers.host ?? 'localhost';
   sendXml(
     ctx.res,
@@ -318,6 +428,9 @@ function sendCompleted(ctx: ObjectCtx, etag: string): void {
       Bucket: ctx.bucketName,
       Key: ctx.objectKey,
       ETag: `"${etag}"`,
+      ...(checksum
+        ? { [checksumElement(checksum.algorithm)]: checksum.value, ChecksumType: checksum.type ?? 'FULL_OBJECT' }
+        : {}),
     }),
   );
 }
@@ -339,7 +452,7 @@ export async function handleAbortUpload(ctx: ObjectCtx, uploadId: Buffer): Promi
 export async function handleListParts(ctx: ObjectCtx, uploadId: Buffer): Promise<void> {
   const { bucket } = ctx;
   const key = ctx.objectKey;
-  await findUpload(ctx, bucket.id, key, uploadId);
+  const { checksum } = await findUpload(ctx, bucket.id, key, uploadId);
   const maxParts = Math.min(decimalParam(ctx.query, 'max-parts', 0, 2 ** 31 - 1) || 1000, 1000);
   const marker = decimalParam(ctx.query, 'part-number-marker', 0, 2 ** 31 - 1) ?? 0;
   const all = [...(await latestParts(ctx, uploadId)).entries()].filter(([n]) => n > marker).sort((a, b) => a[0] - b[0]);
@@ -359,12 +472,17 @@ export async function handleListParts(ctx: ObjectCtx, uploadId: Buffer): Promise
       MaxParts: maxParts,
       IsTruncated: truncated,
       StorageClass: 'STANDARD',
-      Part: page.map(([n, p]) => ({
-        PartNumber: n,
-        LastModified: isoDate(Math.floor(p.ts / 1000)),
-        ETag: `"${p.etag}"`,
-        Size: p.size,
-      })),
+      ...(checksum ? { ChecksumAlgorithm: checksum.algorithm, ChecksumType: checksum.type } : {}),
+      Part: page.map(([n, p]) => {
+        const [alg, value] = p.checksum?.split(':') ?? [];
+        return {
+          PartNumber: n,
+          LastModified: isoDate(Math.floor(p.ts / 1000)),
+          ETag: `"${p.etag}"`,
+          Size: p.size,
+          ...(alg && value ? { [checksumElement(alg)]: value } : {}),
+        };
+      }),
     }),
   );
 }

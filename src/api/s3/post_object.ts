@@ -9,7 +9,15 @@ import { checkHeader, metadataToHeader } from '../common/http.ts';
 import { keyPerms } from '../../model/key.ts';
 import type { S3Services } from './context.ts';
 import { keyLookup, refuseSse, sendEmpty, sendXml, STORED_HEADERS } from './context.ts';
-import { checkObjectKey, putObjectStream } from './put.ts';
+import { checkObjectKey, checksumHeaders, putObjectStream } from './put.ts';
+import type { BodyChecks } from '../common/signature/index.ts';
+import {
+  checksumAlgorithmFromHeader,
+  createChecksum,
+  decodeChecksum,
+  encodeChecksum,
+  parseChecksumAlgorithm,
+} from '../common/checksum.ts';
 import { checkQuotas, limitToQuota } from './quotas.ts';
 
 /** Bytes of form before the file part (AWS: MaxPostPreDataLengthExceeded past its limit). */
@@ -79,6 +87,58 @@ function lengthGuard(min: number, max: number): Transform {
       );
     },
   });
+}
+
+/**
+ * A form's x-amz-checksum-<alg> field: the file is hashed as it passes, and `done` resolves with
+ * the checksum (to be stored) or rejects with BadDigest before the object is completed.
+ */
+function formChecksum(fields: Map<string, string>): { pass: Transform; done: Promise<BodyChecks> } | undefined {
+  const given = [...fields.entries()].flatMap(([k, v]) => {
+    const alg = checksumAlgorithmFromHeader(k);
+    return alg ? [{ alg, v }] : [];
+  });
+  if (given.length === 0) return undefined;
+  if (given.length > 1)
+    throw new S3Error(
+      'InvalidRequest',
+      'Expecting a single x-amz-checksum- field. Multiple checksum Types are not allowed.',
+    );
+  const { alg, v } = given[0]!;
+  const declared = fields.get('x-amz-checksum-algorithm');
+  if (declared !== undefined && parseChecksumAlgorithm(declared) !== alg)
+    throw new S3Error(
+      'InvalidRequest',
+      'x-amz-checksum-algorithm does not name the algorithm of the x-amz-checksum- field.',
+    );
+  const expected = decodeChecksum(alg, v);
+  if (!expected) throw new S3Error('InvalidRequest', `Value for x-amz-checksum-${alg.toLowerCase()} is invalid.`);
+  const h = createChecksum(alg);
+  let size = 0;
+  let settle: (r: BodyChecks | S3Error) => void = () => undefined;
+  const done = new Promise<BodyChecks>((resolve, reject) => {
+    settle = (r) => (r instanceof S3Error ? reject(r) : resolve(r));
+  });
+  done.catch(() => undefined);
+  const pass = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      h.update(chunk);
+      size += chunk.length;
+      cb(null, chunk);
+    },
+    flush(cb) {
+      const d = h.digest();
+      if (!d.equals(expected)) {
+        const e = new S3Error('BadDigest', `The ${alg} you specified did not match the calculated checksum.`);
+        settle(e);
+        cb(e);
+        return;
+      }
+      settle({ md5: Buffer.alloc(0), size, checksum: { algorithm: alg, value: encodeChecksum(d) } });
+      cb();
+    },
+  });
+  return { pass, done };
 }
 
 /** PostObject: a browser form upload authorized by a signed policy (no Authorization header). */
@@ -267,7 +327,8 @@ async function authorizeAndStore(
       );
   }
   for (const k of fields.keys()) {
-    if (!EXEMPT.has(k) && !k.startsWith('x-ignore-') && !covered.has(k))
+    // A checksum field only adds a check: it needs no condition.
+    if (!EXEMPT.has(k) && !k.startsWith('x-ignore-') && !k.startsWith('x-amz-checksum-') && !covered.has(k))
       throw new S3Error('AccessDenied', `Invalid according to Policy: Extra input fields: ${k}`);
   }
   const headers: [string, string][] = [];
@@ -298,23 +359,30 @@ async function authorizeAndStore(
   const allowed = await checkQuotas(svc, bucket, key, 0);
   const sized: Readable = file.stream.pipe(lengthGuard(range.min, range.max));
   file.stream.on('error', (e) => sized.destroy(e));
-  const body = limitToQuota(sized, allowed);
+  const checksum = formChecksum(fields);
+  let checked: Readable = sized;
+  if (checksum) {
+    checked = sized.pipe(checksum.pass);
+    sized.on('error', (e) => checksum.pass.destroy(e));
+  }
+  const body = limitToQuota(checked, allowed);
   file.resume();
-  const { etag } = await putObjectStream(
+  const { etag, meta } = await putObjectStream(
     { model: svc.model, blockSize: svc.blockSize },
     bucket.id,
     key,
     headers,
     body,
-    undefined,
+    checksum?.done,
   );
+  const sums = checksumHeaders(meta.checksum);
 
   if (redirectUrl) {
     const u = redirectUrl;
     u.searchParams.set('bucket', bucketName);
     u.searchParams.set('key', key);
     u.searchParams.set('etag', `"${etag}"`);
-    sendEmpty(res, 303, { location: u.toString(), etag: `"${etag}"` });
+    sendEmpty(res, 303, { location: u.toString(), etag: `"${etag}"`, ...sums });
     return;
   }
   if (status === '201') {
@@ -328,7 +396,7 @@ async function authorizeAndStore(
         Key: key,
         ETag: `"${etag}"`,
       }),
-      { etag: `"${etag}"` },
+      { etag: `"${etag}"`, ...sums },
     );
-  } else sendEmpty(res, status === '200' ? 200 : 204, { etag: `"${etag}"` });
+  } else sendEmpty(res, status === '200' ? 200 : 204, { etag: `"${etag}"`, ...sums });
 }

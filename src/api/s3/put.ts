@@ -8,6 +8,7 @@ import type { ObjectMeta } from '../../model/object.ts';
 import { S3Error } from '../common/s3_error.ts';
 import { xmlForbiddenChar } from '../common/xml.ts';
 import type { BodyChecks } from '../common/signature/index.ts';
+import type { Checksummer } from '../common/checksum.ts';
 import { checkQuotas, declaredSize, limitToQuota } from './quotas.ts';
 import type { WriteCondition } from '../../model/object_claim.ts';
 import { checkWriteCondition, conditionError, writeCondition } from './write_conditions.ts';
@@ -63,6 +64,7 @@ export async function saveBlocks(
   partTs: number,
   allowInline: boolean,
   onFirstBlock?: () => Promise<void>,
+  checksum?: Checksummer,
 ): Promise<SavedBlocks> {
   const md5 = createHash('md5');
   let size = 0;
@@ -73,6 +75,7 @@ export async function saveBlocks(
   for await (const block of chunker(stream, Math.max(blockSize, INLINE_THRESHOLD))) {
     if (failure) throw failure;
     md5.update(block);
+    checksum?.update(block);
     // Blocks are full except the last, so a short first block is the whole body.
     if (index === 0 && allowInline && block.length < INLINE_THRESHOLD) {
       return { size: block.length, md5: md5.digest(), inline: block };
@@ -125,7 +128,9 @@ export function checksumOf(checks: BodyChecks): ObjectMeta['checksum'] {
 
 /** Response headers announcing a verified checksum. */
 export function checksumHeaders(c: ObjectMeta['checksum']): Record<string, string> {
-  return c ? { [`x-amz-checksum-${c.algorithm.toLowerCase()}`]: c.value } : {};
+  return c
+    ? { [`x-amz-checksum-${c.algorithm.toLowerCase()}`]: c.value, 'x-amz-checksum-type': c.type ?? 'FULL_OBJECT' }
+    : {};
 }
 
 /** Stores a whole stream as a new version of an object; the previous version stays visible until it completes. */

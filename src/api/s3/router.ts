@@ -48,7 +48,14 @@ type BucketOp =
   | 'GetBucketAcl'
   | 'PutBucketAcl';
 
-type ObjectOp = 'PutObject' | 'CopyObject' | 'DeleteObject' | 'CreateMultipartUpload' | 'GetObjectAcl' | 'PutObjectAcl';
+type ObjectOp =
+  | 'PutObject'
+  | 'CopyObject'
+  | 'DeleteObject'
+  | 'CreateMultipartUpload'
+  | 'GetObjectAcl'
+  | 'PutObjectAcl'
+  | 'GetObjectAttributes';
 
 /** An S3 operation and what routing learnt about it. */
 export type S3Endpoint =
@@ -92,6 +99,7 @@ const AUTHORIZATION: Record<S3Endpoint['kind'], Authorization> = {
   GetBucketAcl: 'read',
   PutBucketAcl: 'owner',
   GetObjectAcl: 'read',
+  GetObjectAttributes: 'read',
   PutObjectAcl: 'write',
   PutObject: 'write',
   CopyObject: 'write',
@@ -122,6 +130,7 @@ export const ACL_ENDPOINTS: ReadonlySet<S3Endpoint['kind']> = new Set([
 export const SSE_ENDPOINTS: ReadonlySet<S3Endpoint['kind']> = new Set([
   'PutObject',
   'GetObject',
+  'GetObjectAttributes',
   'HeadObject',
   'CopyObject',
   'CreateMultipartUpload',
@@ -185,7 +194,8 @@ export function parseEndpoint(
     case 'GET':
       if (has('uploadId')) return { kind: 'ListParts', bucket, key, uploadId: uploadIdParam(q) };
       if (has('acl')) return { kind: 'GetObjectAcl', bucket, key };
-      if ([...OBJECT_UNSUPPORTED, 'attributes', 'torrent'].some(has))
+      if (has('attributes')) return { kind: 'GetObjectAttributes', bucket, key };
+      if ([...OBJECT_UNSUPPORTED, 'torrent'].some(has))
         throw new S3Error('NotImplemented', 'this object sub-resource is not implemented');
       return { kind: 'GetObject', bucket, key, partNumber: partNumberParam(q) };
     case 'HEAD':

@@ -1,9 +1,11 @@
-import { test } from 'node:test';
+import { describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { Crc32c, Crc64Nvme } from '@aws-sdk/checksums/crc';
 import {
   CHECKSUM_ALGORITHMS,
+  combineCrc,
+  isCrc,
   checksumAlgorithmFromHeader,
   checksumBase64,
   checksumHeaderName,
@@ -91,4 +93,32 @@ test('algorithm names', () => {
   assert.equal(checksumHeaderName('CRC32C'), 'x-amz-checksum-crc32c');
   assert.equal(checksumAlgorithmFromHeader('X-Amz-Checksum-Sha1'), 'SHA1');
   assert.equal(checksumAlgorithmFromHeader('x-amz-checksum-type'), undefined);
+});
+
+describe('combineCrc', () => {
+  it('gives the CRC of a concatenation from the CRCs of its pieces (every CRC, empty and odd-sized pieces)', () => {
+    for (const alg of ['CRC32', 'CRC32C', 'CRC64NVME'] as const) {
+      assert.ok(isCrc(alg));
+      for (const sizes of [
+        [1, 1],
+        [0, 5],
+        [5, 0],
+        [1000, 3],
+        [4096, 65_537, 7],
+      ]) {
+        const pieces = sizes.map((n, i) =>
+          Buffer.from(Array.from({ length: n }, (_, j) => (i * 37 + 11 + j * 7) & 0xff)),
+        );
+        const one = (b: Buffer) => {
+          const h = createChecksum(alg);
+          h.update(b);
+          return h.digest();
+        };
+        let crc = one(pieces[0]!);
+        for (const p of pieces.slice(1)) crc = combineCrc(alg, crc, one(p), p.length);
+        assert.deepEqual(crc, one(Buffer.concat(pieces)), `${alg} ${sizes.join('+')}`);
+      }
+    }
+    assert.ok(!isCrc('SHA256'));
+  });
 });

@@ -39,6 +39,7 @@ const ROWS: [string, string, Record<string, string>, S3Endpoint, Authorization][
   ['GET', '/b?acl', {}, { kind: 'GetBucketAcl', bucket: 'b' }, 'read'],
   ['PUT', '/b?acl', {}, { kind: 'PutBucketAcl', bucket: 'b' }, 'owner'],
   ['GET', '/b/k?acl', {}, { kind: 'GetObjectAcl', bucket: 'b', key: 'k' }, 'read'],
+  ['GET', '/b/k?attributes', {}, { kind: 'GetObjectAttributes', bucket: 'b', key: 'k' }, 'read'],
   ['PUT', '/b/k?acl', {}, { kind: 'PutObjectAcl', bucket: 'b', key: 'k' }, 'write'],
   ['PUT', '/b/k', {}, { kind: 'PutObject', bucket: 'b', key: 'k' }, 'write'],
   ['PUT', '/b/a/b%20c', { 'x-amz-copy-source': 'b/k' }, { kind: 'CopyObject', bucket: 'b', key: 'a/b c' }, 'write'],
@@ -83,7 +84,6 @@ const REFUSED: [string, string, Record<string, string>, string][] = [
   ['DELETE', '/b?policy', {}, 'NotImplemented'],
   ['POST', '/b', {}, 'NotImplemented'],
   ['GET', '/b/k?tagging', {}, 'NotImplemented'],
-  ['GET', '/b/k?attributes', {}, 'NotImplemented'],
   ['PUT', '/b/k?retention', {}, 'NotImplemented'],
   ['POST', '/b/k', {}, 'NotImplemented'],
   ['GET', '/b/k?partNumber=0', {}, 'InvalidArgument'],
@@ -111,7 +111,7 @@ describe('S3 router', () => {
 
   it('covers every endpoint kind', () => {
     const kinds = new Set(ROWS.map((r) => r[3].kind));
-    assert.equal(kinds.size, 35);
+    assert.equal(kinds.size, 36);
   });
 
   it('refuses what it does not implement, and bad part numbers and upload ids, with the S3 error', () => {
