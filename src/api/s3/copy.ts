@@ -2,7 +2,7 @@ import type { BucketEntry } from '../../model/bucket.ts';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { keyPerms } from '../../model/key.ts';
-import { visibleVersion, type ObjectMeta } from '../../model/object.ts';
+import { visibleVersion, type ObjectEntry, type ObjectMeta } from '../../model/object.ts';
 import { blockRefKey, groupKey, GROUP_SIZE } from '../../model/version.ts';
 import { S3Error } from '../common/s3_error.ts';
 import { decodeUtf8Component } from '../common/uri.ts';
@@ -14,7 +14,7 @@ import { checkObjectKey } from './put.ts';
 import { checkQuotas } from './quotas.ts';
 import { savePart } from './multipart.ts';
 import type { WriteCondition } from '../../model/object_claim.ts';
-import { checkWriteCondition, conditionError, writeCondition } from './write_conditions.ts';
+import { checkWriteCondition, completeUnder, writeCondition } from './write_conditions.ts';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -114,10 +114,9 @@ async function copyOnce(
   const uuid = randomBytes(16);
   const ts = await model.nextObjectTs(bucket.id, key);
   // A conditional copy completes only what its replicas granted (see object_claim.ts).
-  const claim = async () => {
-    if (!cond) return;
-    const vote = await model.claims.claim(bucket.id, key, uuid, cond);
-    if (vote !== 'granted') throw conditionError(vote, cond);
+  const complete = (e: ObjectEntry) => {
+    const insert = () => model.object.insert(e, { completion: true });
+    return cond ? completeUnder(model, { bucketId: bucket.id, key, uuid }, cond, insert) : insert();
   };
   const uploading = () =>
     model.object.insert({
@@ -130,22 +129,20 @@ async function copyOnce(
       .insert({ bucketId: bucket.id, key, versions: [{ uuid, ts, state: { t: 'aborted' } }] })
       .catch(() => undefined);
   if (srcData.t === 'inline') {
-    if (cond) await uploading();
-    try {
-      await claim();
-      await model.object.insert(
-        {
-          bucketId: bucket.id,
-          key,
-          versions: [{ uuid, ts, state: { t: 'complete', data: { t: 'inline', meta, bytes: srcData.bytes } } }],
-        },
-        { completion: cond !== undefined },
-      );
-    } catch (e) {
-      if (cond) await abort();
-      throw e;
-    } finally {
-      if (cond) model.claims.releaseAll(bucket.id, key, uuid);
+    const entry: ObjectEntry = {
+      bucketId: bucket.id,
+      key,
+      versions: [{ uuid, ts, state: { t: 'complete', data: { t: 'inline', meta, bytes: srcData.bytes } } }],
+    };
+    if (!cond) await model.object.insert(entry);
+    else {
+      await uploading();
+      try {
+        await complete(entry);
+      } catch (e) {
+        await abort();
+        throw e;
+      }
     }
   } else {
     await uploading();
@@ -188,22 +185,14 @@ async function copyOnce(
       // cannot have been collected earlier than the GC delay after that, so checking now is enough.
       const header = await model.version.get(src.version.uuid, EMPTY);
       if (!header || header.deleted) throw new SourceChanged();
-      await claim();
-      await model.object.insert(
-        {
-          bucketId: bucket.id,
-          key,
-          versions: [
-            { uuid, ts, state: { t: 'complete', data: { t: 'blocks', meta, firstBlock: srcData.firstBlock } } },
-          ],
-        },
-        { completion: true },
-      );
+      await complete({
+        bucketId: bucket.id,
+        key,
+        versions: [{ uuid, ts, state: { t: 'complete', data: { t: 'blocks', meta, firstBlock: srcData.firstBlock } } }],
+      });
     } catch (e) {
       await abort();
       throw e;
-    } finally {
-      if (cond) model.claims.releaseAll(bucket.id, key, uuid);
     }
   }
   sendXml(ctx.res, 200, toXml('CopyObjectResult', { ETag: `"${meta.etag}"`, LastModified: isoDate(ts) }));

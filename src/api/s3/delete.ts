@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Model } from '../../model/garage.ts';
 import { S3Error, asS3Error } from '../common/s3_error.ts';
 import type { WriteCondition } from '../../model/object_claim.ts';
-import { checkWriteCondition, conditionError, writeCondition } from './write_conditions.ts';
+import { checkWriteCondition, completeUnder, writeCondition } from './write_conditions.ts';
 import { toXml, xmlChildren, xmlChildText, xmlChildToken, type XmlLimits } from '../common/xml.ts';
 import { readXmlBody, sendEmpty, sendXml, type BucketCtx, type ObjectCtx } from './context.ts';
 
@@ -30,16 +30,12 @@ export async function deleteObject(model: Model, bucketId: Buffer, key: string, 
     versions: [{ uuid, ts, state: { t: 'uploading', multipart: false, headers: [] } }],
   });
   try {
-    const vote = await model.claims.claim(bucketId, key, uuid, cond);
-    if (vote !== 'granted') throw conditionError(vote, cond);
-    await model.object.insert(marker, { completion: true });
+    await completeUnder(model, { bucketId, key, uuid }, cond, () => model.object.insert(marker, { completion: true }));
   } catch (e) {
     await model.object
       .insert({ bucketId, key, versions: [{ uuid, ts, state: { t: 'aborted' } }] })
       .catch(() => undefined);
     throw e;
-  } finally {
-    model.claims.releaseAll(bucketId, key, uuid);
   }
 }
 

@@ -31,7 +31,7 @@ import {
 } from './context.ts';
 import { checkObjectKey, md5Etag, saveBlocks } from './put.ts';
 import { checkQuotas } from './quotas.ts';
-import { conditionError, writeCondition } from './write_conditions.ts';
+import { completeUnder, conditionError, writeCondition } from './write_conditions.ts';
 
 const EMPTY = Buffer.alloc(0);
 const MIN_PART_SIZE = 5 * 1024 * 1024;
@@ -308,17 +308,13 @@ export async function handleCompleteUpload(ctx: ObjectCtx, uploadId: Buffer): Pr
   const etag = `${createHash('md5').update(Buffer.concat(md5s)).digest('hex')}-${chosen.length}`;
   // A conditional completion is checked before anything of the upload changes: refused, the
   // upload stays as it was and may be completed again.
+  const complete = () =>
+    completeUpload(ctx, uploadId, ts, chosen, { size, etag, headers, parts: chosen.length, checksum });
   if (cond) {
     const vote = conditionHolds(cond, visibleVersion(current));
     if (vote !== 'granted') throw conditionError(vote, cond);
-    const claim = await model.claims.claim(bucket.id, key, uploadId, cond);
-    if (claim !== 'granted') throw conditionError(claim, cond);
-  }
-  try {
-    await completeUpload(ctx, uploadId, ts, chosen, { size, etag, headers, parts: chosen.length, checksum });
-  } finally {
-    if (cond) model.claims.releaseAll(bucket.id, key, uploadId);
-  }
+    await completeUnder(model, { bucketId: bucket.id, key, uuid: uploadId }, cond, complete);
+  } else await complete();
   sendCompleted(ctx, etag, checksum);
 }
 

@@ -11,7 +11,7 @@ import type { BodyChecks } from '../common/signature/index.ts';
 import type { Checksummer } from '../common/checksum.ts';
 import { checkQuotas, declaredSize, limitToQuota } from './quotas.ts';
 import type { WriteCondition } from '../../model/object_claim.ts';
-import { checkWriteCondition, conditionError, writeCondition } from './write_conditions.ts';
+import { checkWriteCondition, completeUnder, writeCondition } from './write_conditions.ts';
 import { requestBody, sendEmpty, storedHeaders, type ObjectCtx, type S3Services } from './context.ts';
 
 /** Objects smaller than this are stored inline in the object table (one quorum write). */
@@ -176,21 +176,15 @@ export async function putObjectStream(
       ? { t: 'inline' as const, meta, bytes: saved.inline }
       : { t: 'blocks' as const, meta, firstBlock: saved.firstBlock! };
     // A conditional write completes only what its replicas hold as uploading and granted it.
-    if (cond) {
-      if (!registered) await register(false);
-      const vote = await model.claims.claim(bucketId, key, uuid, cond);
-      if (vote !== 'granted') throw conditionError(vote, cond);
-    }
+    if (cond && !registered) await register(false);
     // A registered version is completed where it stands, if a newer one has not superseded it.
     if (!registered) ts = await place;
-    try {
-      await model.object.insert(
+    const complete = () =>
+      model.object.insert(
         { bucketId, key, versions: [{ uuid, ts, state: { t: 'complete', data } }] },
         { completion: registered },
       );
-    } finally {
-      if (cond) model.claims.releaseAll(bucketId, key, uuid);
-    }
+    await (cond ? completeUnder(model, { bucketId, key, uuid }, cond, complete) : complete());
     return { etag, meta, ts };
   } catch (e) {
     if (registered) {

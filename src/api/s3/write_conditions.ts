@@ -50,3 +50,23 @@ export async function checkWriteCondition(model: Model, bucketId: Buffer, key: s
   const vote = conditionHolds(cond, visibleVersion(await model.object.get(bucketId, Buffer.from(key))));
   if (vote !== 'granted') throw conditionError(vote, cond);
 }
+
+/**
+ * Completes version `uuid` under `cond`: claims it on a write quorum of its replicas (throwing the
+ * S3 error when refused), runs `complete`, then releases the claims (see object_claim.ts).
+ */
+export async function completeUnder(
+  model: Model,
+  target: { bucketId: Buffer; key: string; uuid: Buffer },
+  cond: WriteCondition,
+  complete: () => Promise<void>,
+): Promise<void> {
+  const { bucketId, key, uuid } = target;
+  try {
+    const vote = await model.claims.claim(bucketId, key, uuid, cond);
+    if (vote !== 'granted') throw conditionError(vote, cond);
+    await complete();
+  } finally {
+    model.claims.releaseAll(bucketId, key, uuid);
+  }
+}
