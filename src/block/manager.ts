@@ -128,10 +128,13 @@ export class BlockManager {
     return plain;
   }
 
-  /** Writes a block to a write quorum of the nodes of its partition (compressing it once here). */
-  async put(hash: Buffer, data: Buffer): Promise<void> {
+  /**
+   * Writes a block to a write quorum of the nodes of its partition (compressing it once here,
+   * unless `compress` is false: encrypted blocks would not shrink).
+   */
+  async put(hash: Buffer, data: Buffer, compress = true): Promise<void> {
     if (!this.opts.layout.ready()) throw new LayoutError('the cluster layout is not ready');
-    const stored = await this.#encode(data);
+    const stored = compress ? await this.#encode(data) : { data, compressed: false };
     const { write } = quorums(this.opts.layout.replicationFactor(), this.opts.consistency);
     const done = this.opts.layout.beginWrite();
     try {

@@ -12,6 +12,16 @@ export function nextVersionTs(e: ObjectEntry | undefined, now = Date.now()): num
   return Math.max(now, ...(e?.versions ?? []).map((v) => v.ts + 1));
 }
 
+/**
+ * How an SSE-C version is encrypted: the salt its keys are derived with from the customer's
+ * key (never stored), and a check value that tells whether a key sent later is that key.
+ */
+export interface ObjectEncryption {
+  algorithm: 'AES256';
+  salt: Buffer;
+  check: Buffer;
+}
+
 /** Metadata of a complete object version. */
 export interface ObjectMeta {
   size: number;
@@ -22,6 +32,8 @@ export interface ObjectMeta {
   checksum?: { algorithm: string; value: string; type?: 'FULL_OBJECT' | 'COMPOSITE' };
   /** Number of parts when uploaded by multipart. */
   parts?: number;
+  /** SSE-C: data and inline bytes are sealed under the customer's key; size and checksum are of the plaintext. */
+  encryption?: ObjectEncryption;
 }
 
 export type VersionData =
@@ -37,6 +49,8 @@ export type VersionState =
       /** Multipart: the upload's x-amz-checksum-algorithm and x-amz-checksum-type. */
       checksumAlgorithm?: string;
       checksumType?: 'COMPOSITE' | 'FULL_OBJECT';
+      /** Multipart: the SSE-C encryption every part is sealed with. */
+      encryption?: ObjectEncryption;
     }
   | { t: 'complete'; data: VersionData }
   | { t: 'aborted' };
@@ -140,6 +154,11 @@ export interface ObjectFilter {
 type Row = [Buffer, string, [Buffer, number, VersionState][]];
 
 const zHeaders = z.array(z.tuple([z.string(), z.string()]));
+const zEncryption: z.ZodType<ObjectEncryption> = z.object({
+  algorithm: z.literal('AES256'),
+  salt: zBytes,
+  check: zBytes,
+});
 const zMeta: z.ZodType<ObjectMeta> = z.object({
   size: z.number(),
   etag: z.string(),
@@ -148,6 +167,7 @@ const zMeta: z.ZodType<ObjectMeta> = z.object({
     .object({ algorithm: z.string(), value: z.string(), type: z.enum(['FULL_OBJECT', 'COMPOSITE']).optional() })
     .optional(),
   parts: z.number().optional(),
+  encryption: zEncryption.optional(),
 });
 const zData: z.ZodType<VersionData> = z.discriminatedUnion('t', [
   z.object({ t: z.literal('deleteMarker') }),
@@ -161,6 +181,7 @@ const zState: z.ZodType<VersionState> = z.discriminatedUnion('t', [
     headers: zHeaders,
     checksumAlgorithm: z.string().optional(),
     checksumType: z.enum(['COMPOSITE', 'FULL_OBJECT']).optional(),
+    encryption: zEncryption.optional(),
   }),
   z.object({ t: z.literal('complete'), data: zData }),
   z.object({ t: z.literal('aborted') }),

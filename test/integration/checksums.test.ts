@@ -121,6 +121,18 @@ describe('checksums end to end', () => {
       const head = await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key, ChecksumMode: 'ENABLED' }));
       assert.equal(head[field(alg)], want);
       assert.equal(head.ChecksumType, 'COMPOSITE');
+      // A part read carries that part's own checksum (the SDK checks the body against it).
+      for (const [i, p] of parts.entries()) {
+        const got = await s3.send(
+          new GetObjectCommand({ Bucket: BUCKET, Key, PartNumber: i + 1, ChecksumMode: 'ENABLED' }),
+        );
+        assert.equal(got[field(alg)], b64(alg, p), `part ${i + 1}'s checksum`);
+        assert.ok(Buffer.from(await got.Body!.transformToByteArray()).equals(p));
+      }
+      const ranged = await s3.send(
+        new GetObjectCommand({ Bucket: BUCKET, Key, Range: 'bytes=0-9', ChecksumMode: 'ENABLED' }),
+      );
+      assert.equal(ranged[field(alg)], undefined, 'a range has no checksum');
     }
   });
 

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { type GarageProcess, getBytes, useNode } from './harness.ts';
 
 describe('POST object: browser form uploads with a signed policy', () => {
@@ -121,18 +121,42 @@ describe('POST object: browser form uploads with a signed policy', () => {
     await assert.rejects(s3.send(new HeadObjectCommand({ Bucket: 'forms', Key: 'uploads/big' })));
   });
 
-  it('refuses server-side encryption fields with 501 NotImplemented and stores nothing', async () => {
+  it('refuses SSE-S3 and SSE-KMS fields with 501 NotImplemented and stores nothing', async () => {
     const base = [{ bucket: 'forms' }, ['starts-with', '$key', 'sse/']];
     for (const [k, v] of [
       ['x-amz-server-side-encryption', 'AES256'],
       ['x-amz-server-side-encryption', 'aws:kms'],
-      ['x-amz-server-side-encryption-customer-algorithm', 'AES256'],
+      ['x-amz-server-side-encryption-aws-kms-key-id', 'k'],
     ] as const) {
       const r = await post({ key: 'sse/x', [k]: v, ...signedFields([...base, { [k]: v }]) }, 'secret');
       assert.equal(r.status, 501, `${k}: ${v}`);
       assert.match(await r.text(), /<Code>NotImplemented<\/Code>.*encryption/s);
     }
     await assert.rejects(s3.send(new HeadObjectCommand({ Bucket: 'forms', Key: 'sse/x' })));
+  });
+
+  it('stores an object sealed under the SSE-C key of the form fields, readable only with that key', async () => {
+    const key = 'p'.repeat(32);
+    const sse = {
+      'x-amz-server-side-encryption-customer-algorithm': 'AES256',
+      'x-amz-server-side-encryption-customer-key': Buffer.from(key).toString('base64'),
+      'x-amz-server-side-encryption-customer-key-MD5': createHash('md5').update(key).digest('base64'),
+    };
+    const base = [{ bucket: 'forms' }, ['starts-with', '$key', 'ssec/']];
+    const r = await post({ key: 'ssec/x', ...sse, ...signedFields(base) }, 'sealed by a form');
+    assert.equal(r.status, 204, await r.text());
+    assert.equal(
+      r.headers.get('x-amz-server-side-encryption-customer-key-md5'),
+      sse['x-amz-server-side-encryption-customer-key-MD5'],
+    );
+    await assert.rejects(
+      s3.send(new HeadObjectCommand({ Bucket: 'forms', Key: 'ssec/x' })),
+      (e: { $metadata?: { httpStatusCode?: number } }) => e.$metadata?.httpStatusCode === 400,
+    );
+    const got = await s3.send(
+      new GetObjectCommand({ Bucket: 'forms', Key: 'ssec/x', SSECustomerAlgorithm: 'AES256', SSECustomerKey: key }),
+    );
+    assert.equal(await got.Body!.transformToString(), 'sealed by a form');
   });
 
   it('refuses header fields with CR, LF or other characters a header cannot carry (400 InvalidArgument naming the field)', async () => {

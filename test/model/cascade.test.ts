@@ -63,9 +63,8 @@ describe('model cascades on three in-process nodes', () => {
       'o',
       [],
       bodyWithHook(b, async () => {
-        await putObjectStream(other, bucketId, 'o', [], bodyWithHook(a), undefined);
+        await putObjectStream(other, bucketId, 'o', [], bodyWithHook(a));
       }),
-      undefined,
     );
     for (const n of c.nodes) {
       const v = visibleVersion(await n.model.object.get(bucketId, Buffer.from('o')));
@@ -104,7 +103,12 @@ describe('model cascades on three in-process nodes', () => {
       blocks: [],
     });
     const before = await blockFiles(c);
-    await saveBlocks(m, BLOCK, Readable.from([randomBytes(3 * BLOCK)]), loser, 0, 0, false);
+    await saveBlocks(m, BLOCK, Readable.from([randomBytes(3 * BLOCK)]), {
+      uuid: loser,
+      part: 0,
+      partTs: 0,
+      allowInline: false,
+    });
     await waitFor(
       "the loser's rows to be deleted and its blocks collected",
       async () =>
@@ -118,8 +122,7 @@ describe('model cascades on three in-process nodes', () => {
     const down = c.nodes[2]!;
     c.net.down.add(down.id);
     const svc = { model: c.nodes[0]!.model, blockSize: BLOCK };
-    for (let i = 0; i < 5; i++)
-      await putObjectStream(svc, bucketId, `k${i}`, [], bodyWithHook(randomBytes(100)), undefined);
+    for (let i = 0; i < 5; i++) await putObjectStream(svc, bucketId, `k${i}`, [], bodyWithHook(randomBytes(100)));
     c.net.down.delete(down.id);
     assert.equal(down.model.object.getLocal(bucketId, Buffer.from('k0')), undefined);
     // A quorum read through the stale node still sees every acknowledged write.
@@ -134,7 +137,7 @@ describe('model cascades on three in-process nodes', () => {
 
   it('a tombstone is deleted only once every replica holds it', async () => {
     const svc = { model: c.nodes[0]!.model, blockSize: BLOCK };
-    await putObjectStream(svc, bucketId, 'gone', [], bodyWithHook(randomBytes(10)), undefined);
+    await putObjectStream(svc, bucketId, 'gone', [], bodyWithHook(randomBytes(10)));
     const ts = await c.nodes[0]!.model.nextObjectTs(bucketId, 'gone');
     c.net.down.add(c.nodes[2]!.id);
     await c.nodes[0]!.model.object.insert({
@@ -155,7 +158,7 @@ describe('model cascades on three in-process nodes', () => {
     const node = c.nodes[0]!;
     const svc = { model: node.model, blockSize: BLOCK };
     const [oldBody, newBody] = [randomBytes(MiB), randomBytes(MiB / 4)];
-    await putObjectStream(svc, bucketId, 'raced', [], bodyWithHook(oldBody), undefined);
+    await putObjectStream(svc, bucketId, 'raced', [], bodyWithHook(oldBody));
     const oldUuid = visibleVersion(await node.model.object.get(bucketId, Buffer.from('raced')))!.uuid;
     // The overwrite lands, and frees the old version's rows, between the GET's read of the
     // object row and its read of the version rows.
@@ -165,7 +168,7 @@ describe('model cascades on three in-process nodes', () => {
     table.getRange = async (pk, q) => {
       if (!raced) {
         raced = true;
-        await putObjectStream(svc, bucketId, 'raced', [], bodyWithHook(newBody), undefined);
+        await putObjectStream(svc, bucketId, 'raced', [], bodyWithHook(newBody));
         await waitFor(
           'the old version rows to be freed',
           async () => (await getRange(oldUuid, {})).every((r) => r.deleted || r.sk.length === 0),

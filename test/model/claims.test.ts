@@ -60,15 +60,9 @@ describe('conditional-write claims on three in-process nodes', () => {
       const bodies = Array.from({ length: writers }, () => randomBytes(round % 4 < 2 ? 200 : 10_000));
       const results = await Promise.allSettled(
         bodies.map((b, i) =>
-          putObjectStream(
-            { model: c.nodes[i % 3]!.model, blockSize: 4096 },
-            bucketId,
-            key,
-            [],
-            Readable.from([b]),
-            undefined,
-            { t: 'absent' },
-          ),
+          putObjectStream({ model: c.nodes[i % 3]!.model, blockSize: 4096 }, bucketId, key, [], Readable.from([b]), {
+            cond: { t: 'absent' },
+          }),
         ),
       );
       const won = results.flatMap((r, i) => (r.status === 'fulfilled' ? [i] : []));

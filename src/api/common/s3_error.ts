@@ -19,6 +19,7 @@ export const S3_ERROR_STATUS = {
   InvalidArgument: 400,
   InvalidBucketName: 400,
   InvalidDigest: 400,
+  InvalidEncryptionAlgorithmError: 400,
   InvalidPart: 400,
   InvalidPolicyDocument: 400,
   MalformedPOSTRequest: 400,

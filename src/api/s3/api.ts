@@ -4,7 +4,14 @@ import { authenticate } from '../common/signature/index.ts';
 import { S3Error } from '../common/s3_error.ts';
 import { sendContinue } from '../common/http.ts';
 import { keyPerms } from '../../model/key.ts';
-import { keyLookup, refuseSse, type BucketCtx, type ObjectCtx, type ReqCtx, type S3Services } from './context.ts';
+import {
+  keyLookup,
+  refuseManagedSse,
+  type BucketCtx,
+  type ObjectCtx,
+  type ReqCtx,
+  type S3Services,
+} from './context.ts';
 import { ACL_ENDPOINTS, authorization, parseEndpoint, parseTarget, SSE_ENDPOINTS, type S3Endpoint } from './router.ts';
 import { handleGetBucketAcl, handleGetObjectAcl, handlePutBucketAcl, handlePutObjectAcl, refuseGrants } from './acl.ts';
 import {
@@ -187,7 +194,7 @@ export function s3Handler(svc: S3Services) {
     const need = authorization(ep);
     if (need !== 'none' && !keyPerms(key, bucket.id.toString('hex'))[need])
       throw new S3Error('AccessDenied', `key ${key.id} has no ${need} permission on bucket '${ep.bucket}'`);
-    if (SSE_ENDPOINTS.has(ep.kind)) refuseSse(Object.keys(req.headers));
+    if (SSE_ENDPOINTS.has(ep.kind)) refuseManagedSse(Object.keys(req.headers));
     if (ACL_ENDPOINTS.has(ep.kind)) refuseGrants(req.headers);
     svc.logger.debug({ op: ep.kind, bucket: ep.bucket, key: target.key, keyId: key.id }, 'S3 request');
     await dispatch(ep, { ...rctx, bucketName: ep.bucket, bucket });

@@ -2,6 +2,7 @@ import { visibleVersion } from '../../model/object.ts';
 import { S3Error } from '../common/s3_error.ts';
 import { toXml } from '../common/xml.ts';
 import { decimalValue, httpDate, sendXml, type ObjectCtx } from './context.ts';
+import { openWith, requestKey } from './sse_c.ts';
 
 const ATTRIBUTES = ['ETag', 'Checksum', 'ObjectParts', 'StorageClass', 'ObjectSize'] as const;
 type Attribute = (typeof ATTRIBUTES)[number];
@@ -29,6 +30,8 @@ export async function handleGetObjectAttributes(ctx: ObjectCtx): Promise<void> {
   const v = visibleVersion(await model.object.get(ctx.bucket.id, Buffer.from(ctx.objectKey)));
   if (!v) throw new S3Error('NoSuchKey', 'The specified key does not exist.');
   const meta = v.state.data.meta;
+  // Even the size of an SSE-C object is for holders of its key only.
+  openWith(meta.encryption, requestKey(ctx.req.headers));
   let objectParts: Record<string, unknown> | undefined;
   if (wanted.has('ObjectParts') && meta.parts) {
     const chosen = (await model.version.get(v.uuid, EMPTY))?.header?.parts ?? [];

@@ -10,6 +10,7 @@ import type { ModelHelpers } from '../../model/helpers.ts';
 import { keyExpired, type KeyEntry } from '../../model/key.ts';
 import type { BucketEntry } from '../../model/bucket.ts';
 import type { Logger } from '../../util/log.ts';
+import { managedSseName } from './sse_c.ts';
 
 /** Settings and services the S3 handlers use. */
 export interface S3Services {
@@ -121,20 +122,17 @@ export function partNumberParam(q: URLSearchParams): number | undefined {
   return decimalParam(q, 'partNumber', 1, 10000, 'Part number must be an integer between 1 and 10000, inclusive');
 }
 
-/** Refuses a request (or PostObject form) naming server-side encryption: SSE-C, SSE-S3 and SSE-KMS are not built. */
-export function refuseSse(names: Iterable<string>): void {
-  for (const n of names) {
-    const name = n.toLowerCase();
-    if (
-      name.startsWith('x-amz-server-side-encryption') ||
-      name.startsWith('x-amz-copy-source-server-side-encryption')
-    ) {
-      throw new S3Error(
-        'NotImplemented',
-        `Server-side encryption (SSE-C, SSE-S3, SSE-KMS) is not implemented: the request was refused because of ${name.slice(0, 100)} rather than served without encryption`,
-      );
-    }
-  }
+/**
+ * Refuses a request (or PostObject form) asking for SSE-S3 or SSE-KMS: only SSE-C is built, and
+ * a request for encryption must never be served without it.
+ */
+export function refuseManagedSse(names: Iterable<string>): void {
+  const name = managedSseName(names);
+  if (name !== undefined)
+    throw new S3Error(
+      'NotImplemented',
+      `Server-side encryption with S3- or KMS-managed keys (SSE-S3, SSE-KMS) is not implemented, only SSE-C: the request was refused because of ${name.slice(0, 100)} rather than stored without encryption`,
+    );
 }
 
 /**

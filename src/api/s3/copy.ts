@@ -10,7 +10,8 @@ import { toXml } from '../common/xml.ts';
 import { isoDate, sendXml, storedHeaders, type ReqCtx, type BucketCtx, type ObjectCtx } from './context.ts';
 import { checkConditions, checkCoverage, streamBlocks, versionBlocks } from './get.ts';
 import { BlockError } from '../../util/errors.ts';
-import { checkObjectKey } from './put.ts';
+import { checkObjectKey, putObjectStream } from './put.ts';
+import { openWith, requestKey, sseHeaders } from './sse_c.ts';
 import { checkQuotas } from './quotas.ts';
 import { savePart } from './multipart.ts';
 import type { WriteCondition } from '../../model/object_claim.ts';
@@ -39,6 +40,8 @@ async function copySource(ctx: BucketCtx) {
   const v = visibleVersion(entry);
   if (!v) throw new S3Error('NoSuchKey', 'The specified source key does not exist.');
   const h = ctx.req.headers;
+  // An SSE-C source is read with its key, before anything of it (even its ETag) is compared.
+  const cipher = openWith(v.state.data.meta.encryption, requestKey(h, 'copy-source'), 'copy-source');
   try {
     checkConditions(
       {
@@ -60,8 +63,27 @@ async function copySource(ctx: BucketCtx) {
           : 'x-amz-copy-source-If-Modified-Since',
     });
   }
-  return { bucket, key, version: v };
+  return { bucket, key, version: v, cipher };
 }
+
+/** The plaintext bytes [start, end) of a copy source. */
+async function sourceStream(ctx: BucketCtx, src: CopySource, start: number, end: number): Promise<Readable> {
+  const data = src.version.state.data;
+  if (data.t === 'inline') {
+    const bytes = src.cipher ? src.cipher.open(data.bytes) : data.bytes;
+    return Readable.from([bytes.subarray(start, end)]);
+  }
+  const blocks = await versionBlocks(ctx.svc.model, src.version.uuid);
+  // A source superseded a moment ago may be losing its rows: never copy a partial list.
+  try {
+    checkCoverage(blocks, data.meta.size);
+  } catch {
+    throw new SourceChanged();
+  }
+  return streamBlocks(ctx.svc.model, blocks, start, end, undefined, src.cipher);
+}
+
+type CopySource = Awaited<ReturnType<typeof copySource>>;
 
 /** The source version was superseded while we copied it: its rows may be going. */
 class SourceChanged extends BlockError {
@@ -96,21 +118,42 @@ async function copyOnce(
   ctx: BucketCtx,
   bucket: BucketEntry,
   key: string,
-  src: Awaited<ReturnType<typeof copySource>>,
+  src: CopySource,
   cond: WriteCondition | undefined,
 ): Promise<void> {
   const { model } = ctx.svc;
   const srcData = src.version.state.data;
+  const sse = requestKey(ctx.req.headers);
   const directive = (ctx.req.headers['x-amz-metadata-directive'] ?? 'COPY').toString().toUpperCase();
-  if (src.bucket.id.equals(bucket.id) && src.key === key && directive !== 'REPLACE') {
+  const encrypted = src.cipher !== undefined || sse !== undefined;
+  if (src.bucket.id.equals(bucket.id) && src.key === key && directive !== 'REPLACE' && !encrypted) {
     throw new S3Error(
       'InvalidRequest',
-      "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata.",
+      "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
     );
   }
   await checkQuotas(ctx.svc, bucket, key, srcData.meta.size);
   const headers = directive === 'REPLACE' ? storedHeaders(ctx.req.headers) : srcData.meta.headers;
-  const meta: ObjectMeta = { ...srcData.meta, headers };
+  if (encrypted) {
+    // Encrypted on either side: the bytes are opened and sealed again, under the new key if any.
+    const stream = await sourceStream(ctx, src, 0, srcData.meta.size);
+    const keep = srcData.meta.checksum?.type === 'COMPOSITE' ? undefined : srcData.meta.checksum;
+    let put: Awaited<ReturnType<typeof putObjectStream>>;
+    try {
+      put = await putObjectStream(ctx.svc, bucket.id, key, headers, stream, { cond, sse, checksum: keep });
+    } catch (e) {
+      const now = visibleVersion(await model.object.get(src.bucket.id, Buffer.from(src.key)));
+      if (e instanceof BlockError && !now?.uuid.equals(src.version.uuid)) throw new SourceChanged();
+      throw e;
+    }
+    sendXml(ctx.res, 200, toXml('CopyObjectResult', { ETag: `"${put.etag}"`, LastModified: isoDate(put.ts) }), {
+      ...sseHeaders(sse),
+    });
+    return;
+  }
+  // The copy is one part, whatever the source was: its blocks are listed under part 0 below.
+  const { parts: _parts, ...rest } = srcData.meta;
+  const meta: ObjectMeta = { ...rest, headers };
   const uuid = randomBytes(16);
   const ts = await model.nextObjectTs(bucket.id, key);
   // A conditional copy completes only what its replicas granted (see object_claim.ts).
@@ -216,15 +259,13 @@ export async function handleUploadPartCopy(ctx: ObjectCtx, uploadId: Buffer, par
     start = Number(m[1]);
     end = Number(m[2]) + 1;
   }
-  let stream: Readable;
-  if (data.t === 'inline') {
-    stream = Readable.from([data.bytes.subarray(start, end)]);
-  } else {
-    const blocks = await versionBlocks(ctx.svc.model, src.version.uuid);
-    checkCoverage(blocks, size);
-    stream = streamBlocks(ctx.svc.model, blocks, start, end);
-  }
+  const stream = await sourceStream(ctx, src, start, end);
   // The request itself has no body to verify beyond its signature.
-  const { etag } = await savePart(ctx, uploadId, part, stream, undefined);
-  sendXml(ctx.res, 200, toXml('CopyPartResult', { ETag: `"${etag}"`, LastModified: isoDate(Date.now()) }));
+  const { etag, sse } = await savePart(ctx, uploadId, part, stream, undefined);
+  sendXml(
+    ctx.res,
+    200,
+    toXml('CopyPartResult', { ETag: `"${etag}"`, LastModified: isoDate(Date.now()) }),
+    sseHeaders(sse),
+  );
 }

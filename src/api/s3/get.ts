@@ -10,6 +10,7 @@ import { BlockError, errorMessage } from '../../util/errors.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { httpDate, sendEmpty, type ReqCtx, type ObjectCtx, type S3Services } from './context.ts';
 import { checksumHeaders } from './put.ts';
+import { openWith, requestKey, sseHeaders, type BlockCipher } from './sse_c.ts';
 
 /** A block of an object at its absolute offset. */
 export interface ObjectBlock {
@@ -56,7 +57,7 @@ export function checkCoverage(blocks: ObjectBlock[], size: number): void {
 /**
  * Streams bytes [start, end) of an object, fetching the next block while the current one is
  * sent. `first`, if given, is the first wanted block, already fetched (so that a missing block
- * fails the request before any header is sent).
+ * fails the request before any header is sent); `cipher` opens the blocks of an SSE-C object.
  */
 export function streamBlocks(
   model: Model,
@@ -64,6 +65,7 @@ export function streamBlocks(
   start: number,
   end: number,
   first?: Buffer,
+  cipher?: BlockCipher,
 ): Readable {
   const wanted = wantedBlocks(blocks, start, end);
   let i = 0;
@@ -82,7 +84,7 @@ export function streamBlocks(
         next = i + 1 < wanted.length ? fetch(i + 1) : undefined;
         next?.catch(() => undefined);
         const b = wanted[i]!;
-        let data = await cur;
+        let data = cipher ? cipher.open(await cur) : await cur;
         if (data.length !== b.size)
           throw new BlockError(`block ${b.hash.toString('hex')} has size ${data.length}, expected ${b.size}`);
         const from = Math.max(0, start - b.offset);
@@ -181,14 +183,14 @@ export interface ServeTarget {
   followRedirectLocation?: boolean;
 }
 
-// The byte range of part `n` of a version: from the parts chosen at completion for a
-// multipart object; a single-part object has one part, the whole of it.
+// The byte range of part `n` of a version, and its checksum headers: from the parts chosen at
+// completion for a multipart object; a single-part object has one part, the whole of it.
 async function partRange(
   model: Model,
   uuid: Buffer,
   meta: ObjectMeta,
   n: number,
-): Promise<{ start: number; end: number } | undefined> {
+): Promise<{ range?: { start: number; end: number }; checksum: Record<string, string> }> {
   const unsatisfiable = () =>
     new S3Error('InvalidPartNumber', 'The requested partnumber is not satisfiable', {
       PartNumberRequested: String(n),
@@ -196,13 +198,20 @@ async function partRange(
     });
   if (!meta.parts) {
     if (n !== 1) throw unsatisfiable();
-    return meta.size > 0 ? { start: 0, end: meta.size } : undefined; // no range can name an empty body
+    // No range can name an empty body.
+    return {
+      range: meta.size > 0 ? { start: 0, end: meta.size } : undefined,
+      checksum: checksumHeaders(meta.checksum),
+    };
   }
   const parts = (await model.version.get(uuid, Buffer.alloc(0)))?.header?.parts;
   if (!parts) throw new S3Error('ServiceUnavailable', 'the parts of this object are not readable right now; retry');
   let start = 0;
-  for (const [part, , size] of [...parts].sort((a, b) => a[0] - b[0])) {
-    if (part === n) return { start, end: start + size };
+  for (const [part, , size, sum] of [...parts].sort((a, b) => a[0] - b[0])) {
+    // A part's own checksum is of its bytes alone: the full-object kind.
+    const alg = meta.checksum?.algorithm.toLowerCase();
+    if (part === n)
+      return { range: { start, end: start + size }, checksum: alg && sum ? { [`x-amz-checksum-${alg}`]: sum } : {} };
     start += size;
   }
   throw unsatisfiable();
@@ -225,7 +234,10 @@ export async function serveObject(t: ServeTarget, bucketId: Buffer, key: string,
     res.end();
     return;
   }
-  const headers = objectHeaders(meta, v.ts);
+  // SSE-C: nothing of the object, not even whether a condition holds, without its key.
+  const sse = requestKey(req.headers);
+  const cipher = openWith(meta.encryption, sse);
+  const headers = { ...objectHeaders(meta, v.ts), ...sseHeaders(sse) };
   const expiration = expirationHeader(t.lifecycle ?? null, key, meta.size, v.ts);
   if (expiration) headers['x-amz-expiration'] = expiration;
   try {
@@ -239,18 +251,18 @@ export async function serveObject(t: ServeTarget, bucketId: Buffer, key: string,
   }
   if (t.partNumber !== undefined && req.headers.range !== undefined)
     throw new S3Error('InvalidRequest', 'Cannot specify both Range header and partNumber query parameter');
-  const range =
-    t.partNumber !== undefined
-      ? await partRange(model, v.uuid, meta, t.partNumber)
-      : t.status === undefined
-        ? parseRange(req.headers.range, meta.size)
-        : undefined;
+  const part = t.partNumber !== undefined ? await partRange(model, v.uuid, meta, t.partNumber) : undefined;
+  const range = part ? part.range : t.status === undefined ? parseRange(req.headers.range, meta.size) : undefined;
   const start = range?.start ?? 0;
   const end = range?.end ?? meta.size;
   // Before any header: the blocks must cover the object, and the first one must be readable.
   // A failure here is a clean 5xx the client can retry, not a body cut short.
   let blocks: ObjectBlock[] = [];
   let first: Buffer | undefined;
+  let inline: Buffer | undefined;
+  if (v.state.data.t === 'inline' && !t.head) {
+    inline = cipher ? cipher.open(v.state.data.bytes) : v.state.data.bytes;
+  }
   if (v.state.data.t === 'blocks' && !t.head) {
     blocks = await versionBlocks(model, v.uuid);
     try {
@@ -279,8 +291,10 @@ export async function serveObject(t: ServeTarget, bucketId: Buffer, key: string,
     if (val !== null) headers[header] = val;
   }
   for (const [k, val] of Object.entries(headers)) res.setHeader(k, val);
-  if (!range && String(req.headers['x-amz-checksum-mode'] ?? '').toUpperCase() === 'ENABLED') {
-    for (const [k, val] of Object.entries(checksumHeaders(meta.checksum))) res.setHeader(k, val);
+  if (String(req.headers['x-amz-checksum-mode'] ?? '').toUpperCase() === 'ENABLED') {
+    // A range has no checksum; a part has its own.
+    const sums = part ? part.checksum : range ? {} : checksumHeaders(meta.checksum);
+    for (const [k, val] of Object.entries(sums)) res.setHeader(k, val);
   }
   if (range) res.setHeader('content-range', `bytes ${start}-${end - 1}/${meta.size}`);
   res.setHeader('content-length', end - start);
@@ -290,10 +304,10 @@ export async function serveObject(t: ServeTarget, bucketId: Buffer, key: string,
     return;
   }
   if (v.state.data.t === 'inline') {
-    res.end(v.state.data.bytes.subarray(start, end));
+    res.end(inline?.subarray(start, end));
     return;
   }
-  const stream = streamBlocks(model, blocks, start, end, first);
+  const stream = streamBlocks(model, blocks, start, end, first, cipher);
   await new Promise<void>((resolve) => {
     stream.on('error', (e) => {
       // Headers are out: the only honest signal left is to cut the connection at once, so

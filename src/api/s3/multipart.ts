@@ -3,7 +3,7 @@ import { randomBytes, createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { partKey, parsePartKey } from '../../model/mpu.ts';
 import { groupKey, parseGroupKey, type ChosenPart } from '../../model/version.ts';
-import { visibleVersion, type ObjectEntry, type ObjectMeta } from '../../model/object.ts';
+import { visibleVersion, type ObjectEncryption, type ObjectEntry, type ObjectMeta } from '../../model/object.ts';
 import { conditionHolds } from '../../model/object_claim.ts';
 import { S3Error } from '../common/s3_error.ts';
 import {
@@ -30,6 +30,7 @@ import {
   type ObjectCtx,
 } from './context.ts';
 import { checkObjectKey, md5Etag, saveBlocks } from './put.ts';
+import { openWith, requestKey, sealWith, sseHeaders, UPLOAD_REFUSALS, type CustomerKey } from './sse_c.ts';
 import { checkQuotas } from './quotas.ts';
 import { completeUnder, conditionError, writeCondition } from './write_conditions.ts';
 
@@ -42,7 +43,13 @@ async function findUpload(
   bucketId: Buffer,
   key: string,
   uploadId: Buffer,
-): Promise<{ entry: ObjectEntry; ts: number; headers: [string, string][]; checksum?: UploadChecksum }> {
+): Promise<{
+  entry: ObjectEntry;
+  ts: number;
+  headers: [string, string][];
+  checksum?: UploadChecksum;
+  encryption?: ObjectEncryption;
+}> {
   const entry = await ctx.svc.model.object.get(bucketId, Buffer.from(key));
   const v = entry?.versions.find((x) => x.uuid.equals(uploadId));
   if (!entry || !v || v.state.t !== 'uploading' || !v.state.multipart) {
@@ -54,6 +61,7 @@ async function findUpload(
     ts: v.ts,
     headers: v.state.headers,
     checksum: alg ? { algorithm: alg, type: v.state.checksumType ?? defaultChecksumType(alg) } : undefined,
+    encryption: v.state.encryption,
   };
 }
 
@@ -107,6 +115,7 @@ export async function handleCreateUpload(ctx: ObjectCtx): Promise<void> {
   const ts = Date.now();
   const headers = storedHeaders(ctx.req.headers);
   const checksum = uploadChecksumOf(ctx.req.headers);
+  const sse = requestKey(ctx.req.headers);
   await model.object.insert({
     bucketId: bucket.id,
     key,
@@ -119,6 +128,7 @@ export async function handleCreateUpload(ctx: ObjectCtx): Promise<void> {
           multipart: true,
           headers,
           ...(checksum ? { checksumAlgorithm: checksum.algorithm, checksumType: checksum.type } : {}),
+          ...(sse ? { encryption: sealWith(sse).stored } : {}),
         },
       },
     ],
@@ -137,21 +147,38 @@ export async function handleCreateUpload(ctx: ObjectCtx): Promise<void> {
     ctx.res,
     200,
     toXml('InitiateMultipartUploadResult', { Bucket: ctx.bucketName, Key: key, UploadId: uuid.toString('hex') }),
-    checksum ? { 'x-amz-checksum-algorithm': checksum.algorithm, 'x-amz-checksum-type': checksum.type } : {},
+    {
+      ...(checksum ? { 'x-amz-checksum-algorithm': checksum.algorithm, 'x-amz-checksum-type': checksum.type } : {}),
+      ...sseHeaders(sse),
+    },
   );
 }
 
-/** Stores one part upload from a stream; returns its ETag. */
+/**
+ * The customer key of a request on an upload's parts, checked against the upload's encryption.
+ * `optional`: the request writes no data (CompleteMultipartUpload), so it need not carry the key.
+ */
+function uploadKey(ctx: ObjectCtx, encryption: ObjectEncryption | undefined, optional = false) {
+  const sse = requestKey(ctx.req.headers);
+  if (optional && !sse) return { sse, cipher: undefined };
+  return { sse, cipher: openWith(encryption, sse, UPLOAD_REFUSALS) };
+}
+
+/**
+ * Stores one part upload from a stream (sealed, in an SSE-C upload, under the key the request
+ * carries); returns its ETag, its checksum and that key.
+ */
 export async function savePart(
   ctx: ObjectCtx,
   uploadId: Buffer,
   part: number,
   stream: Readable,
   done: Promise<{ checksum?: { algorithm: string; value: string } }> | undefined,
-): Promise<{ etag: string; checksum?: { algorithm: string; value: string } }> {
+): Promise<{ etag: string; checksum?: { algorithm: string; value: string }; sse?: CustomerKey }> {
   const { bucket } = ctx;
   const key = ctx.objectKey;
   const upload = await findUpload(ctx, bucket.id, key, uploadId);
+  const { sse, cipher } = uploadKey(ctx, upload.encryption);
   const { model, blockSize } = ctx.svc;
   const partTs = Date.now() * 1000 + Math.floor(Math.random() * 1000);
   let saved: Awaited<ReturnType<typeof saveBlocks>>;
@@ -161,7 +188,14 @@ export async function savePart(
   const alg = upload.checksum?.algorithm;
   const hasher = alg ? createChecksum(alg) : undefined;
   try {
-    saved = await saveBlocks(model, blockSize, stream, uploadId, part, partTs, false, undefined, hasher);
+    saved = await saveBlocks(model, blockSize, stream, {
+      uuid: uploadId,
+      part,
+      partTs,
+      allowInline: false,
+      checksum: hasher,
+      cipher,
+    });
     checks = done ? await done : undefined;
     if (alg && checks?.checksum && checks.checksum.algorithm !== alg)
       throw new S3Error(
@@ -196,16 +230,17 @@ export async function savePart(
     deleted: false,
     part: { etag, size: saved.size, checksum: checksum ? `${checksum.algorithm}:${checksum.value}` : undefined },
   });
-  return { etag, checksum };
+  return { etag, checksum, sse };
 }
 
 /** UploadPart. */
 export async function handleUploadPart(ctx: ObjectCtx, uploadId: Buffer, part: number): Promise<void> {
   const body = requestBody(ctx);
-  const { etag, checksum } = await savePart(ctx, uploadId, part, body.stream, body.done);
+  const { etag, checksum, sse } = await savePart(ctx, uploadId, part, body.stream, body.done);
   sendEmpty(ctx.res, 200, {
     etag: `"${etag}"`,
     ...(checksum ? { [`x-amz-checksum-${checksum.algorithm.toLowerCase()}`]: checksum.value } : {}),
+    ...sseHeaders(sse),
   });
 }
 
@@ -273,11 +308,15 @@ export async function handleCompleteUpload(ctx: ObjectCtx, uploadId: Buffer): Pr
     const md5s = Buffer.concat(requested.map((r) => Buffer.from(r.etag, 'hex')));
     const etag = `${createHash('md5').update(md5s).digest('hex')}-${requested.length}`;
     if (etag === done.state.data.meta.etag) {
-      sendCompleted(ctx, etag, done.state.data.meta.checksum);
+      const { sse } = uploadKey(ctx, done.state.data.meta.encryption, true);
+      sendCompleted(ctx, etag, done.state.data.meta, sse);
       return;
     }
   }
-  const { ts, headers, entry: current, checksum: upload } = await findUpload(ctx, bucket.id, key, uploadId);
+  const found = await findUpload(ctx, bucket.id, key, uploadId);
+  const { ts, headers, entry: current, checksum: upload, encryption } = found;
+  // The key is optional here (no data is written), but if sent it must be the upload's.
+  const { sse } = uploadKey(ctx, encryption, true);
   const have = await latestParts(ctx, uploadId);
   const chosen: ChosenPart[] = [];
   const md5s: Buffer[] = [];
@@ -308,14 +347,14 @@ export async function handleCompleteUpload(ctx: ObjectCtx, uploadId: Buffer): Pr
   const etag = `${createHash('md5').update(Buffer.concat(md5s)).digest('hex')}-${chosen.length}`;
   // A conditional completion is checked before anything of the upload changes: refused, the
   // upload stays as it was and may be completed again.
-  const complete = () =>
-    completeUpload(ctx, uploadId, ts, chosen, { size, etag, headers, parts: chosen.length, checksum });
+  const meta: ObjectMeta = { size, etag, headers, parts: chosen.length, checksum, encryption };
+  const complete = () => completeUpload(ctx, uploadId, ts, chosen, meta);
   if (cond) {
     const vote = conditionHolds(cond, visibleVersion(current));
     if (vote !== 'granted') throw conditionError(vote, cond);
     await completeUnder(model, { bucketId: bucket.id, key, uuid: uploadId }, cond, complete);
   } else await complete();
-  sendCompleted(ctx, etag, checksum);
+  sendCompleted(ctx, etag, meta, sse);
 }
 
 /** The object's checksum from its parts': of their digests with a `-N` suffix (COMPOSITE), or their CRCs combined. */
@@ -414,8 +453,9 @@ async function completeUpload(
   await model.mpu.insert({ uploadId, sk: EMPTY, deleted: true, header: { bucketId: bucket.id, key, created } });
 }
 
-function sendCompleted(ctx: ObjectCtx, etag: string, checksum: ObjectMeta['checksum']): void {
+function sendCompleted(ctx: ObjectCtx, etag: string, meta: ObjectMeta, sse: CustomerKey | undefined): void {
   const host = ctx.req.headers.host ?? 'localhost';
+  const { checksum } = meta;
   sendXml(
     ctx.res,
     200,
@@ -428,6 +468,8 @@ function sendCompleted(ctx: ObjectCtx, etag: string, checksum: ObjectMeta['check
         ? { [checksumElement(checksum.algorithm)]: checksum.value, ChecksumType: checksum.type ?? 'FULL_OBJECT' }
         : {}),
     }),
+    // The key's MD5 can only be echoed when the request carried the key.
+    meta.encryption ? { 'x-amz-server-side-encryption-customer-algorithm': 'AES256', ...sseHeaders(sse) } : {},
   );
 }
 

@@ -8,8 +8,9 @@ import { toXml } from '../common/xml.ts';
 import { checkHeader, metadataToHeader } from '../common/http.ts';
 import { keyPerms } from '../../model/key.ts';
 import type { S3Services } from './context.ts';
-import { keyLookup, refuseSse, sendEmpty, sendXml, STORED_HEADERS } from './context.ts';
+import { keyLookup, refuseManagedSse, sendEmpty, sendXml, STORED_HEADERS } from './context.ts';
 import { checkObjectKey, checksumHeaders, putObjectStream } from './put.ts';
+import { customerKey, sseHeaders } from './sse_c.ts';
 import type { BodyChecks } from '../common/signature/index.ts';
 import {
   checksumAlgorithmFromHeader,
@@ -300,7 +301,8 @@ async function authorizeAndStore(
   if (!keyPerms(accessKey!, bucket.id.toString('hex')).write)
     throw new S3Error('AccessDenied', `key ${accessKey!.id} has no write permission on bucket '${bucketName}'`);
 
-  refuseSse(fields.keys());
+  refuseManagedSse(fields.keys());
+  const sse = customerKey((n) => field(n));
   const acl = field('acl');
   if (acl !== undefined) checkCannedAcl(acl);
   const key = field('key')!.replace(/\$\{filename\}/g, file.filename);
@@ -327,8 +329,9 @@ async function authorizeAndStore(
       );
   }
   for (const k of fields.keys()) {
-    // A checksum field only adds a check: it needs no condition.
-    if (!EXEMPT.has(k) && !k.startsWith('x-ignore-') && !k.startsWith('x-amz-checksum-') && !covered.has(k))
+    // A checksum or SSE-C field only adds a check or encryption: it needs no condition.
+    const adds = k.startsWith('x-amz-checksum-') || k.startsWith('x-amz-server-side-encryption-customer-');
+    if (!EXEMPT.has(k) && !k.startsWith('x-ignore-') && !adds && !covered.has(k))
       throw new S3Error('AccessDenied', `Invalid according to Policy: Extra input fields: ${k}`);
   }
   const headers: [string, string][] = [];
@@ -373,9 +376,9 @@ async function authorizeAndStore(
     key,
     headers,
     body,
-    checksum?.done,
+    { done: checksum?.done, sse },
   );
-  const sums = checksumHeaders(meta.checksum);
+  const sums = { ...checksumHeaders(meta.checksum), ...sseHeaders(sse) };
 
   if (redirectUrl) {
     const u = redirectUrl;

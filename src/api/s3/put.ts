@@ -10,6 +10,7 @@ import { xmlForbiddenChar } from '../common/xml.ts';
 import type { BodyChecks } from '../common/signature/index.ts';
 import type { Checksummer } from '../common/checksum.ts';
 import { checkQuotas, declaredSize, limitToQuota } from './quotas.ts';
+import { requestKey, sealWith, sseHeaders, type BlockCipher, type CustomerKey } from './sse_c.ts';
 import type { WriteCondition } from '../../model/object_claim.ts';
 import { checkWriteCondition, completeUnder, writeCondition } from './write_conditions.ts';
 import { requestBody, sendEmpty, storedHeaders, type ObjectCtx, type S3Services } from './context.ts';
@@ -51,21 +52,32 @@ export interface SavedBlocks {
   inline?: Buffer;
 }
 
+/** Where and how saveBlocks writes a stream. */
+export interface SaveTarget {
+  uuid: Buffer;
+  part: number;
+  partTs: number;
+  /** Keep a body under INLINE_THRESHOLD in memory (returned as `inline`) instead of writing blocks. */
+  allowInline: boolean;
+  /** Called once before the first block is written. */
+  onFirstBlock?: () => Promise<void>;
+  /** Fed the plaintext. */
+  checksum?: Checksummer;
+  /** SSE-C: blocks (and inline bytes) are sealed with it; md5 is then that of the sealed bytes. */
+  cipher?: BlockCipher;
+}
+
 /**
  * Writes a stream's blocks to the cluster under version `uuid` (rows in the version table, refs
- * in block_ref), several blocks in flight. `allowInline`: keep a tiny body in memory instead.
+ * in block_ref), several blocks in flight. Offsets and sizes are those of the plaintext.
  */
 export async function saveBlocks(
   model: Model,
   blockSize: number,
   stream: Readable,
-  uuid: Buffer,
-  part: number,
-  partTs: number,
-  allowInline: boolean,
-  onFirstBlock?: () => Promise<void>,
-  checksum?: Checksummer,
+  t: SaveTarget,
 ): Promise<SavedBlocks> {
+  const { uuid, part, partTs, cipher } = t;
   const md5 = createHash('md5');
   let size = 0;
   let index = 0;
@@ -74,36 +86,40 @@ export async function saveBlocks(
   let failure: unknown;
   for await (const block of chunker(stream, Math.max(blockSize, INLINE_THRESHOLD))) {
     if (failure) throw failure;
-    md5.update(block);
-    checksum?.update(block);
+    t.checksum?.update(block);
+    const stored = cipher ? cipher.seal(block) : block;
+    md5.update(stored);
     // Blocks are full except the last, so a short first block is the whole body.
-    if (index === 0 && allowInline && block.length < INLINE_THRESHOLD) {
-      return { size: block.length, md5: md5.digest(), inline: block };
+    if (index === 0 && t.allowInline && block.length < INLINE_THRESHOLD) {
+      return { size: block.length, md5: md5.digest(), inline: stored };
     }
-    if (index === 0) await onFirstBlock?.();
-    await startBlock(block);
+    if (index === 0) await t.onFirstBlock?.();
+    await startBlock(block.length, stored);
   }
   // An empty body is the empty inline object (not a block object without blocks or version).
-  if (index === 0 && allowInline) return { size: 0, md5: md5.digest(), inline: EMPTY };
+  if (index === 0 && t.allowInline) {
+    const inline = cipher ? cipher.seal(EMPTY) : EMPTY;
+    return { size: 0, md5: createHash('md5').update(inline).digest(), inline };
+  }
   await Promise.all(inflight);
   if (failure) throw failure;
   return { size, md5: md5.digest(), firstBlock };
 
-  async function startBlock(block: Buffer): Promise<void> {
+  async function startBlock(length: number, block: Buffer): Promise<void> {
     const hash = BlockManager.hash(block);
     const offset = size;
     const seq = Math.floor(index / GROUP_SIZE);
-    size += block.length;
+    size += length;
     index++;
     if (!firstBlock) firstBlock = hash;
     const sk = groupKey(part, partTs, seq);
     const p = (async () => {
       // The version row and the ref go first so a crash never leaves a stored block nobody can find.
       await Promise.all([
-        model.version.insert({ uuid, sk, deleted: false, blocks: [[offset, hash, block.length]] }),
+        model.version.insert({ uuid, sk, deleted: false, blocks: [[offset, hash, length]] }),
         model.blockRef.insert({ block: hash, ref: blockRefKey(uuid, sk), deleted: false }),
       ]);
-      await model.blocks.put(hash, block);
+      await model.blocks.put(hash, block, !cipher);
     })().catch((e: unknown) => {
       failure ??= e;
     });
@@ -133,6 +149,17 @@ export function checksumHeaders(c: ObjectMeta['checksum']): Record<string, strin
     : {};
 }
 
+/** How putObjectStream checks and stores a body beyond its bytes. */
+export interface PutOptions {
+  /** The request body's verification (signature, x-amz-checksum-*), awaited before completing. */
+  done?: Promise<BodyChecks>;
+  cond?: WriteCondition;
+  /** SSE-C: the version is sealed under this key. */
+  sse?: CustomerKey;
+  /** The object's checksum when it is known beforehand (a copy keeps its source's). */
+  checksum?: ObjectMeta['checksum'];
+}
+
 /** Stores a whole stream as a new version of an object; the previous version stays visible until it completes. */
 export async function putObjectStream(
   svc: Pick<S3Services, 'model' | 'blockSize'>,
@@ -140,11 +167,12 @@ export async function putObjectStream(
   key: string,
   headers: [string, string][],
   stream: Readable,
-  done: Promise<BodyChecks> | undefined,
-  cond?: WriteCondition,
+  opts: PutOptions = {},
 ): Promise<{ etag: string; meta: ObjectMeta; ts: number }> {
   const { model, blockSize } = svc;
+  const { done, cond } = opts;
   const uuid = randomBytes(16);
+  const sealed = opts.sse ? sealWith(opts.sse) : undefined;
   // The version's place among the key's versions is read while the first block arrives.
   const place = model.nextObjectTs(bucketId, key);
   place.catch(() => undefined);
@@ -168,10 +196,23 @@ export async function putObjectStream(
       });
   };
   try {
-    const saved = await saveBlocks(model, blockSize, stream, uuid, 0, 0, true, register);
+    const saved = await saveBlocks(model, blockSize, stream, {
+      uuid,
+      part: 0,
+      partTs: 0,
+      allowInline: true,
+      onFirstBlock: register,
+      cipher: sealed?.cipher,
+    });
     const checks = done ? await done : undefined;
     const etag = md5Etag(saved.md5);
-    const meta: ObjectMeta = { size: saved.size, etag, headers, checksum: checks ? checksumOf(checks) : undefined };
+    const meta: ObjectMeta = {
+      size: saved.size,
+      etag,
+      headers,
+      checksum: checks ? checksumOf(checks) : opts.checksum,
+      ...(sealed ? { encryption: sealed.stored } : {}),
+    };
     const data = saved.inline
       ? { t: 'inline' as const, meta, bytes: saved.inline }
       : { t: 'blocks' as const, meta, firstBlock: saved.firstBlock! };
@@ -221,23 +262,21 @@ export async function handlePutObject(ctx: ObjectCtx): Promise<void> {
   if (ctx.req.headers['content-length'] === undefined && ctx.req.headers['transfer-encoding'] === undefined)
     throw new S3Error('MissingContentLength', 'You must provide the Content-Length HTTP header.');
   const cond = writeCondition(ctx.req.headers);
+  const sse = requestKey(ctx.req.headers);
   if (cond) await checkWriteCondition(ctx.svc.model, bucket.id, key, cond);
   const allowed = await checkQuotas(ctx.svc, bucket, key, declaredSize(ctx.req.headers));
   const body = requestBody(ctx);
   const stream = limitToQuota(body.stream, allowed);
-  const { etag, meta, ts } = await putObjectStream(
-    ctx.svc,
-    bucket.id,
-    key,
-    storedHeaders(ctx.req.headers),
-    stream,
-    body.done,
+  const { etag, meta, ts } = await putObjectStream(ctx.svc, bucket.id, key, storedHeaders(ctx.req.headers), stream, {
+    done: body.done,
     cond,
-  );
+    sse,
+  });
   const expiration = expirationHeader(bucket.lifecycle.v, key, meta.size, ts);
   sendEmpty(ctx.res, 200, {
     etag: `"${etag}"`,
     ...checksumHeaders(meta.checksum),
+    ...sseHeaders(sse),
     ...(expiration ? { 'x-amz-expiration': expiration } : {}),
   });
 }

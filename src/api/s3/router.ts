@@ -126,9 +126,10 @@ export const ACL_ENDPOINTS: ReadonlySet<S3Endpoint['kind']> = new Set([
   'CreateMultipartUpload',
 ]);
 
-/** Operations that take SSE headers; until encryption exists they refuse them (never store plaintext). */
+/** Operations that take SSE headers: SSE-C is honoured, SSE-S3 and SSE-KMS refused (never store plaintext). */
 export const SSE_ENDPOINTS: ReadonlySet<S3Endpoint['kind']> = new Set([
   'PutObject',
+  'CompleteMultipartUpload',
   'GetObject',
   'GetObjectAttributes',
   'HeadObject',

@@ -215,8 +215,18 @@ test('presigned URLs: valid, expired, too long, not yet valid, wrong region', as
   await rejectsWith(auth(head, new Date(date.getTime() - 20 * 60_000)), 'AccessDenied', /not valid yet/);
   await rejectsWith(
     auth({ ...head, url: head.url.replace('X-Amz-Expires=3600', 'X-Amz-Expires=604801') }, date),
-    'AuthorizationQueryParametersError',
+    'AccessDenied',
     /604800/,
+  );
+  await rejectsWith(
+    auth({ ...head, url: head.url.replace('X-Amz-Expires=3600', 'X-Amz-Expires=0') }, date),
+    'AccessDenied',
+    /at least 1 second/,
+  );
+  await rejectsWith(
+    auth({ ...head, url: head.url.replace('X-Amz-Expires=3600', 'X-Amz-Expires=soon') }, date),
+    'AuthorizationQueryParametersError',
+    /number/,
   );
   await rejectsWith(
     auth({ ...head, url: head.url.replace('X-Amz-Expires=3600', 'X-Amz-Expires=3601') }, date),

@@ -208,9 +208,13 @@ function fromQuery(head: RequestHead, params: RawParam[]): Credentials {
     throw new S3Error(errCode, "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"");
   if (!/^\d{1,10}$/.test(expires)) throw new S3Error(errCode, 'X-Amz-Expires should be a number');
   const expiresSec = Number(expires);
-  if (expiresSec > MAX_PRESIGNED_EXPIRES) {
-    throw new S3Error(errCode, `X-Amz-Expires must be less than a week (in seconds) that is; ${MAX_PRESIGNED_EXPIRES}`);
-  }
+  // Out of range is a refusal of the URL, like an expired one: 403, as the issue's clients expect.
+  if (expiresSec > MAX_PRESIGNED_EXPIRES)
+    throw new S3Error(
+      'AccessDenied',
+      `X-Amz-Expires must be less than a week (in seconds) that is; ${MAX_PRESIGNED_EXPIRES}`,
+    );
+  if (expiresSec < 1) throw new S3Error('AccessDenied', 'X-Amz-Expires must be at least 1 second');
   // The S3 presigner hoists x-amz-content-sha256 into the query; otherwise a
   // header may carry it, and by default a presigned payload is unsigned.
   const payloadHash = queryHeaders['x-amz-content-sha256']?.trim() ?? payloadHashOf(head.headers);
