@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { encodeVersioned, decodeRow, zBytes } from '../util/codec.ts';
 import { mergeLww, mergeLwwMap, zLww, zLwwMap, type Lww, type LwwMap } from '../util/crdt.ts';
 import type { TableSchema } from '../table/schema.ts';
+import { hasTags, zTags, type Tag } from './tags.ts';
 
 /** What a key may do on a bucket. */
 export interface Perms {
@@ -41,12 +42,15 @@ export interface LifecycleRule {
   expiredObjectDeleteMarker?: boolean;
   /** Abort multipart uploads this many days after they were started. */
   abortMpuDays: number | null;
+  /** Only objects with all these tags. */
+  tags?: Tag[];
 }
 
-/** Whether a lifecycle rule applies to an object of this key and size. */
-export function ruleMatches(r: LifecycleRule, key: string, size: number): boolean {
+/** Whether a lifecycle rule applies to an object of this key, size and tags. */
+export function ruleMatches(r: LifecycleRule, key: string, size: number, tags?: readonly Tag[]): boolean {
   return (
     key.startsWith(r.prefix) &&
+    hasTags(tags, r.tags) &&
     (r.sizeGreaterThan === undefined || r.sizeGreaterThan === null || size > r.sizeGreaterThan) &&
     (r.sizeLessThan === undefined || r.sizeLessThan === null || size < r.sizeLessThan)
   );
@@ -94,6 +98,8 @@ export interface BucketEntry {
   cors: Lww<CorsRule[] | null>;
   lifecycle: Lww<LifecycleRule[] | null>;
   quotas: Lww<{ maxSize: number | null; maxObjects: number | null }>;
+  /** PutBucketTagging's tag set (empty: none). */
+  tags: Lww<Tag[]>;
 }
 
 /** A new, empty bucket. */
@@ -109,6 +115,7 @@ export function newBucket(id: Buffer): BucketEntry {
     cors: { ts: 0, v: null },
     lifecycle: { ts: 0, v: null },
     quotas: { ts: 0, v: { maxSize: null, maxObjects: null } },
+    tags: { ts: 0, v: [] },
   };
 }
 
@@ -123,6 +130,8 @@ type Row = [
   Lww<{ maxSize: number | null; maxObjects: number | null }>,
   Lww<CorsRule[] | null>,
   Lww<LifecycleRule[] | null>,
+  // Absent in rows written before bucket tagging.
+  Lww<Tag[]>?,
 ];
 
 /** The schema of stored permissions. */
@@ -145,6 +154,7 @@ const zLifecycle: z.ZodType<LifecycleRule> = z.object({
   expirationDate: z.number().nullable(),
   expiredObjectDeleteMarker: z.boolean().optional(),
   abortMpuDays: z.number().nullable(),
+  tags: zTags.optional(),
 });
 const zProtocol = z.enum(['http', 'https']);
 const zWebsite: z.ZodType<WebsiteConfig> = z.object({
@@ -178,6 +188,7 @@ const zRow: z.ZodType<Row> = z.tuple([
   zLww(z.object({ maxSize: z.number().nullable(), maxObjects: z.number().nullable() })),
   zLww(z.array(zCors).nullable()),
   zLww(z.array(zLifecycle).nullable()),
+  zLww(zTags).optional(),
 ]);
 const zAliasRow: z.ZodType<[string, Lww<Buffer | null>]> = z.tuple([z.string(), zLww(zBytes.nullable())]);
 
@@ -198,15 +209,17 @@ export const bucketSchema: TableSchema<BucketEntry> = {
       e.quotas,
       e.cors,
       e.lifecycle,
+      e.tags,
     ] satisfies Row),
   decode: (b) => {
-    const [id, deleted, created, aliases, localAliases, keys, website, quotas, cors, lifecycle] = decodeRow(
+    const [id, deleted, created, aliases, localAliases, keys, website, quotas, cors, lifecycle, tags] = decodeRow(
       1,
       b,
       'bucket',
       zRow,
     );
-    return { id, deleted, created, aliases, localAliases, keys, website, quotas, cors, lifecycle };
+    const t = tags ?? { ts: 0, v: [] };
+    return { id, deleted, created, aliases, localAliases, keys, website, quotas, cors, lifecycle, tags: t };
   },
   merge: (a, b) => {
     const deleted = a.deleted || b.deleted;
@@ -222,6 +235,7 @@ export const bucketSchema: TableSchema<BucketEntry> = {
       cors: mergeLww(a.cors, b.cors),
       lifecycle: mergeLww(a.lifecycle, b.lifecycle),
       quotas: mergeLww(a.quotas, b.quotas),
+      tags: mergeLww(a.tags, b.tags),
     };
   },
   isTombstone: (e) => e.deleted,

@@ -57,7 +57,8 @@ export class LifecycleWorker {
         if (!o) continue;
         const v = visibleVersion(o);
         const size = v?.state.data.meta.size ?? 0;
-        if (v && matching.some((r) => ruleMatches(r, o.key, size) && this.#expired(r, v.ts, now))) {
+        const tags = v?.state.data.meta.tags?.v;
+        if (v && matching.some((r) => ruleMatches(r, o.key, size, tags) && this.#expired(r, v.ts, now))) {
           await model.object.insert({
             bucketId: b.id,
             key: o.key,

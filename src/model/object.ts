@@ -2,6 +2,8 @@ import type { Tx } from '../db/db.ts';
 import { z } from 'zod';
 import { encodeVersioned, decodeRow, zBytes } from '../util/codec.ts';
 import type { TableSchema } from '../table/schema.ts';
+import { mergeLww, zLww, type Lww } from '../util/crdt.ts';
+import { zTags, type Tag } from './tags.ts';
 
 /**
  * The timestamp for a client's new version of an object: after every version a read quorum
@@ -34,6 +36,8 @@ export interface ObjectMeta {
   parts?: number;
   /** SSE-C: data and inline bytes are sealed under the customer's key; size and checksum are of the plaintext. */
   encryption?: ObjectEncryption;
+  /** The version's tags: a register, as PutObjectTagging changes them after the version is complete. */
+  tags?: Lww<Tag[]>;
 }
 
 export type VersionData =
@@ -51,6 +55,8 @@ export type VersionState =
       checksumType?: 'COMPOSITE' | 'FULL_OBJECT';
       /** Multipart: the SSE-C encryption every part is sealed with. */
       encryption?: ObjectEncryption;
+      /** Multipart: the tags (x-amz-tagging) the object gets on completion. */
+      tags?: Tag[];
     }
   | { t: 'complete'; data: VersionData }
   | { t: 'aborted' };
@@ -98,6 +104,16 @@ function hasVersionRows(s: VersionState): boolean {
   return s.t === 'uploading' || (s.t === 'complete' && s.data.t === 'blocks');
 }
 
+/** Of two states of one rank: the first, with the newer of their tags when both are complete objects. */
+function mergeSame(a: VersionState, b: VersionState): VersionState {
+  if (a.t !== 'complete' || b.t !== 'complete' || a.data.t === 'deleteMarker' || b.data.t === 'deleteMarker') return a;
+  const ta = a.data.meta.tags;
+  const tb = b.data.meta.tags;
+  if (!tb || ta === tb) return a;
+  const tags = ta ? mergeLww(ta, tb) : tb;
+  return tags === ta ? a : { t: 'complete', data: { ...a.data, meta: { ...a.data.meta, tags } } };
+}
+
 /** Merges two version lists: union by uuid, the most advanced state wins, superseded versions pruned. */
 export function mergeVersions(a: ObjectVersion[], b: ObjectVersion[]): ObjectVersion[] {
   const m = new Map<string, ObjectVersion>();
@@ -110,7 +126,7 @@ export function mergeVersions(a: ObjectVersion[], b: ObjectVersion[]): ObjectVer
       m.set(k, {
         uuid: v.uuid,
         ts: Math.max(cur.ts, v.ts),
-        state: stateRank(v.state) > stateRank(cur.state) ? v.state : cur.state,
+        state: stateRank(v.state) > stateRank(cur.state) ? v.state : mergeSame(cur.state, v.state),
       });
   }
   const all = [...m.values()].sort(cmpVersion);
@@ -168,6 +184,7 @@ const zMeta: z.ZodType<ObjectMeta> = z.object({
     .optional(),
   parts: z.number().optional(),
   encryption: zEncryption.optional(),
+  tags: zLww(zTags).optional(),
 });
 const zData: z.ZodType<VersionData> = z.discriminatedUnion('t', [
   z.object({ t: z.literal('deleteMarker') }),
@@ -182,6 +199,7 @@ const zState: z.ZodType<VersionState> = z.discriminatedUnion('t', [
     checksumAlgorithm: z.string().optional(),
     checksumType: z.enum(['COMPOSITE', 'FULL_OBJECT']).optional(),
     encryption: zEncryption.optional(),
+    tags: zTags.optional(),
   }),
   z.object({ t: z.literal('complete'), data: zData }),
   z.object({ t: z.literal('aborted') }),
@@ -227,11 +245,16 @@ export function objectSchema(
     // writer chose the timestamp (see nextObjectTs), the same on every replica: a multipart
     // upload takes a new one at completion (the upload completed last wins, as in S3), which
     // is safe because an upload in progress neither supersedes nor is superseded.
+    // An amendment of a complete version (new tags) is a completion too: it applies only where
+    // the version is held complete, never re-creating one that was superseded and freed.
     completion: (incoming, old) => {
       const held = new Map((old?.versions ?? []).map((v) => [v.uuid.toString('hex'), v]));
       return {
         ...incoming,
-        versions: incoming.versions.filter((v) => held.get(v.uuid.toString('hex'))?.state.t === 'uploading'),
+        versions: incoming.versions.filter((v) => {
+          const h = held.get(v.uuid.toString('hex'))?.state.t;
+          return h === 'uploading' || (h === 'complete' && v.state.t === 'complete');
+        }),
       };
     },
     // A version superseded before it reached this replica is pruned on arrival: it was never

@@ -1,7 +1,12 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { PutObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import {
+  PutObjectCommand,
+  ListObjectsV2Command,
+  PutObjectTaggingCommand,
+  GetObjectTaggingCommand,
+} from '@aws-sdk/client-s3';
 import { GarageProcess, waitFor, s3Client, getBytes } from './harness.ts';
 
 const FAST = { GARAGE_SYNC_INTERVAL_MS: '3000', GARAGE_PING_INTERVAL_MS: '1000' };
@@ -94,6 +99,18 @@ describe('a real cluster: four nodes in three zones, as in the reference deploym
       }
       const list = await clients[3]!.send(new ListObjectsV2Command({ Bucket: 'cluster' }));
       assert.equal(list.KeyCount, 24);
+      // Tags changed through one node, then another, read through a third: the last change wins.
+      for (const [i, v] of ['first', 'second'].entries())
+        await clients[i]!.send(
+          new PutObjectTaggingCommand({
+            Bucket: 'cluster',
+            Key: 'obj-0',
+            Tagging: { TagSet: [{ Key: 'round', Value: v }] },
+          }),
+        );
+      const tags = await clients[2]!.send(new GetObjectTaggingCommand({ Bucket: 'cluster', Key: 'obj-0' }));
+      assert.deepEqual(tags.TagSet, [{ Key: 'round', Value: 'second' }]);
+      assert.ok((await getBytes(clients[3]!, 'cluster', 'obj-0')).equals(written.get('obj-0')!), 'data untouched');
     } finally {
       for (const c of clients) c.destroy();
     }

@@ -163,8 +163,22 @@ describe('bucket lifecycle: expiration and aborting unfinished uploads', () => {
         'MalformedXML',
       ],
       [
-        [{ ID: 'tag', Status: 'Enabled', Filter: { Tag: { Key: 'a', Value: 'b' } }, Expiration: { Days: 1 } }],
-        'NotImplemented',
+        [
+          {
+            ID: 'dup-tags',
+            Status: 'Enabled',
+            Filter: {
+              And: {
+                Tags: [
+                  { Key: 'a', Value: 'b' },
+                  { Key: 'a', Value: 'c' },
+                ],
+              },
+            },
+            Expiration: { Days: 1 },
+          },
+        ],
+        'InvalidRequest',
       ],
       [
         [

@@ -23,6 +23,15 @@ const complete = (n: number, ts: number): ObjectVersion => ({
   state: { t: 'complete', data: { t: 'inline', meta, bytes: Buffer.from([n]) } },
 });
 const aborted = (n: number, ts: number): ObjectVersion => ({ uuid: u(n), ts, state: { t: 'aborted' } });
+// Version 1 complete, its tags changed at `at` (PutObjectTagging on some replica).
+const tagged = (at: number, ...tags: [string, string][]): ObjectVersion => ({
+  uuid: u(1),
+  ts: 10,
+  state: {
+    t: 'complete',
+    data: { t: 'inline', meta: { ...meta, tags: { ts: at, v: tags } }, bytes: Buffer.from([1]) },
+  },
+});
 
 test('object version merge is commutative, associative and idempotent', () => {
   const sets = [
@@ -33,6 +42,9 @@ test('object version merge is commutative, associative and idempotent', () => {
     [aborted(4, 25)],
     [uploading(5, 5, true)],
     [complete(6, 40)],
+    [tagged(100, ['a', '1'])],
+    [tagged(200, ['a', '2'], ['b', ''])],
+    [tagged(200, ['a', '3'])],
   ];
   const enc = (v: ObjectVersion[]) => JSON.stringify(v);
   for (const a of sets)
@@ -42,6 +54,20 @@ test('object version merge is commutative, associative and idempotent', () => {
       for (const c of sets)
         assert.equal(enc(mergeVersions(mergeVersions(a, b), c)), enc(mergeVersions(a, mergeVersions(b, c))));
     }
+});
+
+test('the tags of a version merge as a register: the latest change wins on every replica', () => {
+  const tagsOf = (m: ObjectVersion[]) =>
+    visibleVersion({ bucketId: u(0), key: 'k', versions: m })?.state.data.meta.tags;
+  const cases: [ObjectVersion, ObjectVersion, [string, string][]][] = [
+    [complete(1, 10), tagged(100, ['a', '1']), [['a', '1']]],
+    [tagged(100, ['a', '1']), tagged(200, ['b', '2']), [['b', '2']]],
+    [tagged(200), tagged(100, ['a', '1']), []],
+  ];
+  for (const [a, b, want] of cases) {
+    assert.deepEqual(tagsOf(mergeVersions([a], [b]))?.v, want);
+    assert.deepEqual(tagsOf(mergeVersions([b], [a]))?.v, want);
+  }
 });
 
 test('a newer complete version supersedes older ones but keeps unfinished multipart uploads', () => {
@@ -92,7 +118,7 @@ function replica() {
     schema.updated!(noTx, row, cur);
     row = cur;
   };
-  return { gone, apply, visible: () => (row ? visibleVersion(row)?.uuid[0] : undefined) };
+  return { gone, apply, row: () => row, visible: () => (row ? visibleVersion(row)?.uuid[0] : undefined) };
 }
 
 test('issue 7 defect 1: a PUT that completes after a concurrent one never comes back without its blocks', () => {
@@ -132,4 +158,20 @@ test('a multipart completion takes its new place (the upload completed last wins
   // A completion of an upload the replica does not hold as uploading changes nothing.
   r.apply([complete(9, 190)], true);
   assert.equal(r.visible(), 7);
+});
+
+test('a tag change applies where the version is complete, and never brings back a deleted one', () => {
+  const r = replica();
+  r.apply([complete(1, 10)]);
+  r.apply([tagged(100, ['a', '1'])], true);
+  const row = () => r.row();
+  assert.deepEqual(visibleVersion(row())?.state.data.meta.tags?.v, [['a', '1']]);
+  // Superseded by a delete (a marker), the version is gone; a late tag change must not revive it.
+  r.apply([{ uuid: u(2), ts: 20, state: { t: 'complete', data: { t: 'deleteMarker' } } }]);
+  r.apply([tagged(300, ['b', '2'])], true);
+  assert.equal(visibleVersion(row()), undefined);
+  assert.ok(!row()?.versions.some((v) => v.uuid.equals(u(1))), 'the deleted version stays gone');
+  const empty = replica();
+  empty.apply([tagged(300, ['b', '2'])], true);
+  assert.deepEqual(empty.row()?.versions ?? [], []);
 });

@@ -54,3 +54,22 @@ it('reads access keys stored before creation dates and expiry existed (format 1)
   assert.equal(d.secret, k.secret);
   assert.deepEqual(keySchema.decode(keySchema.encode(k)), k);
 });
+
+it('reads buckets stored before bucket tagging (ten fields) with an empty tag set', () => {
+  const b = newBucket(Buffer.alloc(32, 4));
+  const old = encodeVersioned(1, [
+    b.id,
+    b.deleted,
+    b.created,
+    b.aliases,
+    b.localAliases,
+    b.keys,
+    b.website,
+    b.quotas,
+    b.cors,
+    b.lifecycle,
+  ]);
+  assert.deepEqual(bucketSchema.decode(old).tags, { ts: 0, v: [] });
+  const tagged = { ...b, tags: { ts: 9, v: [['team', 'x']] as [string, string][] } };
+  assert.deepEqual(bucketSchema.decode(bucketSchema.encode(tagged)).tags, tagged.tags);
+});

@@ -37,6 +37,14 @@ import { handleCopyObject, handleUploadPartCopy } from './copy.ts';
 import { handleGetWebsite, handlePutWebsite, handleDeleteWebsite } from './website.ts';
 import { handleGetLifecycle, handlePutLifecycle, handleDeleteLifecycle } from './lifecycle.ts';
 import { handlePostObject } from './post_object.ts';
+import {
+  handleDeleteBucketTagging,
+  handleDeleteObjectTagging,
+  handleGetBucketTagging,
+  handleGetObjectTagging,
+  handlePutBucketTagging,
+  handlePutObjectTagging,
+} from './tagging.ts';
 import { addCorsHeaders, handlePreflight, handleGetCors, handlePutCors, handleDeleteCors } from './cors.ts';
 
 /** Runs the handler of an endpoint on an existing bucket whose permission was checked. */
@@ -86,6 +94,18 @@ function dispatch(
       return handleGetBucketAcl(c);
     case 'PutBucketAcl':
       return handlePutBucketAcl(c);
+    case 'GetBucketTagging':
+      return handleGetBucketTagging(c);
+    case 'PutBucketTagging':
+      return handlePutBucketTagging(c);
+    case 'DeleteBucketTagging':
+      return handleDeleteBucketTagging(c);
+    case 'GetObjectTagging':
+      return handleGetObjectTagging(o(ep.key));
+    case 'PutObjectTagging':
+      return handlePutObjectTagging(o(ep.key));
+    case 'DeleteObjectTagging':
+      return handleDeleteObjectTagging(o(ep.key));
     case 'GetObjectAcl':
       return handleGetObjectAcl(o(ep.key));
     case 'PutObjectAcl':

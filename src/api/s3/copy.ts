@@ -12,6 +12,7 @@ import { checkConditions, checkCoverage, streamBlocks, versionBlocks } from './g
 import { BlockError } from '../../util/errors.ts';
 import { checkObjectKey, putObjectStream } from './put.ts';
 import { openWith, requestKey, sseHeaders } from './sse_c.ts';
+import { checkVersionId, copyTags, newTags } from './tagging.ts';
 import { checkQuotas } from './quotas.ts';
 import { savePart } from './multipart.ts';
 import type { WriteCondition } from '../../model/object_claim.ts';
@@ -23,7 +24,9 @@ const EMPTY = Buffer.alloc(0);
 async function copySource(ctx: BucketCtx) {
   const raw = ctx.req.headers['x-amz-copy-source'];
   if (typeof raw !== 'string') throw new S3Error('InvalidArgument', 'missing x-amz-copy-source');
-  const decoded = decodeUtf8Component(raw.split('?')[0]!, 'x-amz-copy-source');
+  const [rawPath, rawQuery] = raw.split('?', 2);
+  checkVersionId(new URLSearchParams(rawQuery ?? ''));
+  const decoded = decodeUtf8Component(rawPath!, 'x-amz-copy-source');
   const path = decoded.startsWith('/') ? decoded.slice(1) : decoded;
   const slash = path.indexOf('/');
   if (slash <= 0 || slash === path.length - 1)
@@ -134,13 +137,14 @@ async function copyOnce(
   }
   await checkQuotas(ctx.svc, bucket, key, srcData.meta.size);
   const headers = directive === 'REPLACE' ? storedHeaders(ctx.req.headers) : srcData.meta.headers;
+  const tags = copyTags(ctx.req.headers, srcData.meta.tags?.v ?? []);
   if (encrypted) {
     // Encrypted on either side: the bytes are opened and sealed again, under the new key if any.
     const stream = await sourceStream(ctx, src, 0, srcData.meta.size);
     const keep = srcData.meta.checksum?.type === 'COMPOSITE' ? undefined : srcData.meta.checksum;
     let put: Awaited<ReturnType<typeof putObjectStream>>;
     try {
-      put = await putObjectStream(ctx.svc, bucket.id, key, headers, stream, { cond, sse, checksum: keep });
+      put = await putObjectStream(ctx.svc, bucket.id, key, headers, stream, { cond, sse, checksum: keep, tags });
     } catch (e) {
       const now = visibleVersion(await model.object.get(src.bucket.id, Buffer.from(src.key)));
       if (e instanceof BlockError && !now?.uuid.equals(src.version.uuid)) throw new SourceChanged();
@@ -153,7 +157,7 @@ async function copyOnce(
   }
   // The copy is one part, whatever the source was: its blocks are listed under part 0 below.
   const { parts: _parts, ...rest } = srcData.meta;
-  const meta: ObjectMeta = { ...rest, headers };
+  const meta: ObjectMeta = { ...rest, headers, tags: newTags(tags) };
   const uuid = randomBytes(16);
   const ts = await model.nextObjectTs(bucket.id, key);
   // A conditional copy completes only what its replicas granted (see object_claim.ts).

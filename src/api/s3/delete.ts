@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Model } from '../../model/garage.ts';
+import { checkVersionId } from './tagging.ts';
 import { S3Error, asS3Error } from '../common/s3_error.ts';
 import type { WriteCondition } from '../../model/object_claim.ts';
 import { checkWriteCondition, completeUnder, writeCondition } from './write_conditions.ts';
@@ -44,6 +45,7 @@ export async function handleDeleteObject(ctx: ObjectCtx): Promise<void> {
   const { bucket } = ctx;
   if (ctx.req.headers['if-none-match'] !== undefined)
     throw new S3Error('NotImplemented', 'DeleteObject takes If-Match, not If-None-Match');
+  checkVersionId(ctx.query);
   await deleteObject(ctx.svc.model, bucket.id, ctx.objectKey, writeCondition(ctx.req.headers));
   sendEmpty(ctx.res, 204);
 }
@@ -75,13 +77,17 @@ export async function handleDeleteObjects(ctx: BucketCtx): Promise<void> {
     const etag = xmlChildText(o, 'ETag');
     const cond: WriteCondition | undefined =
       etag === undefined ? undefined : { t: 'etag', etags: [/^"[^"]*"$/.test(etag) ? etag.slice(1, -1) : etag] };
-    return { key, cond };
+    // Each object has one version, `null`, until versioning is built: another id names none.
+    const versionId = xmlChildText(o, 'VersionId');
+    return { key, cond, versionId };
   });
   const quiet = (xmlChildToken(del, 'Quiet') ?? 'false').toLowerCase() === 'true';
   const deleted: { Key: string }[] = [];
   const errors: { Key: string; Code: string; Message: string }[] = [];
-  for (const { key, cond } of items) {
+  for (const { key, cond, versionId } of items) {
     try {
+      if (versionId !== undefined && versionId !== 'null')
+        throw new S3Error('InvalidArgument', 'Invalid version id specified');
       await deleteObject(ctx.svc.model, bucket.id, key, cond);
       deleted.push({ Key: key });
     } catch (e) {

@@ -11,6 +11,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { httpDate, sendEmpty, type ReqCtx, type ObjectCtx, type S3Services } from './context.ts';
 import { checksumHeaders } from './put.ts';
 import { openWith, requestKey, sseHeaders, type BlockCipher } from './sse_c.ts';
+import { checkVersionId, tagCountHeader } from './tagging.ts';
 
 /** A block of an object at its absolute offset. */
 export interface ObjectBlock {
@@ -162,7 +163,7 @@ export function objectHeaders(meta: ObjectMeta, ts: number): Record<string, stri
     if (sendableHeader(k, v)) h[k] = v;
   }
   if (meta.parts) h['x-amz-mp-parts-count'] = String(meta.parts);
-  return h;
+  return { ...h, ...tagCountHeader(meta) };
 }
 
 /** Where and how to serve an object (shared by the S3 API and the website endpoint). */
@@ -238,7 +239,7 @@ export async function serveObject(t: ServeTarget, bucketId: Buffer, key: string,
   const sse = requestKey(req.headers);
   const cipher = openWith(meta.encryption, sse);
   const headers = { ...objectHeaders(meta, v.ts), ...sseHeaders(sse) };
-  const expiration = expirationHeader(t.lifecycle ?? null, key, meta.size, v.ts);
+  const expiration = expirationHeader(t.lifecycle ?? null, key, meta.size, v.ts, meta.tags?.v);
   if (expiration) headers['x-amz-expiration'] = expiration;
   try {
     checkConditions(req.headers, meta.etag, v.ts);
@@ -327,6 +328,7 @@ export async function serveObject(t: ServeTarget, bucketId: Buffer, key: string,
 /** GetObject and HeadObject. */
 export async function handleGetObject(ctx: ObjectCtx, head: boolean, partNumber: number | undefined): Promise<void> {
   const { model, logger } = ctx.svc;
+  checkVersionId(ctx.query);
   await serveObject(
     {
       model,

@@ -4,6 +4,8 @@ import { ruleMatches, type LifecycleRule } from '../../model/bucket.ts';
 import { S3Error } from '../common/s3_error.ts';
 import { toXml, xmlChild, xmlChildren, xmlChildText, xmlChildToken, type XmlElement } from '../common/xml.ts';
 import { readXmlBody, sendEmpty, sendXml, type BucketCtx } from './context.ts';
+import { tagsOf, tagsXml } from './tagging.ts';
+import type { Tag } from '../../model/tags.ts';
 
 /** The positive integer in the child `name` of `el` (XML whitespace around it allowed), if it is there. */
 function posInt(el: XmlElement | undefined, name: string, what: string): number | null {
@@ -23,7 +25,9 @@ function size(el: XmlElement, name: string): number | null {
 }
 
 // The scope of a rule: a legacy top-level <Prefix>, or a <Filter> holding one condition or an <And>.
-function parseScope(r: XmlElement): Pick<LifecycleRule, 'prefix' | 'form' | 'sizeGreaterThan' | 'sizeLessThan'> {
+function parseScope(
+  r: XmlElement,
+): Pick<LifecycleRule, 'prefix' | 'form' | 'sizeGreaterThan' | 'sizeLessThan' | 'tags'> {
   const filter = xmlChild(r, 'Filter');
   const legacy = xmlChildText(r, 'Prefix');
   if (filter && legacy !== undefined) throw new S3Error('MalformedXML', 'a rule has a Filter or a Prefix, not both');
@@ -37,8 +41,10 @@ function parseScope(r: XmlElement): Pick<LifecycleRule, 'prefix' | 'form' | 'siz
   if (conditions.length > 1) throw new S3Error('MalformedXML', 'a Filter holds one condition; combine them with And');
   const and = xmlChild(filter, 'And');
   const scope = and ?? filter;
-  if (xmlChildren(scope, 'Tag').length)
-    throw new S3Error('NotImplemented', 'lifecycle filters on object tags are not supported (no object tagging yet)');
+  const tags = tagsOf(scope);
+  if (!and && tags.length > 1) throw new S3Error('MalformedXML', 'a Filter holds one Tag; combine several with And');
+  if (new Set(tags.map(([k]) => k)).size !== tags.length)
+    throw new S3Error('InvalidRequest', 'Duplicate Tag Keys are not allowed.');
   const gt = size(scope, 'ObjectSizeGreaterThan');
   const lt = size(scope, 'ObjectSizeLessThan');
   if (gt !== null && lt !== null && lt <= gt)
@@ -49,6 +55,7 @@ function parseScope(r: XmlElement): Pick<LifecycleRule, 'prefix' | 'form' | 'siz
     form: and ? 'and' : 'filter',
     sizeGreaterThan: gt,
     sizeLessThan: lt,
+    ...(tags.length ? { tags } : {}),
   };
 }
 
@@ -105,6 +112,7 @@ function parseRule(r: XmlElement): LifecycleRule {
       );
     if (rule.sizeGreaterThan !== null || rule.sizeLessThan !== null)
       throw new S3Error('InvalidArgument', 'ExpiredObjectDeleteMarker cannot be specified with object size filters');
+    if (rule.tags) throw new S3Error('InvalidRequest', 'ExpiredObjectDeleteMarker cannot be specified with tags.');
     rule.expiredObjectDeleteMarker = marker === 'true';
   }
   if (exp && rule.expirationDays !== null && rule.expirationDate !== null)
@@ -118,6 +126,8 @@ function parseRule(r: XmlElement): LifecycleRule {
     throw new S3Error('MalformedXML', 'an Expiration needs Days, Date or ExpiredObjectDeleteMarker');
   if (rule.abortMpuDays !== null && (rule.sizeGreaterThan !== null || rule.sizeLessThan !== null))
     throw new S3Error('InvalidArgument', 'AbortIncompleteMultipartUpload cannot be specified with object size filters');
+  if (rule.abortMpuDays !== null && rule.tags)
+    throw new S3Error('InvalidRequest', 'AbortIncompleteMultipartUpload cannot be specified with Tags.');
   if (!exp && rule.abortMpuDays === null)
     throw new S3Error('MalformedXML', 'a rule needs Expiration or AbortIncompleteMultipartUpload');
   return rule;
@@ -131,15 +141,16 @@ function scopeXml(r: LifecycleRule): Record<string, unknown> {
       : {}),
     ...(r.sizeLessThan !== undefined && r.sizeLessThan !== null ? { ObjectSizeLessThan: r.sizeLessThan } : {}),
   };
+  const tags = r.tags?.length ? { Tag: tagsXml(r.tags) } : undefined;
   switch (r.form ?? 'filter') {
     case 'legacy':
       return { Prefix: r.prefix };
     case 'none':
       return {};
     case 'and':
-      return { Filter: { And: { ...(r.prefix ? { Prefix: r.prefix } : {}), ...sizes } } };
+      return { Filter: { And: { ...(r.prefix ? { Prefix: r.prefix } : {}), ...tags, ...sizes } } };
     case 'filter':
-      return { Filter: Object.keys(sizes).length ? sizes : { Prefix: r.prefix } };
+      return { Filter: tags ?? (Object.keys(sizes).length ? sizes : { Prefix: r.prefix }) };
   }
 }
 
@@ -180,10 +191,11 @@ export function expirationHeader(
   key: string,
   size: number,
   lastModified: number,
+  tags?: readonly Tag[],
 ): string | undefined {
   let best: { at: number; id: string } | undefined;
   for (const r of rules ?? []) {
-    if (!r.enabled || !ruleMatches(r, key, size)) continue;
+    if (!r.enabled || !ruleMatches(r, key, size, tags)) continue;
     let at: number | undefined;
     if (r.expirationDate !== null) at = r.expirationDate;
     else if (r.expirationDays !== null) {

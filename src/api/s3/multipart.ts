@@ -30,6 +30,8 @@ import {
   type ObjectCtx,
 } from './context.ts';
 import { checkObjectKey, md5Etag, saveBlocks } from './put.ts';
+import { newTags, taggingHeader } from './tagging.ts';
+import type { Tag } from '../../model/tags.ts';
 import { openWith, requestKey, sealWith, sseHeaders, UPLOAD_REFUSALS, type CustomerKey } from './sse_c.ts';
 import { checkQuotas } from './quotas.ts';
 import { completeUnder, conditionError, writeCondition } from './write_conditions.ts';
@@ -49,6 +51,7 @@ async function findUpload(
   headers: [string, string][];
   checksum?: UploadChecksum;
   encryption?: ObjectEncryption;
+  tags?: Tag[];
 }> {
   const entry = await ctx.svc.model.object.get(bucketId, Buffer.from(key));
   const v = entry?.versions.find((x) => x.uuid.equals(uploadId));
@@ -62,6 +65,7 @@ async function findUpload(
     headers: v.state.headers,
     checksum: alg ? { algorithm: alg, type: v.state.checksumType ?? defaultChecksumType(alg) } : undefined,
     encryption: v.state.encryption,
+    tags: v.state.tags,
   };
 }
 
@@ -116,6 +120,7 @@ export async function handleCreateUpload(ctx: ObjectCtx): Promise<void> {
   const headers = storedHeaders(ctx.req.headers);
   const checksum = uploadChecksumOf(ctx.req.headers);
   const sse = requestKey(ctx.req.headers);
+  const tags = taggingHeader(ctx.req.headers);
   await model.object.insert({
     bucketId: bucket.id,
     key,
@@ -129,6 +134,7 @@ export async function handleCreateUpload(ctx: ObjectCtx): Promise<void> {
           headers,
           ...(checksum ? { checksumAlgorithm: checksum.algorithm, checksumType: checksum.type } : {}),
           ...(sse ? { encryption: sealWith(sse).stored } : {}),
+          ...(tags?.length ? { tags } : {}),
         },
       },
     ],
@@ -314,7 +320,7 @@ export async function handleCompleteUpload(ctx: ObjectCtx, uploadId: Buffer): Pr
     }
   }
   const found = await findUpload(ctx, bucket.id, key, uploadId);
-  const { ts, headers, entry: current, checksum: upload, encryption } = found;
+  const { ts, headers, entry: current, checksum: upload, encryption, tags } = found;
   // The key is optional here (no data is written), but if sent it must be the upload's.
   const { sse } = uploadKey(ctx, encryption, true);
   const have = await latestParts(ctx, uploadId);
@@ -347,7 +353,7 @@ export async function handleCompleteUpload(ctx: ObjectCtx, uploadId: Buffer): Pr
   const etag = `${createHash('md5').update(Buffer.concat(md5s)).digest('hex')}-${chosen.length}`;
   // A conditional completion is checked before anything of the upload changes: refused, the
   // upload stays as it was and may be completed again.
-  const meta: ObjectMeta = { size, etag, headers, parts: chosen.length, checksum, encryption };
+  const meta: ObjectMeta = { size, etag, headers, parts: chosen.length, checksum, encryption, tags: newTags(tags) };
   const complete = () => completeUpload(ctx, uploadId, ts, chosen, meta);
   if (cond) {
     const vote = conditionHolds(cond, visibleVersion(current));

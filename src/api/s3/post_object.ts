@@ -11,6 +11,7 @@ import type { S3Services } from './context.ts';
 import { keyLookup, refuseManagedSse, sendEmpty, sendXml, STORED_HEADERS } from './context.ts';
 import { checkObjectKey, checksumHeaders, putObjectStream } from './put.ts';
 import { customerKey, sseHeaders } from './sse_c.ts';
+import { taggingField } from './tagging.ts';
 import type { BodyChecks } from '../common/signature/index.ts';
 import {
   checksumAlgorithmFromHeader,
@@ -303,6 +304,8 @@ async function authorizeAndStore(
 
   refuseManagedSse(fields.keys());
   const sse = customerKey((n) => field(n));
+  const taggingXml = field('tagging');
+  const tags = taggingXml === undefined ? undefined : taggingField(taggingXml);
   const acl = field('acl');
   if (acl !== undefined) checkCannedAcl(acl);
   const key = field('key')!.replace(/\$\{filename\}/g, file.filename);
@@ -376,7 +379,7 @@ async function authorizeAndStore(
     key,
     headers,
     body,
-    { done: checksum?.done, sse },
+    { done: checksum?.done, sse, tags },
   );
   const sums = { ...checksumHeaders(meta.checksum), ...sseHeaders(sse) };
 

@@ -11,6 +11,8 @@ import type { BodyChecks } from '../common/signature/index.ts';
 import type { Checksummer } from '../common/checksum.ts';
 import { checkQuotas, declaredSize, limitToQuota } from './quotas.ts';
 import { requestKey, sealWith, sseHeaders, type BlockCipher, type CustomerKey } from './sse_c.ts';
+import { newTags, taggingHeader } from './tagging.ts';
+import type { Tag } from '../../model/tags.ts';
 import type { WriteCondition } from '../../model/object_claim.ts';
 import { checkWriteCondition, completeUnder, writeCondition } from './write_conditions.ts';
 import { requestBody, sendEmpty, storedHeaders, type ObjectCtx, type S3Services } from './context.ts';
@@ -158,6 +160,7 @@ export interface PutOptions {
   sse?: CustomerKey;
   /** The object's checksum when it is known beforehand (a copy keeps its source's). */
   checksum?: ObjectMeta['checksum'];
+  tags?: Tag[];
 }
 
 /** Stores a whole stream as a new version of an object; the previous version stays visible until it completes. */
@@ -212,6 +215,7 @@ export async function putObjectStream(
       headers,
       checksum: checks ? checksumOf(checks) : opts.checksum,
       ...(sealed ? { encryption: sealed.stored } : {}),
+      tags: newTags(opts.tags),
     };
     const data = saved.inline
       ? { t: 'inline' as const, meta, bytes: saved.inline }
@@ -263,6 +267,7 @@ export async function handlePutObject(ctx: ObjectCtx): Promise<void> {
     throw new S3Error('MissingContentLength', 'You must provide the Content-Length HTTP header.');
   const cond = writeCondition(ctx.req.headers);
   const sse = requestKey(ctx.req.headers);
+  const tags = taggingHeader(ctx.req.headers);
   if (cond) await checkWriteCondition(ctx.svc.model, bucket.id, key, cond);
   const allowed = await checkQuotas(ctx.svc, bucket, key, declaredSize(ctx.req.headers));
   const body = requestBody(ctx);
@@ -271,8 +276,9 @@ export async function handlePutObject(ctx: ObjectCtx): Promise<void> {
     done: body.done,
     cond,
     sse,
+    tags,
   });
-  const expiration = expirationHeader(bucket.lifecycle.v, key, meta.size, ts);
+  const expiration = expirationHeader(bucket.lifecycle.v, key, meta.size, ts, meta.tags?.v);
   sendEmpty(ctx.res, 200, {
     etag: `"${etag}"`,
     ...checksumHeaders(meta.checksum),

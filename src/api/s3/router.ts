@@ -46,7 +46,10 @@ type BucketOp =
   | 'PutBucketLifecycleConfiguration'
   | 'DeleteBucketLifecycle'
   | 'GetBucketAcl'
-  | 'PutBucketAcl';
+  | 'PutBucketAcl'
+  | 'GetBucketTagging'
+  | 'PutBucketTagging'
+  | 'DeleteBucketTagging';
 
 type ObjectOp =
   | 'PutObject'
@@ -55,7 +58,10 @@ type ObjectOp =
   | 'CreateMultipartUpload'
   | 'GetObjectAcl'
   | 'PutObjectAcl'
-  | 'GetObjectAttributes';
+  | 'GetObjectAttributes'
+  | 'GetObjectTagging'
+  | 'PutObjectTagging'
+  | 'DeleteObjectTagging';
 
 /** An S3 operation and what routing learnt about it. */
 export type S3Endpoint =
@@ -98,6 +104,12 @@ const AUTHORIZATION: Record<S3Endpoint['kind'], Authorization> = {
   DeleteBucketLifecycle: 'owner',
   GetBucketAcl: 'read',
   PutBucketAcl: 'owner',
+  GetBucketTagging: 'read',
+  PutBucketTagging: 'owner',
+  DeleteBucketTagging: 'owner',
+  GetObjectTagging: 'read',
+  PutObjectTagging: 'write',
+  DeleteObjectTagging: 'write',
   GetObjectAcl: 'read',
   GetObjectAttributes: 'read',
   PutObjectAcl: 'write',
@@ -141,7 +153,6 @@ export const SSE_ENDPOINTS: ReadonlySet<S3Endpoint['kind']> = new Set([
 
 const BUCKET_GET_UNSUPPORTED = [
   'policy',
-  'tagging',
   'encryption',
   'logging',
   'notification',
@@ -156,7 +167,7 @@ const BUCKET_GET_UNSUPPORTED = [
   'metrics',
   'intelligent-tiering',
 ];
-const OBJECT_UNSUPPORTED = ['tagging', 'retention', 'legal-hold'];
+const OBJECT_UNSUPPORTED = ['retention', 'legal-hold'];
 /** S3's message for an upload id it does not know. */
 export const NO_SUCH_UPLOAD =
   'The specified multipart upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.';
@@ -196,6 +207,7 @@ export function parseEndpoint(
       if (has('uploadId')) return { kind: 'ListParts', bucket, key, uploadId: uploadIdParam(q) };
       if (has('acl')) return { kind: 'GetObjectAcl', bucket, key };
       if (has('attributes')) return { kind: 'GetObjectAttributes', bucket, key };
+      if (has('tagging')) return { kind: 'GetObjectTagging', bucket, key };
       if ([...OBJECT_UNSUPPORTED, 'torrent'].some(has))
         throw new S3Error('NotImplemented', 'this object sub-resource is not implemented');
       return { kind: 'GetObject', bucket, key, partNumber: partNumberParam(q) };
@@ -207,11 +219,13 @@ export function parseEndpoint(
         return { kind: copy ? 'UploadPartCopy' : 'UploadPart', bucket, key, uploadId: uploadIdParam(q), partNumber };
       }
       if (has('acl')) return { kind: 'PutObjectAcl', bucket, key };
+      if (has('tagging')) return { kind: 'PutObjectTagging', bucket, key };
       if (OBJECT_UNSUPPORTED.some(has))
         throw new S3Error('NotImplemented', 'this object sub-resource is not implemented');
       return { kind: copy ? 'CopyObject' : 'PutObject', bucket, key };
     case 'DELETE':
       if (has('uploadId')) return { kind: 'AbortMultipartUpload', bucket, key, uploadId: uploadIdParam(q) };
+      if (has('tagging')) return { kind: 'DeleteObjectTagging', bucket, key };
       return { kind: 'DeleteObject', bucket, key };
     case 'POST':
       if (has('uploads')) return { kind: 'CreateMultipartUpload', bucket, key };
@@ -235,6 +249,7 @@ function bucketEndpoint(method: string, bucket: string, q: URLSearchParams): S3E
       if (has('cors')) return b('GetBucketCors');
       if (has('lifecycle')) return b('GetBucketLifecycleConfiguration');
       if (has('acl')) return b('GetBucketAcl');
+      if (has('tagging')) return b('GetBucketTagging');
       for (const p of BUCKET_GET_UNSUPPORTED)
         if (has(p)) throw new S3Error('NotImplemented', `GET ?${p} is not implemented`);
       return b(q.get('list-type') === '2' ? 'ListObjectsV2' : 'ListObjects');
@@ -245,12 +260,14 @@ function bucketEndpoint(method: string, bucket: string, q: URLSearchParams): S3E
       if (has('cors')) return b('PutBucketCors');
       if (has('lifecycle')) return b('PutBucketLifecycleConfiguration');
       if (has('acl')) return b('PutBucketAcl');
+      if (has('tagging')) return b('PutBucketTagging');
       if (first !== undefined) throw new S3Error('NotImplemented', `PUT ?${first} on a bucket is not implemented`);
       return { kind: 'CreateBucket', bucket };
     case 'DELETE':
       if (has('website')) return b('DeleteBucketWebsite');
       if (has('cors')) return b('DeleteBucketCors');
       if (has('lifecycle')) return b('DeleteBucketLifecycle');
+      if (has('tagging')) return b('DeleteBucketTagging');
       if (first !== undefined) throw new S3Error('NotImplemented', `DELETE ?${first} on a bucket is not implemented`);
       return b('DeleteBucket');
     case 'POST':

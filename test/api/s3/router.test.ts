@@ -71,6 +71,12 @@ const ROWS: [string, string, Record<string, string>, S3Endpoint, Authorization][
     { kind: 'UploadPartCopy', bucket: 'b', key: 'k', uploadId, partNumber: 10000 },
     'write',
   ],
+  ['GET', '/b?tagging', {}, { kind: 'GetBucketTagging', bucket: 'b' }, 'read'],
+  ['PUT', '/b?tagging', {}, { kind: 'PutBucketTagging', bucket: 'b' }, 'owner'],
+  ['DELETE', '/b?tagging', {}, { kind: 'DeleteBucketTagging', bucket: 'b' }, 'owner'],
+  ['GET', '/b/k?tagging', {}, { kind: 'GetObjectTagging', bucket: 'b', key: 'k' }, 'read'],
+  ['PUT', '/b/k?tagging', {}, { kind: 'PutObjectTagging', bucket: 'b', key: 'k' }, 'write'],
+  ['DELETE', '/b/k?tagging', {}, { kind: 'DeleteObjectTagging', bucket: 'b', key: 'k' }, 'write'],
 ];
 
 /** [method, url, headers, S3 error code] */
@@ -80,10 +86,10 @@ const REFUSED: [string, string, Record<string, string>, string][] = [
   ['PATCH', '/b/k', {}, 'MethodNotAllowed'],
   ['GET', '/b?policy', {}, 'NotImplemented'],
   ['GET', '/b?object-lock', {}, 'NotImplemented'],
-  ['PUT', '/b?tagging', {}, 'NotImplemented'],
+  ['PUT', '/b?object-lock', {}, 'NotImplemented'],
   ['DELETE', '/b?policy', {}, 'NotImplemented'],
   ['POST', '/b', {}, 'NotImplemented'],
-  ['GET', '/b/k?tagging', {}, 'NotImplemented'],
+  ['GET', '/b/k?legal-hold', {}, 'NotImplemented'],
   ['PUT', '/b/k?retention', {}, 'NotImplemented'],
   ['POST', '/b/k', {}, 'NotImplemented'],
   ['GET', '/b/k?partNumber=0', {}, 'InvalidArgument'],
@@ -111,7 +117,7 @@ describe('S3 router', () => {
 
   it('covers every endpoint kind', () => {
     const kinds = new Set(ROWS.map((r) => r[3].kind));
-    assert.equal(kinds.size, 36);
+    assert.equal(kinds.size, 42);
   });
 
   it('refuses what it does not implement, and bad part numbers and upload ids, with the S3 error', () => {

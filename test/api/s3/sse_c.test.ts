@@ -87,7 +87,7 @@ describe('SSE-C keys and block sealing', () => {
       const sealed = cipher.seal(plain);
       assert.equal(sealed.length, size + SEAL_OVERHEAD);
       assert.ok(openWith(stored, k)!.open(sealed).equals(plain));
-      if (size > 0) assert.equal(sealed.indexOf(plain.subarray(0, Math.min(size, 16))), -1, 'no plaintext inside');
+      if (size >= 16) assert.equal(sealed.indexOf(plain.subarray(0, 16)), -1, 'no plaintext inside');
       const bad = Buffer.from(sealed);
       bad[bad.length >> 1]! ^= 1;
       assert.throws(() => cipher.open(bad), BlockError);
