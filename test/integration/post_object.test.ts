@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, GetObjectTaggingCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { type GarageProcess, getBytes, useNode } from './harness.ts';
 
 describe('POST object: browser form uploads with a signed policy', () => {
@@ -157,6 +157,19 @@ describe('POST object: browser form uploads with a signed policy', () => {
       new GetObjectCommand({ Bucket: 'forms', Key: 'ssec/x', SSECustomerAlgorithm: 'AES256', SSECustomerKey: key }),
     );
     assert.equal(await got.Body!.transformToString(), 'sealed by a form');
+  });
+
+  it('stores the tags of a tagging field (a Tagging document), and refuses a bad one', async () => {
+    const tagging = '<Tagging><TagSet><Tag><Key>from</Key><Value>form upload</Value></Tag></TagSet></Tagging>';
+    const base = [{ bucket: 'forms' }, ['starts-with', '$key', 'tagged/'], ['starts-with', '$tagging', '']];
+    const r = await post({ key: 'tagged/x', tagging, ...signedFields(base) }, 'tagged');
+    assert.equal(r.status, 204, await r.text());
+    const t = await s3.send(new GetObjectTaggingCommand({ Bucket: 'forms', Key: 'tagged/x' }));
+    assert.deepEqual(t.TagSet, [{ Key: 'from', Value: 'form upload' }]);
+    const bad = tagging.replace('<Key>from</Key>', '<Key>aws:from</Key>');
+    const refused = await post({ key: 'tagged/y', tagging: bad, ...signedFields(base) }, 'tagged');
+    assert.equal(refused.status, 400);
+    assert.match(await refused.text(), /<Code>InvalidTag<\/Code>/);
   });
 
   it('refuses header fields with CR, LF or other characters a header cannot carry (400 InvalidArgument naming the field)', async () => {
