@@ -150,9 +150,8 @@ async function copyOnce(
       if (e instanceof BlockError && !now?.uuid.equals(src.version.uuid)) throw new SourceChanged();
       throw e;
     }
-    sendXml(ctx.res, 200, toXml('CopyObjectResult', { ETag: `"${put.etag}"`, LastModified: isoDate(put.ts) }), {
-      ...sseHeaders(sse),
-    });
+    const result = toXml('CopyObjectResult', { ETag: `"${put.etag}"`, LastModified: isoDate(put.ts) });
+    sendXml(ctx.res, 200, result, sseHeaders(sse));
     return;
   }
   // The copy is one part, whatever the source was: its blocks are listed under part 0 below.

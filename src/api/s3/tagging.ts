@@ -7,7 +7,7 @@ import { parseXml, toXml, xmlChild, xmlChildren, xmlChildText, xmlRoot, type Xml
 import { readXmlBody, sendEmpty, sendXml, type BucketCtx, type ObjectCtx } from './context.ts';
 
 /** S3's limits: 10 tags on an object, 50 on a bucket; keys of 1 to 128 characters, values up to 256. */
-export const MAX_OBJECT_TAGS = 10;
+const MAX_OBJECT_TAGS = 10;
 const MAX_BUCKET_TAGS = 50;
 const MAX_KEY = 128;
 const MAX_VALUE = 256;
@@ -18,7 +18,7 @@ const TAGGING_LIMITS = { maxBytes: 64 * 1024, maxDepth: 4, maxElements: 1000 };
 const chars = (s: string) => [...s].length;
 
 /** Checks a tag set as S3 does (each tag in order, then duplicates, then the count). */
-export function checkTags(tags: Tag[], owner: 'object' | 'bucket'): Tag[] {
+function checkTags(tags: Tag[], owner: 'object' | 'bucket'): Tag[] {
   const seen = new Set<string>();
   for (const [k, v] of tags) {
     if (chars(k) < 1 || chars(k) > MAX_KEY || !TAG_CHARS.test(k))
