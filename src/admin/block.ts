@@ -105,7 +105,7 @@ export async function purgeBlocks(ctx: AdminCtx, hexes: string[]): Promise<Local
           await m.object.insert({
             bucketId: h.bucketId,
             key: h.key,
-            versions: [{ uuid, ts: v.ts, state: { t: 'aborted' } }],
+            versions: [{ ...v, state: { t: 'aborted' } }],
           });
         }
       }

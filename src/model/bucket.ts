@@ -38,8 +38,12 @@ export interface LifecycleRule {
   expirationDays: number | null;
   /** …or from this date (ms since epoch, a midnight UTC). */
   expirationDate: number | null;
-  /** Remove delete markers left without versions (nothing to do while versioning is off). */
+  /** Remove delete markers left without versions. */
   expiredObjectDeleteMarker?: boolean;
+  /** Delete noncurrent versions this many days after they became noncurrent… */
+  noncurrentDays?: number | null;
+  /** …except the newest this many of them. */
+  newerNoncurrentVersions?: number | null;
   /** Abort multipart uploads this many days after they were started. */
   abortMpuDays: number | null;
   /** Only objects with all these tags. */
@@ -100,6 +104,16 @@ export interface BucketEntry {
   quotas: Lww<{ maxSize: number | null; maxObjects: number | null }>;
   /** PutBucketTagging's tag set (empty: none). */
   tags: Lww<Tag[]>;
+  /** PutBucketVersioning's state; null until versioning is first enabled (never back to null). */
+  versioning: Lww<BucketVersioning | null>;
+}
+
+/** A bucket's versioning state, as S3 names it. */
+export type BucketVersioning = 'Enabled' | 'Suspended';
+
+/** How versions written now in the bucket are kept (see VersionKind). */
+export function writeKind(b: BucketEntry): 'enabled' | 'suspended' | undefined {
+  return b.versioning.v === 'Enabled' ? 'enabled' : b.versioning.v === 'Suspended' ? 'suspended' : undefined;
 }
 
 /** A new, empty bucket. */
@@ -116,6 +130,7 @@ export function newBucket(id: Buffer): BucketEntry {
     lifecycle: { ts: 0, v: null },
     quotas: { ts: 0, v: { maxSize: null, maxObjects: null } },
     tags: { ts: 0, v: [] },
+    versioning: { ts: 0, v: null },
   };
 }
 
@@ -130,8 +145,9 @@ type Row = [
   Lww<{ maxSize: number | null; maxObjects: number | null }>,
   Lww<CorsRule[] | null>,
   Lww<LifecycleRule[] | null>,
-  // Absent in rows written before bucket tagging.
+  // Absent in rows written before bucket tagging, and before versioning.
   Lww<Tag[]>?,
+  Lww<BucketVersioning | null>?,
 ];
 
 /** The schema of stored permissions. */
@@ -153,6 +169,8 @@ const zLifecycle: z.ZodType<LifecycleRule> = z.object({
   expirationDays: z.number().nullable(),
   expirationDate: z.number().nullable(),
   expiredObjectDeleteMarker: z.boolean().optional(),
+  noncurrentDays: z.number().nullable().optional(),
+  newerNoncurrentVersions: z.number().nullable().optional(),
   abortMpuDays: z.number().nullable(),
   tags: zTags.optional(),
 });
@@ -189,8 +207,16 @@ const zRow: z.ZodType<Row> = z.tuple([
   zLww(z.array(zCors).nullable()),
   zLww(z.array(zLifecycle).nullable()),
   zLww(zTags).optional(),
+  zLww(z.enum(['Enabled', 'Suspended']).nullable()).optional(),
 ]);
 const zAliasRow: z.ZodType<[string, Lww<Buffer | null>]> = z.tuple([z.string(), zLww(zBytes.nullable())]);
+
+/** LWW, except that a bucket once versioned never goes back to unversioned (null). */
+function mergeVersioning(a: Lww<BucketVersioning | null>, b: Lww<BucketVersioning | null>) {
+  if (a.v === null) return b;
+  if (b.v === null) return a;
+  return mergeLww(a, b);
+}
 
 export const bucketSchema: TableSchema<BucketEntry> = {
   name: 'bucket',
@@ -210,16 +236,25 @@ export const bucketSchema: TableSchema<BucketEntry> = {
       e.cors,
       e.lifecycle,
       e.tags,
+      e.versioning,
     ] satisfies Row),
   decode: (b) => {
-    const [id, deleted, created, aliases, localAliases, keys, website, quotas, cors, lifecycle, tags] = decodeRow(
-      1,
-      b,
-      'bucket',
-      zRow,
-    );
-    const t = tags ?? { ts: 0, v: [] };
-    return { id, deleted, created, aliases, localAliases, keys, website, quotas, cors, lifecycle, tags: t };
+    const [id, deleted, created, aliases, localAliases, keys, website, quotas, cors, lifecycle, tags, versioning] =
+      decodeRow(1, b, 'bucket', zRow);
+    return {
+      id,
+      deleted,
+      created,
+      aliases,
+      localAliases,
+      keys,
+      website,
+      quotas,
+      cors,
+      lifecycle,
+      tags: tags ?? { ts: 0, v: [] },
+      versioning: versioning ?? { ts: 0, v: null },
+    };
   },
   merge: (a, b) => {
     const deleted = a.deleted || b.deleted;
@@ -236,6 +271,7 @@ export const bucketSchema: TableSchema<BucketEntry> = {
       lifecycle: mergeLww(a.lifecycle, b.lifecycle),
       quotas: mergeLww(a.quotas, b.quotas),
       tags: mergeLww(a.tags, b.tags),
+      versioning: mergeVersioning(a.versioning, b.versioning),
     };
   },
   isTombstone: (e) => e.deleted,

@@ -86,9 +86,12 @@ export class ModelHelpers {
     return b;
   }
 
-  /** Whether a bucket holds no visible object (in-progress multipart uploads are not objects, as in S3). */
+  /**
+   * Whether a bucket holds no object version and no delete marker (in-progress multipart uploads
+   * are not objects, as in S3).
+   */
   async bucketIsEmpty(id: Buffer): Promise<boolean> {
-    const rows = await this.m.object.getRange(id, { limit: 1, filter: { visible: true } });
+    const rows = await this.m.object.getRange(id, { limit: 1, filter: { versions: true } });
     return rows.length === 0;
   }
 

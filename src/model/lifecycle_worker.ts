@@ -4,8 +4,15 @@ import type { LayoutView } from '../rpc/layout/manager.ts';
 import type { Logger } from '../util/log.ts';
 import { errorMessage } from '../util/errors.ts';
 import { Periodic } from '../util/background.ts';
-import { visibleVersion } from './object.ts';
-import { ruleMatches, type BucketEntry, type LifecycleRule } from './bucket.ts';
+import {
+  isDataVersion,
+  listedVersions,
+  mkVersion,
+  visibleVersion,
+  type ObjectEntry,
+  type ObjectVersion,
+} from './object.ts';
+import { ruleMatches, writeKind, type BucketEntry, type LifecycleRule } from './bucket.ts';
 
 export interface LifecycleOptions {
   model: Model;
@@ -59,18 +66,23 @@ export class LifecycleWorker {
         const size = v?.state.data.meta.size ?? 0;
         const tags = v?.state.data.meta.tags?.v;
         if (v && matching.some((r) => ruleMatches(r, o.key, size, tags) && this.#expired(r, v.ts, now))) {
+          // A delete marker: with versioning, the expired version stays as a noncurrent one.
+          const ts = await model.nextObjectTs(b.id, o.key);
           await model.object.insert({
             bucketId: b.id,
             key: o.key,
-            versions: [
-              {
-                uuid: randomBytes(16),
-                ts: await model.nextObjectTs(b.id, o.key),
-                state: { t: 'complete', data: { t: 'deleteMarker' } },
-              },
-            ],
+            versions: [mkVersion(randomBytes(16), ts, { t: 'complete', data: { t: 'deleteMarker' } }, writeKind(b))],
           });
           expired++;
+        }
+        const gone = this.#goneVersions(matching, o, now);
+        if (gone.length) {
+          await model.object.insert({
+            bucketId: b.id,
+            key: o.key,
+            versions: gone.map((x) => ({ ...x, state: { t: 'aborted' as const } })),
+          });
+          expired += gone.length;
         }
         const old = o.versions.filter(
           (x) =>
@@ -90,6 +102,30 @@ export class LifecycleWorker {
     }
     model.workers.report('lifecycle', { lastPass: new Date(now).toISOString(), expired, aborted });
     return { expired, aborted };
+  }
+
+  /**
+   * The versions rules delete for good: noncurrent ones past NoncurrentDays (counted from when a
+   * newer version replaced them) beyond the NewerNoncurrentVersions kept, and a delete marker
+   * that is all a key has left (ExpiredObjectDeleteMarker).
+   */
+  #goneVersions(rules: LifecycleRule[], o: ObjectEntry, now: number): ObjectVersion[] {
+    const listed = listedVersions(o);
+    const gone: ObjectVersion[] = [];
+    for (let i = 1; i < listed.length; i++) {
+      const x = listed[i]!;
+      const since = listed[i - 1]!.ts;
+      const meta = isDataVersion(x) ? x.state.data.meta : undefined;
+      const expires = (r: LifecycleRule) =>
+        r.noncurrentDays &&
+        ruleMatches(r, o.key, meta?.size ?? 0, meta?.tags?.v) &&
+        now - since >= r.noncurrentDays * this.dayMs &&
+        i - 1 >= (r.newerNoncurrentVersions ?? 0);
+      if (rules.some(expires)) gone.push(x);
+    }
+    const only = listed.length === 1 ? listed[0] : undefined;
+    if (only && !isDataVersion(only) && rules.some((r) => r.expiredObjectDeleteMarker)) gone.push(only);
+    return gone;
   }
 
   #expired(r: LifecycleRule, ts: number, now: number): boolean {

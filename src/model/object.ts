@@ -61,11 +61,57 @@ export type VersionState =
   | { t: 'complete'; data: VersionData }
   | { t: 'aborted' };
 
+/**
+ * The bucket's versioning when a version was written, fixed at its creation. `enabled`: the
+ * version has its own id (its uuid) and nothing supersedes it: only a delete by id removes it.
+ * Otherwise it is the key's `null` version, superseded by the next null version; a delete marker
+ * written in a bucket never versioned (`undefined`) is no S3 version at all, only a tombstone.
+ */
+export type VersionKind = 'enabled' | 'suspended';
+
 /** One version of an object, ordered by (timestamp, uuid). */
 export interface ObjectVersion {
   uuid: Buffer;
   ts: number;
   state: VersionState;
+  versioning?: VersionKind;
+}
+
+/** A version, with its versioning kind when it has one (the field is absent rather than undefined). */
+export function mkVersion(uuid: Buffer, ts: number, state: VersionState, versioning?: VersionKind): ObjectVersion {
+  return versioning ? { uuid, ts, state, versioning } : { uuid, ts, state };
+}
+
+/** Whether a version is its key's `null` version (written while versioning was not enabled). */
+export function isNullVersion(v: ObjectVersion): boolean {
+  return v.versioning !== 'enabled';
+}
+
+/** The S3 version id of a version: its uuid in hex, or `null`. */
+export function versionIdOf(v: Pick<ObjectVersion, 'uuid' | 'versioning'>): string {
+  return v.versioning === 'enabled' ? v.uuid.toString('hex') : 'null';
+}
+
+/** A complete version as S3 shows it in ListObjectVersions: an object or a delete marker. */
+export type CompleteVersion = ObjectVersion & { state: { t: 'complete' } };
+
+/** Whether ListObjectVersions shows a version (a tombstone of a never-versioned bucket it does not). */
+function isListed(v: ObjectVersion): v is CompleteVersion {
+  return v.state.t === 'complete' && (v.state.data.t !== 'deleteMarker' || v.versioning !== undefined);
+}
+
+/** The versions ListObjectVersions shows of a key, newest first. */
+export function listedVersions(e: ObjectEntry): CompleteVersion[] {
+  return e.versions.filter(isListed).reverse();
+}
+
+/** The complete version a version id names (`null`: the null version), undefined if none. */
+export function findVersion(e: ObjectEntry | undefined, id: string): CompleteVersion | undefined {
+  for (let i = (e?.versions.length ?? 0) - 1; i >= 0; i--) {
+    const v = e!.versions[i]!;
+    if (v.state.t === 'complete' && versionIdOf(v) === id) return v as CompleteVersion;
+  }
+  return undefined;
 }
 
 /** All versions of one object key in one bucket. */
@@ -89,14 +135,20 @@ export function lastComplete(e: ObjectEntry): ObjectVersion | undefined {
   return undefined;
 }
 
+/** A complete version holding an object (not a delete marker). */
+export type DataVersion = ObjectVersion & {
+  state: { t: 'complete'; data: Exclude<VersionData, { t: 'deleteMarker' }> };
+};
+
+/** Whether a version is a complete object (not a delete marker, not in progress or aborted). */
+export function isDataVersion(v: ObjectVersion | undefined): v is DataVersion {
+  return v?.state.t === 'complete' && v.state.data.t !== 'deleteMarker';
+}
+
 /** The version a GET sees: the newest complete one unless it is a delete marker. */
-export function visibleVersion(
-  e: ObjectEntry | undefined,
-): (ObjectVersion & { state: { t: 'complete'; data: Exclude<VersionData, { t: 'deleteMarker' }> } }) | undefined {
-  if (!e) return undefined;
-  const v = lastComplete(e);
-  if (v?.state.t !== 'complete' || v.state.data.t === 'deleteMarker') return undefined;
-  return v as ObjectVersion & { state: { t: 'complete'; data: Exclude<VersionData, { t: 'deleteMarker' }> } };
+export function visibleVersion(e: ObjectEntry | undefined): DataVersion | undefined {
+  const v = e && lastComplete(e);
+  return isDataVersion(v) ? v : undefined;
 }
 
 /** Whether a version may own rows in the version table (and so blocks). */
@@ -122,24 +174,31 @@ export function mergeVersions(a: ObjectVersion[], b: ObjectVersion[]): ObjectVer
     const cur = m.get(k);
     // Per version: the most advanced state, and the highest timestamp any replica gave it.
     if (!cur) m.set(k, v);
-    else
-      m.set(k, {
+    else {
+      const merged: ObjectVersion = {
         uuid: v.uuid,
         ts: Math.max(cur.ts, v.ts),
         state: stateRank(v.state) > stateRank(cur.state) ? v.state : mergeSame(cur.state, v.state),
-      });
+      };
+      // Fixed by the writer, so the same everywhere; the strongest wins should two ever differ.
+      const kind =
+        cur.versioning === 'enabled' || v.versioning === 'enabled' ? 'enabled' : (cur.versioning ?? v.versioning);
+      if (kind) merged.versioning = kind;
+      m.set(k, merged);
+    }
   }
   const all = [...m.values()].sort(cmpVersion);
-  let lastIdx = -1;
+  let lastNull = -1;
   for (let i = all.length - 1; i >= 0; i--)
-    if (all[i]!.state.t === 'complete') {
-      lastIdx = i;
+    if (all[i]!.state.t === 'complete' && isNullVersion(all[i]!)) {
+      lastNull = i;
       break;
     }
-  // A newer complete version supersedes older ones, single PUTs still uploading included (their
-  // completion will find nothing to complete: see `completion`); unfinished multipart uploads
-  // survive it, as in S3.
-  return all.filter((v, i) => i >= lastIdx || (v.state.t === 'uploading' && v.state.multipart));
+  // A newer complete null version supersedes older null versions, single PUTs still uploading
+  // included (their completion will find nothing to complete: see `completion`); unfinished
+  // multipart uploads survive it, as in S3. Versions with their own id are never superseded:
+  // deleted by id they stay as `aborted`, so a replica that missed the delete cannot bring them back.
+  return all.filter((v, i) => i >= lastNull || !isNullVersion(v) || (v.state.t === 'uploading' && v.state.multipart));
 }
 
 export interface ObjectHooks {
@@ -149,25 +208,37 @@ export interface ObjectHooks {
   countsChanged(tx: Tx, bucketId: Buffer, objects: number, bytes: number, uploads: number): void;
 }
 
-/** What an object row contributes to its bucket's counts. */
+/** The size of a version's data: 0 for a delete marker or a version not complete. */
+export function versionSize(v: ObjectVersion): number {
+  return v.state.t === 'complete' && v.state.data.t !== 'deleteMarker' ? v.state.data.meta.size : 0;
+}
+
+/**
+ * What an object row contributes to its bucket's counts: the current object, the bytes of every
+ * version it keeps (noncurrent ones fill the disk too), and its unfinished uploads.
+ */
 export function objectCounts(e: ObjectEntry | undefined): [objects: number, bytes: number, uploads: number] {
   if (!e) return [0, 0, 0];
-  const v = visibleVersion(e);
-  return [
-    v ? 1 : 0,
-    v ? v.state.data.meta.size : 0,
-    e.versions.filter((x) => x.state.t === 'uploading' && x.state.multipart).length,
-  ];
+  let bytes = 0;
+  let uploads = 0;
+  for (const v of e.versions) {
+    bytes += versionSize(v);
+    if (v.state.t === 'uploading' && v.state.multipart) uploads++;
+  }
+  return [visibleVersion(e) ? 1 : 0, bytes, uploads];
 }
 
 /** Range filters of the object table. */
 export interface ObjectFilter {
   visible?: boolean;
   uploads?: boolean;
-  anyVersion?: boolean;
+  /** Rows with a version ListObjectVersions shows. */
+  versions?: boolean;
 }
 
-type Row = [Buffer, string, [Buffer, number, VersionState][]];
+// A version: [uuid, ts, state], and its versioning kind when it has one.
+type VersionRow = [Buffer, number, VersionState] | [Buffer, number, VersionState, VersionKind];
+type Row = [Buffer, string, VersionRow[]];
 
 const zHeaders = z.array(z.tuple([z.string(), z.string()]));
 const zEncryption: z.ZodType<ObjectEncryption> = z.object({
@@ -204,7 +275,18 @@ const zState: z.ZodType<VersionState> = z.discriminatedUnion('t', [
   z.object({ t: z.literal('complete'), data: zData }),
   z.object({ t: z.literal('aborted') }),
 ]);
-const zRow: z.ZodType<Row> = z.tuple([zBytes, z.string(), z.array(z.tuple([zBytes, z.number(), zState]))]);
+const zVersionRow: z.ZodType<VersionRow> = z.union([
+  z.tuple([zBytes, z.number(), zState]),
+  z.tuple([zBytes, z.number(), zState, z.enum(['enabled', 'suspended'])]),
+]);
+const zRow: z.ZodType<Row> = z.tuple([zBytes, z.string(), z.array(zVersionRow)]);
+
+function versionRow(v: ObjectVersion): VersionRow {
+  return v.versioning ? [v.uuid, v.ts, v.state, v.versioning] : [v.uuid, v.ts, v.state];
+}
+function fromVersionRow([uuid, ts, state, versioning]: VersionRow): ObjectVersion {
+  return mkVersion(uuid, ts, state, versioning);
+}
 
 /** The object table: partition = bucket, sort = object key. */
 export function objectSchema(
@@ -215,30 +297,26 @@ export function objectSchema(
     matches: (e, filter) => {
       if (filter.visible && visibleVersion(e)) return true;
       if (filter.uploads && e.versions.some((v) => v.state.t === 'uploading' && v.state.multipart)) return true;
-      if (
-        filter.anyVersion &&
-        (visibleVersion(e) || e.versions.some((v) => v.state.t === 'uploading' && v.state.multipart))
-      )
-        return true;
+      if (filter.versions && e.versions.some(isListed)) return true;
       return false;
     },
     name: 'object',
     replication: 'sharded',
     partitionKey: (e) => e.bucketId,
     sortKey: (e) => Buffer.from(e.key),
-    encode: (e) =>
-      encodeVersioned(1, [e.bucketId, e.key, e.versions.map((v) => [v.uuid, v.ts, v.state])] satisfies Row),
+    encode: (e) => encodeVersioned(1, [e.bucketId, e.key, e.versions.map(versionRow)] satisfies Row),
     decode: (b) => {
       const [bucketId, key, versions] = decodeRow(1, b, 'object', zRow);
-      return { bucketId, key, versions: versions.map(([uuid, ts, state]) => ({ uuid, ts, state })) };
+      return { bucketId, key, versions: versions.map(fromVersionRow) };
     },
     merge: (a, b) => ({ bucketId: a.bucketId, key: a.key, versions: mergeVersions(a.versions, b.versions) }),
-    // Nothing left but a delete marker, or only aborted uploads: the row can go once every replica has it.
+    // Nothing left but aborted versions and a tombstone marker: the row can go once every replica has it.
     isTombstone: (e) =>
-      e.versions.every((v) => v.state.t === 'aborted') ||
-      (e.versions.length === 1 &&
-        e.versions[0]!.state.t === 'complete' &&
-        e.versions[0]!.state.data.t === 'deleteMarker'),
+      e.versions.every(
+        (v) =>
+          v.state.t === 'aborted' ||
+          (v.state.t === 'complete' && v.state.data.t === 'deleteMarker' && v.versioning === undefined),
+      ),
     // A completion only completes a version this replica holds as uploading. One it does not
     // hold was superseded (its rows and block references are being freed) or never reached it
     // (anti-entropy brings it), and must not be re-created above what superseded it. The

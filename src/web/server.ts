@@ -84,7 +84,7 @@ export function webHandler(svc: WebServices) {
       followRedirectLocation: true,
     };
     try {
-      await serveObject(target, bucket.id, key);
+      await serveObject(target, bucket, key);
       return;
     } catch (e) {
       if (!(e instanceof S3Error) || e.code !== 'NoSuchKey') throw e;
@@ -103,7 +103,7 @@ export function webHandler(svc: WebServices) {
     }
     if (website.errorDocument) {
       try {
-        await serveObject({ ...target, status: 404 }, bucket.id, website.errorDocument);
+        await serveObject({ ...target, status: 404 }, bucket, website.errorDocument);
         return;
       } catch (e) {
         if (!(e instanceof S3Error) || e.code !== 'NoSuchKey') throw e;

@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { useNode } from './harness.ts';
 
-describe('versioning stubs: GetBucketVersioning, ListObjectVersions', () => {
+describe('a bucket never versioned: GetBucketVersioning, ListObjectVersions', () => {
   let s3: S3Client;
 
   const node = useNode('versions');

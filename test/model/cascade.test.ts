@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { putObjectStream, saveBlocks } from '../../src/api/s3/put.ts';
 import { visibleVersion } from '../../src/model/object.ts';
+import { newBucket } from '../../src/model/bucket.ts';
 import { serveObject, versionBlocks } from '../../src/api/s3/get.ts';
 import { createServer } from 'node:http';
 import { z } from 'zod';
@@ -179,7 +180,7 @@ describe('model cascades on three in-process nodes', () => {
     };
     const server = createServer((req, res) => {
       const t = { model: node.model, logger: logger('test'), req, res, query: new URLSearchParams(), head: false };
-      serveObject(t, bucketId, 'raced').catch((e: unknown) => {
+      serveObject(t, newBucket(bucketId), 'raced').catch((e: unknown) => {
         res.statusCode = 503;
         res.end(String(e));
       });

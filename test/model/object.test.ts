@@ -2,6 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Tx } from '../../src/db/db.ts';
 import {
+  findVersion,
+  listedVersions,
   mergeVersions,
   nextVersionTs,
   objectSchema,
@@ -33,8 +35,22 @@ const tagged = (at: number, ...tags: [string, string][]): ObjectVersion => ({
   },
 });
 
+// The same, written while the bucket's versioning was enabled (own version id) or suspended.
+const kept = (v: ObjectVersion): ObjectVersion => ({ ...v, versioning: 'enabled' });
+const suspended = (v: ObjectVersion): ObjectVersion => ({ ...v, versioning: 'suspended' });
+const marker = (n: number, ts: number): ObjectVersion => ({
+  uuid: u(n),
+  ts,
+  state: { t: 'complete', data: { t: 'deleteMarker' } },
+});
+
 test('object version merge is commutative, associative and idempotent', () => {
   const sets = [
+    [kept(complete(7, 50))],
+    [kept(aborted(7, 50))],
+    [kept(marker(8, 60))],
+    [suspended(complete(9, 45))],
+    [suspended(marker(10, 70))],
     [uploading(1, 10)],
     [complete(1, 10)],
     [complete(2, 20)],
@@ -77,6 +93,49 @@ test('a newer complete version supersedes older ones but keeps unfinished multip
     [3, 4],
   );
   assert.equal(visibleVersion({ bucketId: u(0), key: 'k', versions: m })?.uuid[0], 4);
+});
+
+test('versioned: nothing supersedes a version with its own id; a null version supersedes only null ones', () => {
+  const e = (versions: ObjectVersion[]) => ({ bucketId: u(0), key: 'k', versions });
+  // Versions 1 (null, before versioning), 2 and 3 (enabled), then 4 (suspended, null) and 5 (enabled).
+  let m = mergeVersions([complete(1, 10), kept(complete(2, 20))], [kept(complete(3, 30))]);
+  assert.deepEqual(
+    m.map((v) => v.uuid[0]),
+    [1, 2, 3],
+  );
+  m = mergeVersions(m, [suspended(complete(4, 40)), kept(complete(5, 50))]);
+  // The null version 4 replaces the null version 1, and nothing else.
+  assert.deepEqual(
+    m.map((v) => v.uuid[0]),
+    [2, 3, 4, 5],
+  );
+  assert.equal(visibleVersion(e(m))?.uuid[0], 5);
+  assert.equal(findVersion(e(m), 'null')?.uuid[0], 4);
+  assert.equal(findVersion(e(m), u(2).toString('hex'))?.uuid[0], 2);
+  // A version deleted by id stays as a tombstone: a replica that missed the delete cannot revive it.
+  const deleted = mergeVersions(m, [kept(aborted(5, 50))]);
+  assert.equal(visibleVersion(e(deleted))?.uuid[0], 4);
+  assert.equal(visibleVersion(e(mergeVersions(deleted, [kept(complete(5, 50))])))?.uuid[0], 4);
+  assert.equal(findVersion(e(deleted), u(5).toString('hex')), undefined);
+  // A marker with its own id is listed, newest first; a tombstone of a bucket never versioned is not.
+  const withMarker = mergeVersions(deleted, [kept(marker(6, 60))]);
+  assert.equal(visibleVersion(e(withMarker)), undefined);
+  assert.deepEqual(
+    listedVersions(e(withMarker)).map((v) => v.uuid[0]),
+    [6, 4, 3, 2],
+  );
+  assert.deepEqual(listedVersions(e([marker(1, 10)])), []);
+});
+
+test('versioned: which rows are tombstones the GC may remove', () => {
+  const schema = objectSchema({ versionGone: () => undefined, countsChanged: () => undefined });
+  const tomb = (...versions: ObjectVersion[]) => schema.isTombstone!({ bucketId: u(0), key: 'k', versions });
+  assert.equal(tomb(marker(1, 10)), true);
+  assert.equal(tomb(kept(aborted(1, 10)), kept(aborted(2, 20))), true);
+  assert.equal(tomb(kept(marker(1, 10))), false);
+  assert.equal(tomb(suspended(marker(1, 10))), false);
+  assert.equal(tomb(kept(complete(1, 10)), marker(2, 20)), false);
+  assert.equal(tomb(marker(1, 10), uploading(2, 20, true)), false);
 });
 
 test('an uploading version never hides the previous complete one', () => {

@@ -213,6 +213,7 @@ export function sendS3Error(
   res.statusCode = err.status;
   res.setHeader('content-type', 'application/xml');
   res.setHeader('x-amz-request-id', requestId);
+  for (const [k, v] of Object.entries(err.headers)) res.setHeader(k, v);
   res.setHeader('content-length', Buffer.byteLength(body));
   if (err.status === 304 || head) res.end();
   else res.end(body);

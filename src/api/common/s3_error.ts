@@ -39,6 +39,7 @@ export const S3_ERROR_STATUS = {
   NoSuchBucket: 404,
   NoSuchKey: 404,
   NoSuchUpload: 404,
+  NoSuchVersion: 404,
   NoSuchTagSet: 404,
   NoSuchWebsiteConfiguration: 404,
   NoSuchCORSConfiguration: 404,
@@ -63,11 +64,19 @@ export class S3Error extends GarageError {
   readonly status: number;
   /** Extra elements for the XML body (e.g. Region for AuthorizationHeaderMalformed). */
   readonly extra: Record<string, string>;
-  constructor(code: S3ErrorCode, message: string, extra: Record<string, string> = {}) {
+  /** Response headers sent with the error (x-amz-delete-marker on a GET of a deleted key …). */
+  readonly headers: Record<string, string>;
+  constructor(
+    code: S3ErrorCode,
+    message: string,
+    extra: Record<string, string> = {},
+    headers: Record<string, string> = {},
+  ) {
     super(message);
     this.code = code;
     this.status = S3_ERROR_STATUS[code];
     this.extra = extra;
+    this.headers = headers;
   }
 }
 

@@ -5,7 +5,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { S3Error } from '../common/s3_error.ts';
 import { toXml, xmlChild, xmlChildText, xmlChildren } from '../common/xml.ts';
-import { visibleVersion } from '../../model/object.ts';
+import { checkedVersionId, readVersion } from './versioning.ts';
 import { readOptionalXmlBody, sendEmpty, sendXml, type BucketCtx, type ObjectCtx } from './context.ts';
 
 /** Canned ACLs that grant nothing beyond the owner's access. */
@@ -47,8 +47,8 @@ function policy(ctx: BucketCtx): string {
 }
 
 async function objectExists(ctx: ObjectCtx): Promise<void> {
-  if (!visibleVersion(await ctx.svc.model.object.get(ctx.bucket.id, Buffer.from(ctx.objectKey))))
-    throw new S3Error('NoSuchKey', 'The specified key does not exist.');
+  const entry = await ctx.svc.model.object.get(ctx.bucket.id, Buffer.from(ctx.objectKey));
+  readVersion(ctx.bucket, entry, checkedVersionId(ctx.query.get('versionId')));
 }
 
 // A policy document is accepted when it grants FULL_CONTROL to the owner and nothing else.

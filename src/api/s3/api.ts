@@ -1,3 +1,4 @@
+import { handleGetVersioning, handlePutVersioning } from './versioning.ts';
 import { handleGetObjectAttributes } from './attributes.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { authenticate } from '../common/signature/index.ts';
@@ -20,7 +21,6 @@ import {
   handleHeadBucket,
   handleDeleteBucket,
   handleGetLocation,
-  handleGetVersioning,
 } from './bucket.ts';
 import { handlePutObject } from './put.ts';
 import { handleGetObject } from './get.ts';
@@ -62,6 +62,8 @@ function dispatch(
       return handleGetLocation(c);
     case 'GetBucketVersioning':
       return handleGetVersioning(c);
+    case 'PutBucketVersioning':
+      return handlePutVersioning(c);
     case 'ListObjects':
       return handleListObjects(c, false);
     case 'ListObjectsV2':

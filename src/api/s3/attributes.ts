@@ -1,4 +1,4 @@
-import { visibleVersion } from '../../model/object.ts';
+import { checkedVersionId, readVersion, versionHeaders } from './versioning.ts';
 import { S3Error } from '../common/s3_error.ts';
 import { toXml } from '../common/xml.ts';
 import { decimalValue, httpDate, sendXml, type ObjectCtx } from './context.ts';
@@ -27,8 +27,8 @@ export async function handleGetObjectAttributes(ctx: ObjectCtx): Promise<void> {
   const marker =
     decimalValue(ctx.req.headers['x-amz-part-number-marker'], 'x-amz-part-number-marker', 0, 2 ** 31 - 1) ?? 0;
   const { model } = ctx.svc;
-  const v = visibleVersion(await model.object.get(ctx.bucket.id, Buffer.from(ctx.objectKey)));
-  if (!v) throw new S3Error('NoSuchKey', 'The specified key does not exist.');
+  const entry = await model.object.get(ctx.bucket.id, Buffer.from(ctx.objectKey));
+  const v = readVersion(ctx.bucket, entry, checkedVersionId(ctx.query.get('versionId')));
   const meta = v.state.data.meta;
   // Even the size of an SSE-C object is for holders of its key only.
   openWith(meta.encryption, requestKey(ctx.req.headers));
@@ -65,6 +65,6 @@ export async function handleGetObjectAttributes(ctx: ObjectCtx): Promise<void> {
       ...(wanted.has('StorageClass') ? { StorageClass: 'STANDARD' } : {}),
       ...(wanted.has('ObjectSize') ? { ObjectSize: meta.size } : {}),
     }),
-    { 'last-modified': httpDate(v.ts) },
+    { 'last-modified': httpDate(v.ts), ...versionHeaders(ctx.bucket, v) },
   );
 }

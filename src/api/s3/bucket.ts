@@ -116,8 +116,3 @@ export function handleGetLocation(ctx: BucketCtx): void {
     `<?xml version="1.0" encoding="UTF-8"?>\n<LocationConstraint xmlns="http://s3.amazonaws.com/doc/2006-03-01/">${ctx.svc.region}</LocationConstraint>`,
   );
 }
-
-/** GetBucketVersioning: versioning is never enabled. */
-export function handleGetVersioning(ctx: BucketCtx): void {
-  sendXml(ctx.res, 200, toXml('VersioningConfiguration', {}));
-}

@@ -1,8 +1,16 @@
-import type { BucketEntry } from '../../model/bucket.ts';
+import { writeKind, type BucketEntry } from '../../model/bucket.ts';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { keyPerms } from '../../model/key.ts';
-import { visibleVersion, type ObjectEntry, type ObjectMeta } from '../../model/object.ts';
+import {
+  findVersion,
+  mkVersion,
+  visibleVersion,
+  type DataVersion,
+  type ObjectEntry,
+  type ObjectMeta,
+  type ObjectVersion,
+} from '../../model/object.ts';
 import { blockRefKey, groupKey, GROUP_SIZE } from '../../model/version.ts';
 import { S3Error } from '../common/s3_error.ts';
 import { decodeUtf8Component } from '../common/uri.ts';
@@ -12,7 +20,8 @@ import { checkConditions, checkCoverage, streamBlocks, versionBlocks } from './g
 import { BlockError } from '../../util/errors.ts';
 import { checkObjectKey, putObjectStream } from './put.ts';
 import { openWith, requestKey, sseHeaders } from './sse_c.ts';
-import { checkVersionId, copyTags, newTags } from './tagging.ts';
+import { copyTags, newTags } from './tagging.ts';
+import { checkedVersionId, readVersion, versionHeaders } from './versioning.ts';
 import { checkQuotas } from './quotas.ts';
 import { savePart } from './multipart.ts';
 import type { WriteCondition } from '../../model/object_claim.ts';
@@ -25,7 +34,7 @@ async function copySource(ctx: BucketCtx) {
   const raw = ctx.req.headers['x-amz-copy-source'];
   if (typeof raw !== 'string') throw new S3Error('InvalidArgument', 'missing x-amz-copy-source');
   const [rawPath, rawQuery] = raw.split('?', 2);
-  checkVersionId(new URLSearchParams(rawQuery ?? ''));
+  const versionId = checkedVersionId(new URLSearchParams(rawQuery ?? '').get('versionId'));
   const decoded = decodeUtf8Component(rawPath!, 'x-amz-copy-source');
   const path = decoded.startsWith('/') ? decoded.slice(1) : decoded;
   const slash = path.indexOf('/');
@@ -40,8 +49,17 @@ async function copySource(ctx: BucketCtx) {
   if (!keyPerms(ctx.key, bucket.id.toString('hex')).read)
     throw new S3Error('AccessDenied', `no read permission on source bucket '${bucketName}'`);
   const entry = await model.object.get(bucket.id, Buffer.from(key));
-  const v = visibleVersion(entry);
-  if (!v) throw new S3Error('NoSuchKey', 'The specified source key does not exist.');
+  let v: DataVersion;
+  try {
+    v = readVersion(bucket, entry, versionId);
+  } catch (e) {
+    if (e instanceof S3Error && e.code === 'MethodNotAllowed')
+      throw new S3Error(
+        'InvalidRequest',
+        'The source of a copy request may not specifically refer to a delete marker by version id.',
+      );
+    throw e;
+  }
   const h = ctx.req.headers;
   // An SSE-C source is read with its key, before anything of it (even its ETag) is compared.
   const cipher = openWith(v.state.data.meta.encryption, requestKey(h, 'copy-source'), 'copy-source');
@@ -66,7 +84,25 @@ async function copySource(ctx: BucketCtx) {
           : 'x-amz-copy-source-If-Modified-Since',
     });
   }
-  return { bucket, key, version: v, cipher };
+  return { bucket, key, versionId, version: v, cipher };
+}
+
+/** Whether the copy source version is still there (false: superseded or deleted since it was read). */
+async function sourceStillThere(ctx: BucketCtx, src: CopySource): Promise<boolean> {
+  const e = await ctx.svc.model.object.get(src.bucket.id, Buffer.from(src.key));
+  const now = src.versionId === undefined ? visibleVersion(e) : findVersion(e, src.versionId);
+  return now?.uuid.equals(src.version.uuid) ?? false;
+}
+
+/** `x-amz-copy-source-version-id`, where the source bucket is versioned. */
+function sourceVersionHeader(src: CopySource): Record<string, string> {
+  const id = versionHeaders(src.bucket, src.version)['x-amz-version-id'];
+  return id ? { 'x-amz-copy-source-version-id': id } : {};
+}
+
+/** The version headers of a copy's answer: the source's, and the new version's. */
+function copyVersionHeaders(src: CopySource, bucket: BucketEntry, v: Pick<ObjectVersion, 'uuid' | 'versioning'>) {
+  return { ...sourceVersionHeader(src), ...versionHeaders(bucket, v) };
 }
 
 /** The plaintext bytes [start, end) of a copy source. */
@@ -129,7 +165,9 @@ async function copyOnce(
   const sse = requestKey(ctx.req.headers);
   const directive = (ctx.req.headers['x-amz-metadata-directive'] ?? 'COPY').toString().toUpperCase();
   const encrypted = src.cipher !== undefined || sse !== undefined;
-  if (src.bucket.id.equals(bucket.id) && src.key === key && directive !== 'REPLACE' && !encrypted) {
+  // A copy of an older version onto its own key restores it: that is a change.
+  const toItself = src.bucket.id.equals(bucket.id) && src.key === key && src.versionId === undefined;
+  if (toItself && directive !== 'REPLACE' && !encrypted) {
     throw new S3Error(
       'InvalidRequest',
       "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
@@ -138,20 +176,24 @@ async function copyOnce(
   await checkQuotas(ctx.svc, bucket, key, srcData.meta.size);
   const headers = directive === 'REPLACE' ? storedHeaders(ctx.req.headers) : srcData.meta.headers;
   const tags = copyTags(ctx.req.headers, srcData.meta.tags?.v ?? []);
+  const versioning = writeKind(bucket);
   if (encrypted) {
     // Encrypted on either side: the bytes are opened and sealed again, under the new key if any.
     const stream = await sourceStream(ctx, src, 0, srcData.meta.size);
     const keep = srcData.meta.checksum?.type === 'COMPOSITE' ? undefined : srcData.meta.checksum;
     let put: Awaited<ReturnType<typeof putObjectStream>>;
     try {
-      put = await putObjectStream(ctx.svc, bucket.id, key, headers, stream, { cond, sse, checksum: keep, tags });
+      const opts = { cond, sse, checksum: keep, tags, versioning };
+      put = await putObjectStream(ctx.svc, bucket.id, key, headers, stream, opts);
     } catch (e) {
-      const now = visibleVersion(await model.object.get(src.bucket.id, Buffer.from(src.key)));
-      if (e instanceof BlockError && !now?.uuid.equals(src.version.uuid)) throw new SourceChanged();
+      if (e instanceof BlockError && !(await sourceStillThere(ctx, src))) throw new SourceChanged();
       throw e;
     }
     const result = toXml('CopyObjectResult', { ETag: `"${put.etag}"`, LastModified: isoDate(put.ts) });
-    sendXml(ctx.res, 200, result, sseHeaders(sse));
+    sendXml(ctx.res, 200, result, {
+      ...sseHeaders(sse),
+      ...copyVersionHeaders(src, bucket, { uuid: put.uuid, versioning }),
+    });
     return;
   }
   // The copy is one part, whatever the source was: its blocks are listed under part 0 below.
@@ -168,17 +210,17 @@ async function copyOnce(
     model.object.insert({
       bucketId: bucket.id,
       key,
-      versions: [{ uuid, ts, state: { t: 'uploading', multipart: false, headers } }],
+      versions: [mkVersion(uuid, ts, { t: 'uploading', multipart: false, headers }, versioning)],
     });
   const abort = () =>
     model.object
-      .insert({ bucketId: bucket.id, key, versions: [{ uuid, ts, state: { t: 'aborted' } }] })
+      .insert({ bucketId: bucket.id, key, versions: [mkVersion(uuid, ts, { t: 'aborted' }, versioning)] })
       .catch(() => undefined);
   if (srcData.t === 'inline') {
     const entry: ObjectEntry = {
       bucketId: bucket.id,
       key,
-      versions: [{ uuid, ts, state: { t: 'complete', data: { t: 'inline', meta, bytes: srcData.bytes } } }],
+      versions: [mkVersion(uuid, ts, { t: 'complete', data: { t: 'inline', meta, bytes: srcData.bytes } }, versioning)],
     };
     if (!cond) await model.object.insert(entry);
     else {
@@ -234,14 +276,22 @@ async function copyOnce(
       await complete({
         bucketId: bucket.id,
         key,
-        versions: [{ uuid, ts, state: { t: 'complete', data: { t: 'blocks', meta, firstBlock: srcData.firstBlock } } }],
+        versions: [
+          mkVersion(
+            uuid,
+            ts,
+            { t: 'complete', data: { t: 'blocks', meta, firstBlock: srcData.firstBlock } },
+            versioning,
+          ),
+        ],
       });
     } catch (e) {
       await abort();
       throw e;
     }
   }
-  sendXml(ctx.res, 200, toXml('CopyObjectResult', { ETag: `"${meta.etag}"`, LastModified: isoDate(ts) }));
+  const result = toXml('CopyObjectResult', { ETag: `"${meta.etag}"`, LastModified: isoDate(ts) });
+  sendXml(ctx.res, 200, result, copyVersionHeaders(src, bucket, { uuid, versioning }));
 }
 
 /** UploadPartCopy: streams the source range into a new part. */
@@ -265,10 +315,8 @@ export async function handleUploadPartCopy(ctx: ObjectCtx, uploadId: Buffer, par
   const stream = await sourceStream(ctx, src, start, end);
   // The request itself has no body to verify beyond its signature.
   const { etag, sse } = await savePart(ctx, uploadId, part, stream, undefined);
-  sendXml(
-    ctx.res,
-    200,
-    toXml('CopyPartResult', { ETag: `"${etag}"`, LastModified: isoDate(Date.now()) }),
-    sseHeaders(sse),
-  );
+  sendXml(ctx.res, 200, toXml('CopyPartResult', { ETag: `"${etag}"`, LastModified: isoDate(Date.now()) }), {
+    ...sseHeaders(sse),
+    ...sourceVersionHeader(src),
+  });
 }

@@ -11,7 +11,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { httpDate, sendEmpty, type ReqCtx, type ObjectCtx, type S3Services } from './context.ts';
 import { checksumHeaders } from './put.ts';
 import { openWith, requestKey, sseHeaders, type BlockCipher } from './sse_c.ts';
-import { checkVersionId, tagCountHeader } from './tagging.ts';
+import { tagCountHeader } from './tagging.ts';
+import { checkedVersionId, readVersion, versionHeaders } from './versioning.ts';
+import type { BucketEntry } from '../../model/bucket.ts';
 
 /** A block of an object at its absolute offset. */
 export interface ObjectBlock {
@@ -182,6 +184,8 @@ export interface ServeTarget {
   lifecycle?: LifecycleRule[] | null;
   /** The website endpoint: an object with `x-amz-website-redirect-location` answers a 301 there. */
   followRedirectLocation?: boolean;
+  /** The version to serve (GetObject `versionId`); the current one without. */
+  versionId?: string;
 }
 
 // The byte range of part `n` of a version, and its checksum headers: from the parts chosen at
@@ -219,11 +223,10 @@ async function partRange(
 }
 
 /** Sends a visible object (Range, conditional headers, response-* overrides); NoSuchKey if none. */
-export async function serveObject(t: ServeTarget, bucketId: Buffer, key: string, attempt = 0): Promise<void> {
+export async function serveObject(t: ServeTarget, bucket: BucketEntry, key: string, attempt = 0): Promise<void> {
   const { model, req, res } = t;
-  const entry = await model.object.get(bucketId, Buffer.from(key));
-  const v = visibleVersion(entry);
-  if (!v) throw new S3Error('NoSuchKey', 'The specified key does not exist.');
+  const entry = await model.object.get(bucket.id, Buffer.from(key));
+  const v = readVersion(bucket, entry, t.versionId);
   const { meta } = v.state.data;
   const location = t.followRedirectLocation
     ? meta.headers.find(([k]) => k === 'x-amz-website-redirect-location')?.[1]
@@ -238,7 +241,7 @@ export async function serveObject(t: ServeTarget, bucketId: Buffer, key: string,
   // SSE-C: nothing of the object, not even whether a condition holds, without its key.
   const sse = requestKey(req.headers);
   const cipher = openWith(meta.encryption, sse);
-  const headers = { ...objectHeaders(meta, v.ts), ...sseHeaders(sse) };
+  const headers = { ...objectHeaders(meta, v.ts), ...sseHeaders(sse), ...versionHeaders(bucket, v) };
   const expiration = expirationHeader(t.lifecycle ?? null, key, meta.size, v.ts, meta.tags?.v);
   if (expiration) headers['x-amz-expiration'] = expiration;
   try {
@@ -273,8 +276,9 @@ export async function serveObject(t: ServeTarget, bucketId: Buffer, key: string,
     } catch (e) {
       // The version read may have been superseded (and its rows freed) since: then the object
       // is served again as it now is. Nothing is sent yet, so the client sees one clean answer.
-      const now = visibleVersion(await model.object.get(bucketId, Buffer.from(key)));
-      if (attempt < 3 && !now?.uuid.equals(v.uuid)) return serveObject(t, bucketId, key, attempt + 1);
+      const now = visibleVersion(await model.object.get(bucket.id, Buffer.from(key)));
+      if (attempt < 3 && t.versionId === undefined && !now?.uuid.equals(v.uuid))
+        return serveObject(t, bucket, key, attempt + 1);
       t.logger.error({ key, version: v.uuid.toString('hex'), err: errorMessage(e) }, 'GET: object data unreadable');
       throw e;
     }
@@ -328,7 +332,6 @@ export async function serveObject(t: ServeTarget, bucketId: Buffer, key: string,
 /** GetObject and HeadObject. */
 export async function handleGetObject(ctx: ObjectCtx, head: boolean, partNumber: number | undefined): Promise<void> {
   const { model, logger } = ctx.svc;
-  checkVersionId(ctx.query);
   await serveObject(
     {
       model,
@@ -339,8 +342,9 @@ export async function handleGetObject(ctx: ObjectCtx, head: boolean, partNumber:
       head,
       partNumber,
       lifecycle: ctx.bucket.lifecycle.v,
+      versionId: checkedVersionId(ctx.query.get('versionId')),
     },
-    ctx.bucket.id,
+    ctx.bucket,
     ctx.objectKey,
   );
 }

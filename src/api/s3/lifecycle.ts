@@ -66,7 +66,7 @@ function generatedId(): string {
 
 /** Parses one <Rule>; throws NotImplemented for actions this server does not perform. */
 function parseRule(r: XmlElement): LifecycleRule {
-  for (const k of ['Transition', 'NoncurrentVersionTransition', 'NoncurrentVersionExpiration']) {
+  for (const k of ['Transition', 'NoncurrentVersionTransition']) {
     if (xmlChildren(r, k).length) throw new S3Error('NotImplemented', `lifecycle ${k} is not supported`);
   }
   const id = xmlChildText(r, 'ID');
@@ -124,12 +124,32 @@ function parseRule(r: XmlElement): LifecycleRule {
     rule.expiredObjectDeleteMarker === undefined
   )
     throw new S3Error('MalformedXML', 'an Expiration needs Days, Date or ExpiredObjectDeleteMarker');
+  const noncurrent = xmlChildren(r, 'NoncurrentVersionExpiration');
+  if (noncurrent.length > 1) throw new S3Error('MalformedXML', 'a rule has at most one NoncurrentVersionExpiration');
+  if (noncurrent[0]) {
+    const days = xmlChildToken(noncurrent[0], 'NoncurrentDays');
+    if (days === undefined || !/^[0-9]{1,9}$/.test(days) || Number(days) <= 0)
+      throw new S3Error(
+        'InvalidArgument',
+        "'NoncurrentDays' for NoncurrentVersionExpiration action must be a positive integer",
+      );
+    rule.noncurrentDays = Number(days);
+    const newer = xmlChildToken(noncurrent[0], 'NewerNoncurrentVersions');
+    if (newer !== undefined) {
+      if (!/^[0-9]{1,3}$/.test(newer) || Number(newer) < 1 || Number(newer) > 100)
+        throw new S3Error('InvalidArgument', "'NewerNoncurrentVersions' must be an integer from 1 to 100");
+      rule.newerNoncurrentVersions = Number(newer);
+    }
+  }
   if (rule.abortMpuDays !== null && (rule.sizeGreaterThan !== null || rule.sizeLessThan !== null))
     throw new S3Error('InvalidArgument', 'AbortIncompleteMultipartUpload cannot be specified with object size filters');
   if (rule.abortMpuDays !== null && rule.tags)
     throw new S3Error('InvalidRequest', 'AbortIncompleteMultipartUpload cannot be specified with Tags.');
-  if (!exp && rule.abortMpuDays === null)
-    throw new S3Error('MalformedXML', 'a rule needs Expiration or AbortIncompleteMultipartUpload');
+  if (!exp && rule.abortMpuDays === null && !noncurrent[0])
+    throw new S3Error(
+      'MalformedXML',
+      'a rule needs Expiration, NoncurrentVersionExpiration or AbortIncompleteMultipartUpload',
+    );
   return rule;
 }
 
@@ -175,6 +195,14 @@ export function handleGetLifecycle(ctx: BucketCtx): void {
         ...scopeXml(r),
         Status: r.enabled ? 'Enabled' : 'Disabled',
         ...expiration(r),
+        ...(r.noncurrentDays
+          ? {
+              NoncurrentVersionExpiration: {
+                NoncurrentDays: r.noncurrentDays,
+                ...(r.newerNoncurrentVersions ? { NewerNoncurrentVersions: r.newerNoncurrentVersions } : {}),
+              },
+            }
+          : {}),
         ...(r.abortMpuDays !== null ? { AbortIncompleteMultipartUpload: { DaysAfterInitiation: r.abortMpuDays } } : {}),
       })),
     }),

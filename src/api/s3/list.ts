@@ -1,5 +1,14 @@
 import { prefixEnd } from '../../db/db.ts';
-import { visibleVersion, type ObjectEntry } from '../../model/object.ts';
+import {
+  isDataVersion,
+  lastComplete,
+  listedVersions,
+  versionIdOf,
+  visibleVersion,
+  type ObjectEntry,
+  type ObjectFilter,
+} from '../../model/object.ts';
+import { checkedVersionId } from './versioning.ts';
 import type { Model } from '../../model/garage.ts';
 import { S3Error } from '../common/s3_error.ts';
 import { toXml } from '../common/xml.ts';
@@ -16,48 +25,59 @@ export interface ListPage {
   last?: string;
 }
 
+/** What a walk over a bucket's keys meets: a key's row, or a common prefix (at its first key). */
+type Walked = { t: 'entry'; o: ObjectEntry; at: Buffer } | { t: 'prefix'; p: string; at: Buffer };
+
 /**
- * Walks the object table of a bucket from `start` (inclusive), grouping keys under the
- * delimiter and jumping over each common prefix instead of reading its keys.
+ * Walks the object table of a bucket from `start` (inclusive), in key order, grouping keys under
+ * the delimiter and jumping over each common prefix instead of reading its keys.
  */
+async function* walkKeys(
+  model: Model,
+  bucketId: Buffer,
+  o: { prefix: string; delimiter: string; start: Buffer; filter: ObjectFilter; batch: number },
+): AsyncGenerator<Walked> {
+  const prefixBuf = Buffer.from(o.prefix);
+  let cursor = Buffer.compare(o.start, prefixBuf) > 0 ? o.start : prefixBuf;
+  for (;;) {
+    const rows = await model.object.getRange(bucketId, { start: cursor, limit: o.batch, filter: o.filter });
+    let jumped = false;
+    for (const e of rows) {
+      if (!e.key.startsWith(o.prefix)) return;
+      const at = Buffer.from(e.key);
+      const idx = o.delimiter ? e.key.indexOf(o.delimiter, o.prefix.length) : -1;
+      if (idx >= 0) {
+        const p = e.key.slice(0, idx + o.delimiter.length);
+        yield { t: 'prefix', p, at };
+        const end = prefixEnd(Buffer.from(p));
+        if (!end) return;
+        cursor = end;
+        jumped = true;
+        break;
+      }
+      yield { t: 'entry', o: e, at };
+      cursor = Buffer.concat([at, Buffer.from([0])]);
+    }
+    if (!jumped && rows.length < o.batch) return;
+  }
+}
+
+/** One page of keys (and common prefixes) from `start` (inclusive). */
 export async function listPage(
   model: Model,
   bucketId: Buffer,
   opts: { prefix: string; delimiter: string; start: Buffer; maxKeys: number; filter: 'visible' | 'uploads' },
 ): Promise<ListPage> {
-  const prefixBuf = Buffer.from(opts.prefix);
-  let cursor: Buffer | undefined = Buffer.compare(opts.start, prefixBuf) > 0 ? opts.start : prefixBuf;
   const contents: ObjectEntry[] = [];
   const prefixes: string[] = [];
   let last: string | undefined;
-  const count = () => contents.length + prefixes.length;
-  const batch = Math.min(1000, opts.maxKeys + 1);
-  while (cursor) {
-    const rows = await model.object.getRange(bucketId, {
-      start: cursor,
-      limit: batch,
-      filter: opts.filter === 'visible' ? { visible: true } : { uploads: true },
-    });
-    if (rows.length === 0) return { contents, prefixes, truncated: false, last };
-    let jumped = false;
-    for (const o of rows) {
-      if (!o.key.startsWith(opts.prefix)) return { contents, prefixes, truncated: false, last };
-      const kb = Buffer.from(o.key);
-      if (count() >= opts.maxKeys) return { contents, prefixes, truncated: true, next: kb, last };
-      const idx = opts.delimiter ? o.key.indexOf(opts.delimiter, opts.prefix.length) : -1;
-      if (idx >= 0) {
-        const cp = o.key.slice(0, idx + opts.delimiter.length);
-        prefixes.push(cp);
-        last = cp;
-        cursor = prefixEnd(Buffer.from(cp));
-        jumped = true;
-        break;
-      }
-      contents.push(o);
-      last = o.key;
-      cursor = Buffer.concat([kb, Buffer.from([0])]);
-    }
-    if (!jumped && rows.length < batch) return { contents, prefixes, truncated: false, last };
+  const filter = opts.filter === 'visible' ? { visible: true } : { uploads: true };
+  for await (const w of walkKeys(model, bucketId, { ...opts, filter, batch: Math.min(1000, opts.maxKeys + 1) })) {
+    if (contents.length + prefixes.length >= opts.maxKeys)
+      return { contents, prefixes, truncated: true, next: w.at, last };
+    if (w.t === 'prefix') prefixes.push(w.p);
+    else contents.push(w.o);
+    last = w.t === 'prefix' ? w.p : w.o.key;
   }
   return { contents, prefixes, truncated: false, last };
 }
@@ -224,7 +244,11 @@ export async function handleListUploads(ctx: BucketCtx): Promise<void> {
   );
 }
 
-/** ListObjectVersions: versioning is never enabled, so each object has one version, "null". */
+/**
+ * ListObjectVersions: every version ListObjectVersions shows (objects and delete markers), newest
+ * first within a key; pages end anywhere, even inside a key's versions (key-marker and
+ * version-id-marker resume after the last version returned).
+ */
 export async function handleListVersions(ctx: BucketCtx): Promise<void> {
   const { bucket } = ctx;
   const q = ctx.query;
@@ -232,36 +256,95 @@ export async function handleListVersions(ctx: BucketCtx): Promise<void> {
   const delimiter = q.get('delimiter') ?? '';
   const url = urlEncoding(q);
   const mk = maxKeys(q);
-  const keyMarker = q.get('key-marker');
-  const start = keyMarker ? afterMarker(keyMarker, prefix, delimiter) : Buffer.alloc(0);
-  const page =
-    mk === 0
-      ? ({ contents: [], prefixes: [], truncated: false } as ListPage)
-      : await listPage(ctx.svc.model, bucket.id, { prefix, delimiter, start, maxKeys: mk, filter: 'visible' });
+  const keyMarker = q.get('key-marker') ?? '';
+  const vidMarker = q.get('version-id-marker') ?? '';
+  if (vidMarker && !keyMarker)
+    throw new S3Error('InvalidArgument', 'A version-id marker cannot be specified without a key marker.', {
+      ArgumentName: 'version-id-marker',
+    });
+  if (vidMarker) checkedVersionId(vidMarker);
+  // With a version-id marker, the marker's key is read again for the versions after it.
+  const start = vidMarker
+    ? Buffer.from(keyMarker)
+    : keyMarker
+      ? afterMarker(keyMarker, prefix, delimiter)
+      : Buffer.alloc(0);
+  const versions: Record<string, unknown>[] = [];
+  const markers: Record<string, unknown>[] = [];
+  const prefixes: string[] = [];
+  let truncated = false;
+  let lastKey: string | undefined;
+  let lastVid: string | undefined;
+  const count = () => versions.length + markers.length + prefixes.length;
+  const walk = walkKeys(ctx.svc.model, bucket.id, {
+    prefix,
+    delimiter,
+    start,
+    filter: { versions: true },
+    batch: Math.min(1000, mk + 1),
+  });
+  page: for await (const w of mk === 0 ? [] : walk) {
+    if (w.t === 'prefix') {
+      if (count() >= mk) {
+        truncated = true;
+        break;
+      }
+      prefixes.push(w.p);
+      lastKey = w.p;
+      lastVid = undefined;
+      continue;
+    }
+    const o = w.o;
+    let vs = listedVersions(o);
+    if (vidMarker && o.key === keyMarker) {
+      const i = vs.findIndex((v) => versionIdOf(v) === vidMarker);
+      if (i >= 0) vs = vs.slice(i + 1);
+    }
+    const latest = lastComplete(o);
+    for (const v of vs) {
+      if (count() >= mk) {
+        truncated = true;
+        break page;
+      }
+      const common = {
+        Key: enc(o.key, url),
+        VersionId: versionIdOf(v),
+        IsLatest: v === latest,
+        LastModified: isoDate(v.ts),
+        Owner: { ID: 'garage', DisplayName: 'garage' },
+      };
+      if (isDataVersion(v)) {
+        const meta = v.state.data.meta;
+        versions.push({
+          ...common,
+          ETag: `"${meta.etag}"`,
+          Size: meta.size,
+          StorageClass: 'STANDARD',
+          ...(meta.checksum ? { ChecksumAlgorithm: meta.checksum.algorithm } : {}),
+        });
+      } else markers.push(common);
+      lastKey = o.key;
+      lastVid = versionIdOf(v);
+    }
+  }
   sendXml(
     ctx.res,
     200,
     toXml('ListVersionsResult', {
       Name: ctx.bucketName,
       Prefix: enc(prefix, url),
-      KeyMarker: enc(keyMarker ?? '', url),
-      VersionIdMarker: q.get('version-id-marker') ?? '',
-      ...(page.truncated && page.last ? { NextKeyMarker: enc(page.last, url), NextVersionIdMarker: 'null' } : {}),
+      KeyMarker: enc(keyMarker, url),
+      VersionIdMarker: vidMarker,
+      ...(truncated && lastKey !== undefined
+        ? { NextKeyMarker: enc(lastKey, url), ...(lastVid ? { NextVersionIdMarker: lastVid } : {}) }
+        : {}),
       MaxKeys: mk,
       ...(delimiter ? { Delimiter: enc(delimiter, url) } : {}),
       ...(url ? { EncodingType: 'url' } : {}),
-      IsTruncated: page.truncated,
-      Version: contentsXml(page, url, true).map((c) => ({
-        Key: c.Key,
-        VersionId: 'null',
-        IsLatest: true,
-        LastModified: c.LastModified,
-        ETag: c.ETag,
-        Size: c.Size,
-        StorageClass: c.StorageClass,
-        Owner: c.Owner,
-      })),
-      CommonPrefixes: page.prefixes.map((p) => ({ Prefix: enc(p, url) })),
+      IsTruncated: truncated,
+      Version: versions,
+      DeleteMarker: markers,
+      CommonPrefixes: prefixes.map((p) => ({ Prefix: enc(p, url) })),
     }),
   );
 }

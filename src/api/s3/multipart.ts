@@ -3,7 +3,17 @@ import { randomBytes, createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { partKey, parsePartKey } from '../../model/mpu.ts';
 import { groupKey, parseGroupKey, type ChosenPart } from '../../model/version.ts';
-import { visibleVersion, type ObjectEncryption, type ObjectEntry, type ObjectMeta } from '../../model/object.ts';
+import {
+  mkVersion,
+  visibleVersion,
+  type ObjectEncryption,
+  type ObjectEntry,
+  type ObjectMeta,
+  type ObjectVersion,
+  type VersionKind,
+} from '../../model/object.ts';
+import { writeKind } from '../../model/bucket.ts';
+import { versionHeaders } from './versioning.ts';
 import { conditionHolds } from '../../model/object_claim.ts';
 import { S3Error } from '../common/s3_error.ts';
 import {
@@ -52,6 +62,7 @@ async function findUpload(
   checksum?: UploadChecksum;
   encryption?: ObjectEncryption;
   tags?: Tag[];
+  versioning?: VersionKind;
 }> {
   const entry = await ctx.svc.model.object.get(bucketId, Buffer.from(key));
   const v = entry?.versions.find((x) => x.uuid.equals(uploadId));
@@ -66,6 +77,7 @@ async function findUpload(
     checksum: alg ? { algorithm: alg, type: v.state.checksumType ?? defaultChecksumType(alg) } : undefined,
     encryption: v.state.encryption,
     tags: v.state.tags,
+    versioning: v.versioning,
   };
 }
 
@@ -125,10 +137,11 @@ export async function handleCreateUpload(ctx: ObjectCtx): Promise<void> {
     bucketId: bucket.id,
     key,
     versions: [
-      {
+      // The versioning of the bucket when the upload starts decides the object's.
+      mkVersion(
         uuid,
         ts,
-        state: {
+        {
           t: 'uploading',
           multipart: true,
           headers,
@@ -136,7 +149,8 @@ export async function handleCreateUpload(ctx: ObjectCtx): Promise<void> {
           ...(sse ? { encryption: sealWith(sse).stored } : {}),
           ...(tags?.length ? { tags } : {}),
         },
-      },
+        writeKind(bucket),
+      ),
     ],
   });
   await Promise.all([
@@ -315,12 +329,12 @@ export async function handleCompleteUpload(ctx: ObjectCtx, uploadId: Buffer): Pr
     const etag = `${createHash('md5').update(md5s).digest('hex')}-${requested.length}`;
     if (etag === done.state.data.meta.etag) {
       const { sse } = uploadKey(ctx, done.state.data.meta.encryption, true);
-      sendCompleted(ctx, etag, done.state.data.meta, sse);
+      sendCompleted(ctx, etag, done.state.data.meta, sse, done);
       return;
     }
   }
   const found = await findUpload(ctx, bucket.id, key, uploadId);
-  const { ts, headers, entry: current, checksum: upload, encryption, tags } = found;
+  const { ts, headers, entry: current, checksum: upload, encryption, tags, versioning } = found;
   // The key is optional here (no data is written), but if sent it must be the upload's.
   const { sse } = uploadKey(ctx, encryption, true);
   const have = await latestParts(ctx, uploadId);
@@ -354,13 +368,13 @@ export async function handleCompleteUpload(ctx: ObjectCtx, uploadId: Buffer): Pr
   // A conditional completion is checked before anything of the upload changes: refused, the
   // upload stays as it was and may be completed again.
   const meta: ObjectMeta = { size, etag, headers, parts: chosen.length, checksum, encryption, tags: newTags(tags) };
-  const complete = () => completeUpload(ctx, uploadId, ts, chosen, meta);
+  const complete = () => completeUpload(ctx, { uploadId, created: ts, versioning }, chosen, meta);
   if (cond) {
     const vote = conditionHolds(cond, visibleVersion(current));
     if (vote !== 'granted') throw conditionError(vote, cond);
     await completeUnder(model, { bucketId: bucket.id, key, uuid: uploadId }, cond, complete);
   } else await complete();
-  sendCompleted(ctx, etag, meta, sse);
+  sendCompleted(ctx, etag, meta, sse, { uuid: uploadId, versioning });
 }
 
 /** The object's checksum from its parts': of their digests with a `-N` suffix (COMPOSITE), or their CRCs combined. */
@@ -402,11 +416,11 @@ function checkCompletionChecksum(
 /** Makes an upload's chosen parts its object version, completed now (the last completed wins, as in S3). */
 async function completeUpload(
   ctx: ObjectCtx,
-  uploadId: Buffer,
-  created: number,
+  upload: { uploadId: Buffer; created: number; versioning?: VersionKind },
   chosen: ChosenPart[],
   meta: ObjectMeta,
 ): Promise<void> {
+  const { uploadId, created, versioning } = upload;
   const { bucket } = ctx;
   const key = ctx.objectKey;
   const { model } = ctx.svc;
@@ -435,7 +449,7 @@ async function completeUpload(
         bucketId: bucket.id,
         key,
         versions: [
-          { uuid: uploadId, ts: completedAt, state: { t: 'complete', data: { t: 'inline', meta, bytes: EMPTY } } },
+          mkVersion(uploadId, completedAt, { t: 'complete', data: { t: 'inline', meta, bytes: EMPTY } }, versioning),
         ],
       },
       { completion: true },
@@ -446,11 +460,12 @@ async function completeUpload(
         bucketId: bucket.id,
         key,
         versions: [
-          {
-            uuid: uploadId,
-            ts: completedAt,
-            state: { t: 'complete', data: { t: 'blocks', meta, firstBlock: first.blocks[0]![1] } },
-          },
+          mkVersion(
+            uploadId,
+            completedAt,
+            { t: 'complete', data: { t: 'blocks', meta, firstBlock: first.blocks[0]![1] } },
+            versioning,
+          ),
         ],
       },
       { completion: true },
@@ -459,7 +474,13 @@ async function completeUpload(
   await model.mpu.insert({ uploadId, sk: EMPTY, deleted: true, header: { bucketId: bucket.id, key, created } });
 }
 
-function sendCompleted(ctx: ObjectCtx, etag: string, meta: ObjectMeta, sse: CustomerKey | undefined): void {
+function sendCompleted(
+  ctx: ObjectCtx,
+  etag: string,
+  meta: ObjectMeta,
+  sse: CustomerKey | undefined,
+  v: Pick<ObjectVersion, 'uuid' | 'versioning'>,
+): void {
   const host = ctx.req.headers.host ?? 'localhost';
   const { checksum } = meta;
   sendXml(
@@ -474,8 +495,11 @@ function sendCompleted(ctx: ObjectCtx, etag: string, meta: ObjectMeta, sse: Cust
         ? { [checksumElement(checksum.algorithm)]: checksum.value, ChecksumType: checksum.type ?? 'FULL_OBJECT' }
         : {}),
     }),
-    // The key's MD5 can only be echoed when the request carried the key.
-    meta.encryption ? { 'x-amz-server-side-encryption-customer-algorithm': 'AES256', ...sseHeaders(sse) } : {},
+    {
+      // The key's MD5 can only be echoed when the request carried the key.
+      ...(meta.encryption ? { 'x-amz-server-side-encryption-customer-algorithm': 'AES256', ...sseHeaders(sse) } : {}),
+      ...versionHeaders(ctx.bucket, v),
+    },
   );
 }
 
@@ -483,11 +507,11 @@ function sendCompleted(ctx: ObjectCtx, etag: string, meta: ObjectMeta, sse: Cust
 export async function handleAbortUpload(ctx: ObjectCtx, uploadId: Buffer): Promise<void> {
   const { bucket } = ctx;
   const key = ctx.objectKey;
-  const { ts } = await findUpload(ctx, bucket.id, key, uploadId);
+  const { ts, versioning } = await findUpload(ctx, bucket.id, key, uploadId);
   await ctx.svc.model.object.insert({
     bucketId: bucket.id,
     key,
-    versions: [{ uuid: uploadId, ts, state: { t: 'aborted' } }],
+    versions: [mkVersion(uploadId, ts, { t: 'aborted' }, versioning)],
   });
   sendEmpty(ctx.res, 204);
 }

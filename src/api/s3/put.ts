@@ -4,7 +4,9 @@ import type { Readable } from 'node:stream';
 import { BlockManager } from '../../block/manager.ts';
 import type { Model } from '../../model/garage.ts';
 import { blockRefKey, groupKey, GROUP_SIZE } from '../../model/version.ts';
-import type { ObjectMeta } from '../../model/object.ts';
+import { mkVersion, type ObjectMeta, type VersionKind } from '../../model/object.ts';
+import { writeKind } from '../../model/bucket.ts';
+import { versionHeaders } from './versioning.ts';
 import { S3Error } from '../common/s3_error.ts';
 import { xmlForbiddenChar } from '../common/xml.ts';
 import type { BodyChecks } from '../common/signature/index.ts';
@@ -161,6 +163,8 @@ export interface PutOptions {
   /** The object's checksum when it is known beforehand (a copy keeps its source's). */
   checksum?: ObjectMeta['checksum'];
   tags?: Tag[];
+  /** How the bucket keeps the new version (see VersionKind). */
+  versioning?: VersionKind;
 }
 
 /** Stores a whole stream as a new version of an object; the previous version stays visible until it completes. */
@@ -171,9 +175,9 @@ export async function putObjectStream(
   headers: [string, string][],
   stream: Readable,
   opts: PutOptions = {},
-): Promise<{ etag: string; meta: ObjectMeta; ts: number }> {
+): Promise<{ etag: string; meta: ObjectMeta; ts: number; uuid: Buffer }> {
   const { model, blockSize } = svc;
-  const { done, cond } = opts;
+  const { done, cond, versioning } = opts;
   const uuid = randomBytes(16);
   const sealed = opts.sse ? sealWith(opts.sse) : undefined;
   // The version's place among the key's versions is read while the first block arrives.
@@ -187,7 +191,7 @@ export async function putObjectStream(
     await model.object.insert({
       bucketId,
       key,
-      versions: [{ uuid, ts, state: { t: 'uploading', multipart: false, headers } }],
+      versions: [mkVersion(uuid, ts, { t: 'uploading', multipart: false, headers }, versioning)],
     });
     if (withRows)
       await model.version.insert({
@@ -226,16 +230,16 @@ export async function putObjectStream(
     if (!registered) ts = await place;
     const complete = () =>
       model.object.insert(
-        { bucketId, key, versions: [{ uuid, ts, state: { t: 'complete', data } }] },
+        { bucketId, key, versions: [mkVersion(uuid, ts, { t: 'complete', data }, versioning)] },
         { completion: registered },
       );
     await (cond ? completeUnder(model, { bucketId, key, uuid }, cond, complete) : complete());
-    return { etag, meta, ts };
+    return { etag, meta, ts, uuid };
   } catch (e) {
     if (registered) {
       // Leave the previous version visible; the cascade frees what this one wrote.
       await model.object
-        .insert({ bucketId, key, versions: [{ uuid, ts, state: { t: 'aborted' } }] })
+        .insert({ bucketId, key, versions: [mkVersion(uuid, ts, { t: 'aborted' }, versioning)] })
         .catch(() => undefined);
     }
     throw e;
@@ -272,17 +276,21 @@ export async function handlePutObject(ctx: ObjectCtx): Promise<void> {
   const allowed = await checkQuotas(ctx.svc, bucket, key, declaredSize(ctx.req.headers));
   const body = requestBody(ctx);
   const stream = limitToQuota(body.stream, allowed);
-  const { etag, meta, ts } = await putObjectStream(ctx.svc, bucket.id, key, storedHeaders(ctx.req.headers), stream, {
-    done: body.done,
-    cond,
-    sse,
-    tags,
-  });
+  const versioning = writeKind(bucket);
+  const { etag, meta, ts, uuid } = await putObjectStream(
+    ctx.svc,
+    bucket.id,
+    key,
+    storedHeaders(ctx.req.headers),
+    stream,
+    { done: body.done, cond, sse, tags, versioning },
+  );
   const expiration = expirationHeader(bucket.lifecycle.v, key, meta.size, ts, meta.tags?.v);
   sendEmpty(ctx.res, 200, {
     etag: `"${etag}"`,
     ...checksumHeaders(meta.checksum),
     ...sseHeaders(sse),
     ...(expiration ? { 'x-amz-expiration': expiration } : {}),
+    ...versionHeaders(bucket, { uuid, versioning }),
   });
 }

@@ -1,6 +1,6 @@
 import { pipeline, Transform, type Readable } from 'node:stream';
-import type { BucketEntry } from '../../model/bucket.ts';
-import { visibleVersion } from '../../model/object.ts';
+import { writeKind, type BucketEntry } from '../../model/bucket.ts';
+import { findVersion, versionSize, visibleVersion } from '../../model/object.ts';
 import { S3Error } from '../common/s3_error.ts';
 import type { S3Services } from './context.ts';
 
@@ -21,9 +21,11 @@ export async function checkQuotas(
     svc.model.bucketCounts(bucket.id),
     svc.model.object.get(bucket.id, Buffer.from(key)),
   ]);
-  const prev = visibleVersion(existing);
-  const objects = counts.objects + (prev ? 0 : 1);
-  const others = counts.bytes - (prev ? prev.state.data.meta.size : 0);
+  // Counts hold every version's bytes: a new version replaces only the null one, and only where
+  // versioning is not enabled.
+  const replaced = writeKind(bucket) === 'enabled' ? undefined : findVersion(existing, 'null');
+  const objects = counts.objects + (visibleVersion(existing) ? 0 : 1);
+  const others = counts.bytes - (replaced ? versionSize(replaced) : 0);
   if (q.maxObjects !== null && objects > q.maxObjects)
     throw new S3Error('QuotaExceeded', `Bucket quota exceeded: at most ${q.maxObjects} objects`);
   if (q.maxSize !== null && others + newSize > q.maxSize)

@@ -31,6 +31,7 @@ type BucketOp =
   | 'DeleteBucket'
   | 'GetBucketLocation'
   | 'GetBucketVersioning'
+  | 'PutBucketVersioning'
   | 'ListObjects'
   | 'ListObjectsV2'
   | 'ListObjectVersions'
@@ -88,6 +89,7 @@ const AUTHORIZATION: Record<S3Endpoint['kind'], Authorization> = {
   DeleteBucket: 'owner',
   GetBucketLocation: 'read',
   GetBucketVersioning: 'read',
+  PutBucketVersioning: 'owner',
   ListObjects: 'read',
   ListObjectsV2: 'read',
   ListObjectVersions: 'read',
@@ -261,6 +263,7 @@ function bucketEndpoint(method: string, bucket: string, q: URLSearchParams): S3E
       if (has('lifecycle')) return b('PutBucketLifecycleConfiguration');
       if (has('acl')) return b('PutBucketAcl');
       if (has('tagging')) return b('PutBucketTagging');
+      if (has('versioning')) return b('PutBucketVersioning');
       if (first !== undefined) throw new S3Error('NotImplemented', `PUT ?${first} on a bucket is not implemented`);
       return { kind: 'CreateBucket', bucket };
     case 'DELETE':

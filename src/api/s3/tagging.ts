@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { visibleVersion, type ObjectMeta } from '../../model/object.ts';
+import { versionIdOf, type ObjectMeta } from '../../model/object.ts';
+import { checkedVersionId, readVersion } from './versioning.ts';
 import type { Tag } from '../../model/tags.ts';
 import { lwwNext } from '../../util/crdt.ts';
 import { S3Error } from '../common/s3_error.ts';
@@ -101,25 +102,14 @@ export function tagCountHeader(meta: ObjectMeta): Record<string, string> {
   return n ? { 'x-amz-tagging-count': String(n) } : {};
 }
 
-/**
- * Refuses a `versionId` other than `null` (the one version of each object while versioning
- * is not built): never serve or change the current version for a version id that names another.
- */
-export function checkVersionId(q: URLSearchParams): void {
-  const id = q.get('versionId');
-  if (id !== null && id !== 'null') throw new S3Error('InvalidArgument', 'Invalid version id specified');
-}
-
-/** The visible version a tagging call acts on. */
+/** The version a tagging call acts on: the current one, or the one `versionId` names. */
 async function taggedVersion(ctx: ObjectCtx) {
-  checkVersionId(ctx.query);
-  const v = visibleVersion(await ctx.svc.model.object.get(ctx.bucket.id, Buffer.from(ctx.objectKey)));
-  if (!v) throw new S3Error('NoSuchKey', 'The specified key does not exist.');
-  return v;
+  const entry = await ctx.svc.model.object.get(ctx.bucket.id, Buffer.from(ctx.objectKey));
+  return readVersion(ctx.bucket, entry, checkedVersionId(ctx.query.get('versionId')));
 }
 
-/** Replaces the tags of the visible version, where its replicas hold it complete (see object.ts `completion`). */
-async function setObjectTags(ctx: ObjectCtx, tags: Tag[]): Promise<void> {
+/** Replaces the tags of a version, where its replicas hold it complete (see object.ts `completion`). */
+async function setObjectTags(ctx: ObjectCtx, tags: Tag[]): Promise<string> {
   const v = await taggedVersion(ctx);
   const { data } = v.state;
   const meta: ObjectMeta = { ...data.meta, tags: lwwNext(data.meta.tags ?? { ts: 0, v: [] }, tags) };
@@ -127,31 +117,30 @@ async function setObjectTags(ctx: ObjectCtx, tags: Tag[]): Promise<void> {
     {
       bucketId: ctx.bucket.id,
       key: ctx.objectKey,
-      versions: [{ uuid: v.uuid, ts: v.ts, state: { t: 'complete', data: { ...data, meta } } }],
+      versions: [{ ...v, state: { t: 'complete', data: { ...data, meta } } }],
     },
     { completion: true },
   );
+  return versionIdOf(v);
 }
 
 /** GetObjectTagging. */
 export async function handleGetObjectTagging(ctx: ObjectCtx): Promise<void> {
   const v = await taggedVersion(ctx);
   sendXml(ctx.res, 200, toXml('Tagging', { TagSet: { Tag: tagsXml(v.state.data.meta.tags?.v ?? []) } }), {
-    'x-amz-version-id': 'null',
+    'x-amz-version-id': versionIdOf(v),
   });
 }
 
 /** PutObjectTagging. */
 export async function handlePutObjectTagging(ctx: ObjectCtx): Promise<void> {
   const tags = parseTagging(await readXmlBody(ctx, 'Tagging', TAGGING_LIMITS), 'object');
-  await setObjectTags(ctx, tags);
-  sendEmpty(ctx.res, 200, { 'x-amz-version-id': 'null' });
+  sendEmpty(ctx.res, 200, { 'x-amz-version-id': await setObjectTags(ctx, tags) });
 }
 
 /** DeleteObjectTagging. */
 export async function handleDeleteObjectTagging(ctx: ObjectCtx): Promise<void> {
-  await setObjectTags(ctx, []);
-  sendEmpty(ctx.res, 204, { 'x-amz-version-id': 'null' });
+  sendEmpty(ctx.res, 204, { 'x-amz-version-id': await setObjectTags(ctx, []) });
 }
 
 /** GetBucketTagging. */
