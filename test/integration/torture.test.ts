@@ -10,6 +10,7 @@ const k = (name: string) => KEYS.indexOf(name);
 const examples: Scenario[] = [
   // Concurrent overwrites of one key, identical and different multi-block bodies, GC running.
   {
+    versioning: 'off',
     workers: [0, 1, 2, 3].map((w) => [
       { t: 'put', key: k('k'), body: { seed: w % 2, size: 3 * MiB + 512 * 1024 }, via: w % 2 ? 'stream' : 'sdk' },
       { t: 'put', key: k('k'), body: { seed: 0, size: 2 * MiB + 17 }, via: 'raw' },
@@ -21,6 +22,7 @@ const examples: Scenario[] = [
   },
   // Keys that differ only by spaces at either end: a batch delete must delete exactly the one named.
   {
+    versioning: 'off',
     workers: [
       [
         { t: 'put', key: k('k'), body: { seed: 1, size: 100 }, via: 'sdk' },
@@ -36,6 +38,7 @@ const examples: Scenario[] = [
   },
   // A SIGKILL while multi-block PUTs and a multipart upload of shared blocks are in flight.
   {
+    versioning: 'off',
     workers: [
       [
         { t: 'put', key: k('a/b'), body: { seed: 0, size: 2 * MiB + 17 }, via: 'stream' },
@@ -59,6 +62,21 @@ const examples: Scenario[] = [
       ],
     ],
     faults: [{ node: 0, afterOps: 2, downMs: 500 }],
+  },
+  // Versioned: overwrites, deletes by id of versions and markers, copies of old versions, GC running.
+  {
+    versioning: 'enabled',
+    workers: [0, 1, 2].map((w) => [
+      { t: 'put', key: k('k'), body: { seed: w, size: 2 * MiB + 17 }, via: w ? 'raw' : 'sdk' },
+      { t: 'put', key: k('k'), body: { seed: 0, size: 100 }, via: 'sdk' },
+      { t: 'delete', key: k('k') },
+      { t: 'deleteVersion', pick: w },
+      { t: 'getVersion', pick: w + 1 },
+      { t: 'copy', from: k('k'), to: k('a/b') },
+      { t: 'listVersions' },
+      { t: 'get', key: k('k') },
+    ]),
+    faults: [],
   },
 ];
 

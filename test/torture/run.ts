@@ -14,12 +14,25 @@ import {
   DeleteBucketCommand,
   DeleteObjectsCommand,
   ListMultipartUploadsCommand,
+  ListObjectVersionsCommand,
   ListObjectsV2Command,
+  PutBucketVersioningCommand,
+  type BucketVersioningStatus,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { GarageProcess, nodeIds, s3Client, waitFor } from '../integration/harness.ts';
 import { checkHistory, describeViolation, type Read, type Value, type Write } from './history.ts';
-import { KEYS, resolveCopies, runOp, scenarioArb, type Scenario, type Target } from './workload.ts';
+import {
+  checkAllVersions,
+  KEYS,
+  resolveCopies,
+  resolveVersionDeletes,
+  runOp,
+  scenarioArb,
+  type Scenario,
+  type Target,
+  type Versioning,
+} from './workload.ts';
 
 /** Background work made fast so that GC, tombstone GC and stale-upload cleanup run during the test. */
 export const TORTURE_ENV: NodeJS.ProcessEnv = {
@@ -173,10 +186,20 @@ async function describeLeftovers(c: Cluster): Promise<string> {
 
 let bucketSeq = 0;
 
+/** What makes a new bucket's versioning: suspended from the start takes enabling it first. */
+const STATUSES: Record<Versioning, BucketVersioningStatus[]> = {
+  off: [],
+  enabled: ['Enabled'],
+  suspended: ['Enabled', 'Suspended'],
+};
+
 /** Runs one scenario in a new bucket; returns the violations found. */
 async function runScenario(c: Cluster, sc: Scenario, log: (l: string) => void): Promise<string[]> {
   const bucket = `torture-${process.pid}-${bucketSeq++}`;
   await c.clients[0]!.send(new CreateBucketCommand({ Bucket: bucket }));
+  // Suspended from the start: every write makes the null version, its deletes listed markers.
+  for (const Status of STATUSES[sc.versioning])
+    await c.clients[0]!.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status } }));
   const t0 = performance.now();
   const t: Target = {
     bucket,
@@ -190,6 +213,9 @@ async function runScenario(c: Cluster, sc: Scenario, log: (l: string) => void): 
     problems: [],
     faultDuring: (s, e) => c.faultDuring(s, e),
     timeoutMs: 60_000,
+    versioning: sc.versioning,
+    versions: [],
+    versionDeletes: [],
   };
   // Faults fire when the count of started operations passes their mark, one at a time.
   const total = sc.workers.reduce((n, w) => n + w.length, 0);
@@ -225,8 +251,11 @@ async function runScenario(c: Cluster, sc: Scenario, log: (l: string) => void): 
       await runOp(t, { t: 'get', key: k }, n);
     }
     await runOp(t, { t: 'list', prefix: 0, delimiter: false }, n);
+    await runOp(t, { t: 'listVersions' }, n);
   }
+  await checkAllVersions(t, c.clients[0]!);
   resolveCopies(t.writes);
+  resolveVersionDeletes(t.writes);
   const problems = [...t.problems, ...checkHistory(t.writes, t.reads).map((v) => describeViolation(v, t0))];
   // Uploads left in progress (a part upload cut by a kill may reference blocks never written)
   // are aborted first; then refcounts must equal the references on every node, and every
@@ -249,12 +278,20 @@ async function runScenario(c: Cluster, sc: Scenario, log: (l: string) => void): 
       problems.push(`${g.endpoint}: referenced blocks stay missing: ${e instanceof Error ? e.message : String(e)}`);
     }
   }
-  // Clean up: delete everything, then the bucket (its unfinished uploads with it); after GC
-  // not one block file may remain anywhere.
+  // Clean up: delete every version and marker by id, then the bucket (its unfinished uploads
+  // with it); after GC not one block file may remain anywhere.
   const s3 = c.clients[0]!;
-  const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, MaxKeys: 1000 }));
-  const keys = (listed.Contents ?? []).map((o) => ({ Key: o.Key! }));
-  if (keys.length) await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys } }));
+  const keys: { Key: string; VersionId?: string }[] = [];
+  for (let KeyMarker: string | undefined, VersionIdMarker: string | undefined, more = true; more; ) {
+    const r = await s3.send(new ListObjectVersionsCommand({ Bucket: bucket, KeyMarker, VersionIdMarker }));
+    for (const v of [...(r.Versions ?? []), ...(r.DeleteMarkers ?? [])])
+      keys.push({ Key: v.Key!, VersionId: v.VersionId });
+    more = r.IsTruncated === true;
+    KeyMarker = r.NextKeyMarker;
+    VersionIdMarker = r.NextVersionIdMarker;
+  }
+  for (let i = 0; i < keys.length; i += 1000)
+    await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys.slice(i, i + 1000) } }));
   try {
     await s3.send(new DeleteBucketCommand({ Bucket: bucket }));
   } catch (e) {
@@ -276,7 +313,7 @@ async function runScenario(c: Cluster, sc: Scenario, log: (l: string) => void): 
     problems.push(`unreferenced blocks remain after clean-up and GC: ${counts} file(s)\n${await describeLeftovers(c)}`);
   }
   log(
-    `  scenario ${bucket}: ${sc.workers.flat().length} ops, ${sc.faults.length} kill(s) planned, ${t.writes.length} writes, ${t.reads.length} reads checked, ${problems.length} violation(s), ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+    `  scenario ${bucket} (versioning ${sc.versioning}): ${sc.workers.flat().length} ops, ${sc.faults.length} kill(s) planned, ${t.writes.length} writes, ${t.reads.length} reads checked, ${problems.length} violation(s), ${((performance.now() - t0) / 1000).toFixed(1)} s`,
   );
   for (const p of problems.slice(0, 5)) log(`    ${p.replace(/\n/g, '\n    ')}`);
   return problems;

@@ -15,6 +15,7 @@ import {
   DeleteObjectsCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListObjectVersionsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   UploadPartCommand,
@@ -57,7 +58,14 @@ export type Op =
       copyFirstFrom?: number;
       abort: boolean;
     }
-  | { t: 'list'; prefix: number; delimiter: boolean };
+  | { t: 'list'; prefix: number; delimiter: boolean }
+  // By version id: one that a write returned (versioned buckets), or `null`.
+  | { t: 'getVersion'; pick: number }
+  | { t: 'deleteVersion'; pick: number }
+  | { t: 'listVersions' };
+
+/** How the scenario's bucket keeps versions: never versioned, versioning enabled, or suspended from the start. */
+export type Versioning = 'off' | 'enabled' | 'suspended';
 
 /** A conditional PUT (SDK only): If-None-Match: *, or If-Match the ETag of some body (which may be current). */
 export type PutCondition = { t: 'absent' } | { t: 'match'; body: BodySpec };
@@ -70,6 +78,7 @@ export interface Fault {
 }
 
 export interface Scenario {
+  versioning: Versioning;
   workers: Op[][];
   faults: Fault[];
 }
@@ -138,11 +147,15 @@ const op: fc.Arbitrary<Op> = fc.oneof(
       delimiter: fc.boolean(),
     }),
   },
+  { weight: 2, arbitrary: fc.record({ t: fc.constant('getVersion' as const), pick: fc.nat() }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('deleteVersion' as const), pick: fc.nat() }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('listVersions' as const) }) },
 );
 
 /** Scenarios of `workers` workers doing `ops` operations each, with up to `kills` node kills. */
 export function scenarioArb(o: { workers: number; ops: number; kills: number; nodes: number }): fc.Arbitrary<Scenario> {
   return fc.record({
+    versioning: fc.constantFrom('off' as const, 'enabled' as const, 'suspended' as const),
     workers: fc.array(fc.array(op, { minLength: 1, maxLength: o.ops }), { minLength: o.workers, maxLength: o.workers }),
     faults: fc.array(
       fc.record({
@@ -202,7 +215,35 @@ export interface Target {
   /** Whether some node was down at some point during [start, end]. */
   faultDuring: (start: number, end: number) => boolean;
   timeoutMs: number;
+  versioning: Versioning;
+  /** Versions with their own id that an acknowledged write returned (versioning enabled). */
+  versions: VersionRec[];
+  /** Deletes by version id, as they ended. */
+  versionDeletes: { id: string; start: number; end: number; outcome: Outcome }[];
 }
+
+/** A version a write acknowledged: its key, id and value (ABSENT for a delete marker). */
+export interface VersionRec {
+  key: string;
+  id: string;
+  value: Value;
+  end: number;
+}
+
+/** Records a version id a write answered, where the bucket gives versions ids of their own. */
+function learn(t: Target, key: string, id: string | undefined, value: Value): void {
+  if (t.versioning === 'enabled' && id && id !== 'null') t.versions.push({ key, id, value, end: t.now() });
+}
+/** Whether a delete of version `id` may have happened before `time` (it started before, and was not refused). */
+function maybeDeleted(t: Target, id: string, time: number): boolean {
+  return t.versionDeletes.some((d) => d.id === id && d.outcome !== 'failed' && d.start < time);
+}
+/** Whether a delete of version `id` was acknowledged before `time`. */
+function deletedBefore(t: Target, id: string, time: number): boolean {
+  return t.versionDeletes.some((d) => d.id === id && d.outcome === 'ok' && d.end < time);
+}
+/** The placeholder values of a delete by id, resolved at the end (see resolveVersionDeletes). */
+const ANY_VERSION = '<any version>';
 
 function statusOf(e: unknown): number | undefined {
   if (typeof e !== 'object' || e === null || !('$metadata' in e)) return undefined;
@@ -216,6 +257,22 @@ function outcomeOf(status: number | undefined): Outcome {
 }
 
 let nextWriteId = 0;
+
+/** A hang, or a 5xx while every node was up, is a violation; other failures are the faults' doing. */
+function reportFailure(t: Target, what: string, start: number, e: unknown): void {
+  const st = statusOf(e);
+  const end = t.now();
+  const timedOut = e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError');
+  if (timedOut && !t.faultDuring(start, end)) t.problems.push(`${what}: no answer within ${t.timeoutMs} ms (a hang)`);
+  else if (st !== undefined && st >= 500 && !t.faultDuring(start, end))
+    t.problems.push(`${what}: ${st} ${errName(e)} with every node up`);
+}
+
+type Recorder = (
+  k: string,
+  values: Value[],
+  what: string,
+) => { w: Write; done: (outcome: Outcome, values2?: Value[]) => void };
 
 /** Runs one operation through node `node` and records it. */
 export async function runOp(t: Target, o: Op, node: number): Promise<void> {
@@ -241,14 +298,7 @@ export async function runOp(t: Target, o: Op, node: number): Promise<void> {
       },
     };
   };
-  const fail = (what: string, start: number, e: unknown) => {
-    const st = statusOf(e);
-    const end = t.now();
-    const timedOut = e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError');
-    if (timedOut && !t.faultDuring(start, end)) t.problems.push(`${what}: no answer within ${t.timeoutMs} ms (a hang)`);
-    else if (st !== undefined && st >= 500 && !t.faultDuring(start, end))
-      t.problems.push(`${what}: ${st} ${errName(e)} with every node up`);
-  };
+  const fail = (what: string, start: number, e: unknown) => reportFailure(t, what, start, e);
   switch (o.t) {
     case 'put': {
       const k = KEYS[o.key]!;
@@ -264,8 +314,10 @@ export async function runOp(t: Target, o: Op, node: number): Promise<void> {
       const rec = write(k, [etag], `put ${o.via} ${data.length} B${cond ? ` ${JSON.stringify(cond)}` : ''}`);
       try {
         const got = await putVia(t, s3, node, o.via, k, data, signal(), cond);
-        if (got !== etag) t.problems.push(`put of ${JSON.stringify(k)} answered ETag ${got}, expected ${etag}`);
+        if (got.etag !== etag)
+          t.problems.push(`put of ${JSON.stringify(k)} answered ETag ${got.etag}, expected ${etag}`);
         rec.done('ok');
+        learn(t, k, got.versionId, etag);
       } catch (e) {
         rec.done(outcomeOf(statusOf(e) ?? httpStatus(e)));
         fail(rec.w.what, rec.w.start, e);
@@ -313,8 +365,9 @@ export async function runOp(t: Target, o: Op, node: number): Promise<void> {
       const k = KEYS[o.key]!;
       const rec = write(k, [ABSENT], 'delete');
       try {
-        await s3.send(new DeleteObjectCommand({ Bucket: t.bucket, Key: k }), { abortSignal: signal() });
+        const r = await s3.send(new DeleteObjectCommand({ Bucket: t.bucket, Key: k }), { abortSignal: signal() });
         rec.done('ok');
+        learn(t, k, r.VersionId, ABSENT);
       } catch (e) {
         rec.done(outcomeOf(statusOf(e)));
         fail(rec.w.what, rec.w.start, e);
@@ -336,6 +389,7 @@ export async function runOp(t: Target, o: Op, node: number): Promise<void> {
           if (!keys.includes(d.Key ?? ''))
             t.problems.push(`DeleteObjects reported ${JSON.stringify(d.Key)} deleted, which was not asked for`);
         for (const [i, k] of keys.entries()) recs[i]!.done(deleted.has(k) ? 'ok' : 'unknown');
+        for (const d of r.Deleted ?? []) learn(t, d.Key ?? '', d.DeleteMarkerVersionId, ABSENT);
       } catch (e) {
         for (const rec of recs) rec.done(outcomeOf(statusOf(e)));
         fail(recs[0]!.w.what, recs[0]!.w.start, e);
@@ -357,6 +411,7 @@ export async function runOp(t: Target, o: Op, node: number): Promise<void> {
           { abortSignal: signal() },
         );
         rec.done('ok', [unquote(r.CopyObjectResult?.ETag)]);
+        learn(t, to, r.VersionId, unquote(r.CopyObjectResult?.ETag));
       } catch (e) {
         // Until resolved (see resolveCopies): any value the source had may have been copied.
         rec.w.what += ` (source ${from})`;
@@ -367,6 +422,12 @@ export async function runOp(t: Target, o: Op, node: number): Promise<void> {
     }
     case 'mpu':
       return runMultipart(t, s3, node, o, signal);
+    case 'getVersion':
+      return getVersion(t, s3, node, o.pick, signal);
+    case 'deleteVersion':
+      return deleteVersion(t, s3, o.pick, signal, write);
+    case 'listVersions':
+      return listVersions(t, s3, node, signal);
     case 'list': {
       const prefix = PREFIXES[o.prefix]!;
       const start = t.now();
@@ -402,6 +463,168 @@ export async function runOp(t: Target, o: Op, node: number): Promise<void> {
       }
       return;
     }
+  }
+}
+
+/** A GET by version id: a version some write returned (versioning enabled), else `null`. */
+async function getVersion(
+  t: Target,
+  s3: S3Client,
+  node: number,
+  pick: number,
+  signal: () => AbortSignal,
+): Promise<void> {
+  const rec = t.versioning === 'enabled' ? t.versions[pick % Math.max(1, t.versions.length)] : undefined;
+  if (t.versioning === 'enabled' && !rec) return;
+  const k = rec ? rec.key : KEYS[pick % KEYS.length]!;
+  const id = rec ? rec.id : 'null';
+  const start = t.now();
+  const what = `get version ${id.slice(0, 8)} of ${JSON.stringify(k)} via node ${node}`;
+  try {
+    const r = await s3.send(new GetObjectCommand({ Bucket: t.bucket, Key: k, VersionId: id }), {
+      abortSignal: signal(),
+    });
+    const bytes = Buffer.from(await r.Body!.transformToByteArray());
+    const value = unquote(r.ETag);
+    const content = t.contents.get(value)?.();
+    if (!content || !bytes.equals(content)) t.problems.push(`${what}: bytes that are not those of ETag ${value}`);
+    if (r.VersionId !== id) t.problems.push(`${what}: answered version ${r.VersionId}`);
+    if (!rec) {
+      t.reads.push({ key: k, value, start, end: t.now(), what });
+      return;
+    }
+    if (value !== rec.value) t.problems.push(`${what}: ETag ${value}, the version was written as ${rec.value}`);
+    if (deletedBefore(t, id, start)) t.problems.push(`${what}: served after its delete was acknowledged`);
+  } catch (e) {
+    const st = statusOf(e);
+    const end = t.now();
+    if (st === 404 && !rec) t.reads.push({ key: k, value: ABSENT, start, end, what });
+    else if (st === 404 && rec && !maybeDeleted(t, id, end))
+      t.problems.push(`${what}: 404, yet the version was acknowledged and never deleted (a lost version)`);
+    else if (st === 405 && rec && rec.value !== ABSENT)
+      t.problems.push(`${what}: 405 (a delete marker), yet the version is an object`);
+    else if (st === 405 && !rec) t.reads.push({ key: k, value: ABSENT, start, end, what });
+    else if (st !== 404 && st !== 405) reportFailure(t, what, start, e);
+  }
+}
+
+/** A DELETE by version id; for the register check, a write that may leave any earlier value current. */
+async function deleteVersion(
+  t: Target,
+  s3: S3Client,
+  pick: number,
+  signal: () => AbortSignal,
+  write: Recorder,
+): Promise<void> {
+  const rec = t.versioning === 'enabled' ? t.versions[pick % Math.max(1, t.versions.length)] : undefined;
+  if (t.versioning === 'enabled' && !rec) return;
+  const k = rec ? rec.key : KEYS[pick % KEYS.length]!;
+  const id = rec ? rec.id : 'null';
+  // Without versioning (or suspended from the start) the null version is all a key has: deleting
+  // it leaves the key absent, a write like DELETE. With versions, which one becomes current depends.
+  const w = write(k, [rec ? ANY_VERSION : ABSENT], `delete version ${id.slice(0, 8)}`);
+  const d = { id, start: w.w.start, end: Infinity, outcome: 'unknown' as Outcome };
+  try {
+    await s3.send(new DeleteObjectCommand({ Bucket: t.bucket, Key: k, VersionId: id }), { abortSignal: signal() });
+    d.outcome = 'ok';
+  } catch (e) {
+    d.outcome = outcomeOf(statusOf(e));
+    reportFailure(t, w.w.what, w.w.start, e);
+  } finally {
+    d.end = t.now();
+    t.versionDeletes.push(d);
+    w.done(rec ? (d.outcome === 'failed' ? 'failed' : 'unknown') : d.outcome);
+  }
+}
+
+/**
+ * ListObjectVersions of the whole bucket: its IsLatest entries are reads of each key; with
+ * versioning, every acknowledged version not deleted must be there, with its value, and no
+ * version whose delete was acknowledged.
+ */
+export async function listVersions(t: Target, s3: S3Client, node: number, signal: () => AbortSignal): Promise<void> {
+  const start = t.now();
+  const what = `list versions via node ${node}`;
+  const listed = new Map<string, { key: string; value: Value; latest: boolean; size?: number }>();
+  const perKey = new Map<string, number>();
+  try {
+    let KeyMarker: string | undefined;
+    let VersionIdMarker: string | undefined;
+    for (let page = 0; page < 50; page++) {
+      const r = await s3.send(new ListObjectVersionsCommand({ Bucket: t.bucket, KeyMarker, VersionIdMarker }), {
+        abortSignal: signal(),
+      });
+      const entries = [
+        ...(r.Versions ?? []).map((v) => ({ ...v, value: unquote(v.ETag) })),
+        ...(r.DeleteMarkers ?? []).map((v) => ({ ...v, value: ABSENT, Size: undefined })),
+      ];
+      for (const v of entries) {
+        const key = v.Key ?? '';
+        const id = v.VersionId ?? '';
+        if (listed.has(`${key}\0${id}`)) t.problems.push(`${what}: ${JSON.stringify(key)} ${id} listed twice`);
+        listed.set(`${key}\0${id}`, { key, value: v.value, latest: v.IsLatest === true, size: v.Size });
+        perKey.set(key, (perKey.get(key) ?? 0) + 1);
+      }
+      if (!r.IsTruncated) break;
+      KeyMarker = r.NextKeyMarker;
+      VersionIdMarker = r.NextVersionIdMarker;
+    }
+  } catch (e) {
+    reportFailure(t, what, start, e);
+    return;
+  }
+  const end = t.now();
+  const latest = new Map<string, Value>();
+  for (const [k, e] of listed) {
+    const id = k.split('\0')[1]!;
+    if (!KEYS.includes(e.key)) t.problems.push(`${what}: lists ${JSON.stringify(e.key)}, a key no client wrote`);
+    if (e.latest) {
+      if (latest.has(e.key)) t.problems.push(`${what}: two versions of ${JSON.stringify(e.key)} are IsLatest`);
+      latest.set(e.key, e.value);
+    }
+    const content = e.value === ABSENT ? undefined : t.contents.get(e.value)?.();
+    if (e.value !== ABSENT && !content) t.problems.push(`${what}: ETag ${e.value} is no content any client wrote`);
+    if (content && e.size !== content.length)
+      t.problems.push(
+        `${what}: ${JSON.stringify(e.key)} listed with size ${e.size}, its content has ${content.length}`,
+      );
+    if (t.versioning !== 'enabled') {
+      if (id !== 'null') t.problems.push(`${what}: version ${id} in a bucket that never gave ids`);
+      continue;
+    }
+    const rec = t.versions.find((r) => r.id === id);
+    if (rec && (rec.key !== e.key || rec.value !== e.value))
+      t.problems.push(
+        `${what}: version ${id} listed as ${e.value} of ${JSON.stringify(e.key)}, written as ${rec.value}`,
+      );
+    if (rec && deletedBefore(t, id, start))
+      t.problems.push(`${what}: version ${id} listed after its delete was acknowledged`);
+  }
+  for (const k of KEYS) {
+    if ((perKey.get(k) ?? 0) > 0 && !latest.has(k))
+      t.problems.push(`${what}: no version of ${JSON.stringify(k)} is IsLatest`);
+    if (t.versioning !== 'enabled' && (perKey.get(k) ?? 0) > 1)
+      t.problems.push(`${what}: ${JSON.stringify(k)} has ${perKey.get(k)} versions in a bucket without version ids`);
+    t.reads.push({ key: k, value: latest.get(k) ?? ABSENT, start, end, what });
+  }
+  if (t.versioning === 'enabled')
+    for (const r of t.versions)
+      if (r.end < start && !maybeDeleted(t, r.id, end) && !listed.has(`${r.key}\0${r.id}`))
+        t.problems.push(
+          `${what}: version ${r.id} (${r.value}) of ${JSON.stringify(r.key)} is missing, yet it was acknowledged and never deleted`,
+        );
+}
+
+/** Every version a write returned, read by id (at quiescence): none may be lost or changed. */
+export async function checkAllVersions(t: Target, s3: S3Client): Promise<void> {
+  for (let i = 0; i < t.versions.length; i++) await getVersion(t, s3, 0, i, () => AbortSignal.timeout(t.timeoutMs));
+}
+
+/** Gives deletes by id the values they may have left current: any value of their key, or none. */
+export function resolveVersionDeletes(writes: Write[]): void {
+  for (const w of writes) {
+    if (w.values[0] !== ANY_VERSION) continue;
+    w.values = [ABSENT, ...new Set(writes.filter((x) => x.key === w.key && x !== w).flatMap((x) => x.values))];
   }
 }
 
@@ -520,6 +743,7 @@ async function runMultipart(
       if (unquote(r.ETag) !== expected)
         t.problems.push(`CompleteMultipartUpload answered ETag ${r.ETag}, expected ${expected}`);
       w.outcome = 'ok';
+      learn(t, k, r.VersionId, expected);
     } catch (e) {
       w.outcome = outcomeOf(statusOf(e));
       throw e;
@@ -578,7 +802,7 @@ async function putVia(
   data: Buffer,
   signal: AbortSignal,
   cond?: { IfNoneMatch?: string; IfMatch?: string },
-): Promise<string> {
+): Promise<{ etag: string; versionId?: string }> {
   if (via === 'sdk' || via === 'stream') {
     // A stream body makes the SDK send aws-chunked with a trailing checksum.
     const Body =
@@ -591,7 +815,7 @@ async function putVia(
         abortSignal: signal,
       },
     );
-    return unquote(r.ETag);
+    return { etag: unquote(r.ETag), versionId: r.VersionId };
   }
   const url = new URL(`${t.endpoints[node]}/${t.bucket}/${encodeURIComponent(k)}`);
   let headers: Record<string, string> = { 'content-length': String(data.length) };
@@ -625,7 +849,7 @@ async function putVia(
       r.on('data', (c: Buffer) => parts.push(c));
       r.on('end', () =>
         (r.statusCode ?? 0) === 200
-          ? res(unquote(String(r.headers.etag ?? '')))
+          ? res({ etag: unquote(String(r.headers.etag ?? '')), versionId: r.headers['x-amz-version-id']?.toString() })
           : rej(new HttpStatusError(r.statusCode ?? 0, Buffer.concat(parts).toString())),
       );
       r.on('error', rej);

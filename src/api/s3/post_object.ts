@@ -8,6 +8,8 @@ import { toXml } from '../common/xml.ts';
 import { checkHeader, metadataToHeader } from '../common/http.ts';
 import { keyPerms } from '../../model/key.ts';
 import type { S3Services } from './context.ts';
+import { writeKind } from '../../model/bucket.ts';
+import { versionHeaders } from './versioning.ts';
 import { keyLookup, refuseManagedSse, sendEmpty, sendXml, STORED_HEADERS } from './context.ts';
 import { checkObjectKey, checksumHeaders, putObjectStream } from './put.ts';
 import { customerKey, sseHeaders } from './sse_c.ts';
@@ -373,15 +375,20 @@ async function authorizeAndStore(
   }
   const body = limitToQuota(checked, allowed);
   file.resume();
-  const { etag, meta } = await putObjectStream(
+  const versioning = writeKind(bucket);
+  const { etag, meta, uuid } = await putObjectStream(
     { model: svc.model, blockSize: svc.blockSize },
     bucket.id,
     key,
     headers,
     body,
-    { done: checksum?.done, sse, tags },
+    { done: checksum?.done, sse, tags, versioning },
   );
-  const sums = { ...checksumHeaders(meta.checksum), ...sseHeaders(sse) };
+  const sums = {
+    ...checksumHeaders(meta.checksum),
+    ...sseHeaders(sse),
+    ...versionHeaders(bucket, { uuid, versioning }),
+  };
 
   if (redirectUrl) {
     const u = redirectUrl;
