@@ -389,6 +389,35 @@ describe('versioning', () => {
     await s3.send(new DeleteBucketCommand({ Bucket }));
   });
 
+  it('object lock is refused, not ignored: a locked bucket or a retention on a write is 501 NotImplemented', async () => {
+    await s3Error(
+      s3.send(new CreateBucketCommand({ Bucket: 'ver-locked', ObjectLockEnabledForBucket: true })),
+      'NotImplemented',
+      501,
+    );
+    const Bucket = await newBucket();
+    const until = new Date(Date.now() + 86_400_000);
+    await s3Error(
+      s3.send(
+        new PutObjectCommand({
+          Bucket,
+          Key: 'k',
+          Body: 'x',
+          ObjectLockMode: 'COMPLIANCE',
+          ObjectLockRetainUntilDate: until,
+        }),
+      ),
+      'NotImplemented',
+      501,
+    );
+    await s3Error(
+      s3.send(new CreateMultipartUploadCommand({ Bucket, Key: 'k', ObjectLockLegalHoldStatus: 'ON' })),
+      'NotImplemented',
+      501,
+    );
+    await s3Error(s3.send(new GetObjectCommand({ Bucket, Key: 'k' })), 'NoSuchKey', 404);
+  });
+
   it('lifecycle: expiration writes a marker, NoncurrentVersionExpiration keeps the newest noncurrent ones, lone markers go', async () => {
     const Bucket = await newBucket();
     const ids = [];

@@ -10,7 +10,7 @@ import { keyPerms } from '../../model/key.ts';
 import type { S3Services } from './context.ts';
 import { writeKind } from '../../model/bucket.ts';
 import { versionHeaders } from './versioning.ts';
-import { keyLookup, refuseManagedSse, sendEmpty, sendXml, STORED_HEADERS } from './context.ts';
+import { keyLookup, refuseManagedSse, refuseObjectLock, sendEmpty, sendXml, STORED_HEADERS } from './context.ts';
 import { checkObjectKey, checksumHeaders, putObjectStream } from './put.ts';
 import { customerKey, sseHeaders } from './sse_c.ts';
 import { taggingField } from './tagging.ts';
@@ -305,6 +305,7 @@ async function authorizeAndStore(
     throw new S3Error('AccessDenied', `key ${accessKey!.id} has no write permission on bucket '${bucketName}'`);
 
   refuseManagedSse(fields.keys());
+  refuseObjectLock(fields.keys());
   const sse = customerKey((n) => field(n));
   const taggingXml = field('tagging');
   const tags = taggingXml === undefined ? undefined : taggingField(taggingXml);

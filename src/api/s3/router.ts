@@ -153,6 +153,13 @@ export const SSE_ENDPOINTS: ReadonlySet<S3Endpoint['kind']> = new Set([
   'UploadPartCopy',
 ]);
 
+/** Operations that would take object lock headers (refused until object lock is built). */
+export const LOCK_ENDPOINTS: ReadonlySet<S3Endpoint['kind']> = new Set([
+  'PutObject',
+  'CopyObject',
+  'CreateMultipartUpload',
+]);
+
 const BUCKET_GET_UNSUPPORTED = [
   'policy',
   'encryption',
