@@ -1,4 +1,6 @@
 import { AdminError } from '../util/errors.ts';
+import { isDataVersion } from '../model/object.ts';
+import { activeLock } from '../model/lock.ts';
 import type { BlockVersion, LocalRequest, LocalResponses } from './api.ts';
 import type { AdminCtx } from './context.ts';
 
@@ -79,6 +81,29 @@ export async function retryBlockResync(
 }
 
 /**
+ * Refuses a purge that would delete a version its object lock protects (retention or legal hold):
+ * no administrative path removes a locked version before its date. Checked before anything is deleted.
+ */
+async function refuseLocked(ctx: AdminCtx, hashes: Buffer[]): Promise<void> {
+  const m = ctx.model;
+  for (const hash of hashes)
+    for (const r of await m.blockRef.getRange(hash, {})) {
+      if (r.deleted) continue;
+      const h = (await m.version.get(r.ref.subarray(0, 16), EMPTY))?.header;
+      if (!h) continue;
+      const v = (await m.object.get(h.bucketId, Buffer.from(h.key)))?.versions.find((x) =>
+        x.uuid.equals(r.ref.subarray(0, 16)),
+      );
+      const lock = isDataVersion(v) ? v.state.data.meta.lock : undefined;
+      const why = lock && activeLock(lock);
+      if (why)
+        throw new AdminError(
+          `block ${hash.toString('hex')} belongs to version ${r.ref.subarray(0, 16).toString('hex')} of '${h.key}', protected by object lock (${why}): nothing was purged`,
+        );
+    }
+}
+
+/**
  * PurgeBlocks: deletes every object version and multipart upload that references the given
  * blocks (for blocks lost on every replica): the object → version → block_ref cascade then
  * drops the references.
@@ -87,7 +112,9 @@ export async function purgeBlocks(ctx: AdminCtx, hexes: string[]): Promise<Local
   const m = ctx.model;
   const res = { blocksPurged: 0, objectsDeleted: 0, uploadsDeleted: 0, versionsDeleted: 0, blockRefsPurged: 0 };
   const done = new Set<string>();
-  for (const hash of hexes.map(blockHash)) {
+  const hashes = hexes.map(blockHash);
+  await refuseLocked(ctx, hashes);
+  for (const hash of hashes) {
     for (const r of await m.blockRef.getRange(hash, {})) {
       if (r.deleted) continue;
       res.blockRefsPurged++;

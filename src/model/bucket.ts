@@ -3,6 +3,7 @@ import { encodeVersioned, decodeRow, zBytes } from '../util/codec.ts';
 import { mergeLww, mergeLwwMap, zLww, zLwwMap, type Lww, type LwwMap } from '../util/crdt.ts';
 import type { TableSchema } from '../table/schema.ts';
 import { hasTags, zTags, type Tag } from './tags.ts';
+import { zBucketLock, type BucketLock } from './lock.ts';
 
 /** What a key may do on a bucket. */
 export interface Perms {
@@ -106,6 +107,8 @@ export interface BucketEntry {
   tags: Lww<Tag[]>;
   /** PutBucketVersioning's state; null until versioning is first enabled (never back to null). */
   versioning: Lww<BucketVersioning | null>;
+  /** Object lock, once enabled (never disabled), with the default retention of new versions. */
+  objectLock: Lww<BucketLock | null>;
 }
 
 /** A bucket's versioning state, as S3 names it. */
@@ -131,6 +134,7 @@ export function newBucket(id: Buffer): BucketEntry {
     quotas: { ts: 0, v: { maxSize: null, maxObjects: null } },
     tags: { ts: 0, v: [] },
     versioning: { ts: 0, v: null },
+    objectLock: { ts: 0, v: null },
   };
 }
 
@@ -145,9 +149,10 @@ type Row = [
   Lww<{ maxSize: number | null; maxObjects: number | null }>,
   Lww<CorsRule[] | null>,
   Lww<LifecycleRule[] | null>,
-  // Absent in rows written before bucket tagging, and before versioning.
+  // Absent in rows written before bucket tagging, versioning and object lock.
   Lww<Tag[]>?,
   Lww<BucketVersioning | null>?,
+  Lww<BucketLock | null>?,
 ];
 
 /** The schema of stored permissions. */
@@ -208,11 +213,12 @@ const zRow: z.ZodType<Row> = z.tuple([
   zLww(z.array(zLifecycle).nullable()),
   zLww(zTags).optional(),
   zLww(z.enum(['Enabled', 'Suspended']).nullable()).optional(),
+  zLww(zBucketLock.nullable()).optional(),
 ]);
 const zAliasRow: z.ZodType<[string, Lww<Buffer | null>]> = z.tuple([z.string(), zLww(zBytes.nullable())]);
 
-/** LWW, except that a bucket once versioned never goes back to unversioned (null). */
-function mergeVersioning(a: Lww<BucketVersioning | null>, b: Lww<BucketVersioning | null>) {
+/** LWW, except that a setting once made never goes back to none (versioning, object lock). */
+function mergeOnce<T>(a: Lww<T | null>, b: Lww<T | null>): Lww<T | null> {
   if (a.v === null) return b;
   if (b.v === null) return a;
   return mergeLww(a, b);
@@ -237,10 +243,12 @@ export const bucketSchema: TableSchema<BucketEntry> = {
       e.lifecycle,
       e.tags,
       e.versioning,
+      e.objectLock,
     ] satisfies Row),
   decode: (b) => {
-    const [id, deleted, created, aliases, localAliases, keys, website, quotas, cors, lifecycle, tags, versioning] =
+    const [id, deleted, created, aliases, localAliases, keys, website, quotas, cors, lifecycle, tags, ...rest] =
       decodeRow(1, b, 'bucket', zRow);
+    const [versioning, objectLock] = rest;
     return {
       id,
       deleted,
@@ -254,6 +262,7 @@ export const bucketSchema: TableSchema<BucketEntry> = {
       lifecycle,
       tags: tags ?? { ts: 0, v: [] },
       versioning: versioning ?? { ts: 0, v: null },
+      objectLock: objectLock ?? { ts: 0, v: null },
     };
   },
   merge: (a, b) => {
@@ -271,7 +280,8 @@ export const bucketSchema: TableSchema<BucketEntry> = {
       lifecycle: mergeLww(a.lifecycle, b.lifecycle),
       quotas: mergeLww(a.quotas, b.quotas),
       tags: mergeLww(a.tags, b.tags),
-      versioning: mergeVersioning(a.versioning, b.versioning),
+      versioning: mergeOnce(a.versioning, b.versioning),
+      objectLock: mergeOnce(a.objectLock, b.objectLock),
     };
   },
   isTombstone: (e) => e.deleted,

@@ -13,6 +13,7 @@ import {
   type ObjectVersion,
 } from './object.ts';
 import { ruleMatches, writeKind, type BucketEntry, type LifecycleRule } from './bucket.ts';
+import { activeLock } from './lock.ts';
 
 export interface LifecycleOptions {
   model: Model;
@@ -125,7 +126,8 @@ export class LifecycleWorker {
     }
     const only = listed.length === 1 ? listed[0] : undefined;
     if (only && !isDataVersion(only) && rules.some((r) => r.expiredObjectDeleteMarker)) gone.push(only);
-    return gone;
+    // Object lock: no rule deletes a version its retention or legal hold protects.
+    return gone.filter((x) => !(isDataVersion(x) && x.state.data.meta.lock && activeLock(x.state.data.meta.lock, now)));
   }
 
   #expired(r: LifecycleRule, ts: number, now: number): boolean {

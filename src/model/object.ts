@@ -4,6 +4,7 @@ import { encodeVersioned, decodeRow, zBytes } from '../util/codec.ts';
 import type { TableSchema } from '../table/schema.ts';
 import { mergeLww, zLww, type Lww } from '../util/crdt.ts';
 import { zTags, type Tag } from './tags.ts';
+import { mergeVersionLock, zVersionLock, type VersionLock } from './lock.ts';
 
 /**
  * The timestamp for a client's new version of an object: after every version a read quorum
@@ -38,6 +39,8 @@ export interface ObjectMeta {
   encryption?: ObjectEncryption;
   /** The version's tags: a register, as PutObjectTagging changes them after the version is complete. */
   tags?: Lww<Tag[]>;
+  /** Object lock: the version's retention and legal hold. */
+  lock?: VersionLock;
 }
 
 export type VersionData =
@@ -57,6 +60,8 @@ export type VersionState =
       encryption?: ObjectEncryption;
       /** Multipart: the tags (x-amz-tagging) the object gets on completion. */
       tags?: Tag[];
+      /** Multipart: the object lock the object gets on completion. */
+      lock?: VersionLock;
     }
   | { t: 'complete'; data: VersionData }
   | { t: 'aborted' };
@@ -156,14 +161,21 @@ function hasVersionRows(s: VersionState): boolean {
   return s.t === 'uploading' || (s.t === 'complete' && s.data.t === 'blocks');
 }
 
-/** Of two states of one rank: the first, with the newer of their tags when both are complete objects. */
+/**
+ * Of two states of one rank: the first, with their registers merged when both are complete
+ * objects (tags and object lock change after completion, on any replica).
+ */
 function mergeSame(a: VersionState, b: VersionState): VersionState {
   if (a.t !== 'complete' || b.t !== 'complete' || a.data.t === 'deleteMarker' || b.data.t === 'deleteMarker') return a;
-  const ta = a.data.meta.tags;
-  const tb = b.data.meta.tags;
-  if (!tb || ta === tb) return a;
-  const tags = ta ? mergeLww(ta, tb) : tb;
-  return tags === ta ? a : { t: 'complete', data: { ...a.data, meta: { ...a.data.meta, tags } } };
+  const ma = a.data.meta;
+  const mb = b.data.meta;
+  const tags = ma.tags && mb.tags ? mergeLww(ma.tags, mb.tags) : (ma.tags ?? mb.tags);
+  const lock = ma.lock && mb.lock ? mergeVersionLock(ma.lock, mb.lock) : (ma.lock ?? mb.lock);
+  if (tags === ma.tags && JSON.stringify(lock) === JSON.stringify(ma.lock)) return a;
+  const meta: ObjectMeta = { ...ma };
+  if (tags) meta.tags = tags;
+  if (lock) meta.lock = lock;
+  return { t: 'complete', data: { ...a.data, meta } };
 }
 
 /** Merges two version lists: union by uuid, the most advanced state wins, superseded versions pruned. */
@@ -256,6 +268,7 @@ const zMeta: z.ZodType<ObjectMeta> = z.object({
   parts: z.number().optional(),
   encryption: zEncryption.optional(),
   tags: zLww(zTags).optional(),
+  lock: zVersionLock.optional(),
 });
 const zData: z.ZodType<VersionData> = z.discriminatedUnion('t', [
   z.object({ t: z.literal('deleteMarker') }),
@@ -271,6 +284,7 @@ const zState: z.ZodType<VersionState> = z.discriminatedUnion('t', [
     checksumType: z.enum(['COMPOSITE', 'FULL_OBJECT']).optional(),
     encryption: zEncryption.optional(),
     tags: zTags.optional(),
+    lock: zVersionLock.optional(),
   }),
   z.object({ t: z.literal('complete'), data: zData }),
   z.object({ t: z.literal('aborted') }),

@@ -1,4 +1,12 @@
 import { handleGetVersioning, handlePutVersioning } from './versioning.ts';
+import {
+  handleGetObjectLegalHold,
+  handleGetObjectLockConfig,
+  handleGetObjectRetention,
+  handlePutObjectLegalHold,
+  handlePutObjectLockConfig,
+  handlePutObjectRetention,
+} from './object_lock.ts';
 import { handleGetObjectAttributes } from './attributes.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { authenticate } from '../common/signature/index.ts';
@@ -8,21 +16,12 @@ import { keyPerms } from '../../model/key.ts';
 import {
   keyLookup,
   refuseManagedSse,
-  refuseObjectLock,
   type BucketCtx,
   type ObjectCtx,
   type ReqCtx,
   type S3Services,
 } from './context.ts';
-import {
-  ACL_ENDPOINTS,
-  authorization,
-  LOCK_ENDPOINTS,
-  parseEndpoint,
-  parseTarget,
-  SSE_ENDPOINTS,
-  type S3Endpoint,
-} from './router.ts';
+import { ACL_ENDPOINTS, authorization, parseEndpoint, parseTarget, SSE_ENDPOINTS, type S3Endpoint } from './router.ts';
 import { handleGetBucketAcl, handleGetObjectAcl, handlePutBucketAcl, handlePutObjectAcl, refuseGrants } from './acl.ts';
 import {
   handleListBuckets,
@@ -73,6 +72,10 @@ function dispatch(
       return handleGetVersioning(c);
     case 'PutBucketVersioning':
       return handlePutVersioning(c);
+    case 'GetObjectLockConfiguration':
+      return handleGetObjectLockConfig(c);
+    case 'PutObjectLockConfiguration':
+      return handlePutObjectLockConfig(c);
     case 'ListObjects':
       return handleListObjects(c, false);
     case 'ListObjectsV2':
@@ -111,6 +114,14 @@ function dispatch(
       return handlePutBucketTagging(c);
     case 'DeleteBucketTagging':
       return handleDeleteBucketTagging(c);
+    case 'GetObjectRetention':
+      return handleGetObjectRetention(o(ep.key));
+    case 'PutObjectRetention':
+      return handlePutObjectRetention(o(ep.key));
+    case 'GetObjectLegalHold':
+      return handleGetObjectLegalHold(o(ep.key));
+    case 'PutObjectLegalHold':
+      return handlePutObjectLegalHold(o(ep.key));
     case 'GetObjectTagging':
       return handleGetObjectTagging(o(ep.key));
     case 'PutObjectTagging':
@@ -219,11 +230,6 @@ export function s3Handler(svc: S3Services) {
     addCorsHeaders(req, res, bucket);
     if (ep.kind === 'CreateBucket') {
       refuseGrants(req.headers);
-      if (String(req.headers['x-amz-bucket-object-lock-enabled'] ?? '').toLowerCase() === 'true')
-        throw new S3Error(
-          'NotImplemented',
-          'Object lock is not implemented: a bucket with object lock cannot be created',
-        );
       return handleCreateBucket(rctx, ep.bucket, bucket);
     }
     if (!bucket) throw new S3Error('NoSuchBucket', `bucket '${ep.bucket}' does not exist`);
@@ -231,7 +237,6 @@ export function s3Handler(svc: S3Services) {
     if (need !== 'none' && !keyPerms(key, bucket.id.toString('hex'))[need])
       throw new S3Error('AccessDenied', `key ${key.id} has no ${need} permission on bucket '${ep.bucket}'`);
     if (SSE_ENDPOINTS.has(ep.kind)) refuseManagedSse(Object.keys(req.headers));
-    if (LOCK_ENDPOINTS.has(ep.kind)) refuseObjectLock(Object.keys(req.headers));
     if (ACL_ENDPOINTS.has(ep.kind)) refuseGrants(req.headers);
     svc.logger.debug({ op: ep.kind, bucket: ep.bucket, key: target.key, keyId: key.id }, 'S3 request');
     await dispatch(ep, { ...rctx, bucketName: ep.bucket, bucket });

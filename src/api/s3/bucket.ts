@@ -1,5 +1,6 @@
 import type { BucketEntry } from '../../model/bucket.ts';
 import { AdminError, BucketNotEmptyError } from '../../util/errors.ts';
+import { lwwNext } from '../../util/crdt.ts';
 import { keyPerms } from '../../model/key.ts';
 import { S3Error } from '../common/s3_error.ts';
 import { toXml, xmlChildText } from '../common/xml.ts';
@@ -80,8 +81,16 @@ export async function handleCreateBucket(ctx: ReqCtx, name: string, existing: Bu
       'AccessDenied',
       `key ${ctx.key.id} is not allowed to create buckets (garage key allow --create-bucket)`,
     );
+  // x-amz-bucket-object-lock-enabled: the bucket is created versioned, with object lock for good.
+  const locked = String(ctx.req.headers['x-amz-bucket-object-lock-enabled'] ?? '').toLowerCase() === 'true';
   try {
-    await ctx.svc.helpers.createBucket(name, ctx.key);
+    const b = await ctx.svc.helpers.createBucket(name, ctx.key);
+    if (locked)
+      await ctx.svc.model.bucket.insert({
+        ...b,
+        versioning: lwwNext(b.versioning, 'Enabled'),
+        objectLock: lwwNext(b.objectLock, { defaultRetention: null }),
+      });
   } catch (e) {
     if (e instanceof AdminError)
       throw new S3Error(/invalid bucket name/.test(e.message) ? 'InvalidBucketName' : 'BucketAlreadyExists', e.message);

@@ -136,20 +136,6 @@ export function refuseManagedSse(names: Iterable<string>): void {
 }
 
 /**
- * Refuses object lock settings (`x-amz-object-lock-*` headers or form fields) until object lock
- * is built: a retention silently dropped would leave a backup deletable that its owner believes
- * immutable.
- */
-export function refuseObjectLock(names: Iterable<string>): void {
-  for (const n of names)
-    if (n.toLowerCase().startsWith('x-amz-object-lock-'))
-      throw new S3Error(
-        'NotImplemented',
-        `Object lock is not implemented: the request was refused because of ${n.slice(0, 100)} rather than stored without a lock`,
-      );
-}
-
-/**
  * How a request body is verified. `objectChecksumHeaders`: the x-amz-checksum-* headers are about
  * the object, not this body (CompleteMultipartUpload), so they are not checked against it.
  */

@@ -22,6 +22,7 @@ import { checkObjectKey, putObjectStream } from './put.ts';
 import { openWith, requestKey, sseHeaders } from './sse_c.ts';
 import { copyTags, newTags } from './tagging.ts';
 import { checkedVersionId, readVersion, versionHeaders } from './versioning.ts';
+import { headerField, newVersionLock } from './object_lock.ts';
 import { checkQuotas } from './quotas.ts';
 import { savePart } from './multipart.ts';
 import type { WriteCondition } from '../../model/object_claim.ts';
@@ -177,13 +178,15 @@ async function copyOnce(
   const headers = directive === 'REPLACE' ? storedHeaders(ctx.req.headers) : srcData.meta.headers;
   const tags = copyTags(ctx.req.headers, srcData.meta.tags?.v ?? []);
   const versioning = writeKind(bucket);
+  // The copy's lock is the request's (or the bucket's default), never the source's.
+  const lock = newVersionLock(headerField(ctx.req.headers), bucket);
   if (encrypted) {
     // Encrypted on either side: the bytes are opened and sealed again, under the new key if any.
     const stream = await sourceStream(ctx, src, 0, srcData.meta.size);
     const keep = srcData.meta.checksum?.type === 'COMPOSITE' ? undefined : srcData.meta.checksum;
     let put: Awaited<ReturnType<typeof putObjectStream>>;
     try {
-      const opts = { cond, sse, checksum: keep, tags, versioning };
+      const opts = { cond, sse, checksum: keep, tags, versioning, lock };
       put = await putObjectStream(ctx.svc, bucket.id, key, headers, stream, opts);
     } catch (e) {
       if (e instanceof BlockError && !(await sourceStillThere(ctx, src))) throw new SourceChanged();
@@ -197,8 +200,8 @@ async function copyOnce(
     return;
   }
   // The copy is one part, whatever the source was: its blocks are listed under part 0 below.
-  const { parts: _parts, ...rest } = srcData.meta;
-  const meta: ObjectMeta = { ...rest, headers, tags: newTags(tags) };
+  const { parts: _parts, lock: _lock, ...rest } = srcData.meta;
+  const meta: ObjectMeta = { ...rest, headers, tags: newTags(tags), ...(lock ? { lock } : {}) };
   const uuid = randomBytes(16);
   const ts = await model.nextObjectTs(bucket.id, key);
   // A conditional copy completes only what its replicas granted (see object_claim.ts).

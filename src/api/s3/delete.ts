@@ -2,12 +2,13 @@ import { randomBytes } from 'node:crypto';
 import type { Model } from '../../model/garage.ts';
 import { checkedVersionId } from './versioning.ts';
 import { writeKind, type BucketEntry } from '../../model/bucket.ts';
-import { findVersion, mkVersion, versionIdOf } from '../../model/object.ts';
+import { findVersion, isDataVersion, mkVersion, versionIdOf } from '../../model/object.ts';
+import { checkDeletable } from './object_lock.ts';
 import { S3Error, asS3Error } from '../common/s3_error.ts';
 import type { WriteCondition } from '../../model/object_claim.ts';
 import { checkWriteCondition, completeUnder, writeCondition } from './write_conditions.ts';
 import { toXml, xmlChildren, xmlChildText, xmlChildToken, type XmlLimits } from '../common/xml.ts';
-import { readXmlBody, sendEmpty, sendXml, type BucketCtx, type ObjectCtx } from './context.ts';
+import { readXmlBody, sendEmpty, sendXml, type BucketCtx, type ObjectCtx, type ReqCtx } from './context.ts';
 
 /** What a delete did: the version it removed or the marker it wrote, as S3 reports it. */
 export interface Deleted {
@@ -63,25 +64,28 @@ const MARKER = { t: 'complete', data: { t: 'deleteMarker' } } as const;
 
 /**
  * Deletes one version for good (DeleteObject with versionId): it becomes `aborted`, which every
- * replica keeps, and the cascade frees its blocks. Deleting a version that is not there succeeds.
+ * replica keeps, and the cascade frees its blocks. Deleting a version that is not there succeeds;
+ * one its object lock protects is refused (`ctx`: the request, which may bypass GOVERNANCE).
  */
 export async function deleteVersion(
-  model: Model,
+  ctx: ReqCtx,
   bucket: BucketEntry,
   key: string,
   versionId: string,
 ): Promise<Deleted> {
+  const model = ctx.svc.model;
   const v = findVersion(await model.object.get(bucket.id, Buffer.from(key)), versionId);
   if (!v) return { versionId, deleteMarker: false };
+  if (isDataVersion(v)) checkDeletable(ctx, bucket, v.state.data.meta);
   await model.object.insert({ bucketId: bucket.id, key, versions: [{ ...v, state: { t: 'aborted' } }] });
   return { versionId, deleteMarker: v.state.data.t === 'deleteMarker' };
 }
 
 /** A delete by key or by version id. */
-function deleteOne(model: Model, bucket: BucketEntry, key: string, versionId?: string, cond?: WriteCondition) {
-  if (versionId === undefined) return deleteObject(model, bucket, key, cond);
+function deleteOne(ctx: ReqCtx, bucket: BucketEntry, key: string, versionId?: string, cond?: WriteCondition) {
+  if (versionId === undefined) return deleteObject(ctx.svc.model, bucket, key, cond);
   if (cond) throw new S3Error('NotImplemented', 'A conditional delete of a version by id is not implemented');
-  return deleteVersion(model, bucket, key, versionId);
+  return deleteVersion(ctx, bucket, key, versionId);
 }
 
 /** DeleteObject: 204 whether or not the key existed, as S3 does (If-Match: only if its ETag matches). */
@@ -90,7 +94,7 @@ export async function handleDeleteObject(ctx: ObjectCtx): Promise<void> {
   if (ctx.req.headers['if-none-match'] !== undefined)
     throw new S3Error('NotImplemented', 'DeleteObject takes If-Match, not If-None-Match');
   const versionId = checkedVersionId(ctx.query.get('versionId'));
-  const d = await deleteOne(ctx.svc.model, bucket, ctx.objectKey, versionId, writeCondition(ctx.req.headers));
+  const d = await deleteOne(ctx, bucket, ctx.objectKey, versionId, writeCondition(ctx.req.headers));
   sendEmpty(ctx.res, 204, {
     ...(d.deleteMarker ? { 'x-amz-delete-marker': 'true' } : {}),
     ...(d.versionId !== undefined ? { 'x-amz-version-id': d.versionId } : {}),
@@ -131,7 +135,7 @@ export async function handleDeleteObjects(ctx: BucketCtx): Promise<void> {
   const errors: Record<string, string>[] = [];
   for (const { key, cond, versionId } of items) {
     try {
-      const d = await deleteOne(ctx.svc.model, bucket, key, checkedVersionId(versionId), cond);
+      const d = await deleteOne(ctx, bucket, key, checkedVersionId(versionId), cond);
       // By id: the id deleted; by key in a versioned bucket: the marker written.
       const byId = versionId !== undefined;
       deleted.push({

@@ -13,6 +13,7 @@ import { checksumHeaders } from './put.ts';
 import { openWith, requestKey, sseHeaders, type BlockCipher } from './sse_c.ts';
 import { tagCountHeader } from './tagging.ts';
 import { checkedVersionId, readVersion, versionHeaders } from './versioning.ts';
+import { lockHeaders } from './object_lock.ts';
 import type { BucketEntry } from '../../model/bucket.ts';
 
 /** A block of an object at its absolute offset. */
@@ -241,7 +242,12 @@ export async function serveObject(t: ServeTarget, bucket: BucketEntry, key: stri
   // SSE-C: nothing of the object, not even whether a condition holds, without its key.
   const sse = requestKey(req.headers);
   const cipher = openWith(meta.encryption, sse);
-  const headers = { ...objectHeaders(meta, v.ts), ...sseHeaders(sse), ...versionHeaders(bucket, v) };
+  const headers = {
+    ...objectHeaders(meta, v.ts),
+    ...sseHeaders(sse),
+    ...versionHeaders(bucket, v),
+    ...lockHeaders(meta),
+  };
   const expiration = expirationHeader(t.lifecycle ?? null, key, meta.size, v.ts, meta.tags?.v);
   if (expiration) headers['x-amz-expiration'] = expiration;
   try {

@@ -14,6 +14,8 @@ import {
 } from '../../model/object.ts';
 import { writeKind } from '../../model/bucket.ts';
 import { versionHeaders } from './versioning.ts';
+import { headerField, newVersionLock } from './object_lock.ts';
+import type { VersionLock } from '../../model/lock.ts';
 import { conditionHolds } from '../../model/object_claim.ts';
 import { S3Error } from '../common/s3_error.ts';
 import {
@@ -63,6 +65,7 @@ async function findUpload(
   encryption?: ObjectEncryption;
   tags?: Tag[];
   versioning?: VersionKind;
+  lock?: VersionLock;
 }> {
   const entry = await ctx.svc.model.object.get(bucketId, Buffer.from(key));
   const v = entry?.versions.find((x) => x.uuid.equals(uploadId));
@@ -78,6 +81,7 @@ async function findUpload(
     encryption: v.state.encryption,
     tags: v.state.tags,
     versioning: v.versioning,
+    lock: v.state.lock,
   };
 }
 
@@ -133,6 +137,7 @@ export async function handleCreateUpload(ctx: ObjectCtx): Promise<void> {
   const checksum = uploadChecksumOf(ctx.req.headers);
   const sse = requestKey(ctx.req.headers);
   const tags = taggingHeader(ctx.req.headers);
+  const lock = newVersionLock(headerField(ctx.req.headers), bucket);
   await model.object.insert({
     bucketId: bucket.id,
     key,
@@ -148,6 +153,7 @@ export async function handleCreateUpload(ctx: ObjectCtx): Promise<void> {
           ...(checksum ? { checksumAlgorithm: checksum.algorithm, checksumType: checksum.type } : {}),
           ...(sse ? { encryption: sealWith(sse).stored } : {}),
           ...(tags?.length ? { tags } : {}),
+          ...(lock ? { lock } : {}),
         },
         writeKind(bucket),
       ),
@@ -334,7 +340,7 @@ export async function handleCompleteUpload(ctx: ObjectCtx, uploadId: Buffer): Pr
     }
   }
   const found = await findUpload(ctx, bucket.id, key, uploadId);
-  const { ts, headers, entry: current, checksum: upload, encryption, tags, versioning } = found;
+  const { ts, headers, entry: current, checksum: upload, encryption, tags, versioning, lock } = found;
   // The key is optional here (no data is written), but if sent it must be the upload's.
   const { sse } = uploadKey(ctx, encryption, true);
   const have = await latestParts(ctx, uploadId);
@@ -367,7 +373,16 @@ export async function handleCompleteUpload(ctx: ObjectCtx, uploadId: Buffer): Pr
   const etag = `${createHash('md5').update(Buffer.concat(md5s)).digest('hex')}-${chosen.length}`;
   // A conditional completion is checked before anything of the upload changes: refused, the
   // upload stays as it was and may be completed again.
-  const meta: ObjectMeta = { size, etag, headers, parts: chosen.length, checksum, encryption, tags: newTags(tags) };
+  const meta: ObjectMeta = {
+    size,
+    etag,
+    headers,
+    parts: chosen.length,
+    checksum,
+    encryption,
+    tags: newTags(tags),
+    ...(lock ? { lock } : {}),
+  };
   const complete = () => completeUpload(ctx, { uploadId, created: ts, versioning }, chosen, meta);
   if (cond) {
     const vote = conditionHolds(cond, visibleVersion(current));

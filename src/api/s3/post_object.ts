@@ -10,7 +10,8 @@ import { keyPerms } from '../../model/key.ts';
 import type { S3Services } from './context.ts';
 import { writeKind } from '../../model/bucket.ts';
 import { versionHeaders } from './versioning.ts';
-import { keyLookup, refuseManagedSse, refuseObjectLock, sendEmpty, sendXml, STORED_HEADERS } from './context.ts';
+import { newVersionLock } from './object_lock.ts';
+import { keyLookup, refuseManagedSse, sendEmpty, sendXml, STORED_HEADERS } from './context.ts';
 import { checkObjectKey, checksumHeaders, putObjectStream } from './put.ts';
 import { customerKey, sseHeaders } from './sse_c.ts';
 import { taggingField } from './tagging.ts';
@@ -305,7 +306,7 @@ async function authorizeAndStore(
     throw new S3Error('AccessDenied', `key ${accessKey!.id} has no write permission on bucket '${bucketName}'`);
 
   refuseManagedSse(fields.keys());
-  refuseObjectLock(fields.keys());
+  const lock = newVersionLock((n) => field(n), bucket);
   const sse = customerKey((n) => field(n));
   const taggingXml = field('tagging');
   const tags = taggingXml === undefined ? undefined : taggingField(taggingXml);
@@ -383,7 +384,7 @@ async function authorizeAndStore(
     key,
     headers,
     body,
-    { done: checksum?.done, sse, tags, versioning },
+    { done: checksum?.done, sse, tags, versioning, lock },
   );
   const sums = {
     ...checksumHeaders(meta.checksum),

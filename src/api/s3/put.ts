@@ -7,6 +7,8 @@ import { blockRefKey, groupKey, GROUP_SIZE } from '../../model/version.ts';
 import { mkVersion, type ObjectMeta, type VersionKind } from '../../model/object.ts';
 import { writeKind } from '../../model/bucket.ts';
 import { versionHeaders } from './versioning.ts';
+import { headerField, newVersionLock } from './object_lock.ts';
+import type { VersionLock } from '../../model/lock.ts';
 import { S3Error } from '../common/s3_error.ts';
 import { xmlForbiddenChar } from '../common/xml.ts';
 import type { BodyChecks } from '../common/signature/index.ts';
@@ -165,6 +167,7 @@ export interface PutOptions {
   tags?: Tag[];
   /** How the bucket keeps the new version (see VersionKind). */
   versioning?: VersionKind;
+  lock?: VersionLock;
 }
 
 /** Stores a whole stream as a new version of an object; the previous version stays visible until it completes. */
@@ -220,6 +223,7 @@ export async function putObjectStream(
       checksum: checks ? checksumOf(checks) : opts.checksum,
       ...(sealed ? { encryption: sealed.stored } : {}),
       tags: newTags(opts.tags),
+      ...(opts.lock ? { lock: opts.lock } : {}),
     };
     const data = saved.inline
       ? { t: 'inline' as const, meta, bytes: saved.inline }
@@ -272,6 +276,7 @@ export async function handlePutObject(ctx: ObjectCtx): Promise<void> {
   const cond = writeCondition(ctx.req.headers);
   const sse = requestKey(ctx.req.headers);
   const tags = taggingHeader(ctx.req.headers);
+  const lock = newVersionLock(headerField(ctx.req.headers), bucket);
   if (cond) await checkWriteCondition(ctx.svc.model, bucket.id, key, cond);
   const allowed = await checkQuotas(ctx.svc, bucket, key, declaredSize(ctx.req.headers));
   const body = requestBody(ctx);
@@ -283,7 +288,7 @@ export async function handlePutObject(ctx: ObjectCtx): Promise<void> {
     key,
     storedHeaders(ctx.req.headers),
     stream,
-    { done: body.done, cond, sse, tags, versioning },
+    { done: body.done, cond, sse, tags, versioning, lock },
   );
   const expiration = expirationHeader(bucket.lifecycle.v, key, meta.size, ts, meta.tags?.v);
   sendEmpty(ctx.res, 200, {

@@ -32,6 +32,8 @@ type BucketOp =
   | 'GetBucketLocation'
   | 'GetBucketVersioning'
   | 'PutBucketVersioning'
+  | 'GetObjectLockConfiguration'
+  | 'PutObjectLockConfiguration'
   | 'ListObjects'
   | 'ListObjectsV2'
   | 'ListObjectVersions'
@@ -62,7 +64,11 @@ type ObjectOp =
   | 'GetObjectAttributes'
   | 'GetObjectTagging'
   | 'PutObjectTagging'
-  | 'DeleteObjectTagging';
+  | 'DeleteObjectTagging'
+  | 'GetObjectRetention'
+  | 'PutObjectRetention'
+  | 'GetObjectLegalHold'
+  | 'PutObjectLegalHold';
 
 /** An S3 operation and what routing learnt about it. */
 export type S3Endpoint =
@@ -90,6 +96,12 @@ const AUTHORIZATION: Record<S3Endpoint['kind'], Authorization> = {
   GetBucketLocation: 'read',
   GetBucketVersioning: 'read',
   PutBucketVersioning: 'owner',
+  GetObjectLockConfiguration: 'read',
+  PutObjectLockConfiguration: 'owner',
+  GetObjectRetention: 'read',
+  PutObjectRetention: 'write',
+  GetObjectLegalHold: 'read',
+  PutObjectLegalHold: 'write',
   ListObjects: 'read',
   ListObjectsV2: 'read',
   ListObjectVersions: 'read',
@@ -153,20 +165,12 @@ export const SSE_ENDPOINTS: ReadonlySet<S3Endpoint['kind']> = new Set([
   'UploadPartCopy',
 ]);
 
-/** Operations that would take object lock headers (refused until object lock is built). */
-export const LOCK_ENDPOINTS: ReadonlySet<S3Endpoint['kind']> = new Set([
-  'PutObject',
-  'CopyObject',
-  'CreateMultipartUpload',
-]);
-
 const BUCKET_GET_UNSUPPORTED = [
   'policy',
   'encryption',
   'logging',
   'notification',
   'replication',
-  'object-lock',
   'ownershipControls',
   'publicAccessBlock',
   'accelerate',
@@ -176,7 +180,6 @@ const BUCKET_GET_UNSUPPORTED = [
   'metrics',
   'intelligent-tiering',
 ];
-const OBJECT_UNSUPPORTED = ['retention', 'legal-hold'];
 /** S3's message for an upload id it does not know. */
 export const NO_SUCH_UPLOAD =
   'The specified multipart upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.';
@@ -217,8 +220,9 @@ export function parseEndpoint(
       if (has('acl')) return { kind: 'GetObjectAcl', bucket, key };
       if (has('attributes')) return { kind: 'GetObjectAttributes', bucket, key };
       if (has('tagging')) return { kind: 'GetObjectTagging', bucket, key };
-      if ([...OBJECT_UNSUPPORTED, 'torrent'].some(has))
-        throw new S3Error('NotImplemented', 'this object sub-resource is not implemented');
+      if (has('retention')) return { kind: 'GetObjectRetention', bucket, key };
+      if (has('legal-hold')) return { kind: 'GetObjectLegalHold', bucket, key };
+      if (has('torrent')) throw new S3Error('NotImplemented', 'this object sub-resource is not implemented');
       return { kind: 'GetObject', bucket, key, partNumber: partNumberParam(q) };
     case 'HEAD':
       return { kind: 'HeadObject', bucket, key, partNumber: partNumberParam(q) };
@@ -229,8 +233,8 @@ export function parseEndpoint(
       }
       if (has('acl')) return { kind: 'PutObjectAcl', bucket, key };
       if (has('tagging')) return { kind: 'PutObjectTagging', bucket, key };
-      if (OBJECT_UNSUPPORTED.some(has))
-        throw new S3Error('NotImplemented', 'this object sub-resource is not implemented');
+      if (has('retention')) return { kind: 'PutObjectRetention', bucket, key };
+      if (has('legal-hold')) return { kind: 'PutObjectLegalHold', bucket, key };
       return { kind: copy ? 'CopyObject' : 'PutObject', bucket, key };
     case 'DELETE':
       if (has('uploadId')) return { kind: 'AbortMultipartUpload', bucket, key, uploadId: uploadIdParam(q) };
@@ -259,6 +263,7 @@ function bucketEndpoint(method: string, bucket: string, q: URLSearchParams): S3E
       if (has('lifecycle')) return b('GetBucketLifecycleConfiguration');
       if (has('acl')) return b('GetBucketAcl');
       if (has('tagging')) return b('GetBucketTagging');
+      if (has('object-lock')) return b('GetObjectLockConfiguration');
       for (const p of BUCKET_GET_UNSUPPORTED)
         if (has(p)) throw new S3Error('NotImplemented', `GET ?${p} is not implemented`);
       return b(q.get('list-type') === '2' ? 'ListObjectsV2' : 'ListObjects');
@@ -271,6 +276,7 @@ function bucketEndpoint(method: string, bucket: string, q: URLSearchParams): S3E
       if (has('acl')) return b('PutBucketAcl');
       if (has('tagging')) return b('PutBucketTagging');
       if (has('versioning')) return b('PutBucketVersioning');
+      if (has('object-lock')) return b('PutObjectLockConfiguration');
       if (first !== undefined) throw new S3Error('NotImplemented', `PUT ?${first} on a bucket is not implemented`);
       return { kind: 'CreateBucket', bucket };
     case 'DELETE':

@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { versionIdOf, type ObjectMeta } from '../../model/object.ts';
-import { checkedVersionId, readVersion } from './versioning.ts';
+import { amendVersion, checkedVersionId, readVersion } from './versioning.ts';
 import type { Tag } from '../../model/tags.ts';
 import { lwwNext } from '../../util/crdt.ts';
 import { S3Error } from '../common/s3_error.ts';
@@ -112,15 +112,7 @@ async function taggedVersion(ctx: ObjectCtx) {
 async function setObjectTags(ctx: ObjectCtx, tags: Tag[]): Promise<string> {
   const v = await taggedVersion(ctx);
   const { data } = v.state;
-  const meta: ObjectMeta = { ...data.meta, tags: lwwNext(data.meta.tags ?? { ts: 0, v: [] }, tags) };
-  await ctx.svc.model.object.insert(
-    {
-      bucketId: ctx.bucket.id,
-      key: ctx.objectKey,
-      versions: [{ ...v, state: { t: 'complete', data: { ...data, meta } } }],
-    },
-    { completion: true },
-  );
+  await amendVersion(ctx, v, { ...data.meta, tags: lwwNext(data.meta.tags ?? { ts: 0, v: [] }, tags) });
   return versionIdOf(v);
 }
 

@@ -8,11 +8,12 @@ import {
   visibleVersion,
   type DataVersion,
   type ObjectEntry,
+  type ObjectMeta,
   type ObjectVersion,
 } from '../../model/object.ts';
 import { S3Error } from '../common/s3_error.ts';
 import { toXml, xmlChildToken } from '../common/xml.ts';
-import { readXmlBody, sendEmpty, sendXml, type BucketCtx } from './context.ts';
+import { readXmlBody, sendEmpty, sendXml, type BucketCtx, type ObjectCtx } from './context.ts';
 
 /** GetBucketVersioning: no Status until versioning was first enabled. */
 export function handleGetVersioning(ctx: BucketCtx): void {
@@ -36,6 +37,11 @@ export async function handlePutVersioning(ctx: BucketCtx): Promise<void> {
   if (status !== 'Enabled' && status !== 'Suspended')
     throw new S3Error('MalformedXML', 'The versioning Status is Enabled or Suspended');
   const b = ctx.bucket;
+  if (b.objectLock.v && status !== 'Enabled')
+    throw new S3Error(
+      'InvalidBucketState',
+      'An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.',
+    );
   if (b.versioning.v !== status) await ctx.svc.model.bucket.insert({ ...b, versioning: lwwNext(b.versioning, status) });
   sendEmpty(ctx.res, 200);
 }
@@ -45,6 +51,21 @@ export function checkedVersionId(id: string | null | undefined): string | undefi
   if (id === null || id === undefined) return undefined;
   if (id !== 'null' && !/^[0-9a-f]{32}$/.test(id)) throw new S3Error('InvalidArgument', 'Invalid version id specified');
   return id;
+}
+
+/**
+ * Re-inserts a complete version with new metadata (tags, object lock) as a completion: it
+ * applies only where the version is held complete, never reviving one superseded or deleted.
+ */
+export async function amendVersion(ctx: ObjectCtx, v: DataVersion, meta: ObjectMeta): Promise<void> {
+  await ctx.svc.model.object.insert(
+    {
+      bucketId: ctx.bucket.id,
+      key: ctx.objectKey,
+      versions: [{ ...v, state: { t: 'complete', data: { ...v.state.data, meta } } }],
+    },
+    { completion: true },
+  );
 }
 
 /** `x-amz-version-id` of a version, for buckets that are or were versioned (S3 sends none otherwise). */
