@@ -305,13 +305,21 @@ export async function nodeIds(nodes: GarageProcess[]): Promise<string[]> {
   return Promise.all(nodes.map(async (n) => (await n.cliOk('node', 'id')).trim()));
 }
 
+/** How startCluster sets its nodes up; `extra` adds configuration to node i's file (before its sections). */
+export interface ClusterOptions {
+  replicationMode?: string;
+  bucket?: string;
+  env?: NodeJS.ProcessEnv;
+  extra?: (i: number) => string;
+}
+
 /**
  * Starts nodes sharing one secret, connects them through the first one, assigns the given
  * zones and capacities (null = gateway), applies the layout, and creates a bucket and a key.
  */
 export async function startCluster(
   roles: { zone: string; capacity: number | null }[],
-  opts: { replicationMode?: string; bucket?: string; env?: NodeJS.ProcessEnv } = {},
+  opts: ClusterOptions = {},
 ): Promise<{ nodes: GarageProcess[]; ids: string[]; keyId: string; secret: string }> {
   const rpcSecret = randomBytes(32).toString('hex');
   const nodes: GarageProcess[] = [];
@@ -328,10 +336,12 @@ async function formCluster(
   nodes: GarageProcess[],
   roles: { zone: string; capacity: number | null }[],
   rpcSecret: string,
-  opts: { replicationMode?: string; bucket?: string; env?: NodeJS.ProcessEnv },
+  opts: ClusterOptions,
 ): Promise<{ nodes: GarageProcess[]; ids: string[]; keyId: string; secret: string }> {
   for (let i = 0; i < roles.length; i++)
-    nodes.push(await GarageProcess.create('', { replicationMode: opts.replicationMode ?? '3', rpcSecret }));
+    nodes.push(
+      await GarageProcess.create(opts.extra?.(i) ?? '', { replicationMode: opts.replicationMode ?? '3', rpcSecret }),
+    );
   await Promise.all(nodes.map((n) => n.start({ ...FAST_ENV, ...opts.env })));
   const ids = await nodeIds(nodes);
   for (let i = 1; i < nodes.length; i++) await nodes[i]!.cliOk('node', 'connect', ids[0]!);
