@@ -219,8 +219,8 @@ const zAliasRow: z.ZodType<[string, Lww<Buffer | null>]> = z.tuple([z.string(), 
 
 /** LWW, except that a setting once made never goes back to none (versioning, object lock). */
 function mergeOnce<T>(a: Lww<T | null>, b: Lww<T | null>): Lww<T | null> {
-  if (a.v === null) return b;
-  if (b.v === null) return a;
+  if (a.v === null && b.v !== null) return b;
+  if (b.v === null && a.v !== null) return a;
   return mergeLww(a, b);
 }
 
