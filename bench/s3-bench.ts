@@ -3,10 +3,8 @@
 // Prints: PUT/GET MB/s for big objects at 1 and 8 clients, 4 KiB PUT/GET ops/s at 32 clients.
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { S3Client, PutObjectCommand, GetObjectCommand } from '@aws-sdk/client-s3';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { Agent } from 'node:http';
-import { timed } from './lib.ts';
+import { PutObjectCommand, GetObjectCommand } from '@aws-sdk/client-s3';
+import { benchClient, timed } from './lib.ts';
 import { GarageProcess, quickStart } from '../test/integration/harness.ts';
 
 const { values } = parseArgs({
@@ -18,13 +16,7 @@ const SMALL_OPS = Number(values['small-ops']);
 const g = await GarageProcess.create();
 try {
   const { keyId, secret } = await quickStart(g, 'bench');
-  const s3 = new S3Client({
-    endpoint: g.endpoint,
-    region: 'garage',
-    forcePathStyle: true,
-    credentials: { accessKeyId: keyId, secretAccessKey: secret },
-    requestHandler: new NodeHttpHandler({ httpAgent: new Agent({ keepAlive: true, maxSockets: 64 }) }),
-  });
+  const s3 = benchClient(g.endpoint, keyId, secret);
   const big = randomBytes(BIG);
   const results: Record<string, string> = {};
   for (const clients of [1, 8]) {

@@ -7,9 +7,7 @@
 // figure relative to the plain one.
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { Agent } from 'node:http';
 import {
-  S3Client,
   CreateBucketCommand,
   PutBucketVersioningCommand,
   PutObjectCommand,
@@ -17,8 +15,7 @@ import {
   ListObjectsV2Command,
   ListObjectVersionsCommand,
 } from '@aws-sdk/client-s3';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { timed } from './lib.ts';
+import { benchClient, timed } from './lib.ts';
 import { GarageProcess, quickStart } from '../test/integration/harness.ts';
 
 const { values } = parseArgs({
@@ -43,13 +40,7 @@ const g = await GarageProcess.create();
 try {
   const { keyId, secret } = await quickStart(g, 'plain');
   await g.cliOk('key', 'allow', '--create-bucket', keyId);
-  const s3 = new S3Client({
-    endpoint: g.endpoint,
-    region: 'garage',
-    forcePathStyle: true,
-    credentials: { accessKeyId: keyId, secretAccessKey: secret },
-    requestHandler: new NodeHttpHandler({ httpAgent: new Agent({ keepAlive: true, maxSockets: 64 }) }),
-  });
+  const s3 = benchClient(g.endpoint, keyId, secret);
   await s3.send(new CreateBucketCommand({ Bucket: 'versioned' }));
   await s3.send(
     new PutBucketVersioningCommand({ Bucket: 'versioned', VersioningConfiguration: { Status: 'Enabled' } }),
