@@ -1,5 +1,5 @@
 import { AdminError } from '../util/errors.ts';
-import { isDataVersion } from '../model/object.ts';
+import { deletedVersion, isDataVersion } from '../model/object.ts';
 import { activeLock } from '../model/lock.ts';
 import type { BlockVersion, LocalRequest, LocalResponses } from './api.ts';
 import type { AdminCtx } from './context.ts';
@@ -132,7 +132,7 @@ export async function purgeBlocks(ctx: AdminCtx, hexes: string[]): Promise<Local
           await m.object.insert({
             bucketId: h.bucketId,
             key: h.key,
-            versions: [{ ...v, state: { t: 'aborted' } }],
+            versions: [deletedVersion(v)],
           });
         }
       }

@@ -5,6 +5,7 @@ import type { Logger } from '../util/log.ts';
 import { errorMessage } from '../util/errors.ts';
 import { Periodic } from '../util/background.ts';
 import {
+  deletedVersion,
   isDataVersion,
   listedVersions,
   mkVersion,
@@ -81,7 +82,7 @@ export class LifecycleWorker {
           await model.object.insert({
             bucketId: b.id,
             key: o.key,
-            versions: gone.map((x) => ({ ...x, state: { t: 'aborted' as const } })),
+            versions: gone.map(deletedVersion),
           });
           expired += gone.length;
         }

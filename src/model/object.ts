@@ -64,7 +64,12 @@ export type VersionState =
       lock?: VersionLock;
     }
   | { t: 'complete'; data: VersionData }
-  | { t: 'aborted' };
+  /**
+   * `deleted`: the version was complete when it was deleted (by id, lifecycle, purge), so a null
+   * one still supersedes older null versions; an upload that failed has no such mark and leaves
+   * the previous version current.
+   */
+  | { t: 'aborted'; deleted?: true };
 
 /**
  * The bucket's versioning when a version was written, fixed at its creation. `enabled`: the
@@ -166,6 +171,7 @@ function hasVersionRows(s: VersionState): boolean {
  * objects (tags and object lock change after completion, on any replica).
  */
 function mergeSame(a: VersionState, b: VersionState): VersionState {
+  if (a.t === 'aborted' && b.t === 'aborted') return a.deleted || !b.deleted ? a : b;
   if (a.t !== 'complete' || b.t !== 'complete' || a.data.t === 'deleteMarker' || b.data.t === 'deleteMarker') return a;
   const ma = a.data.meta;
   const mb = b.data.meta;
@@ -201,16 +207,23 @@ export function mergeVersions(a: ObjectVersion[], b: ObjectVersion[]): ObjectVer
   }
   const all = [...m.values()].sort(cmpVersion);
   let lastNull = -1;
-  for (let i = all.length - 1; i >= 0; i--)
-    if (all[i]!.state.t === 'complete' && isNullVersion(all[i]!)) {
+  for (let i = all.length - 1; i >= 0; i--) {
+    const st = all[i]!.state;
+    if ((st.t === 'complete' || (st.t === 'aborted' && st.deleted)) && isNullVersion(all[i]!)) {
       lastNull = i;
       break;
     }
-  // A newer complete null version supersedes older null versions, single PUTs still uploading
+  }
+  // A newer complete (or deleted) null version supersedes older null versions, single PUTs still uploading
   // included (their completion will find nothing to complete: see `completion`); unfinished
   // multipart uploads survive it, as in S3. Versions with their own id are never superseded:
   // deleted by id they stay as `aborted`, so a replica that missed the delete cannot bring them back.
   return all.filter((v, i) => i >= lastNull || !isNullVersion(v) || (v.state.t === 'uploading' && v.state.multipart));
+}
+
+/** A version as its deletion leaves it: aborted, marked deleted when it was complete (see VersionState). */
+export function deletedVersion(v: ObjectVersion): ObjectVersion {
+  return { ...v, state: v.state.t === 'complete' ? { t: 'aborted', deleted: true } : { t: 'aborted' } };
 }
 
 export interface ObjectHooks {
@@ -287,7 +300,7 @@ const zState: z.ZodType<VersionState> = z.discriminatedUnion('t', [
     lock: zVersionLock.optional(),
   }),
   z.object({ t: z.literal('complete'), data: zData }),
-  z.object({ t: z.literal('aborted') }),
+  z.object({ t: z.literal('aborted'), deleted: z.literal(true).optional() }),
 ]);
 const zVersionRow: z.ZodType<VersionRow> = z.union([
   z.tuple([zBytes, z.number(), zState]),

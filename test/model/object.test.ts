@@ -25,6 +25,7 @@ const complete = (n: number, ts: number): ObjectVersion => ({
   state: { t: 'complete', data: { t: 'inline', meta, bytes: Buffer.from([n]) } },
 });
 const aborted = (n: number, ts: number): ObjectVersion => ({ uuid: u(n), ts, state: { t: 'aborted' } });
+const deleted = (n: number, ts: number): ObjectVersion => ({ uuid: u(n), ts, state: { t: 'aborted', deleted: true } });
 // Version 1 complete, its tags changed at `at` (PutObjectTagging on some replica).
 const tagged = (at: number, ...tags: [string, string][]): ObjectVersion => ({
   uuid: u(1),
@@ -56,6 +57,8 @@ test('object version merge is commutative, associative and idempotent', () => {
     [complete(2, 20)],
     [uploading(3, 30, true)],
     [aborted(4, 25)],
+    [deleted(4, 25)],
+    [deleted(2, 20)],
     [uploading(5, 5, true)],
     [complete(6, 40)],
     [tagged(100, ['a', '1'])],
@@ -179,6 +182,25 @@ function replica() {
   };
   return { gone, apply, row: () => row, visible: () => (row ? visibleVersion(row)?.uuid[0] : undefined) };
 }
+
+test('a null version deleted by id still supersedes the older null version a replica missed (torture seed 1203)', () => {
+  // A PUT (1) is superseded by a multipart completion (2); one replica missed that and still
+  // holds 1. Deleting version null (2) must not let 1 come back as current: its rows are freed.
+  const stale = [complete(1, 10)];
+  const after = mergeVersions([complete(1, 10)], [complete(2, 20)]);
+  assert.deepEqual(
+    after.map((v) => v.uuid[0]),
+    [2],
+  );
+  const merged = mergeVersions(stale, mergeVersions(after, [deleted(2, 20)]));
+  assert.deepEqual(
+    merged.map((v) => [v.uuid[0], v.state.t]),
+    [[2, 'aborted']],
+  );
+  assert.equal(visibleVersion({ bucketId: Buffer.alloc(0), key: 'k', versions: merged }), undefined);
+  // A failed upload (aborted without the mark) leaves the previous version current.
+  assert.equal(mergeVersions(stale, [aborted(2, 20)]).length, 2);
+});
 
 test('issue 7 defect 1: a PUT that completes after a concurrent one never comes back without its blocks', () => {
   // B starts, A starts after it and completes while B is still uploading, then B completes.

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Model } from '../../model/garage.ts';
 import { checkedVersionId } from './versioning.ts';
 import { writeKind, type BucketEntry } from '../../model/bucket.ts';
-import { findVersion, isDataVersion, mkVersion, versionIdOf } from '../../model/object.ts';
+import { deletedVersion, findVersion, isDataVersion, mkVersion, versionIdOf } from '../../model/object.ts';
 import { checkDeletable } from './object_lock.ts';
 import { S3Error, asS3Error } from '../common/s3_error.ts';
 import type { WriteCondition } from '../../model/object_claim.ts';
@@ -77,7 +77,7 @@ export async function deleteVersion(
   const v = findVersion(await model.object.get(bucket.id, Buffer.from(key)), versionId);
   if (!v) return { versionId, deleteMarker: false };
   if (isDataVersion(v)) checkDeletable(ctx, bucket, v.state.data.meta);
-  await model.object.insert({ bucketId: bucket.id, key, versions: [{ ...v, state: { t: 'aborted' } }] });
+  await model.object.insert({ bucketId: bucket.id, key, versions: [deletedVersion(v)] });
   return { versionId, deleteMarker: v.state.data.t === 'deleteMarker' };
 }
 
