@@ -1,6 +1,7 @@
 -- wrk script for bench/peers.ts: each thread cycles through its share of a file of request
 -- targets (one presigned "path?query" per line). For PUT, every request's body is unique in
--- each of its 64 KiB segments, so no store can skip the write by deduplicating blocks.
+-- each of its 64 KiB segments, so no store can skip the write by deduplicating blocks, and
+-- incompressible.
 -- Arguments: <targets file> <method> <body bytes>
 
 local targets = {}
@@ -25,7 +26,11 @@ function init(args)
   method = args[2]
   size = tonumber(args[3])
   if size < seg then seg = size end
-  if seg > 16 then base = string.rep("x", seg - 16) end
+  -- Random bytes: a body compresses no better than photos, videos or encrypted backups do.
+  math.randomseed(tid + 1)
+  local bytes = {}
+  for i = 1, math.max(seg - 16, 0) do bytes[i] = string.char(math.random(0, 255)) end
+  base = table.concat(bytes)
   pos = (tid * 7919) % #targets + 1
   n = tid * 1000000000
 end
