@@ -2,7 +2,9 @@
 // run: wrk drives presigned URLs (so the client costs little), targets alternate within each
 // cell, and each figure is the median over the rounds.
 // Usage: npm run bench:peers -- [--seconds 5] [--rounds 2] [--sizes 4k,1m,64m] [--rgw URL,KEY,SECRET]
+//   [--only-ours] [--profile DIR]
 // Needs wrk (Debian's package). Prints the table of the issue, with ratios and round spread.
+// --profile writes this project's server CPU profile (node --cpu-prof) into DIR when it stops.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +20,8 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '2' },
     sizes: { type: 'string', default: '4k,1m,64m' },
     rgw: { type: 'string' },
+    'only-ours': { type: 'boolean', default: false },
+    profile: { type: 'string' },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -55,6 +59,8 @@ const work = mkdtempSync(join(tmpdir(), 'bench-peers-'));
 
 async function startOurs(): Promise<Target> {
   const g = await GarageProcess.create();
+  const profile = values.profile;
+  await g.start(profile ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profile}` } : {});
   const { keyId, secret } = await quickStart(g, 'bench');
   return {
     name: 'this project',
@@ -63,7 +69,11 @@ async function startOurs(): Promise<Target> {
     keyId,
     secret,
     pid: g.proc?.pid,
-    stop: () => g.destroy(),
+    // A profile is written only on a clean exit.
+    stop: async () => {
+      if (profile) await g.kill('SIGTERM');
+      await g.destroy();
+    },
   };
 }
 
@@ -193,7 +203,8 @@ const fmt = (x: number) => (x >= 100 ? Math.round(x).toLocaleString('en-US') : x
 
 const targets: Target[] = [];
 try {
-  targets.push(await startOurs(), await startS3rver());
+  targets.push(await startOurs());
+  if (!values['only-ours']) targets.push(await startS3rver());
   if (values.rgw) targets.push(rgwTarget(values.rgw));
   const idle = targets.map((t) => rssMiB(t.pid));
   const peak = [...idle];
@@ -253,7 +264,7 @@ try {
   for (const [name, g] of grouped) {
     const meds = g.cells.map((cell) => cell.map(median));
     const perTarget = targets.map((_, ti) => meds.map((m) => fmt(m[ti]!)).join(' / '));
-    const ratios = meds.map((m) => (m[0]! / Math.max(...m.slice(1))).toFixed(2)).join(' / ');
+    const ratios = meds.map((m) => (m.length > 1 ? (m[0]! / Math.max(...m.slice(1))).toFixed(2) : '-')).join(' / ');
     let spread = 0;
     for (const cell of g.cells)
       for (const rounds of cell)
