@@ -126,45 +126,51 @@ export function sealWith(k: CustomerKey): { stored: ObjectEncryption; cipher: Bl
   };
 }
 
-/** How a mismatch between what is stored and what was sent is reported. */
+/** How a mismatch between what is stored and what was sent is reported (made only when thrown: errors are costly). */
 interface Refusals {
-  missing: S3Error;
-  notApplicable: S3Error;
-  wrongKey: S3Error;
+  missing: () => S3Error;
+  notApplicable: () => S3Error;
+  wrongKey: () => S3Error;
 }
 
 const OBJECT_REFUSALS = (source: KeySource): Refusals => ({
-  missing: new S3Error(
-    'InvalidRequest',
-    source === 'object'
-      ? 'The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object.'
-      : 'The source object of the COPY action is encrypted. Please provide the x-amz-copy-source-server-side-encryption-customer-* headers.',
-  ),
-  notApplicable: new S3Error(
-    'InvalidRequest',
-    source === 'object'
-      ? 'The encryption parameters are not applicable to this object.'
-      : 'The source object of the COPY action is not encrypted: the copy-source encryption parameters are not applicable.',
-  ),
-  wrongKey: new S3Error(
-    'AccessDenied',
-    source === 'object'
-      ? 'Access Denied: the SSE-C key provided is not the one the object was encrypted with.'
-      : 'Access Denied: the SSE-C key provided for the copy source is not the one it was encrypted with.',
-  ),
+  missing: () =>
+    new S3Error(
+      'InvalidRequest',
+      source === 'object'
+        ? 'The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object.'
+        : 'The source object of the COPY action is encrypted. Please provide the x-amz-copy-source-server-side-encryption-customer-* headers.',
+    ),
+  notApplicable: () =>
+    new S3Error(
+      'InvalidRequest',
+      source === 'object'
+        ? 'The encryption parameters are not applicable to this object.'
+        : 'The source object of the COPY action is not encrypted: the copy-source encryption parameters are not applicable.',
+    ),
+  wrongKey: () =>
+    new S3Error(
+      'AccessDenied',
+      source === 'object'
+        ? 'Access Denied: the SSE-C key provided is not the one the object was encrypted with.'
+        : 'Access Denied: the SSE-C key provided for the copy source is not the one it was encrypted with.',
+    ),
 });
 
 /** Refusals for the parts of a multipart upload (S3 answers 400 for all three). */
 export const UPLOAD_REFUSALS: Refusals = {
-  missing: new S3Error(
-    'InvalidRequest',
-    'The multipart upload initiate requested encryption. Subsequent part requests must include the appropriate encryption parameters.',
-  ),
-  notApplicable: new S3Error(
-    'InvalidRequest',
-    'The multipart upload initiate did not request encryption: the encryption parameters are not applicable.',
-  ),
-  wrongKey: new S3Error('InvalidRequest', 'The provided encryption parameters did not match the ones used originally.'),
+  missing: () =>
+    new S3Error(
+      'InvalidRequest',
+      'The multipart upload initiate requested encryption. Subsequent part requests must include the appropriate encryption parameters.',
+    ),
+  notApplicable: () =>
+    new S3Error(
+      'InvalidRequest',
+      'The multipart upload initiate did not request encryption: the encryption parameters are not applicable.',
+    ),
+  wrongKey: () =>
+    new S3Error('InvalidRequest', 'The provided encryption parameters did not match the ones used originally.'),
 };
 
 /**
@@ -178,12 +184,12 @@ export function openWith(
 ): BlockCipher | undefined {
   const r = typeof refusals === 'string' ? OBJECT_REFUSALS(refusals) : refusals;
   if (!stored) {
-    if (k) throw r.notApplicable;
+    if (k) throw r.notApplicable();
     return undefined;
   }
-  if (!k) throw r.missing;
+  if (!k) throw r.missing();
   const check = derive(k.key, stored.salt, 'key check');
-  if (check.length !== stored.check.length || !timingSafeEqual(check, stored.check)) throw r.wrongKey;
+  if (check.length !== stored.check.length || !timingSafeEqual(check, stored.check)) throw r.wrongKey();
   return new BlockCipher(derive(k.key, stored.salt, 'data key'));
 }
 
