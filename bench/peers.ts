@@ -176,7 +176,7 @@ async function wrk(t: Target, file: string, method: 'PUT' | 'GET', s: Size, clie
   ]);
   if (r.code !== 0) throw new Error(`wrk failed (${r.code}): ${r.stderr}${r.stdout}`);
   const bad = /Non-2xx or 3xx responses: (\d+)/.exec(r.stdout);
-  if (bad) throw new Error(`${t.name}: ${bad[1]} ${method} requests failed:\n${r.stdout}`);
+  if (bad) throw new Error(`${t.name}: ${bad[1]} ${method} requests failed:\n${r.stdout}${r.stderr}`);
   const errors = /Socket errors: (.*)/.exec(r.stdout);
   if (errors) throw new Error(`${t.name}: socket errors (${errors[1]}) in ${method}:\n${r.stdout}`);
   const rps = /Requests\/sec:\s+([\d.]+)/.exec(r.stdout);

@@ -65,3 +65,12 @@ function request()
   end
   return wrk.format("GET", target)
 end
+
+-- A failed request's status and body go to stderr (the first few), so a failing cell says why.
+local failures = 0
+function response(status, headers, body)
+  if status >= 300 and failures < 3 then
+    failures = failures + 1
+    io.stderr:write(string.format("%d %s\n", status, string.sub(body or "", 1, 400)))
+  end
+end

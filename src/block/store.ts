@@ -48,6 +48,8 @@ export class BlockStore {
   readonly #io: BlockIo;
   /** Directories being created and their parent synced: concurrent writers into them wait for it. */
   readonly #creating = new Map<string, Promise<void>>();
+  /** Block directories known to exist (they are never removed while serving): no mkdir per write. */
+  readonly #made = new Set<string>();
 
   constructor(dirs: DataDir[], fsync: boolean, io: BlockIo = fsBlockIo) {
     this.dirs = dirs;
@@ -87,44 +89,67 @@ export class BlockStore {
     }
   }
 
-  /** Finds where a block is stored, if anywhere. */
-  async locate(hash: Buffer): Promise<{ path: string; compressed: boolean; size: number } | undefined> {
+  // Where a block may be stored, most likely first: its primary directory, plain then compressed.
+  #candidates(hash: Buffer): { path: string; compressed: boolean }[] {
     const hex = this.#hex(hash);
     const primary = this.#primary(hash);
-    for (const dir of [primary, ...this.dirs.filter((d) => d !== primary)]) {
-      for (const compressed of [false, true]) {
-        const path = this.#path(dir, hex, compressed);
-        try {
-          const s = await stat(path);
-          return { path, compressed, size: s.size };
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-        }
+    const out: { path: string; compressed: boolean }[] = [];
+    for (const dir of [primary, ...this.dirs.filter((d) => d !== primary)])
+      for (const compressed of [false, true]) out.push({ path: this.#path(dir, hex, compressed), compressed });
+    return out;
+  }
+
+  /** Finds where a block is stored, if anywhere. */
+  async locate(hash: Buffer): Promise<{ path: string; compressed: boolean; size: number } | undefined> {
+    for (const c of this.#candidates(hash)) {
+      try {
+        const s = await stat(c.path);
+        return { ...c, size: s.size };
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
       }
     }
     return undefined;
   }
 
-  /** Reads a block as stored. */
+  /** Reads a block as stored (opening each candidate path: no stat before the read). */
   async read(hash: Buffer): Promise<StoredBlock | undefined> {
-    const loc = await this.locate(hash);
-    if (!loc) return undefined;
     const end = blockMetrics.readDuration.startTimer();
     try {
-      const data = await readFile(loc.path);
-      blockMetrics.bytesRead.inc(data.length);
-      return { data, compressed: loc.compressed };
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw e;
+      for (const c of this.#candidates(hash)) {
+        try {
+          const data = await readFile(c.path);
+          blockMetrics.bytesRead.inc(data.length);
+          return { data, compressed: c.compressed };
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+        }
+      }
+      return undefined;
     } finally {
       end();
     }
   }
 
+  // Whether a block is stored in any form: every candidate path is checked at once.
+  async #present(hash: Buffer): Promise<boolean> {
+    const found = await Promise.all(
+      this.#candidates(hash).map((c) =>
+        stat(c.path).then(
+          () => true,
+          (e: NodeJS.ErrnoException) => {
+            if (e.code === 'ENOENT') return false;
+            throw e;
+          },
+        ),
+      ),
+    );
+    return found.includes(true);
+  }
+
   /** Writes a block atomically (temp file, optional fsync, rename); a no-op if already present. */
   async write(hash: Buffer, block: StoredBlock): Promise<void> {
-    if (await this.locate(hash)) return;
+    if (await this.#present(hash)) return;
     const end = blockMetrics.writeDuration.startTimer();
     await this.#writeIn(this.#primary(hash), this.#hex(hash), block);
     end();
@@ -134,8 +159,7 @@ export class BlockStore {
   async #writeIn(dir: DataDir, hex: string, block: StoredBlock): Promise<void> {
     const path = this.#path(dir, hex, block.compressed);
     const parent = join(dir.path, hex.slice(0, 2), hex.slice(2, 4));
-    if (this.fsync) await this.#makeDirsDurably(dir.path, [hex.slice(0, 2), hex.slice(2, 4)]);
-    else await mkdir(parent, { recursive: true });
+    await this.#ensureDir(dir, hex);
     // Temp files live in one directory per data dir, emptied at start: a crash mid-write leaves nothing behind.
     const tmp = join(dir.path, 'tmp', `${hex}-${randomBytes(4).toString('hex')}`);
     const fh = await open(tmp, 'w', 0o600);
@@ -145,8 +169,23 @@ export class BlockStore {
     } finally {
       await fh.close();
     }
-    await rename(tmp, path);
+    try {
+      await rename(tmp, path);
+    } catch (e) {
+      // The directory was removed behind our back: make it again.
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || !this.#made.delete(parent)) throw e;
+      await this.#ensureDir(dir, hex);
+      await rename(tmp, path);
+    }
     if (this.fsync) await this.#io.syncDir(parent);
+  }
+
+  async #ensureDir(dir: DataDir, hex: string): Promise<void> {
+    const parent = join(dir.path, hex.slice(0, 2), hex.slice(2, 4));
+    if (this.#made.has(parent)) return;
+    if (this.fsync) await this.#makeDirsDurably(dir.path, [hex.slice(0, 2), hex.slice(2, 4)]);
+    else await mkdir(parent, { recursive: true });
+    this.#made.add(parent);
   }
 
   // Creates root/a, root/a/b… as needed, fsyncing the parent of each new one, so a power loss

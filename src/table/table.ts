@@ -24,6 +24,9 @@ const zRange: z.ZodType<WireRange> = z.object({
   reverse: z.boolean().optional(),
 });
 
+// Handlers only decode what they are given and answer fresh buffers: calls to self run in place.
+const DIRECT = { direct: true };
+
 /** The RPC endpoints of one table. */
 function tableEndpoints(name: string) {
   return {
@@ -31,10 +34,11 @@ function tableEndpoints(name: string) {
       `table/${name}/update`,
       z.object({ entries: z.array(zBuf), completion: z.boolean().optional() }),
       z.null(),
+      DIRECT,
     ),
-    get: endpoint(`table/${name}/get`, z.object({ key: zBuf }), zBuf.nullable()),
-    range: endpoint(`table/${name}/range`, z.object({ pk: zBuf, q: zRange }), z.array(zBuf)),
-    all: endpoint(`table/${name}/all`, z.object({}), z.array(zBuf)),
+    get: endpoint(`table/${name}/get`, z.object({ key: zBuf }), zBuf.nullable(), DIRECT),
+    range: endpoint(`table/${name}/range`, z.object({ pk: zBuf, q: zRange }), z.array(zBuf), DIRECT),
+    all: endpoint(`table/${name}/all`, z.object({}), z.array(zBuf), DIRECT),
   };
 }
 

@@ -3,7 +3,7 @@ import { randomBytes, createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { BlockManager } from '../../block/manager.ts';
 import type { Model } from '../../model/garage.ts';
-import { blockRefKey, groupKey, GROUP_SIZE } from '../../model/version.ts';
+import { blockRefKey, groupKey, GROUP_SIZE, type VersionEntry } from '../../model/version.ts';
 import { mkVersion, type ObjectMeta, type VersionKind } from '../../model/object.ts';
 import { writeKind } from '../../model/bucket.ts';
 import { versionHeaders } from './versioning.ts';
@@ -67,6 +67,8 @@ export interface SaveTarget {
   allowInline: boolean;
   /** Called once before the first block is written. */
   onFirstBlock?: () => Promise<void>;
+  /** Version rows written with the first block's row (one message, one transaction). */
+  firstRows?: VersionEntry[];
   /** Fed the plaintext. */
   checksum?: Checksummer;
   /** SSE-C: blocks (and inline bytes) are sealed with it; md5 is then that of the sealed bytes. */
@@ -121,8 +123,9 @@ export async function saveBlocks(
     const sk = groupKey(part, partTs, seq);
     const p = (async () => {
       // The version row and the ref go first so a crash never leaves a stored block nobody can find.
+      const row: VersionEntry = { uuid, sk, deleted: false, blocks: [[offset, hash, length]] };
       await Promise.all([
-        model.version.insert({ uuid, sk, deleted: false, blocks: [[offset, hash, length]] }),
+        model.version.insertMany(offset === 0 && t.firstRows ? [...t.firstRows, row] : [row]),
         model.blockRef.insert({ block: hash, ref: blockRefKey(uuid, sk), deleted: false }),
       ]);
       await model.blocks.put(hash, block, !cipher);
@@ -188,7 +191,8 @@ export async function putObjectStream(
   place.catch(() => undefined);
   let ts = 0;
   let registered = false;
-  const register = async (withRows = true) => {
+  const header: VersionEntry = { uuid, sk: EMPTY, deleted: false, header: { bucketId, key, parts: null }, blocks: [] };
+  const register = async () => {
     ts = await place;
     registered = true;
     await model.object.insert({
@@ -196,14 +200,6 @@ export async function putObjectStream(
       key,
       versions: [mkVersion(uuid, ts, { t: 'uploading', multipart: false, headers }, versioning)],
     });
-    if (withRows)
-      await model.version.insert({
-        uuid,
-        sk: EMPTY,
-        deleted: false,
-        header: { bucketId, key, parts: null },
-        blocks: [],
-      });
   };
   try {
     const saved = await saveBlocks(model, blockSize, stream, {
@@ -212,6 +208,7 @@ export async function putObjectStream(
       partTs: 0,
       allowInline: true,
       onFirstBlock: register,
+      firstRows: [header],
       cipher: sealed?.cipher,
     });
     const checks = done ? await done : undefined;
@@ -229,7 +226,7 @@ export async function putObjectStream(
       ? { t: 'inline' as const, meta, bytes: saved.inline }
       : { t: 'blocks' as const, meta, firstBlock: saved.firstBlock! };
     // A conditional write completes only what its replicas hold as uploading and granted it.
-    if (cond && !registered) await register(false);
+    if (cond && !registered) await register();
     // A registered version is completed where it stands, if a newer one has not superseded it.
     if (!registered) ts = await place;
     const complete = () =>
