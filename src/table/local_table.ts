@@ -119,9 +119,29 @@ export class LocalTable<E, F = never> {
 
   /** Reads a range of one partition key from local storage. */
   rangeLocal(pk: Buffer, q: RangeQuery<F>): E[] {
+    const out: E[] = [];
+    for (const v of this.#rangeValues(pk, q)) {
+      const e = this.schema.decode(v);
+      if (q.filter !== undefined && this.schema.matches && !this.schema.matches(e, q.filter)) continue;
+      out.push(e);
+      if (q.limit !== undefined && out.length >= q.limit) break;
+    }
+    return out;
+  }
+
+  /** The stored bytes of a range of one partition key, unfiltered (what a replica answers). */
+  rangeLocalEncoded(pk: Buffer, q: Omit<RangeQuery<F>, 'filter'>): Buffer[] {
+    const out: Buffer[] = [];
+    for (const v of this.#rangeValues(pk, q)) {
+      out.push(v);
+      if (q.limit !== undefined && out.length >= q.limit) break;
+    }
+    return out;
+  }
+
+  *#rangeValues(pk: Buffer, q: RangeQuery<F>): Generator<Buffer> {
     const prefix = this.partitionHash(pk);
     const full = (sk: Buffer) => Buffer.concat([prefix, sk]);
-    const out: E[] = [];
     // Forward: start <= sk < end. Reverse: from start (inclusive) down to end (exclusive).
     const iter = q.reverse
       ? this.store.range({
@@ -130,13 +150,10 @@ export class LocalTable<E, F = never> {
           reverse: true,
         })
       : this.store.range({ start: q.start ? full(q.start) : prefix, end: q.end ? full(q.end) : prefixEnd(prefix) });
+    const endKey = q.reverse && q.end ? full(q.end) : undefined;
     for (const [k, v] of iter) {
-      if (q.reverse && q.end && k.equals(full(q.end))) continue;
-      const e = this.schema.decode(v);
-      if (q.filter !== undefined && this.schema.matches && !this.schema.matches(e, q.filter)) continue;
-      out.push(e);
-      if (q.limit !== undefined && out.length >= q.limit) break;
+      if (endKey?.equals(k)) continue;
+      yield v;
     }
-    return out;
   }
 }

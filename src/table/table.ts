@@ -109,7 +109,7 @@ export class Table<E, F = never> extends LocalTable<E, F> implements TableCore {
       return null;
     });
     serve(rpc, this.endpoints.get, async (_from, r) => this.store.get(r.key) ?? null);
-    serve(rpc, this.endpoints.range, async (_from, r) => this.rangeLocal(r.pk, r.q).map((e) => this.schema.encode(e)));
+    serve(rpc, this.endpoints.range, async (_from, r) => this.rangeLocalEncoded(r.pk, r.q));
     serve(rpc, this.endpoints.all, async () => [...this.store.range({})].map(([, v]) => v));
   }
 
@@ -226,7 +226,8 @@ export class Table<E, F = never> extends LocalTable<E, F> implements TableCore {
     // Filter after merging: a replica must not hide an entry (say, a deletion) that another
     // replica would show in an older state. Read in batches until enough entries match.
     const want = q.limit ?? Number.POSITIVE_INFINITY;
-    const batch = Math.max(100, Math.min(want, 1000));
+    // A few rows beyond what is wanted cover the ones the filter drops, without overreading.
+    const batch = Math.min(want + 16, 1000);
     const out: E[] = [];
     let start = q.start;
     for (;;) {

@@ -39,8 +39,11 @@ async function* walkKeys(
 ): AsyncGenerator<Walked> {
   const prefixBuf = Buffer.from(o.prefix);
   let cursor = Buffer.compare(o.start, prefixBuf) > 0 ? o.start : prefixBuf;
+  // After a jump the next key may well start another common prefix: read a few rows, and
+  // more each time no jump happens, so walking n prefixes reads O(n) rows, whatever lies under them.
+  let batch = o.batch;
   for (;;) {
-    const rows = await model.object.getRange(bucketId, { start: cursor, limit: o.batch, filter: o.filter });
+    const rows = await model.object.getRange(bucketId, { start: cursor, limit: batch, filter: o.filter });
     let jumped = false;
     for (const e of rows) {
       if (!e.key.startsWith(o.prefix)) return;
@@ -58,7 +61,8 @@ async function* walkKeys(
       yield { t: 'entry', o: e, at };
       cursor = Buffer.concat([at, Buffer.from([0])]);
     }
-    if (!jumped && rows.length < o.batch) return;
+    if (!jumped && rows.length < batch) return;
+    batch = jumped ? 2 : Math.min(o.batch, batch * 4);
   }
 }
 
