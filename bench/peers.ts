@@ -160,20 +160,24 @@ async function prefill(t: Target, s: Size, putFile: string): Promise<void> {
 async function wrk(t: Target, file: string, method: 'PUT' | 'GET', s: Size, clients: number): Promise<number> {
   const seconds = s.bytes >= 64 << 20 ? Math.max(SECONDS, 10) : SECONDS;
   const threads = Math.min(clients, 2);
-  const r = await run('wrk', [
-    `-t${threads}`,
-    `-c${clients}`,
-    `-d${seconds}s`,
-    '--timeout',
-    '120s',
-    '-s',
-    LUA,
-    t.endpoint,
-    '--',
-    file,
-    method,
-    String(method === 'PUT' ? s.bytes : 0),
-  ]);
+  const r = await run(
+    'wrk',
+    [
+      `-t${threads}`,
+      `-c${clients}`,
+      `-d${seconds}s`,
+      '--timeout',
+      '120s',
+      '-s',
+      LUA,
+      t.endpoint,
+      '--',
+      file,
+      method,
+      String(method === 'PUT' ? s.bytes : 0),
+    ],
+    { env: method === 'PUT' ? { WRK_REPORT: '1' } : {} },
+  );
   if (r.code !== 0) throw new Error(`wrk failed (${r.code}): ${r.stderr}${r.stdout}`);
   const bad = /Non-2xx or 3xx responses: (\d+)/.exec(r.stdout);
   if (bad) throw new Error(`${t.name}: ${bad[1]} ${method} requests failed:\n${r.stdout}${r.stderr}`);
