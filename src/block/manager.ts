@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
+import { hashPool } from '../util/hash_pool.ts';
 import { zstdCompress, zstdCompressSync, zstdDecompress, zstdDecompressSync, constants as zc } from 'node:zlib';
 import type { Db, Tree, Tx } from '../db/db.ts';
 import { z } from 'zod';
@@ -124,16 +125,23 @@ export class BlockManager {
     return z.length < data.length ? { data: z, compressed: true } : { data, compressed: false };
   }
 
-  /** Decompresses a stored block and checks its hash. */
-  async decode(hash: Buffer, b: StoredBlock): Promise<Buffer> {
+  /**
+   * Decompresses a stored block and checks its hash. `fresh`: `b.data` is memory nobody else
+   * holds (read from a file), which may be handed over for hashing: use only the result then.
+   */
+  async decode(hash: Buffer, b: StoredBlock, fresh = false): Promise<Buffer> {
     const plain = !b.compressed
       ? b.data
       : b.data.length <= SYNC_ZSTD
         ? zstdDecompressSync(b.data)
         : await decompress(b.data);
-    if (!BlockManager.hash(plain).equals(hash))
-      throw new BlockError(`block ${hash.toString('hex')} is corrupt (hash mismatch)`);
-    return plain;
+    // Decompressed bytes are always new memory.
+    const checked =
+      fresh || plain !== b.data
+        ? await hashPool.sha256Taking(plain)
+        : { hash: await hashPool.sha256(plain), data: plain };
+    if (!checked.hash.equals(hash)) throw new BlockError(`block ${hash.toString('hex')} is corrupt (hash mismatch)`);
+    return checked.data;
   }
 
   /**
@@ -167,7 +175,7 @@ export class BlockManager {
     const local = await this.store.read(hash);
     if (local) {
       try {
-        return await this.decode(hash, local);
+        return await this.decode(hash, local, true);
       } catch (e) {
         this.opts.logger.warn(
           { block: hash.toString('hex'), err: errorMessage(e) },

@@ -293,7 +293,7 @@ export class Repair {
       if (!stored) continue;
       checked++;
       try {
-        await this.model.blocks.decode(hash, stored);
+        await this.model.blocks.decode(hash, stored, true);
       } catch {
         corrupt++;
         this.log.warn({ block: hash.toString('hex') }, 'scrub: corrupt block, fetching it again');

@@ -139,7 +139,7 @@ function formChecksum(fields: Map<string, string>): { pass: Transform; done: Pro
         cb(e);
         return;
       }
-      settle({ md5: Buffer.alloc(0), size, checksum: { algorithm: alg, value: encodeChecksum(d) } });
+      settle({ size, checksum: { algorithm: alg, value: encodeChecksum(d) } });
       cb();
     },
   });

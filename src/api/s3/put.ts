@@ -1,7 +1,7 @@
 import { expirationHeader } from './lifecycle.ts';
 import { randomBytes, createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { BlockManager } from '../../block/manager.ts';
+import { hashPool } from '../../util/hash_pool.ts';
 import type { Model } from '../../model/garage.ts';
 import { blockRefKey, groupKey, GROUP_SIZE, type VersionEntry } from '../../model/version.ts';
 import { mkVersion, type ObjectMeta, type VersionKind } from '../../model/object.ts';
@@ -27,8 +27,11 @@ export const INLINE_THRESHOLD = 3072;
 const PARALLEL_BLOCKS = 8;
 const EMPTY = Buffer.alloc(0);
 
-/** Cuts a stream into blocks of exactly `size` bytes (the last one shorter). */
-export async function* chunker(stream: Readable, size: number): AsyncGenerator<Buffer> {
+/**
+ * Cuts a stream into blocks of exactly `size` bytes (the last one shorter). `fresh`: the block
+ * is memory of its own (joined from several chunks), not a view of a chunk the stream gave.
+ */
+export async function* chunker(stream: Readable, size: number): AsyncGenerator<{ block: Buffer; fresh: boolean }> {
   let parts: Buffer[] = [];
   let len = 0;
   for await (const c of stream as AsyncIterable<Buffer>) {
@@ -36,7 +39,9 @@ export async function* chunker(stream: Readable, size: number): AsyncGenerator<B
     while (len + chunk.length >= size) {
       const take = size - len;
       parts.push(chunk.subarray(0, take));
-      yield parts.length === 1 ? parts[0]! : Buffer.concat(parts, size);
+      yield parts.length === 1
+        ? { block: parts[0]!, fresh: false }
+        : { block: Buffer.concat(parts, size), fresh: true };
       chunk = chunk.subarray(take);
       parts = [];
       len = 0;
@@ -46,7 +51,8 @@ export async function* chunker(stream: Readable, size: number): AsyncGenerator<B
       len += chunk.length;
     }
   }
-  if (len > 0) yield Buffer.concat(parts, len);
+  if (len > 0)
+    yield parts.length === 1 ? { block: parts[0]!, fresh: false } : { block: Buffer.concat(parts, len), fresh: true };
 }
 
 /** The result of writing a stream's blocks under a version. */
@@ -86,49 +92,61 @@ export async function saveBlocks(
   t: SaveTarget,
 ): Promise<SavedBlocks> {
   const { uuid, part, partTs, cipher } = t;
-  const md5 = createHash('md5');
+  // MD5 and block ids are computed off the main thread for large blocks (hash_pool.ts).
+  const hasher = hashPool.stream();
   let size = 0;
   let index = 0;
-  let firstBlock: Buffer | undefined;
+  let firstBlock: Promise<Buffer> | undefined;
   const inflight = new Set<Promise<void>>();
   let failure: unknown;
-  for await (const block of chunker(stream, Math.max(blockSize, INLINE_THRESHOLD))) {
-    if (failure) throw failure;
-    t.checksum?.update(block);
-    const stored = cipher ? cipher.seal(block) : block;
-    md5.update(stored);
-    // Blocks are full except the last, so a short first block is the whole body.
-    if (index === 0 && t.allowInline && block.length < INLINE_THRESHOLD) {
-      return { size: block.length, md5: md5.digest(), inline: stored };
+  try {
+    for await (const { block, fresh } of chunker(stream, Math.max(blockSize, INLINE_THRESHOLD))) {
+      if (failure) throw failure;
+      t.checksum?.update(block);
+      const stored = cipher ? cipher.seal(block) : block;
+      // Only memory nobody else holds may be handed to the hasher (a sealed block is new memory).
+      const own = fresh || stored !== block;
+      // Blocks are full except the last, so a short first block is the whole body.
+      if (index === 0 && t.allowInline && block.length < INLINE_THRESHOLD) {
+        return { size: block.length, md5: createHash('md5').update(stored).digest(), inline: stored };
+      }
+      if (index === 0) await t.onFirstBlock?.();
+      await startBlock(block.length, stored, own);
     }
-    if (index === 0) await t.onFirstBlock?.();
-    await startBlock(block.length, stored);
+    // An empty body is the empty inline object (not a block object without blocks or version).
+    if (index === 0 && t.allowInline) {
+      const inline = cipher ? cipher.seal(EMPTY) : EMPTY;
+      return { size: 0, md5: createHash('md5').update(inline).digest(), inline };
+    }
+    await Promise.all(inflight);
+    if (failure) throw failure;
+    return { size, md5: await hasher.digest(), firstBlock: await firstBlock };
+  } catch (e) {
+    hasher.drop();
+    throw e;
   }
-  // An empty body is the empty inline object (not a block object without blocks or version).
-  if (index === 0 && t.allowInline) {
-    const inline = cipher ? cipher.seal(EMPTY) : EMPTY;
-    return { size: 0, md5: createHash('md5').update(inline).digest(), inline };
-  }
-  await Promise.all(inflight);
-  if (failure) throw failure;
-  return { size, md5: md5.digest(), firstBlock };
 
-  async function startBlock(length: number, block: Buffer): Promise<void> {
-    const hash = BlockManager.hash(block);
+  async function startBlock(length: number, block: Buffer, own: boolean): Promise<void> {
+    const hashed = hasher.block(block, own);
     const offset = size;
     const seq = Math.floor(index / GROUP_SIZE);
     size += length;
     index++;
-    if (!firstBlock) firstBlock = hash;
+    if (!firstBlock) {
+      firstBlock = hashed.then((h) => h.hash);
+      firstBlock.catch(() => undefined); // the failure is reported through `failure`
+    }
     const sk = groupKey(part, partTs, seq);
     const p = (async () => {
+      // The block was handed to the hasher: from here on it is `data`.
+      const { hash, data } = await hashed;
       // The version row and the ref go first so a crash never leaves a stored block nobody can find.
       const row: VersionEntry = { uuid, sk, deleted: false, blocks: [[offset, hash, length]] };
       await Promise.all([
         model.version.insertMany(offset === 0 && t.firstRows ? [...t.firstRows, row] : [row]),
         model.blockRef.insert({ block: hash, ref: blockRefKey(uuid, sk), deleted: false }),
       ]);
-      await model.blocks.put(hash, block, !cipher);
+      await model.blocks.put(hash, data, !cipher);
     })().catch((e: unknown) => {
       failure ??= e;
     });

@@ -122,7 +122,7 @@ function planBody(head: RequestHead, auth: AuthResult): BodyPlan {
 
 class BodyVerifier extends Transform {
   private readonly plan: BodyPlan;
-  private readonly md5: Hash = createHash('md5');
+  private readonly md5: Hash | undefined;
   private readonly sha256: Hash | undefined;
   private readonly checksum: Checksummer | undefined;
   private readonly decoder: AwsChunkedDecoder | undefined;
@@ -144,6 +144,7 @@ class BodyVerifier extends Transform {
     // Consumers normally observe failures through the stream; an unawaited
     // `done` must not become an unhandled rejection.
     this.done.catch(() => undefined);
+    if (plan.contentMd5) this.md5 = createHash('md5');
     if (plan.sha256Hex !== undefined) this.sha256 = createHash('sha256');
     if (plan.algorithm) this.checksum = createChecksum(plan.algorithm);
     if (plan.streaming) {
@@ -166,7 +167,7 @@ class BodyVerifier extends Transform {
     if (this.plan.decodedLength !== undefined && this.size > this.plan.decodedLength) {
       throw new S3Error('InvalidRequest', 'The decoded body is longer than x-amz-decoded-content-length.');
     }
-    this.md5.update(d);
+    this.md5?.update(d);
     this.sha256?.update(d);
     this.checksum?.update(d);
     if (this.held) this.push(this.held);
@@ -226,7 +227,7 @@ class BodyVerifier extends Transform {
         'You did not provide the number of bytes specified by the x-amz-decoded-content-length header.',
       );
     }
-    const checks: BodyChecks = { md5: this.md5.digest(), size: this.size };
+    const checks: BodyChecks = { size: this.size };
     if (this.sha256) {
       checks.sha256 = this.sha256.digest();
       if (checks.sha256.toString('hex') !== plan.sha256Hex) {
@@ -240,11 +241,13 @@ class BodyVerifier extends Transform {
         );
       }
     }
-    if (plan.contentMd5 && !plan.contentMd5.equals(checks.md5)) {
-      throw new S3Error('BadDigest', 'The Content-MD5 you specified did not match what we received.', {
-        ExpectedDigest: plan.contentMd5.toString('base64'),
-        CalculatedDigest: checks.md5.toString('base64'),
-      });
+    if (plan.contentMd5 && this.md5) {
+      checks.md5 = this.md5.digest();
+      if (!plan.contentMd5.equals(checks.md5))
+        throw new S3Error('BadDigest', 'The Content-MD5 you specified did not match what we received.', {
+          ExpectedDigest: plan.contentMd5.toString('base64'),
+          CalculatedDigest: checks.md5.toString('base64'),
+        });
     }
     if (plan.algorithm && this.checksum) {
       const digest = this.checksum.digest();

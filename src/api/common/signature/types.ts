@@ -51,7 +51,8 @@ export interface AuthResult {
 
 /** What was measured on a body whose checks all passed. */
 export interface BodyChecks {
-  md5: Buffer;
+  /** md5 of the decoded body; only computed when Content-MD5 was sent (the store computes its own). */
+  md5?: Buffer;
   /** sha256 of the decoded body; only computed when x-amz-content-sha256 is a digest. */
   sha256?: Buffer;
   /** The additional checksum, when one was sent (header or trailer) or asked for (x-amz-sdk-checksum-algorithm). */
