@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { callQuorum, callQuorumSets, type RpcTransport } from '../rpc/rpc_helper.ts';
 import { call, endpoint, serve, zBuf } from '../net/endpoint.ts';
 import type { LayoutView } from '../rpc/layout/manager.ts';
-import { GarageError, errorMessage } from '../util/errors.ts';
+import { GarageError, QuorumError, errorMessage } from '../util/errors.ts';
 import type { Logger } from '../util/log.ts';
 import type { ReplicationKind, TableSchema } from './schema.ts';
 import type { Workers } from '../util/background.ts';
@@ -149,15 +149,26 @@ export class Table<E, F = never> extends LocalTable<E, F> implements TableCore {
     }
     await Promise.all(
       [...byReplicas.values()].map((g) =>
-        callQuorumSets(
-          this.rpc,
-          g.sets,
-          this.endpoints.update,
-          { entries: g.entries, completion: opts.completion },
-          (n) => this.writeQuorum(n),
-        ),
+        this.#onlySelf(g.sets)
+          ? this.applyLocal(g.entries, opts.completion === true).catch((e: unknown) => {
+              // As the quorum call would report it.
+              throw new QuorumError(1, 0, [`${this.rpc.id.slice(0, 16)}: ${errorMessage(e)}`]);
+            })
+          : callQuorumSets(
+              this.rpc,
+              g.sets,
+              this.endpoints.update,
+              { entries: g.entries, completion: opts.completion },
+              (n) => this.writeQuorum(n),
+            ),
       ),
     );
+  }
+
+  // Whether this node is the only replica asked (one node, or a full table read here): the
+  // request is then served from local storage directly, as the handler would.
+  #onlySelf(sets: string[][]): boolean {
+    return sets.length === 1 && sets[0]!.length === 1 && sets[0]![0] === this.rpc.id;
   }
 
   /** Writes one entry with quorum. */
@@ -181,7 +192,9 @@ export class Table<E, F = never> extends LocalTable<E, F> implements TableCore {
     const hash = this.partitionHash(pk);
     const key = Buffer.concat([hash, sk]);
     const { nodes, quorum } = this.replication.readNodes(hash);
-    const answers = await callQuorum(this.rpc, nodes, this.endpoints.get, { key }, { quorum });
+    const answers = this.#onlySelf([nodes])
+      ? [{ node: this.rpc.id, body: this.store.get(key) ?? null }]
+      : await callQuorum(this.rpc, nodes, this.endpoints.get, { key }, { quorum });
     let merged: E | undefined;
     for (const a of answers)
       if (a.body) merged = merged ? this.schema.merge(merged, this.schema.decode(a.body)) : this.schema.decode(a.body);
@@ -245,7 +258,9 @@ export class Table<E, F = never> extends LocalTable<E, F> implements TableCore {
   async #rangeOnce(pk: Buffer, q: WireRange): Promise<E[]> {
     const hash = this.partitionHash(pk);
     const { nodes, quorum } = this.replication.readNodes(hash);
-    const answers = await callQuorum(this.rpc, nodes, this.endpoints.range, { pk, q }, { quorum });
+    const answers = this.#onlySelf([nodes])
+      ? [{ node: this.rpc.id, body: this.rangeLocalEncoded(pk, q) }]
+      : await callQuorum(this.rpc, nodes, this.endpoints.range, { pk, q }, { quorum });
     if (answers.length === 1) return answers[0]!.body.map((b) => this.schema.decode(b));
     const merged = new Map<string, E>();
     for (const a of answers) {
