@@ -87,7 +87,7 @@ async function listing(query: string): Promise<{ ms: number; items: number }> {
   return { ms: pct(times, 0.5), items };
 }
 
-// RSS, and the part of it that is the metadata file mapped by LMDB (pages the kernel may drop).
+// RSS, and its file-backed part (the LMDB map among it: pages the kernel may drop).
 function rss(): string {
   const status = readFileSync(`/proc/${g.proc!.pid}/status`, 'utf8');
   const kib = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
@@ -125,7 +125,7 @@ try {
   await g.destroy();
 }
 console.log(
-  '\n| objects | PUT ms p50 / p99 | GET ms p50 / p99 | first page of 1,000 ms | deep page ms | root, delimiter / ms (prefixes) | prefix p1/, delimiter / ms (prefixes) | metadata MiB | RSS MiB (of it the mapped metadata file) | fill PUT/s |',
+  '\n| objects | PUT ms p50 / p99 | GET ms p50 / p99 | first page of 1,000 ms | deep page ms | root, delimiter / ms (prefixes) | prefix p1/, delimiter / ms (prefixes) | metadata MiB | RSS MiB (file-backed part: LMDB map, binaries) | fill PUT/s |',
 );
 console.log('|---|---|---|---|---|---|---|---|---|---|');
 for (const r of rows) console.log(r);
